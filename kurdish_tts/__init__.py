@@ -1,0 +1,1 @@
+"""Shared parts of the Kurmanji MMS-VITS toolkit: audio, text, metadata and the VITS training engine."""

@@ -1,0 +1,45 @@
+"""Whether the model hub answers, found out once and fast.
+
+Asking the hub for a model on a machine without network does not fail fast: the hub
+client retries with back-off for minutes. Every stage asks here first, so that the
+offline path (a clear error, or the built-in vocabulary) costs a second.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+from pathlib import Path
+
+HUB_HOST = "huggingface.co"
+TIMEOUT_S = 1.5
+
+
+class HubUnreachable(RuntimeError):
+    """The hub is needed for something that is not on disk."""
+
+
+@functools.lru_cache(maxsize=1)
+def reachable() -> bool:
+    """False when HF_HUB_OFFLINE is set or the hub does not accept a connection within a second or so."""
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return False
+    endpoint = os.environ.get("HF_ENDPOINT", f"https://{HUB_HOST}")
+    host = endpoint.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+    try:
+        with socket.create_connection((host, 443), timeout=TIMEOUT_S):
+            return True
+    except OSError:
+        return False
+
+
+def require(name_or_path: str | Path, what: str = "model") -> None:
+    """Raise `HubUnreachable` with a one-line fix when `name_or_path` is a hub id and the hub is out of reach."""
+    if Path(name_or_path).exists():
+        return
+    if not reachable():
+        raise HubUnreachable(
+            f"cannot download {what} '{name_or_path}': the model hub is unreachable "
+            f"(offline or HF_HUB_OFFLINE=1); pass a local folder instead"
+        )

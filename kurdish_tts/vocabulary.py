@@ -1,0 +1,97 @@
+"""The characters the model can say, and the tokenizer built from them.
+
+The MMS tokenizer (`VitsTokenizer`) lower-cases its input and silently drops every
+character outside its vocabulary, so every stage checks text against the vocabulary
+of the model it works with. That vocabulary comes from the model's own tokenizer when
+the model can be loaded; offline, it falls back to a built-in copy of the Kurmanji
+Latin alphabet of the MMS model.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from kurdish_tts import hub
+
+MMS_KURMANJI = "facebook/mms-tts-kmr-script_latin"
+
+# Id 0 is the blank the tokenizer inserts between characters (add_blank) and the pad.
+BLANK = "_"
+# The Kurmanji Latin (Hawar) alphabet: 26 ASCII letters plus ç ê î ş û, with the space,
+# apostrophe and hyphen that the MMS Kurmanji tokenizer keeps.
+KURMANJI_CHARACTERS = [BLANK, " ", "'", "-"] + list("abcçdeêfghiîjklmnopqrsştuûvwxyz")
+BUILTIN_VOCAB: dict[str, int] = {char: index for index, char in enumerate(KURMANJI_CHARACTERS)}
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """A model's character vocabulary: `characters` are what text may contain."""
+
+    token_to_id: dict[str, int]
+    source: str  # where it came from: a model folder, a hub id, or "built-in"
+
+    @property
+    def characters(self) -> frozenset[str]:
+        """Speakable characters: every single-character token except the blank/pad."""
+        return frozenset(t for t, i in self.token_to_id.items() if len(t) == 1 and i != 0)
+
+
+def builtin_vocabulary() -> Vocabulary:
+    return Vocabulary(dict(BUILTIN_VOCAB), "built-in")
+
+
+def load_vocabulary(model_name_or_path: str | Path, *, quiet: bool = False) -> Vocabulary:
+    """The vocabulary of a local model folder or hub model; built-in when the hub is out of reach.
+
+    A local folder must hold `vocab.json`. A hub id is asked for once, after a quick
+    reachability check, so that an offline machine falls back in about a second.
+    """
+    local = Path(model_name_or_path)
+    if local.is_dir():
+        vocab_file = local / "vocab.json"
+        if not vocab_file.is_file():
+            raise FileNotFoundError(f"{local} has no vocab.json: pass a model folder saved by transformers")
+        return Vocabulary(json.loads(vocab_file.read_text(encoding="utf-8")), str(local))
+    if not hub.reachable():
+        if not quiet:
+            print(
+                f"notice: the model hub is unreachable; using the built-in Kurmanji vocabulary "
+                f"instead of {model_name_or_path}'s",
+                file=sys.stderr,
+            )
+        return builtin_vocabulary()
+    from huggingface_hub import hf_hub_download
+
+    path = hf_hub_download(str(model_name_or_path), "vocab.json")
+    return Vocabulary(json.loads(Path(path).read_text(encoding="utf-8")), str(model_name_or_path))
+
+
+def write_tokenizer_files(folder: Path, vocabulary: Vocabulary) -> None:
+    """Save a `VitsTokenizer` for `vocabulary` into `folder` (vocab.json and its config)."""
+    tokenizer = build_tokenizer(vocabulary, folder)
+    tokenizer.save_pretrained(folder)
+
+
+def build_tokenizer(vocabulary: Vocabulary, scratch: Path | None = None):
+    """A `VitsTokenizer` over `vocabulary`, configured as the MMS Kurmanji one (no phonemizer)."""
+    import tempfile
+
+    from transformers import VitsTokenizer
+
+    pad = next(t for t, i in vocabulary.token_to_id.items() if i == 0)
+    with tempfile.TemporaryDirectory() as tmp:
+        vocab_file = Path(scratch or tmp) / "vocab.json"
+        vocab_file.parent.mkdir(parents=True, exist_ok=True)
+        vocab_file.write_text(json.dumps(vocabulary.token_to_id, ensure_ascii=False), encoding="utf-8")
+        return VitsTokenizer(
+            str(vocab_file),
+            pad_token=pad,
+            unk_token=pad,
+            add_blank=True,
+            normalize=True,
+            phonemize=False,
+            is_uroman=False,
+        )
