@@ -1,0 +1,139 @@
+"""The metadata contract every stage reads and writes.
+
+`metadata.csv` (and `metadata_eval.csv`) hold one clip a line, `<id>.wav|<normalised text>`,
+UTF-8, no header; the audio lies in `wavs/` beside them as 16 kHz mono 16-bit PCM.
+A reader checks what it trusts: the file is inside `wavs/`, the sample rate matches,
+the text is non-empty and speakable.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import soundfile as sf
+
+SEPARATOR = "|"
+TRAIN_FILE = "metadata.csv"
+EVAL_FILE = "metadata_eval.csv"
+WAVS_DIR = "wavs"
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One line of a metadata file: a wav file name inside `wavs/` and the text spoken in it."""
+
+    file: str  # "<id>.wav", a bare file name
+    text: str
+
+    @property
+    def id(self) -> str:
+        return Path(self.file).stem
+
+
+class MetadataError(ValueError):
+    """A metadata file or the clips it names break the contract."""
+
+
+def read_metadata(path: Path) -> list[Clip]:
+    """Parse `path`; a malformed line is an error that names the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise MetadataError(f"{path} not found: run prepare_data.py first or pass --data_dir")
+    clips = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        file, sep, text = line.partition(SEPARATOR)
+        if not sep or SEPARATOR in text:
+            raise MetadataError(f"{path}:{number}: expected '<id>.wav|text', got {line[:60]!r}")
+        clips.append(Clip(file.strip(), text.strip()))
+    return clips
+
+
+def write_metadata(path: Path, clips: Iterable[Clip]) -> None:
+    """Write atomically: a crash leaves the old file or the new one, never half of one."""
+    lines = []
+    for clip in clips:
+        if SEPARATOR in clip.text or "\n" in clip.text or "\r" in clip.text:
+            raise MetadataError(f"text of {clip.file} contains '|' or a line break: normalise it first")
+        lines.append(f"{clip.file}{SEPARATOR}{clip.text}\n")
+    write_text_atomic(Path(path), "".join(lines))
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def check_clips(
+    data_dir: Path,
+    clips: list[Clip],
+    sample_rate: int,
+    characters: Collection[str] | None = None,
+    *,
+    metadata_name: str = TRAIN_FILE,
+    show: int = 3,
+) -> None:
+    """Raise `MetadataError` naming the first offenders when a clip breaks the contract.
+
+    Checks, for every clip: a bare file name inside `wavs/`, the file exists, its sample
+    rate is `sample_rate`, its text is non-empty and (when `characters` is given) holds only
+    characters the model can say.
+    """
+    wavs = Path(data_dir) / WAVS_DIR
+    problems: dict[str, list[str]] = {}
+
+    def note(kind: str, detail: str) -> None:
+        problems.setdefault(kind, []).append(detail)
+
+    if not clips:
+        raise MetadataError(f"{Path(data_dir) / metadata_name} lists no clips: prepare some data first")
+    allowed = set(characters) | {" "} if characters is not None else None
+    for clip in clips:
+        name = Path(clip.file)
+        if name.name != clip.file or name.suffix != ".wav":
+            note("not a bare .wav name inside wavs/", clip.file)
+            continue
+        if not clip.text:
+            note("empty text", clip.file)
+        elif allowed is not None:
+            unsayable = sorted(set(clip.text) - allowed)
+            if unsayable:
+                note("characters the model cannot say", f"{clip.file} ({''.join(unsayable)!r})")
+        path = wavs / clip.file
+        if not path.is_file():
+            note("missing wav", clip.file)
+            continue
+        try:
+            rate = sf.info(str(path)).samplerate
+        except (sf.LibsndfileError, RuntimeError) as e:
+            note("unreadable wav", f"{clip.file} ({e})")
+            continue
+        if rate != sample_rate:
+            note(f"sample rate is not {sample_rate} Hz", f"{clip.file} ({rate} Hz)")
+    if problems:
+        parts = [
+            f"{len(items)} with {kind}: {', '.join(items[:show])}{' ...' if len(items) > show else ''}"
+            for kind, items in problems.items()
+        ]
+        raise MetadataError(
+            f"{Path(data_dir) / metadata_name}: " + "; ".join(parts) + " (re-run prepare_data.py to fix the data)"
+        )
