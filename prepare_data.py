@@ -1,0 +1,387 @@
+#!/usr/bin/env python3
+"""Common Voice Kurmanji -> clean, speakable training data.
+
+Reads a Common Voice dataset (a hub id, parquet files, a `save_to_disk` folder, or a
+release folder `cv-corpus-*/kmr/`) and writes, under --output_dir (default `training/`):
+
+    wavs/<id>.wav          16 kHz mono 16-bit PCM, trimmed and loudness-normalised
+    metadata.csv           <id>.wav|<normalised text>   (training clips)
+    metadata_eval.csv      the same for held-out evaluation clips
+    dataset.json           source, arguments, counts kept and dropped per reason, hours, speakers
+    stats.png              clip durations, clips per speaker, characters per second
+
+Each clip passes, in order: vote filter, speaker and gender selection, decode + downmix +
+resample, silence trim + duration filter, loudness, the Kurmanji text normaliser; then the
+speaking-rate filter and `--max_samples`. Every drop is counted by reason.
+
+    python prepare_data.py --max_samples 1000
+    python prepare_data.py --dataset data/demo --min_duration 0.5 --output_dir training
+    python prepare_data.py --dataset cv-corpus-21.0/kmr --split train.tsv --top_speakers 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import random
+import sys
+import time
+from collections import Counter, deque
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from tqdm import tqdm
+
+from kurdish_tts import audio, hub
+from kurdish_tts.metadata import (EVAL_FILE, TRAIN_FILE, WAVS_DIR, Clip, write_metadata,
+                                  write_text_atomic)
+from kurdish_tts.sources import Source, SourceError, SourceRow, open_source
+from kurdish_tts.text import normalize_text
+from kurdish_tts.vocabulary import MMS_KURMANJI, load_vocabulary
+
+DEFAULT_DATASET = "amedcj/kurmanji-commonvoice"
+AUDIO_SETTINGS = ("target_sr", "trim_db", "normalize")  # arguments that shape the written wavs
+IN_FLIGHT_PER_WORKER = 4  # clips queued per worker: enough to keep it busy, memory stays flat
+SHOW_EXAMPLES = 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    data = parser.add_argument_group("data")
+    data.add_argument("--dataset", default=DEFAULT_DATASET,
+                      help="hub id, parquet file or folder, save_to_disk folder, or Common Voice release folder")
+    data.add_argument("--split", default="train", help="hub/disk split, or a release folder's .tsv (default for those: validated.tsv)")
+    data.add_argument("--audio_column", help="column holding {bytes, path} audio (default: audio or path)")
+    data.add_argument("--text_column", help="column holding the sentence (default: sentence or text)")
+    data.add_argument("--output_dir", type=Path, default=Path("training"))
+    data.add_argument("--model_name_or_path", default=MMS_KURMANJI, help="model whose vocabulary the text must fit")
+    filters = parser.add_argument_group("filters")
+    filters.add_argument("--min_upvotes", type=int, default=2)
+    filters.add_argument("--max_downvotes", type=int, default=0)
+    filters.add_argument("--min_duration", type=float, default=1.0, help="seconds, after trimming")
+    filters.add_argument("--max_duration", type=float, default=15.0, help="seconds, after trimming")
+    filters.add_argument("--filter_speaking_rate", action="store_true",
+                         help="drop clips whose characters per second lie outside the interquartile fences")
+    filters.add_argument("--speaker", action="append", default=[], metavar="CLIENT_ID", help="keep only this speaker (repeatable)")
+    filters.add_argument("--top_speakers", type=int, help="keep the N speakers with the most clips that pass the vote filter")
+    filters.add_argument("--gender", help="keep only this gender (e.g. female, male: matches female_feminine too)")
+    filters.add_argument("--max_samples", type=int, help="stop after this many kept clips")
+    cleaning = parser.add_argument_group("audio")
+    cleaning.add_argument("--target_sr", type=int, default=audio.TARGET_SR)
+    cleaning.add_argument("--trim_db", type=float, default=40.0, help="trim edges quieter than this many dB below the peak")
+    cleaning.add_argument("--normalize", choices=["peak", "rms", "none"], default="peak",
+                          help=f"loudness: peak to {audio.PEAK_TARGET_DB} dBFS, rms to {audio.RMS_TARGET_DB} dBFS (never clipping)")
+    output = parser.add_argument_group("output")
+    output.add_argument("--eval_size", type=int, help="held-out clips (default: 2%% of kept clips, at least a few)")
+    output.add_argument("--seed", type=int, default=1234)
+    output.add_argument("--overwrite", action="store_true", help="rebuild wavs that an earlier run already wrote")
+    output.add_argument("--num_workers", type=int, default=os.cpu_count() or 1)
+    return parser
+
+
+@dataclass
+class Outcome:
+    """What became of one clip: kept (with its text and duration) or dropped for a reason."""
+
+    key: str
+    reason: str = ""  # empty when kept
+    detail: str = ""
+    clip_id: str = ""
+    text: str = ""
+    speaker: str = ""
+    seconds_in: float = 0.0  # decoded duration before trimming
+    seconds: float = 0.0  # written duration
+    removed: Counter = field(default_factory=Counter)  # characters the model cannot say
+
+
+@dataclass(frozen=True)
+class Job:
+    row: SourceRow
+    clip_id: str
+    wav_path: Path
+    settings: audio.CleaningSettings
+    characters: frozenset
+    overwrite: bool
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.min_duration >= args.max_duration:
+        parser.error("--min_duration must be below --max_duration")
+    if args.num_workers < 1:
+        parser.error("--num_workers must be at least 1")
+    if args.speaker and args.top_speakers:
+        parser.error("--speaker and --top_speakers exclude each other")
+    try:
+        return prepare(args)
+    except (SourceError, hub.HubUnreachable, FileNotFoundError, NoClipsLeft) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+class NoClipsLeft(RuntimeError):
+    pass
+
+
+def prepare(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    source = open_source(args.dataset, args.split, args.audio_column, args.text_column)
+    vocabulary = load_vocabulary(args.model_name_or_path)
+    out = args.output_dir
+    wavs = out / WAVS_DIR
+    wavs.mkdir(parents=True, exist_ok=True)
+    for leftover in wavs.glob(".*.tmp"):  # from a run killed mid-write
+        leftover.unlink()
+    warn_if_audio_settings_changed(out, args)
+    speakers = choose_speakers(args)
+    settings = audio.CleaningSettings(args.target_sr, args.trim_db, args.min_duration, args.max_duration, args.normalize)
+
+    print(f"source: {source.description}; vocabulary: {vocabulary.source}; workers: {args.num_workers}")
+    dropped: Counter = Counter()
+    examples: dict[str, list[str]] = {}
+    kept: list[Outcome] = []
+    removed: Counter = Counter()
+    seconds_in = 0.0
+
+    def record(outcome: Outcome) -> None:
+        nonlocal seconds_in
+        seconds_in += outcome.seconds_in
+        if outcome.reason:
+            dropped[outcome.reason] += 1
+            examples.setdefault(outcome.reason, []).append(f"{outcome.key}{f' ({outcome.detail})' if outcome.detail else ''}")
+        else:
+            kept.append(outcome)
+            removed.update(outcome.removed)
+
+    jobs = select_rows(source, args, speakers, record, vocabulary.characters, settings, wavs)
+    bar = tqdm(total=source.num_rows, unit="clip", desc="preparing", dynamic_ncols=True, mininterval=0.5)
+    for outcome in process_all(jobs, args.num_workers):
+        record(outcome)
+        bar.update(1)
+        bar.set_postfix(kept=len(kept), dropped=sum(dropped.values()), refresh=False)
+        if args.max_samples and len(kept) >= args.max_samples:
+            break
+    bar.close()
+
+    if args.filter_speaking_rate:
+        kept = drop_speaking_rate_outliers(kept, record)
+    if not kept:
+        raise NoClipsLeft(no_clips_message(dropped))
+    train, held_out = split_eval(kept, args.eval_size, args.seed)
+    write_metadata(out / TRAIN_FILE, [Clip(f"{o.clip_id}.wav", o.text) for o in train])
+    write_metadata(out / EVAL_FILE, [Clip(f"{o.clip_id}.wav", o.text) for o in held_out])
+    report = build_report(args, source, vocabulary, kept, train, held_out, dropped, examples, removed, seconds_in)
+    write_text_atomic(out / "dataset.json", json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+    plot_stats(kept, out / "stats.png")
+    print_summary(report, examples, time.perf_counter() - started, out)
+    return 0
+
+
+def warn_if_audio_settings_changed(out: Path, args: argparse.Namespace) -> None:
+    previous = out / "dataset.json"
+    if args.overwrite or not previous.is_file():
+        return
+    try:
+        before = json.loads(previous.read_text(encoding="utf-8")).get("arguments", {})
+    except json.JSONDecodeError:
+        return
+    changed = [name for name in AUDIO_SETTINGS if name in before and before[name] != getattr(args, name)]
+    if changed:
+        print(f"notice: wavs already in {out / WAVS_DIR} were made with other {', '.join(changed)}; "
+              f"pass --overwrite to rebuild them", file=sys.stderr)
+
+
+def choose_speakers(args: argparse.Namespace) -> set[str] | None:
+    """The speakers to keep, or None for all. --top_speakers ranks by clips that pass the vote
+    and gender filters (known without decoding any audio)."""
+    if args.speaker:
+        return set(args.speaker)
+    if not args.top_speakers:
+        return None
+    counts = Counter(row.speaker for row in open_source(args.dataset, args.split, args.audio_column, args.text_column).rows
+                     if passes_votes(row, args) and passes_gender(row, args))
+    return {speaker for speaker, _ in counts.most_common(args.top_speakers)}
+
+
+def passes_votes(row: SourceRow, args: argparse.Namespace) -> bool:
+    """Rows without vote columns pass."""
+    if row.up_votes is not None and row.up_votes < args.min_upvotes:
+        return False
+    return row.down_votes is None or row.down_votes <= args.max_downvotes
+
+
+def passes_gender(row: SourceRow, args: argparse.Namespace) -> bool:
+    if not args.gender:
+        return True
+    gender = row.gender.lower()
+    return gender == args.gender.lower() or gender.startswith(args.gender.lower() + "_")
+
+
+def select_rows(source: Source, args, speakers, record, characters, settings, wavs: Path):
+    """Yield a `Job` for every row that passes the filters known before decoding; record the rest."""
+    for row in source.rows:
+        if not passes_votes(row, args):
+            record(Outcome(row.key, "vote filter"))
+        elif not passes_gender(row, args):
+            record(Outcome(row.key, "other gender"))
+        elif speakers is not None and row.speaker not in speakers:
+            record(Outcome(row.key, "other speaker"))
+        elif row.problem:
+            record(Outcome(row.key, row.problem))
+        else:
+            clip_id = "kmr_" + hashlib.sha1(row.key.encode("utf-8")).hexdigest()[:16]
+            yield Job(row, clip_id, wavs / f"{clip_id}.wav", settings, characters, args.overwrite)
+
+
+def process_all(jobs, num_workers: int):
+    """Process jobs in order, `num_workers` at a time, with a bounded queue: memory stays flat."""
+    if num_workers == 1:
+        yield from map(process_clip, jobs)
+        return
+    with ProcessPoolExecutor(num_workers) as pool:
+        pending: deque = deque()
+        try:
+            for job in jobs:
+                pending.append(pool.submit(process_clip, job))
+                if len(pending) >= num_workers * IN_FLIGHT_PER_WORKER:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def process_clip(job: Job) -> Outcome:
+    """Clean one clip's audio and text and write its wav; runs in a worker process."""
+    row = job.row
+    try:
+        if job.wav_path.is_file() and not job.overwrite:  # written by an earlier run
+            info = sf.info(str(job.wav_path))
+            seconds_in = seconds = info.frames / info.samplerate
+            if not job.settings.min_duration <= seconds <= job.settings.max_duration:
+                raise audio.ClipRejected("too short" if seconds < job.settings.min_duration else "too long", f"{seconds:.2f} s")
+            cleaned = None
+        else:
+            data = row.audio if row.audio is not None else row.audio_file.read_bytes()
+            decoded, rate = audio.decode(data)
+            seconds_in = decoded.shape[0] / rate
+            cleaned = audio.clean_decoded(decoded, rate, job.settings)
+            seconds = cleaned.size / job.settings.target_sr
+    except audio.ClipRejected as e:
+        return Outcome(row.key, e.reason, str(e).partition(": ")[2])
+    except OSError as e:
+        return Outcome(row.key, "unreadable file", e.strerror or str(e))
+    normalized = normalize_text(row.text, job.characters)
+    if not normalized.text.strip():
+        reason = "empty text" if not row.text.strip() else "nothing sayable in text"
+        return Outcome(row.key, reason, row.text[:40], seconds_in=seconds_in)
+    if cleaned is not None:
+        audio.write_wav(job.wav_path, cleaned, job.settings.target_sr)
+    return Outcome(row.key, clip_id=job.clip_id, text=normalized.text, speaker=row.speaker,
+                   seconds_in=seconds_in, seconds=seconds, removed=normalized.removed)
+
+
+def drop_speaking_rate_outliers(kept: list[Outcome], record) -> list[Outcome]:
+    """Drop clips whose characters per second lie outside [Q1 - 1.5 IQR, Q3 + 1.5 IQR]."""
+    rates = np.array([len(o.text) / o.seconds for o in kept])
+    if len(rates) < 4:
+        return kept
+    q1, q3 = np.percentile(rates, [25, 75])
+    low, high = q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1)
+    result = []
+    for outcome, rate in zip(kept, rates):
+        if low <= rate <= high:
+            result.append(outcome)
+        else:
+            record(Outcome(outcome.key, "speaking rate outlier", f"{rate:.1f} chars/s"))
+    return result
+
+
+def split_eval(kept: list[Outcome], eval_size: int | None, seed: int) -> tuple[list[Outcome], list[Outcome]]:
+    """A reproducible held-out set: the same clips for the same data and seed."""
+    if eval_size is None:
+        eval_size = max(math.ceil(0.02 * len(kept)), min(4, len(kept) // 4))
+    eval_size = min(eval_size, len(kept) - 1)
+    ordered = sorted(kept, key=lambda o: o.clip_id)
+    random.Random(seed).shuffle(ordered)
+    held = sorted(ordered[:eval_size], key=lambda o: o.clip_id)
+    held_ids = {o.clip_id for o in held}
+    return [o for o in kept if o.clip_id not in held_ids], held
+
+
+def no_clips_message(dropped: Counter) -> str:
+    if not dropped:
+        return "the dataset has no rows"
+    reason, count = dropped.most_common(1)[0]
+    return (f"no clip left after filtering ({sum(dropped.values())} dropped; most by '{reason}': {count}); "
+            f"loosen that filter")
+
+
+def build_report(args, source, vocabulary, kept, train, held_out, dropped, examples, removed, seconds_in) -> dict:
+    per_speaker = Counter(o.speaker for o in kept)
+    return {
+        "source": {"kind": source.kind, "description": source.description, "columns": source.columns},
+        "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "counts": {
+            "kept": len(kept), "train": len(train), "eval": len(held_out),
+            "dropped": dict(dropped.most_common()), "dropped_total": sum(dropped.values()),
+        },
+        "dropped_examples": {reason: items[:SHOW_EXAMPLES] for reason, items in examples.items()},
+        "hours_before": round(seconds_in / 3600, 4),
+        "hours_after": round(sum(o.seconds for o in kept) / 3600, 4),
+        "speakers": {"count": len(per_speaker), "clips": dict(per_speaker.most_common())},
+        "sample_rate": args.target_sr,
+        "vocabulary": {"source": vocabulary.source, "characters": "".join(sorted(vocabulary.characters))},
+        "removed_characters": dict(removed.most_common()),
+    }
+
+
+def plot_stats(kept: list[Outcome], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    durations = [o.seconds for o in kept]
+    per_speaker = sorted(Counter(o.speaker for o in kept).values(), reverse=True)
+    rates = [len(o.text) / o.seconds for o in kept]
+    figure, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    axes[0].hist(durations, bins=30, color="tab:blue")
+    axes[0].set(title="clip duration", xlabel="seconds", ylabel="clips")
+    axes[1].bar(range(len(per_speaker)), per_speaker, color="tab:green")
+    axes[1].set(title=f"clips per speaker ({len(per_speaker)} speakers)", xlabel="speaker rank", ylabel="clips")
+    axes[2].hist(rates, bins=30, color="tab:orange")
+    axes[2].set(title="speaking rate", xlabel="characters per second", ylabel="clips")
+    figure.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    figure.savefig(tmp, dpi=100)
+    plt.close(figure)
+    os.replace(tmp, path)
+
+
+def print_summary(report: dict, examples: dict, seconds: float, out: Path) -> None:
+    counts = report["counts"]
+    total = counts["kept"] + counts["dropped_total"]
+    reasons = ", ".join(f"{n} {reason}" for reason, n in counts["dropped"].items())
+    print(f"kept {counts['kept']} of {total}{': ' + reasons if reasons else ''}")
+    for reason, items in examples.items():
+        print(f"  {reason}: {', '.join(items[:SHOW_EXAMPLES])}{' ...' if len(items) > SHOW_EXAMPLES else ''}")
+    print(f"audio: {report['hours_before'] * 60:.1f} min decoded -> {report['hours_after'] * 60:.1f} min kept; "
+          f"{report['speakers']['count']} speakers; {counts['train']} train + {counts['eval']} eval clips")
+    if report["removed_characters"]:
+        shown = ", ".join(f"{c!r} x{n}" for c, n in list(report["removed_characters"].items())[:10])
+        print(f"characters the model cannot say, removed: {shown}")
+    print(f"wrote {out / TRAIN_FILE}, {out / EVAL_FILE}, {out / 'dataset.json'}, {out / 'stats.png'} in {seconds:.1f} s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""prepare_data.py driven through main(argv) on generated Common Voice data in every input layout."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import prepare_data
+from conftest import ROOT, default_rows, encode, hub_table, read_metadata_lines, speech_like, write_release
+
+FAST = ["--num_workers", "1", "--model_name_or_path", "facebook/mms-tts-kmr-script_latin"]
+
+
+def run(dataset, out, *extra) -> int:
+    return prepare_data.main(["--dataset", str(dataset), "--output_dir", str(out), *FAST, *map(str, extra)])
+
+
+def listed(out: Path) -> list[tuple[str, str]]:
+    return read_metadata_lines(out / "metadata.csv") + read_metadata_lines(out / "metadata_eval.csv")
+
+
+def report(out: Path) -> dict:
+    return json.loads((out / "dataset.json").read_text(encoding="utf-8"))
+
+
+def test_release_folder_makes_the_contract(release, tmp_path):
+    out = tmp_path / "training"
+    assert run(release.parent.parent, out, "--eval_size", 2) == 0  # the cv-corpus-* parent is found too
+    train, held = read_metadata_lines(out / "metadata.csv"), read_metadata_lines(out / "metadata_eval.csv")
+    assert len(train) == 6 and len(held) == 2
+    assert not {f for f, _ in train} & {f for f, _ in held}
+    for file, text in train + held:
+        info = sf.info(str(out / "wavs" / file))
+        assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")
+        assert text and "|" not in text and text == text.lower()
+        assert not any(ch.isdigit() for ch in text)
+    texts = {text for _, text in train + held}
+    assert "ez bîst û pênc salî me" in texts
+    data = report(out)
+    assert data["counts"]["kept"] == 8 and data["sample_rate"] == 16000
+    assert data["speakers"]["count"] == 2 and data["hours_after"] < data["hours_before"]
+    assert (out / "stats.png").stat().st_size > 10_000
+
+
+def test_trim_resample_and_peak_loudness(tmp_path):
+    stereo = np.stack([speech_like(1.5, 48000, pad=0.6), speech_like(1.5, 48000, pad=0.6)], axis=1) * 0.2
+    rows = [dict(default_rows(1)[0], audio=encode(stereo, 48000, "WAV"))]
+    out = tmp_path / "out"
+    assert run(write_release(tmp_path / "cv", rows), out, "--eval_size", 0) == 0
+    (file, _), = read_metadata_lines(out / "metadata.csv")
+    audio, rate = sf.read(str(out / "wavs" / file))
+    assert rate == 16000 and audio.ndim == 1
+    assert 1.4 < len(audio) / rate < 1.9  # about 1.2 s of leading/trailing noise trimmed
+    assert abs(np.abs(audio).max() - 10 ** (-1 / 20)) < 0.01
+
+
+@pytest.mark.parametrize("mode", ["rms", "none"])
+def test_other_loudness_modes(tmp_path, mode):
+    out = tmp_path / "out"
+    rows = [dict(default_rows(1)[0], audio=encode(speech_like(1.5) * 0.5, 16000, "WAV"))]
+    assert run(write_release(tmp_path / "cv", rows), out, "--eval_size", 0, "--normalize", mode) == 0
+    audio, _ = sf.read(str(next((out / "wavs").glob("*.wav"))))
+    if mode == "rms":
+        assert abs(20 * np.log10(np.sqrt(np.mean(audio ** 2))) + 20) < 0.5
+    else:
+        assert abs(np.abs(audio).max() - np.abs(speech_like(1.5) * 0.5).max()) < 0.01
+
+
+def test_bad_clips_are_counted_and_skipped(tmp_path):
+    rows = default_rows(4) + [
+        dict(default_rows(1)[0], audio=b"this is not audio at all" * 50),
+        dict(default_rows(1)[0], audio=b""),
+        dict(default_rows(1)[0], audio=encode(np.zeros(32000, np.float32), 16000, "WAV")),
+        dict(default_rows(1)[0], missing=True),
+        dict(default_rows(1)[0], sentence=""),
+        dict(default_rows(1)[0], sentence="?!… 😀"),
+        dict(default_rows(1)[0], path="../../outside.mp3"),
+        dict(default_rows(1)[0], path="/etc/passwd"),
+        dict(default_rows(1)[0], seconds=0.4),
+        dict(default_rows(1)[0], seconds=16.5),
+        dict(default_rows(1)[0], up_votes=1),
+        dict(default_rows(1)[0], down_votes=1),
+    ]
+    out = tmp_path / "out"
+    assert run(write_release(tmp_path / "cv" / "kmr", rows), out) == 0
+    dropped = report(out)["counts"]["dropped"]
+    assert dropped == {"undecodable audio": 1, "empty file": 1, "silent": 1, "missing clip file": 1, "empty text": 1,
+                       "nothing sayable in text": 1, "unsafe path": 2, "too short": 1, "too long": 1, "vote filter": 2}
+    assert len(listed(out)) == 4
+    assert not (tmp_path / "outside.mp3").exists()
+
+
+def test_vote_and_duration_flags(tmp_path):
+    rows = [dict(r, up_votes=i % 3, seconds=1.2 + 0.5 * i) for i, r in enumerate(default_rows(6))]
+    out = tmp_path / "out"
+    assert run(write_release(tmp_path / "cv", rows), out, "--min_upvotes", 0, "--max_duration", 2.6, "--min_duration", 1.5) == 0
+    dropped = report(out)["counts"]["dropped"]
+    assert dropped == {"too short": 1, "too long": 2}
+
+
+def test_speaker_gender_and_max_samples(release, tmp_path):
+    assert run(release, tmp_path / "a", "--speaker", "b" * 64, "--eval_size", 0) == 0
+    assert report(tmp_path / "a")["speakers"]["clips"] == {"b" * 64: 3}
+    assert run(release, tmp_path / "b", "--top_speakers", 1, "--eval_size", 0) == 0
+    assert report(tmp_path / "b")["speakers"]["clips"] == {"a" * 64: 5}
+    assert run(release, tmp_path / "c", "--gender", "male", "--eval_size", 0) == 0
+    assert report(tmp_path / "c")["counts"]["kept"] == 3
+    assert run(release, tmp_path / "d", "--max_samples", 5) == 0
+    assert len(listed(tmp_path / "d")) == 5
+
+
+def test_speaking_rate_outlier(tmp_path):
+    rows = default_rows(8) + [dict(default_rows(1)[0], sentence="ez " * 60, seconds=1.2)]
+    out = tmp_path / "out"
+    assert run(write_release(tmp_path / "cv", rows), out, "--filter_speaking_rate") == 0
+    assert report(out)["counts"]["dropped"] == {"speaking rate outlier": 1}
+
+
+def test_parquet_in_hub_layout_with_audio_in_path(tmp_path):
+    table = hub_table(default_rows(5), audio_column="path")
+    table.to_parquet(str(tmp_path / "train-00000.parquet"))
+    out = tmp_path / "out"
+    assert run(tmp_path / "train-00000.parquet", out) == 0
+    assert report(out)["counts"]["kept"] == 5 and report(out)["source"]["kind"] == "parquet"
+
+
+def test_save_to_disk_folder_and_its_split(tmp_path):
+    import datasets
+
+    datasets.DatasetDict({"train": hub_table(default_rows(4), audio_column="audio")}).save_to_disk(str(tmp_path / "disk"))
+    out = tmp_path / "out"
+    assert run(tmp_path / "disk", out) == 0
+    assert report(out)["counts"]["kept"] == 4
+    assert run(tmp_path / "disk", out, "--split", "test") == 1
+
+
+def test_missing_column_lists_the_columns(tmp_path, capsys):
+    hub_table(default_rows(2)).to_parquet(str(tmp_path / "d.parquet"))
+    assert run(tmp_path / "d.parquet", tmp_path / "out", "--text_column", "transcript") == 1
+    assert "client_id, path, sentence" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("dataset, message", [
+    ("no/such/folder", "not found"),
+    ("amedcj/kurmanji-commonvoice", "pass a local folder"),
+])
+def test_dataset_errors_are_one_line(tmp_path, capsys, dataset, message):
+    assert run(dataset, tmp_path / "out") == 1
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_no_clip_left_names_the_filter(release, tmp_path, capsys):
+    assert run(release, tmp_path / "out", "--min_upvotes", 5) == 1
+    assert "most by 'vote filter': 8" in capsys.readouterr().err
+
+
+def test_rerun_skips_written_clips_and_overwrite_rebuilds(release, tmp_path):
+    out = tmp_path / "out"
+    assert run(release, out) == 0
+    first = {p.name: p.stat().st_mtime_ns for p in (out / "wavs").glob("*.wav")}
+    lines = listed(out)
+    assert run(release, out) == 0
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "wavs").glob("*.wav")} == first
+    assert listed(out) == lines  # same ids, same split
+    assert run(release, out, "--overwrite") == 0
+    assert all(p.stat().st_mtime_ns != first[p.name] for p in (out / "wavs").glob("*.wav"))
+
+
+def test_parallel_workers_give_the_same_result(release, tmp_path):
+    assert run(release, tmp_path / "one") == 0
+    assert prepare_data.main(["--dataset", str(release), "--output_dir", str(tmp_path / "two"), "--num_workers", "2"]) == 0
+    assert listed(tmp_path / "one") == listed(tmp_path / "two")
+    for file, _ in listed(tmp_path / "one"):
+        assert (tmp_path / "one" / "wavs" / file).read_bytes() == (tmp_path / "two" / "wavs" / file).read_bytes()
+
+
+def test_killed_run_leaves_nothing_half_written(tmp_path):
+    rows = [dict(r, seconds=6.0) for r in default_rows(40)]
+    release = write_release(tmp_path / "cv", rows)
+    out = tmp_path / "out"
+    command = [sys.executable, str(ROOT / "prepare_data.py"), "--dataset", str(release), "--output_dir", str(out), "--num_workers", "2"]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    deadline = time.monotonic() + 60
+    while len(list((out / "wavs").glob("*.wav"))) < 5 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (out / "metadata.csv").exists()
+    for wav in (out / "wavs").glob("*.wav"):
+        assert sf.info(str(wav)).frames > 0  # every wav there is whole
+    assert run(release, out) == 0
+    files = {p.name for p in (out / "wavs").glob("*.wav")}
+    assert {f for f, _ in listed(out)} == files and len(files) == 40
+    assert not list((out / "wavs").glob(".*"))
