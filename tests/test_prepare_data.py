@@ -104,7 +104,7 @@ def test_vote_and_duration_flags(tmp_path):
     out = tmp_path / "out"
     assert run(write_release(tmp_path / "cv", rows), out, "--min_upvotes", 0, "--max_duration", 2.6, "--min_duration", 1.5) == 0
     dropped = report(out)["counts"]["dropped"]
-    assert dropped == {"too short": 1, "too long": 2}
+    assert dropped == {"too short": 1, "too long": 3}  # 1.2 s; 2.7, 3.2, 3.7 s
 
 
 def test_speaker_gender_and_max_samples(release, tmp_path):
@@ -119,7 +119,8 @@ def test_speaker_gender_and_max_samples(release, tmp_path):
 
 
 def test_speaking_rate_outlier(tmp_path):
-    rows = default_rows(8) + [dict(default_rows(1)[0], sentence="ez " * 60, seconds=1.2)]
+    rows = [dict(r, sentence="Ez ji te hez dikim.") for r in default_rows(8)]
+    rows.append(dict(rows[0], sentence="ez " * 60))
     out = tmp_path / "out"
     assert run(write_release(tmp_path / "cv", rows), out, "--filter_speaking_rate") == 0
     assert report(out)["counts"]["dropped"] == {"speaking rate outlier": 1}
