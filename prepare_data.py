@@ -47,7 +47,8 @@ from kurdish_tts.vocabulary import MMS_KURMANJI, load_vocabulary
 
 DEFAULT_DATASET = "amedcj/kurmanji-commonvoice"
 AUDIO_SETTINGS = ("target_sr", "trim_db", "normalize")  # arguments that shape the written wavs
-IN_FLIGHT_PER_WORKER = 4  # clips queued per worker: enough to keep it busy, memory stays flat
+CHUNK = 8  # clips sent to a worker at once
+IN_FLIGHT_PER_WORKER = 3  # chunks queued per worker: enough to keep it busy, memory stays flat
 SHOW_EXAMPLES = 3
 
 
@@ -242,22 +243,40 @@ def select_rows(source: Source, args, speakers, record, characters, settings, wa
 
 
 def process_all(jobs, num_workers: int):
-    """Process jobs in order, `num_workers` at a time, with a bounded queue: memory stays flat."""
+    """Process jobs in order, `num_workers` at a time, with a bounded queue: memory stays flat.
+
+    Jobs travel in chunks of `CHUNK` so that inter-process traffic stays small next to the work.
+    """
     if num_workers == 1:
         yield from map(process_clip, jobs)
         return
     with ProcessPoolExecutor(num_workers) as pool:
         pending: deque = deque()
         try:
-            for job in jobs:
-                pending.append(pool.submit(process_clip, job))
+            for chunk in _chunks(jobs, CHUNK):
+                pending.append(pool.submit(_process_chunk, chunk))
                 if len(pending) >= num_workers * IN_FLIGHT_PER_WORKER:
-                    yield pending.popleft().result()
+                    yield from pending.popleft().result()
             while pending:
-                yield pending.popleft().result()
+                yield from pending.popleft().result()
         finally:
             for future in pending:
                 future.cancel()
+
+
+def _chunks(items, size: int):
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _process_chunk(jobs: list[Job]) -> list[Outcome]:
+    return [process_clip(job) for job in jobs]
 
 
 def process_clip(job: Job) -> Outcome:
@@ -361,7 +380,7 @@ def plot_stats(kept: list[Outcome], path: Path) -> None:
     axes[1].set(title=f"clips per speaker ({len(per_speaker)} speakers)", xlabel="speaker rank", ylabel="clips")
     axes[2].hist(rates, bins=30, color="tab:orange")
     axes[2].set(title="speaking rate", xlabel="characters per second", ylabel="clips")
-    figure.tight_layout()
+    figure.subplots_adjust(left=0.05, right=0.99, bottom=0.15, top=0.9, wspace=0.25)
     tmp = path.with_name(f".{path.name}.tmp.png")
     figure.savefig(tmp, dpi=100)
     plt.close(figure)

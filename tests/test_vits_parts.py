@@ -1,0 +1,119 @@
+"""The training building blocks on hand-made inputs: alignment search, losses, features, discriminator."""
+
+import itertools
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import ROOT
+from kurdish_tts.alignment import maximum_path, monotonic_alignment_search
+from kurdish_tts.discriminator import DiscriminatorConfig, VitsDiscriminator, load_discriminator, save_discriminator
+from kurdish_tts.features import FeatureConfig, linear_spectrogram, mel_spectrogram
+from kurdish_tts.losses import loss_disc, loss_dur, loss_fm, loss_gen, loss_kl, loss_mel
+
+TINY_DISCRIMINATOR = DiscriminatorConfig.from_dict(json.loads((ROOT / "configs/tiny.json").read_text())["discriminator"])
+
+
+def brute_force_path(values: np.ndarray, text_length: int, frame_length: int) -> np.ndarray:
+    """Try every monotonic path: token lengths >= 1 that add up to the frames."""
+    best, best_path = -np.inf, None
+    for cuts in itertools.combinations(range(1, frame_length), text_length - 1):
+        bounds = (0, *cuts, frame_length)
+        path = np.zeros((text_length, frame_length), np.int32)
+        for t in range(text_length):
+            path[t, bounds[t]:bounds[t + 1]] = 1
+        score = float((values[:text_length, :frame_length] * path).sum())
+        if score > best:
+            best, best_path = score, path
+    return best_path
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_alignment_equals_brute_force_and_respects_masks(seed):
+    rng = np.random.default_rng(seed)
+    text_lengths = np.array([1, 3, 4, 2])
+    frame_lengths = np.array([3, 7, 8, 5])
+    values = rng.standard_normal((4, 5, 9)).astype(np.float32)
+    paths = maximum_path(values, text_lengths, frame_lengths)
+    for b in range(4):
+        t, f = text_lengths[b], frame_lengths[b]
+        assert np.array_equal(paths[b, :t, :f], brute_force_path(values[b], t, f))
+        assert paths[b].sum() == f and paths[b, t:].sum() == 0 and paths[b, :, f:].sum() == 0
+        assert (paths[b, :t, :f].sum(0) == 1).all()  # each frame exactly one token
+
+
+def test_alignment_torch_wrapper_and_short_audio_error():
+    log_likelihood = torch.randn(2, 4, 6, dtype=torch.bfloat16)
+    text_mask = torch.tensor([[1, 1, 1, 0], [1, 1, 1, 1]])
+    frame_mask = torch.tensor([[1, 1, 1, 1, 1, 0], [1] * 6])
+    path = monotonic_alignment_search(log_likelihood, text_mask, frame_mask)
+    assert path.dtype == torch.float32 and path.sum().item() == 11
+    with pytest.raises(ValueError, match="too short for its text"):
+        maximum_path(np.zeros((1, 4, 3), np.float32), np.array([4]), np.array([3]))
+
+
+def test_losses_on_hand_made_tensors():
+    assert loss_mel(torch.zeros(1, 2, 2), torch.ones(1, 2, 2)).item() == 1.0
+    # KL of identical unit Gaussians with z_p at the mean: logs 0 -> 0 - 0 - 0.5 + 0 = -0.5 per element
+    zeros = torch.zeros(1, 2, 3)
+    mask = torch.tensor([[[1.0, 1.0, 0.0]]])
+    assert loss_kl(zeros, zeros, zeros, zeros, mask).item() == pytest.approx(-1.0)  # 2 channels x -0.5
+    # z_p one away from the mean with logs_p = log 2: log2 - 0.5 + 0.5 * 1 / 4
+    logs_p = torch.full((1, 1, 2), math.log(2.0))
+    expected = math.log(2.0) - 0.5 + 0.125
+    assert loss_kl(torch.ones(1, 1, 2), torch.zeros(1, 1, 2), torch.zeros(1, 1, 2), logs_p, torch.ones(1, 1, 2)).item() == pytest.approx(expected)
+    assert loss_dur(torch.tensor([3.0, 5.0]), torch.tensor([2, 2])).item() == 2.0
+    assert loss_gen([torch.zeros(2, 3), torch.ones(1, 4)]).item() == 1.0
+    assert loss_disc([torch.ones(2, 3)], [torch.full((2, 3), 0.5)]).item() == 0.25
+    real = [[torch.ones(2, 2, requires_grad=True)]]
+    fake = [[torch.zeros(2, 2, requires_grad=True)]]
+    fm = loss_fm(real, fake)
+    assert fm.item() == 2.0
+    fm.backward()
+    assert real[0][0].grad is None and fake[0][0].grad is not None
+
+
+def test_losses_are_fp32_for_half_inputs():
+    half = torch.randn(1, 4, 5).to(torch.float16)
+    assert loss_mel(half, half).dtype == torch.float32
+    assert loss_kl(half, half, half, half, torch.ones(1, 1, 5, dtype=torch.float16)).dtype == torch.float32
+    assert loss_gen([half.to(torch.bfloat16)]).dtype == torch.float32
+
+
+def test_features_shapes_and_known_tone():
+    rate, hop = 16000, 256
+    t = torch.arange(hop * 40) / rate
+    tone = torch.sin(2 * math.pi * 1000 * t).unsqueeze(0)
+    spec = linear_spectrogram(tone)
+    assert spec.shape == (1, 513, 40)
+    assert spec[0, :, 20].argmax().item() == 64  # 1000 Hz / (16000 / 1024) = bin 64
+    mel = mel_spectrogram(tone.repeat(2, 1))
+    assert mel.shape == (2, 80, 40) and mel.min().item() >= math.log(1e-5) - 1e-6
+    assert FeatureConfig.from_model_config(type("C", (), {"spectrogram_bins": 513, "sampling_rate": 16000,
+                                                          "upsample_rates": [8, 8, 2, 2]})()).hop_length == 256
+
+
+def test_discriminator_layout_and_meta_checkpoint(tmp_path):
+    full = VitsDiscriminator()
+    assert 45e6 < sum(p.numel() for p in full.parameters()) < 49e6
+    tiny = VitsDiscriminator(TINY_DISCRIMINATOR)
+    # A checkpoint in the original layout: weight_g/weight_v names under "model", with a "module." prefix.
+    original = {}
+    for key, value in tiny.state_dict().items():
+        key = key.replace("parametrizations.weight.original0", "weight_g").replace("parametrizations.weight.original1", "weight_v")
+        original[f"module.{key}"] = value.clone()
+    assert "module.discriminators.0.convs.0.weight_g" in original and "module.discriminators.5.conv_post.weight_v" in original
+    torch.save({"model": original, "iteration": 100000}, tmp_path / "D_100000.pth")
+    loaded = load_discriminator(tmp_path / "D_100000.pth", TINY_DISCRIMINATOR)
+    audio = torch.randn(2, 1, 4096)
+    assert all(torch.equal(a, b) for a, b in zip(tiny(audio)[0], loaded(audio)[0]))
+    save_discriminator(loaded, tmp_path / "saved")
+    again = load_discriminator(tmp_path / "saved")
+    assert all(torch.equal(a, b) for a, b in zip(tiny(audio)[0], again(audio)[0]))
+    with pytest.raises(ValueError, match="does not fit"):
+        load_discriminator(tmp_path / "D_100000.pth")  # the full-size layout does not fit tiny weights
+    scores, features = tiny(audio)
+    assert len(scores) == 6 and all(s.shape[0] == 2 for s in scores) and len(features[1]) == 6
