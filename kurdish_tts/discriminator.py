@@ -43,6 +43,17 @@ class DiscriminatorConfig:
         return asdict(self)
 
 
+def _score(convs: nn.ModuleList, conv_post: nn.Module, hidden: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Run the convolution stack: (flattened score [B, n], the output of every layer)."""
+    features = []
+    for conv in convs:
+        hidden = nn.functional.leaky_relu(conv(hidden), LEAKY_SLOPE)
+        features.append(hidden)
+    hidden = conv_post(hidden)
+    features.append(hidden)
+    return hidden.flatten(1), features
+
+
 class ScaleDiscriminator(nn.Module):
     """Strided grouped 1-D convolutions over the raw waveform."""
 
@@ -58,14 +69,7 @@ class ScaleDiscriminator(nn.Module):
         self.conv_post = weight_norm(nn.Conv1d(channels[-1], 1, 3, 1, padding=1))
 
     def forward(self, waveform: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        features = []
-        hidden = waveform
-        for conv in self.convs:
-            hidden = nn.functional.leaky_relu(conv(hidden), LEAKY_SLOPE)
-            features.append(hidden)
-        hidden = self.conv_post(hidden)
-        features.append(hidden)
-        return hidden.flatten(1), features
+        return _score(self.convs, self.conv_post, waveform)
 
 
 class PeriodDiscriminator(nn.Module):
@@ -86,13 +90,7 @@ class PeriodDiscriminator(nn.Module):
         if samples % self.period:
             waveform = nn.functional.pad(waveform, (0, self.period - samples % self.period), mode="reflect")
         hidden = waveform.view(batch, channels, -1, self.period)  # [B, 1, samples / period, period]
-        features = []
-        for conv in self.convs:
-            hidden = nn.functional.leaky_relu(conv(hidden), LEAKY_SLOPE)
-            features.append(hidden)
-        hidden = self.conv_post(hidden)
-        features.append(hidden)
-        return hidden.flatten(1), features
+        return _score(self.convs, self.conv_post, hidden)
 
 
 class VitsDiscriminator(nn.Module):
