@@ -50,6 +50,9 @@ AUDIO_SETTINGS = ("target_sr", "trim_db", "normalize")  # arguments that shape t
 CHUNK = 8  # clips sent to a worker at once
 IN_FLIGHT_PER_WORKER = 3  # chunks queued per worker: enough to keep it busy, memory stays flat
 SHOW_EXAMPLES = 3
+# VITS aligns every token to at least one spectrogram frame (hop 256 samples); the tokenizer
+# puts a blank between characters, so a clip needs 2 * characters + 1 frames.
+MODEL_HOP = 256
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -303,6 +306,9 @@ def process_clip(job: Job) -> Outcome:
     if not normalized.text.strip():
         reason = "empty text" if not row.text.strip() else "nothing sayable in text"
         return Outcome(row.key, reason, row.text[:40], seconds_in=seconds_in)
+    if seconds * job.settings.target_sr // MODEL_HOP < 2 * len(normalized.text) + 1:
+        return Outcome(row.key, "audio too short for its text", f"{seconds:.2f} s, {len(normalized.text)} characters",
+                       seconds_in=seconds_in)
     if cleaned is not None:
         audio.write_wav(job.wav_path, cleaned, job.settings.target_sr)
     return Outcome(row.key, clip_id=job.clip_id, text=normalized.text, speaker=row.speaker,

@@ -1,0 +1,640 @@
+"""The VITS training engine shared by `train_vits.py` and `train_feedback.py`.
+
+`add_training_arguments` declares every flag; `train(args, ...)` runs a whole training:
+check the data, load the generator (a local or hub model, or random weights from a config)
+and a discriminator, then alternate discriminator and generator updates through
+`accelerate` (mixed precision, gradient accumulation, multi-GPU), with atomic resumable
+checkpoints, evaluation with audio samples and pictures, and a plain `transformers` model
+folder at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import signal
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+from tqdm import tqdm
+
+from kurdish_tts import hub
+from kurdish_tts.dataset import LengthBucketSampler, TtsDataset, collate
+from kurdish_tts.discriminator import DiscriminatorConfig, VitsDiscriminator, load_discriminator, save_discriminator
+from kurdish_tts.features import FeatureConfig
+from kurdish_tts.metadata import EVAL_FILE, TRAIN_FILE, Clip, check_clips, read_metadata
+from kurdish_tts.objective import LossWeights, compute_losses
+from kurdish_tts.text import normalize_text
+from kurdish_tts.vocabulary import MMS_KURMANJI, Vocabulary, build_tokenizer, builtin_vocabulary
+
+FREEZABLE = ("text_encoder", "duration_predictor", "flow", "posterior_encoder", "decoder")
+CHECKPOINT_PREFIX = "checkpoint-"
+# Fixed sentences spoken at every evaluation, so that samples from different steps compare.
+EVAL_SENTENCES = [
+    "Rojbaş, ez bi kurdî diaxivim.",
+    "Ez 25 salî me û li Amedê dijîm.",
+    "Hewa îro pir xweş e, em ê herin baxçe.",
+]
+LICENSE_NOTE = ("This model is fine-tuned from Meta's MMS text-to-speech model and inherits its licence, "
+                "CC BY-NC 4.0 (non-commercial use only).")
+
+
+class TrainingError(RuntimeError):
+    """A problem the user can fix: one line, no traceback."""
+
+
+class TrainingInterrupted(RuntimeError):
+    """Stopped by Ctrl-C or SIGTERM after saving a checkpoint."""
+
+
+def add_training_arguments(parser: argparse.ArgumentParser, *, defaults: dict | None = None) -> None:
+    """Every flag of the training engine, in argparse groups; `defaults` overrides some defaults."""
+    cuda = torch.cuda.is_available()
+    data = parser.add_argument_group("data")
+    data.add_argument("--data_dir", type=Path, default=Path("training"), help="holds wavs/, metadata.csv, metadata_eval.csv")
+    model = parser.add_argument_group("model")
+    model.add_argument("--model_name_or_path", default=MMS_KURMANJI, help="hub id or local model folder to start from")
+    model.add_argument("--init_config", type=Path, help="start from random weights of this VitsConfig JSON instead "
+                       "(its optional \"discriminator\" section sizes the discriminator)")
+    model.add_argument("--discriminator", type=Path, help="Meta's D_100000.pth or a discriminator folder saved by this toolkit")
+    model.add_argument("--discriminator_warmup_steps", type=int, default=200,
+                       help="steps that train a fresh discriminator alone before it drives the generator")
+    model.add_argument("--freeze", nargs="+", choices=FREEZABLE, default=[], help="parts of the generator not to train")
+    weights = parser.add_argument_group("loss weights")
+    for name, default in asdict(LossWeights()).items():
+        flag = "duration" if name == "duration" else name
+        weights.add_argument(f"--weight_{flag}", type=float, default=default)
+    optimisation = parser.add_argument_group("optimisation")
+    optimisation.add_argument("--learning_rate", type=float, default=2e-5)
+    optimisation.add_argument("--lr_decay", type=float, default=0.999875, help="learning-rate factor per epoch")
+    optimisation.add_argument("--batch_size", type=int, default=4)
+    optimisation.add_argument("--gradient_accumulation_steps", type=int, default=4)
+    optimisation.add_argument("--max_steps", type=int, default=None, help="optimiser steps (default: from --num_epochs)")
+    optimisation.add_argument("--num_epochs", type=int, default=10)
+    optimisation.add_argument("--max_grad_norm", type=float, default=5.0)
+    optimisation.add_argument("--segment_frames", type=int, default=32, help="spectrogram frames decoded per clip and step")
+    optimisation.add_argument("--seed", type=int, default=1234)
+    checkpoints = parser.add_argument_group("checkpoints and output")
+    checkpoints.add_argument("--output_dir", type=Path, default=Path("models/kurdish"))
+    checkpoints.add_argument("--checkpoint_dir", type=Path, default=Path("training/checkpoints"))
+    checkpoints.add_argument("--save_steps", type=int, default=500)
+    checkpoints.add_argument("--save_total_limit", type=int, default=3, help="checkpoints kept (oldest removed first)")
+    checkpoints.add_argument("--resume", nargs="?", const="latest", help="continue from the latest checkpoint or a given one")
+    runtime = parser.add_argument_group("runtime")
+    runtime.add_argument("--mixed_precision", choices=["no", "fp16", "bf16"], default="fp16" if cuda else "no")
+    runtime.add_argument("--eval_steps", type=int, default=500)
+    runtime.add_argument("--logging_steps", type=int, default=10)
+    runtime.add_argument("--logging_dir", type=Path, help="TensorBoard logs and samples/step-N/ (default: <output_dir>-runs)")
+    runtime.add_argument("--dataloader_workers", type=int, default=2 if cuda else 0)
+    runtime.add_argument("--max_nonfinite_steps", type=int, default=5, help="non-finite losses in a row that stop the run")
+    if defaults:
+        parser.set_defaults(**defaults)
+
+
+def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Rules between flags, as parser errors (exit 2)."""
+    if args.mixed_precision == "fp16" and not torch.cuda.is_available():
+        parser.error("--mixed_precision fp16 needs a CUDA GPU; use bf16 or no on the CPU")
+    for name in ("batch_size", "gradient_accumulation_steps", "save_steps", "eval_steps", "logging_steps",
+                 "segment_frames", "save_total_limit", "max_nonfinite_steps"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1")
+    if args.max_steps is not None and args.max_steps < 1:
+        parser.error("--max_steps must be at least 1")
+
+
+# --- what a training run keeps between steps ------------------------------------------------
+
+@dataclass
+class Progress:
+    """Counters saved in every checkpoint, so that a resumed run continues exactly."""
+
+    step: int = 0  # optimiser steps done
+    epoch: int = 0
+    batch_in_epoch: int = 0  # micro-batches of this epoch already consumed
+    nonfinite_in_a_row: int = 0
+    nonfinite_total: int = 0
+    history: list = field(default_factory=list)  # [step, metrics] every logging interval
+
+    def state_dict(self) -> dict:
+        return asdict(self)
+
+    def load_state_dict(self, state: dict) -> None:
+        for key, value in state.items():
+            setattr(self, key, value)
+
+
+@dataclass
+class Run:
+    """Everything the loop works with."""
+
+    args: argparse.Namespace
+    accelerator: object
+    model: torch.nn.Module
+    discriminator: torch.nn.Module
+    tokenizer: object
+    vocabulary: Vocabulary
+    optimizer_g: torch.optim.Optimizer
+    optimizer_d: torch.optim.Optimizer
+    scheduler_g: object
+    scheduler_d: object
+    features: FeatureConfig
+    weights: LossWeights
+    dataset: TtsDataset
+    sampler: LengthBucketSampler
+    eval_dataset: TtsDataset | None
+    progress: Progress
+    warm_discriminator: bool  # loaded from a trained checkpoint: no warm-up needed
+    writer: object = None
+
+    @property
+    def generator_parameters(self) -> list:
+        return [p for p in self.model.parameters() if p.requires_grad]
+
+
+# --- loading --------------------------------------------------------------------------------
+
+def load_generator_source(args) -> tuple[object, Vocabulary, DiscriminatorConfig | None]:
+    """(VitsConfig, vocabulary, discriminator config from --init_config) without loading any weights."""
+    from transformers import VitsConfig
+
+    if args.init_config:
+        if not args.init_config.is_file():
+            raise TrainingError(f"--init_config {args.init_config} not found")
+        values = json.loads(args.init_config.read_text(encoding="utf-8"))
+        discriminator = values.pop("discriminator", None)
+        config = VitsConfig(**values)
+        vocabulary = builtin_vocabulary()
+        if config.vocab_size < len(vocabulary.token_to_id):
+            raise TrainingError(f"{args.init_config}: vocab_size {config.vocab_size} is below the "
+                                f"{len(vocabulary.token_to_id)} characters of the built-in vocabulary")
+        return config, vocabulary, DiscriminatorConfig.from_dict(discriminator) if discriminator else None
+    source = str(args.model_name_or_path)
+    try:
+        hub.require(source)
+    except hub.HubUnreachable as e:
+        raise TrainingError(f"{e} (for example --model_name_or_path models/kurdish, or --init_config configs/tiny.json)") from e
+    local = Path(source)
+    if local.exists() and not (local / "config.json").is_file():
+        raise TrainingError(f"{local} is not a model folder (no config.json)")
+    config = VitsConfig.from_pretrained(source)
+    from transformers import VitsTokenizer
+
+    tokenizer = VitsTokenizer.from_pretrained(source)
+    return config, Vocabulary(dict(tokenizer.get_vocab()), source), None
+
+
+def build_run(args, train_clips: list[Clip], eval_clips: list[Clip], weights: list[float] | None) -> Run:
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+    from transformers import VitsModel, VitsTokenizer
+
+    config, vocabulary, discriminator_config = load_generator_source(args)
+    # Check the data before any weights are loaded: a bad clip should cost seconds, not minutes.
+    check_clips(args.data_dir, train_clips, config.sampling_rate, vocabulary.characters)
+    if eval_clips:
+        check_clips(args.data_dir, eval_clips, config.sampling_rate, vocabulary.characters, metadata_name=EVAL_FILE)
+
+    tokenizer = build_tokenizer(vocabulary) if args.init_config else VitsTokenizer.from_pretrained(str(args.model_name_or_path))
+    features = FeatureConfig.from_model_config(config)
+    dataset = TtsDataset(args.data_dir, train_clips, tokenizer, config.sampling_rate, features.hop_length)
+    eval_dataset = TtsDataset(args.data_dir, eval_clips, tokenizer, config.sampling_rate, features.hop_length) if eval_clips else None
+    for data in filter(None, (dataset, eval_dataset)):
+        check_alignable(data, features.hop_length)
+
+    accelerator = Accelerator(mixed_precision=args.mixed_precision,
+                              gradient_accumulation_steps=args.gradient_accumulation_steps)
+    set_seed(args.seed)
+    model = VitsModel(config) if args.init_config else VitsModel.from_pretrained(str(args.model_name_or_path))
+    for name in args.freeze:
+        getattr(model, name).requires_grad_(False)
+    if args.discriminator:
+        discriminator = load_discriminator(args.discriminator, discriminator_config)
+    else:
+        discriminator = VitsDiscriminator(discriminator_config)
+    sampler = LengthBucketSampler(dataset.samples, args.batch_size, seed=args.seed, weights=weights)
+
+    betas, eps = (0.8, 0.99), 1e-9
+    optimizer_g = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], args.learning_rate, betas=betas, eps=eps)
+    optimizer_d = torch.optim.AdamW(discriminator.parameters(), args.learning_rate, betas=betas, eps=eps)
+    scheduler_g = torch.optim.lr_scheduler.ExponentialLR(optimizer_g, gamma=args.lr_decay)
+    scheduler_d = torch.optim.lr_scheduler.ExponentialLR(optimizer_d, gamma=args.lr_decay)
+    model, discriminator, optimizer_g, optimizer_d = accelerator.prepare(model, discriminator, optimizer_g, optimizer_d)
+    progress = Progress()
+    accelerator.register_for_checkpointing(scheduler_g, scheduler_d, progress)
+    loss_weights = LossWeights(args.weight_mel, args.weight_kl, args.weight_duration, args.weight_fm, args.weight_gen,
+                               args.weight_disc)
+    return Run(args, accelerator, model, discriminator, tokenizer, vocabulary, optimizer_g, optimizer_d, scheduler_g,
+               scheduler_d, features, loss_weights, dataset, sampler, eval_dataset, progress,
+               warm_discriminator=args.discriminator is not None)
+
+
+def check_alignable(dataset: TtsDataset, hop_length: int, show: int = 3) -> None:
+    """Every token needs at least one spectrogram frame: audio too short for its text cannot be aligned."""
+    short = [clip.file for clip, samples in zip(dataset.clips, dataset.samples)
+             if samples // hop_length < len(dataset.tokenizer(clip.text).input_ids)]
+    if short:
+        raise TrainingError(f"{len(short)} clips are too short for their text (fewer frames than tokens): "
+                            f"{', '.join(short[:show])}; remove them from the metadata or re-run prepare_data.py")
+
+
+# --- checkpoints ------------------------------------------------------------------------------
+
+def list_checkpoints(folder: Path) -> list[Path]:
+    found = [p for p in Path(folder).glob(f"{CHECKPOINT_PREFIX}*") if p.is_dir() and p.name[len(CHECKPOINT_PREFIX):].isdigit()]
+    return sorted(found, key=lambda p: int(p.name[len(CHECKPOINT_PREFIX):]))
+
+
+def resolve_resume(args) -> Path | None:
+    if not args.resume:
+        return None
+    if args.resume == "latest":
+        found = list_checkpoints(args.checkpoint_dir)
+        if not found:
+            raise TrainingError(f"--resume: no checkpoint in {args.checkpoint_dir}; train without --resume to start fresh")
+        return found[-1]
+    path = Path(args.resume)
+    if not (path / "progress.json").is_file():
+        raise TrainingError(f"--resume {path}: not a checkpoint folder made by this toolkit")
+    return path
+
+
+def save_checkpoint(run: Run) -> Path:
+    """Write the whole training state to `checkpoint-<step>`: into a temporary folder, renamed when complete."""
+    args, accelerator = run.args, run.accelerator
+    target = args.checkpoint_dir / f"{CHECKPOINT_PREFIX}{run.progress.step}"
+    if accelerator.is_main_process:
+        args.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    tmp = args.checkpoint_dir / f".tmp-{CHECKPOINT_PREFIX}{run.progress.step}"
+    if accelerator.is_main_process:
+        shutil.rmtree(tmp, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(tmp))
+    if accelerator.is_main_process:
+        save_model_folder(run, tmp / "model")
+        (tmp / "progress.json").write_text(json.dumps({"step": run.progress.step, "epoch": run.progress.epoch}), encoding="utf-8")
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+        for old in list_checkpoints(args.checkpoint_dir)[: -args.save_total_limit]:
+            shutil.rmtree(old)
+    accelerator.wait_for_everyone()
+    return target
+
+
+def save_model_folder(run: Run, folder: Path, card: str | None = None) -> None:
+    """A plain `transformers` model folder: config, safetensors weights, tokenizer, model card."""
+    model = run.accelerator.unwrap_model(run.model)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder, safe_serialization=True)
+    run.tokenizer.save_pretrained(folder)
+    (folder / "README.md").write_text(card or model_card(run), encoding="utf-8")
+
+
+def model_card(run: Run) -> str:
+    args = run.args
+    base = f"random weights of `{args.init_config}`" if args.init_config else f"`{args.model_name_or_path}`"
+    data = json.loads((args.data_dir / "dataset.json").read_text(encoding="utf-8")) if (args.data_dir / "dataset.json").is_file() else {}
+    hours = f"{data.get('hours_after', 0):.2f} h" if data else "unknown"
+    return f"""---
+license: cc-by-nc-4.0
+language: kmr
+pipeline_tag: text-to-speech
+tags: [vits, mms, kurmanji, kurdish]
+---
+
+# Kurmanji Kurdish VITS voice
+
+A VITS text-to-speech model for Kurmanji Kurdish (Latin script), trained from {base}
+for {run.progress.step} optimiser steps on {len(run.dataset)} clips ({hours}) with full VITS training
+(alignment search, duration, KL, mel, adversarial and feature-matching losses).
+
+- learning rate {args.learning_rate}, batch {args.batch_size} x {args.gradient_accumulation_steps} accumulation,
+  mixed precision `{args.mixed_precision}`, frozen: {", ".join(args.freeze) or "nothing"}
+- loss weights: mel {args.weight_mel}, KL {args.weight_kl}, duration {args.weight_duration},
+  feature matching {args.weight_fm}, adversarial {args.weight_gen}
+
+```python
+from transformers import pipeline
+speak = pipeline("text-to-speech", model="path/to/this/folder")
+```
+
+Normalise text first (numbers spelled out): `synthesize.py` in the toolkit does it.
+
+## Licence
+
+{LICENSE_NOTE}
+"""
+
+
+def replace_folder(source: Path, target: Path) -> None:
+    """Move `source` to `target`; an existing `target` is swapped out and removed only afterwards."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    old = target.with_name(f".{target.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        os.replace(target, old)
+    os.replace(source, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def save_final(run: Run) -> Path:
+    """The final model folder (atomically replaced) and the discriminator beside it."""
+    args = run.args
+    output = args.output_dir
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}."))
+    save_model_folder(run, tmp)
+    plot_loss_curve(run.progress.history, tmp / "loss_curve.png")
+    replace_folder(tmp, output)
+    save_discriminator(run.accelerator.unwrap_model(run.discriminator), discriminator_folder(output))
+    return output
+
+
+def logging_dir(args) -> Path:
+    """TensorBoard logs and evaluation samples: --logging_dir, or `<output_dir>-runs` beside the model."""
+    return args.logging_dir or args.output_dir.with_name(f"{args.output_dir.name}-runs")
+
+
+def discriminator_folder(output_dir: Path) -> Path:
+    return output_dir.with_name(f"{output_dir.name}-discriminator")
+
+
+# --- the loop ---------------------------------------------------------------------------------
+
+def train_step(run: Run, batch) -> dict[str, float] | None:
+    """One micro-batch: losses, backward passes, and (when accumulation is complete) the updates.
+
+    A fresh discriminator trains alone during its warm-up: the generator is not updated.
+    Returns the metrics, or None when a loss was not finite (nothing is updated then).
+    """
+    args, accelerator = run.args, run.accelerator
+    warming_up = not run.warm_discriminator and run.progress.step < args.discriminator_warmup_steps
+    with accelerator.accumulate(run.model, run.discriminator):
+        with accelerator.autocast():
+            loss_g, loss_d, metrics, _ = compute_losses(run.model, run.discriminator, batch, run.features, run.weights,
+                                                        args.segment_frames, adversarial=not warming_up)
+        if not (math.isfinite(metrics["loss_g"]) and math.isfinite(metrics["loss_d"])):
+            run.optimizer_g.zero_grad(set_to_none=True)
+            run.optimizer_d.zero_grad(set_to_none=True)
+            return None
+        update_generator = not warming_up and bool(run.generator_parameters)
+        accelerator.backward(loss_d, inputs=list(run.discriminator.parameters()), retain_graph=update_generator)
+        if update_generator:
+            accelerator.backward(loss_g, inputs=run.generator_parameters)
+        if accelerator.sync_gradients:
+            accelerator.clip_grad_norm_(run.discriminator.parameters(), args.max_grad_norm)
+            if update_generator:
+                accelerator.clip_grad_norm_(run.generator_parameters, args.max_grad_norm)
+        run.optimizer_d.step()
+        if update_generator:
+            run.optimizer_g.step()
+        run.optimizer_d.zero_grad(set_to_none=True)
+        run.optimizer_g.zero_grad(set_to_none=True)
+    metrics["warmup"] = float(warming_up)
+    return metrics
+
+
+def epoch_batches(run: Run) -> list[list[int]]:
+    """This process's share of the epoch's batches, from the current position on."""
+    run.sampler.set_epoch(run.progress.epoch)
+    batches = run.sampler.batches()
+    share = run.accelerator.num_processes
+    batches = batches[: len(batches) // share * share][run.accelerator.process_index::share] if share > 1 else batches
+    return batches[run.progress.batch_in_epoch:]
+
+
+def steps_per_epoch(run: Run) -> int:
+    run.sampler.set_epoch(0)
+    batches = len(run.sampler.batches()) // max(1, run.accelerator.num_processes)
+    return max(1, math.ceil(batches / run.args.gradient_accumulation_steps))
+
+
+class StopSignal:
+    """Turns Ctrl-C and SIGTERM into a flag the loop checks between steps."""
+
+    def __init__(self):
+        self.received: int | None = None
+        self.previous = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self.previous[sig] = signal.signal(sig, self.handle)
+            except ValueError:  # not the main thread: signals stay with the caller
+                pass
+        return self
+
+    def handle(self, sig, frame):
+        self.received = sig
+
+    def __exit__(self, *exc):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+
+def train(args: argparse.Namespace, train_clips: list[Clip] | None = None, eval_clips: list[Clip] | None = None,
+          weights: list[float] | None = None) -> Path:
+    """Train and return the saved model folder. Raises TrainingError (user-fixable) or TrainingInterrupted."""
+    if train_clips is None:
+        train_clips = read_metadata(args.data_dir / TRAIN_FILE)
+    if eval_clips is None and (args.data_dir / EVAL_FILE).is_file():
+        eval_clips = read_metadata(args.data_dir / EVAL_FILE)
+    resume_from = resolve_resume(args)
+    run = build_run(args, train_clips, eval_clips or [], weights)
+    accelerator = run.accelerator
+    if resume_from is not None:
+        accelerator.load_state(str(resume_from))
+    total_steps = args.max_steps or args.num_epochs * steps_per_epoch(run)
+    from torch.utils.tensorboard import SummaryWriter
+
+    if accelerator.is_main_process:
+        run.writer = SummaryWriter(str(logging_dir(args)))
+        print_header(run, total_steps, resume_from)
+    bar = tqdm(total=total_steps, initial=run.progress.step, unit="step", dynamic_ncols=True,
+               disable=not accelerator.is_main_process)
+    started, start_step = time.perf_counter(), run.progress.step
+    with StopSignal() as stop:
+        while run.progress.step < total_steps:
+            loader = torch.utils.data.DataLoader(run.dataset, batch_sampler=epoch_batches(run), collate_fn=collate,
+                                                 num_workers=args.dataloader_workers,
+                                                 generator=torch.Generator())  # leaves the global RNG alone
+            run.model.train()
+            run.discriminator.train()
+            for batch in loader:
+                metrics = train_step(run, batch.to(accelerator.device))
+                run.progress.batch_in_epoch += 1
+                if metrics is None:
+                    handle_nonfinite(run)
+                    continue
+                run.progress.nonfinite_in_a_row = 0
+                if not accelerator.sync_gradients:
+                    continue
+                run.progress.step += 1
+                bar.update(1)
+                after_step(run, metrics, bar)
+                if stop.received is not None:
+                    path = save_checkpoint(run)
+                    bar.close()
+                    raise TrainingInterrupted(f"stopped at step {run.progress.step}; checkpoint saved to {path}; "
+                                              f"continue with --resume")
+                if run.progress.step >= total_steps:
+                    break
+            else:
+                run.progress.epoch += 1
+                run.progress.batch_in_epoch = 0
+                run.scheduler_g.step()
+                run.scheduler_d.step()
+    bar.close()
+    if run.progress.step % args.save_steps:
+        save_checkpoint(run)
+    output = None
+    if accelerator.is_main_process:
+        output = save_final(run)
+        elapsed = time.perf_counter() - started
+        print(f"trained {run.progress.step - start_step} steps in {elapsed / 60:.1f} min; model saved to {output}; "
+              f"discriminator to {discriminator_folder(output)}")
+        run.writer.close()
+    accelerator.wait_for_everyone()
+    return args.output_dir
+
+
+def handle_nonfinite(run: Run) -> None:
+    run.progress.nonfinite_in_a_row += 1
+    run.progress.nonfinite_total += 1
+    if run.progress.nonfinite_in_a_row >= run.args.max_nonfinite_steps:
+        found = list_checkpoints(run.args.checkpoint_dir)
+        kept = f"the last good checkpoint is {found[-1]}" if found else "no checkpoint was saved yet"
+        raise TrainingError(f"{run.progress.nonfinite_in_a_row} non-finite losses in a row at step {run.progress.step}: "
+                            f"lower --learning_rate or check the data; {kept}")
+
+
+def after_step(run: Run, metrics: dict, bar) -> None:
+    args, step = run.args, run.progress.step
+    if step % args.logging_steps == 0 or step == 1:
+        shown = {k.removeprefix("loss_"): f"{v:.3g}" for k, v in metrics.items() if k.startswith("loss_")}
+        bar.set_postfix(shown, refresh=False)
+        run.progress.history.append([step, {k: v for k, v in metrics.items()}])
+        if run.writer is not None:
+            for name, value in metrics.items():
+                run.writer.add_scalar(f"train/{name}", value, step)
+            run.writer.add_scalar("train/learning_rate", run.scheduler_g.get_last_lr()[0], step)
+    if step % args.eval_steps == 0 and run.accelerator.is_main_process:
+        evaluate(run)
+    if step % args.save_steps == 0:
+        path = save_checkpoint(run)
+        bar.write(f"step {step}: checkpoint {path}")
+
+
+def print_header(run: Run, total_steps: int, resume_from: Path | None) -> None:
+    args = run.args
+    model = run.accelerator.unwrap_model(run.model)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    disc = sum(p.numel() for p in run.discriminator.parameters())
+    minutes = sum(run.dataset.samples) / run.dataset.sample_rate / 60
+    print(f"data: {len(run.dataset)} clips ({minutes:.1f} min) from {args.data_dir}, "
+          f"{len(run.eval_dataset) if run.eval_dataset else 0} for evaluation")
+    print(f"generator: {trainable / 1e6:.2f} M trainable parameters; discriminator {disc / 1e6:.2f} M "
+          f"({'loaded' if run.warm_discriminator else f'fresh, {args.discriminator_warmup_steps} warm-up steps'})")
+    print(f"steps: {total_steps} of batch {args.batch_size} x {args.gradient_accumulation_steps}; precision "
+          f"{args.mixed_precision}; device {run.accelerator.device}"
+          + (f"; resuming from {resume_from} at step {run.progress.step}" if resume_from else ""))
+
+
+# --- evaluation -------------------------------------------------------------------------------
+
+@torch.no_grad()
+def evaluate(run: Run) -> dict[str, float]:
+    """Eval losses on the held-out clips, the fixed sentences spoken to samples/step-N/, pictures.
+
+    Runs inside a forked RNG so that evaluating does not change the training that follows.
+    """
+    step = run.progress.step
+    model = run.accelerator.unwrap_model(run.model)
+    model.eval()
+    run.discriminator.eval()
+    totals: dict[str, float] = {}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(run.args.seed)
+        if run.eval_dataset is not None:
+            batches = [list(range(i, min(i + run.args.batch_size, len(run.eval_dataset))))
+                       for i in range(0, len(run.eval_dataset), run.args.batch_size)]
+            first = None
+            for indices in batches:
+                batch = collate([run.eval_dataset[i] for i in indices]).to(run.accelerator.device)
+                with run.accelerator.autocast():
+                    _, _, metrics, out = compute_losses(model, run.discriminator, batch, run.features, run.weights,
+                                                        run.args.segment_frames)
+                first = first or out
+                for name, value in metrics.items():
+                    totals[name] = totals.get(name, 0.0) + value * len(indices) / len(run.eval_dataset)
+            if run.writer is not None and first is not None:
+                run.writer.add_figure("eval/alignment", plot_matrix(first.path[0].cpu().numpy(), "frames", "tokens"), step)
+                run.writer.add_figure("eval/mel", plot_mels(first.mel_real[0], first.mel_fake[0]), step)
+        samples = logging_dir(run.args) / "samples" / f"step-{step}"
+        samples.mkdir(parents=True, exist_ok=True)
+        for index, sentence in enumerate(EVAL_SENTENCES):
+            text = normalize_text(sentence, run.vocabulary.characters).text
+            ids = run.tokenizer(text, return_tensors="pt").to(run.accelerator.device)
+            waveform = model(**ids).waveform[0].float().cpu().numpy()
+            sf.write(samples / f"{index}.wav", waveform, model.config.sampling_rate, subtype="PCM_16")
+            if run.writer is not None:
+                run.writer.add_audio(f"samples/{index}", waveform, step, sample_rate=model.config.sampling_rate)
+    if run.writer is not None:
+        for name, value in totals.items():
+            run.writer.add_scalar(f"eval/{name}", value, step)
+    if totals:
+        tqdm.write(f"step {step} eval: " + ", ".join(f"{k.removeprefix('loss_')} {v:.3g}" for k, v in totals.items()
+                                                       if k.startswith("loss_")) + f"; samples in {samples}")
+    model.train()
+    run.discriminator.train()
+    return totals
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_matrix(matrix: np.ndarray, xlabel: str, ylabel: str):
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(8, 3))
+    axis.imshow(matrix, aspect="auto", origin="lower", interpolation="none")
+    axis.set(xlabel=xlabel, ylabel=ylabel)
+    return figure
+
+
+def plot_mels(real: torch.Tensor, fake: torch.Tensor):
+    plt = _pyplot()
+    figure, axes = plt.subplots(2, 1, figsize=(8, 4), sharex=True)
+    for axis, mel, title in zip(axes, (real, fake), ("recording", "generated")):
+        axis.imshow(mel.float().cpu().numpy(), aspect="auto", origin="lower")
+        axis.set(title=title, ylabel="mel bin")
+    return figure
+
+
+def plot_loss_curve(history: list, path: Path) -> None:
+    if not history:
+        return
+    plt = _pyplot()
+    steps = [step for step, _ in history]
+    names = ["loss_mel", "loss_kl", "loss_dur", "loss_fm", "loss_gen", "loss_disc"]
+    figure, axes = plt.subplots(2, 3, figsize=(12, 6), sharex=True)
+    for axis, name in zip(axes.flat, names):
+        axis.plot(steps, [metrics.get(name, float("nan")) for _, metrics in history])
+        axis.set(title=name, xlabel="step")
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
