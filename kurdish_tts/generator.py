@@ -55,6 +55,8 @@ def prior_log_likelihood(z_p: torch.Tensor, m_p: torch.Tensor, logs_p: torch.Ten
 def random_segments(frame_lengths: torch.Tensor, segment_frames: int, generator: torch.Generator | None) -> torch.Tensor:
     """A start frame per utterance such that the segment lies inside it when it can: [B] long."""
     room = torch.clamp(frame_lengths - segment_frames, min=0).cpu()
+    if int(room.max()) == 0:  # every clip fits whole: nothing to choose
+        return torch.zeros_like(frame_lengths)
     fraction = torch.rand(len(room), generator=generator)
     return torch.floor(fraction * (room + 1)).long().to(frame_lengths.device)
 

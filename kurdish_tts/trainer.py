@@ -194,6 +194,7 @@ def load_generator_source(args) -> tuple[object, Vocabulary, DiscriminatorConfig
 
 def build_run(args, train_clips: list[Clip], eval_clips: list[Clip], weights: list[float] | None) -> Run:
     from accelerate import Accelerator
+    from accelerate.state import AcceleratorState, GradientState
     from accelerate.utils import set_seed
     from transformers import VitsModel, VitsTokenizer
 
@@ -210,6 +211,9 @@ def build_run(args, train_clips: list[Clip], eval_clips: list[Clip], weights: li
     for data in filter(None, (dataset, eval_dataset)):
         check_alignable(data, features.hop_length)
 
+    # One process may train several times (tests, a feedback round after a first run): start from a clean state.
+    AcceleratorState._reset_state()
+    GradientState._reset_state()
     accelerator = Accelerator(mixed_precision=args.mixed_precision,
                               gradient_accumulation_steps=args.gradient_accumulation_steps)
     set_seed(args.seed)
@@ -354,6 +358,7 @@ def save_final(run: Run) -> Path:
     tmp = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}."))
     save_model_folder(run, tmp)
     plot_loss_curve(run.progress.history, tmp / "loss_curve.png")
+    (tmp / "loss_history.json").write_text(json.dumps(run.progress.history), encoding="utf-8")
     replace_folder(tmp, output)
     save_discriminator(run.accelerator.unwrap_model(run.discriminator), discriminator_folder(output))
     return output
@@ -491,7 +496,8 @@ def train(args: argparse.Namespace, train_clips: list[Clip] | None = None, eval_
             else:
                 run.progress.epoch += 1
                 run.progress.batch_in_epoch = 0
-                run.scheduler_g.step()
+                if run.warm_discriminator or run.progress.step > args.discriminator_warmup_steps:
+                    run.scheduler_g.step()  # the generator's learning rate decays once it trains
                 run.scheduler_d.step()
     bar.close()
     if run.progress.step % args.save_steps:

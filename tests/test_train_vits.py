@@ -1,0 +1,180 @@
+"""train_vits.py driven through main(argv) on generated clips with the tiny config."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+import train_vits
+from conftest import ROOT, speech_like
+from kurdish_tts.metadata import Clip, write_metadata
+
+TINY = ROOT / "configs" / "tiny.json"
+TEXTS = ["ez ji te hez dikim", "rojbaş tu çawa yî", "em ê sibê biçin", "hewa pir xweş e",
+         "ez bîst û pênc salî me", "av sar e", "ew hat mala me", "dengê te xweş e"]
+
+
+def write_data(folder: Path, texts=TEXTS, seconds=lambda i: 1.6 + 0.2 * (i % 4), eval_count: int = 2) -> Path:
+    (folder / "wavs").mkdir(parents=True, exist_ok=True)
+    clips = []
+    for i, text in enumerate(texts):
+        sf.write(folder / "wavs" / f"c{i}.wav", speech_like(seconds(i), seed=i, pad=0.05, pitch=110 + 15 * i), 16000,
+                 subtype="PCM_16")
+        clips.append(Clip(f"c{i}.wav", text))
+    write_metadata(folder / "metadata.csv", clips[eval_count:])
+    write_metadata(folder / "metadata_eval.csv", clips[:eval_count])
+    return folder
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    return write_data(tmp_path_factory.mktemp("data") / "training")
+
+
+def args_for(data: Path, out: Path, *extra) -> list[str]:
+    return ["--data_dir", str(data), "--init_config", str(TINY), "--output_dir", str(out / "model"),
+            "--checkpoint_dir", str(out / "checkpoints"), "--batch_size", "2", "--gradient_accumulation_steps", "1",
+            "--learning_rate", "2e-3", "--discriminator_warmup_steps", "2", "--logging_steps", "1",
+            "--eval_steps", "1000", "--save_steps", "1000", *map(str, extra)]
+
+
+def weights(folder: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "model.safetensors"))
+
+
+def test_short_run_saves_a_model_that_speaks(data, tmp_path):
+    from transformers import pipeline
+
+    assert train_vits.main(args_for(data, tmp_path, "--max_steps", 4, "--eval_steps", 2, "--save_steps", 2,
+                                    "--save_total_limit", 1)) == 0
+    model = tmp_path / "model"
+    for name in ("config.json", "model.safetensors", "vocab.json", "tokenizer_config.json", "loss_curve.png"):
+        assert (model / name).is_file(), name
+    assert "cc-by-nc-4.0" in (model / "README.md").read_text()
+    assert (tmp_path / "model-discriminator" / "discriminator.safetensors").is_file()
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["checkpoint-4"]  # --save_total_limit 1
+    samples = sorted((tmp_path / "model-runs" / "samples").iterdir())
+    assert [p.name for p in samples] == ["step-2", "step-4"] and len(list(samples[0].glob("*.wav"))) == 3
+    assert list((tmp_path / "model-runs").glob("events.out.tfevents.*"))
+    speak = pipeline("text-to-speech", model=str(model))
+    audio = np.asarray(speak("ez bîst û pênc salî me")["audio"])
+    assert np.isfinite(audio).all() and np.abs(audio).max() > 0.01
+
+
+def test_resume_continues_exactly(data, tmp_path):
+    common = ["--gradient_accumulation_steps", 2, "--save_steps", 3]
+    assert train_vits.main(args_for(data, tmp_path / "straight", *common, "--max_steps", 6)) == 0
+    assert train_vits.main(args_for(data, tmp_path / "split", *common, "--max_steps", 3)) == 0
+    assert train_vits.main(args_for(data, tmp_path / "split", *common, "--max_steps", 6, "--resume")) == 0
+    straight, split = weights(tmp_path / "straight" / "model"), weights(tmp_path / "split" / "model")
+    assert all(torch.equal(straight[k], split[k]) for k in straight)
+
+
+def test_resume_without_checkpoint_is_an_error(data, tmp_path, capsys):
+    assert train_vits.main(args_for(data, tmp_path, "--max_steps", 2, "--resume")) == 1
+    assert "no checkpoint in" in capsys.readouterr().err
+    assert train_vits.main(args_for(data, tmp_path, "--max_steps", 2, "--resume", tmp_path / "nope")) == 1
+    assert "not a checkpoint folder" in capsys.readouterr().err
+
+
+def test_mel_loss_falls_when_overfitting(tmp_path):
+    small = write_data(tmp_path / "training", TEXTS[:2], eval_count=0)
+    assert train_vits.main(args_for(small, tmp_path, "--max_steps", 30, "--discriminator_warmup_steps", 0)) == 0
+    history = json.loads((tmp_path / "model" / "loss_history.json").read_text())
+    mel = [metrics["loss_mel"] for _, metrics in history]
+    assert np.mean(mel[-5:]) < 0.7 * np.mean(mel[:3])
+
+
+def test_freeze_keeps_those_weights_and_discriminator_loads(data, tmp_path, capsys):
+    assert train_vits.main(args_for(data, tmp_path / "a", "--max_steps", 2)) == 0
+    first = tmp_path / "a" / "model"
+    extra = ["--model_name_or_path", first, "--freeze", "decoder", "text_encoder", "--max_steps", 3,
+             "--discriminator", tmp_path / "a" / "model-discriminator"]
+    run_args = [a for a in args_for(data, tmp_path / "b", *extra)]
+    init = run_args.index("--init_config")
+    del run_args[init:init + 2]
+    assert train_vits.main(run_args) == 0
+    assert "discriminator 0.06 M (loaded)" in capsys.readouterr().out
+    before, after = weights(first), weights(tmp_path / "b" / "model")
+    frozen = [k for k in before if k.startswith(("decoder.", "text_encoder."))]
+    trained = [k for k in before if k.startswith("flow.")]
+    assert frozen and all(torch.equal(before[k], after[k]) for k in frozen)
+    assert any(not torch.equal(before[k], after[k]) for k in trained)
+
+
+def test_bf16_autocast_runs(data, tmp_path):
+    assert train_vits.main(args_for(data, tmp_path, "--max_steps", 2, "--mixed_precision", "bf16")) == 0
+    history = json.loads((tmp_path / "model" / "loss_history.json").read_text())
+    assert all(np.isfinite(list(metrics.values())).all() for _, metrics in history)
+
+
+def test_non_finite_losses_stop_the_run(data, tmp_path, capsys):
+    assert train_vits.main(args_for(data, tmp_path, "--max_steps", 5, "--weight_mel", "nan",
+                                    "--max_nonfinite_steps", 2, "--discriminator_warmup_steps", 0)) == 1
+    assert "2 non-finite losses in a row" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("problem, message", [
+    ("missing", "missing wav"),
+    ("rate", "sample rate is not 16000 Hz"),
+    ("text", "characters the model cannot say"),
+    ("empty", "empty text"),
+    ("short", "too short for their text"),
+])
+def test_bad_data_is_refused_before_training(tmp_path, capsys, problem, message):
+    data = write_data(tmp_path / "training", eval_count=0)
+    clips = [Clip(f"c{i}.wav", t) for i, t in enumerate(TEXTS)]
+    if problem == "missing":
+        (data / "wavs" / "c3.wav").unlink()
+    elif problem == "rate":
+        sf.write(data / "wavs" / "c3.wav", speech_like(2.0, 22050), 22050)
+    elif problem == "text":
+        clips[3] = Clip("c3.wav", "ez 25 salî me!")
+    elif problem == "empty":
+        clips[3] = Clip("c3.wav", "")
+    else:
+        clips[3] = Clip("c3.wav", "ez " * 40)
+    write_metadata(data / "metadata.csv", clips)
+    assert train_vits.main(args_for(data, tmp_path, "--max_steps", 1)) == 1
+    err = capsys.readouterr().err
+    assert message in err and "c3.wav" in err and len(err.strip().splitlines()) == 1
+
+
+def test_offline_hub_model_and_fp16_on_cpu(data, tmp_path, capsys):
+    args = args_for(data, tmp_path, "--max_steps", 1)
+    init = args.index("--init_config")
+    assert train_vits.main(args[:init] + args[init + 2:]) == 1
+    assert "model hub is unreachable" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        train_vits.main(args + ["--mixed_precision", "fp16"])
+    assert exit_info.value.code == 2
+
+
+def test_sigterm_saves_a_checkpoint_and_resume_goes_on(data, tmp_path):
+    command = [sys.executable, str(ROOT / "train_vits.py"), *args_for(data, tmp_path, "--max_steps", 500)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    deadline = time.monotonic() + 120
+    while not list((tmp_path / "model-runs").glob("events.*")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(2)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err[-500:]
+    checkpoints = list((tmp_path / "checkpoints").glob("checkpoint-*"))
+    assert len(checkpoints) == 1 and "continue with --resume" in err
+    step = json.loads((checkpoints[0] / "progress.json").read_text())["step"]
+    assert 0 < step < 500
+    assert train_vits.main(args_for(data, tmp_path, "--max_steps", step + 1, "--resume")) == 0
