@@ -178,3 +178,45 @@ def test_sigterm_saves_a_checkpoint_and_resume_goes_on(data, tmp_path):
     step = json.loads((checkpoints[0] / "progress.json").read_text())["step"]
     assert 0 < step < 500
     assert train_vits.main(args_for(data, tmp_path, "--max_steps", step + 1, "--resume")) == 0
+
+
+def test_gradient_accumulation_matches_the_big_batch(tmp_path):
+    """2 micro-batches of 2 with accumulation 2 give the gradients of one batch of 4.
+
+    Exact only without randomness that depends on the batch split: no dropout, a deterministic
+    duration predictor, and clips of equal length decoded whole.
+    """
+    from kurdish_tts import trainer
+    from kurdish_tts.dataset import collate
+
+    config = json.loads(TINY.read_text())
+    config.update(use_stochastic_duration_prediction=False, hidden_dropout=0.0, attention_dropout=0.0,
+                  activation_dropout=0.0, duration_predictor_dropout=0.0, layerdrop=0.0)
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    texts = ["ez ji te hez dikim", "rojbaş tu çawa yîn", "em ê sibê biçin av", "hewa pir xweş e ez"]
+    assert len(set(map(len, texts))) == 1
+    data = write_data(tmp_path / "training", texts, seconds=lambda i: 1.6, eval_count=0)
+
+    def captured_gradients(accumulation: int, micro_batches: list[list[int]]) -> dict[str, torch.Tensor]:
+        parser = train_vits.build_parser()
+        args = parser.parse_args(args_for(data, tmp_path / f"acc{accumulation}", "--init_config", tmp_path / "config.json",
+                                          "--gradient_accumulation_steps", accumulation, "--segment_frames", 128,
+                                          "--discriminator_warmup_steps", 0))
+        run = trainer.build_run(args, [Clip(f"c{i}.wav", t) for i, t in enumerate(texts)], [], None)
+        seen = {}
+        step = run.optimizer_g.optimizer.step
+
+        def record_then_step(*a, **k):
+            seen.update({n: p.grad.clone() for n, p in run.model.named_parameters() if p.grad is not None})
+            return step(*a, **k)
+
+        run.optimizer_g.optimizer.step = record_then_step
+        for indices in micro_batches:
+            trainer.train_step(run, collate([run.dataset[i] for i in indices]))
+        return seen
+
+    whole = captured_gradients(1, [[0, 1, 2, 3]])
+    halves = captured_gradients(2, [[0, 1], [2, 3]])
+    assert whole.keys() == halves.keys() and len(whole) > 50
+    for name in whole:
+        torch.testing.assert_close(halves[name], whole[name], rtol=1e-4, atol=1e-6, msg=name)
