@@ -18,7 +18,7 @@ $(VENV)/.installed: requirements.txt
 	touch $@
 
 demo: venv
-	$(PY) prepare_data.py --dataset data/demo --output_dir $(DEMO)/training --min_duration 0.5
+	$(PY) prepare_data.py --dataset data/demo --output_dir $(DEMO)/training
 	$(PY) train_vits.py --data_dir $(DEMO)/training --init_config configs/tiny.json \
 		--output_dir $(DEMO)/model --checkpoint_dir $(DEMO)/training/checkpoints \
 		--batch_size 8 --gradient_accumulation_steps 1 --learning_rate 2e-3 \

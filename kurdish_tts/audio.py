@@ -50,7 +50,8 @@ def decode(data: bytes) -> tuple[np.ndarray, int]:
     try:
         audio, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError) as e:
-        raise ClipRejected("undecodable audio", str(e).splitlines()[0] if str(e) else "") from e
+        detail = str(e).splitlines()[0].rsplit(": ", 1)[-1] if str(e) else ""  # drop "Error opening <BytesIO ...>"
+        raise ClipRejected("undecodable audio", detail) from e
     if audio.size == 0:
         raise ClipRejected("zero-length audio")
     if not np.isfinite(audio).all():
