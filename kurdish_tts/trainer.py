@@ -197,7 +197,9 @@ def build_run(args, train_clips: list[Clip], eval_clips: list[Clip], weights: li
     from accelerate.state import AcceleratorState, GradientState
     from accelerate.utils import set_seed
     from transformers import VitsModel, VitsTokenizer
+    from transformers.utils.logging import disable_progress_bar
 
+    disable_progress_bar()  # the training bar is the one to watch
     config, vocabulary, discriminator_config = load_generator_source(args)
     # Check the data before any weights are loaded: a bad clip should cost seconds, not minutes.
     check_clips(args.data_dir, train_clips, config.sampling_rate, vocabulary.characters)
