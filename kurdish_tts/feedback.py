@@ -1,0 +1,204 @@
+"""The feedback store: corrections waiting to be trained on, and those already trained on.
+
+    <data_dir>/feedback/pending/wavs/<id>.wav      cleaned like prepare_data.py's clips
+    <data_dir>/feedback/pending/metadata.csv       <id>.wav|<normalised text>   (the usual contract)
+    <data_dir>/feedback/pending/entries.json       one record per clip: when it came, who, from where
+    <data_dir>/feedback/archive/<UTC>/             the same three, plus round.json, for each trained round
+
+Every change happens under an exclusive file lock and is written atomically, so two intakes
+at the same moment keep both entries, and a killed process never leaves half an entry.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from kurdish_tts import audio
+from kurdish_tts.metadata import TRAIN_FILE, WAVS_DIR, Clip, write_metadata, write_text_atomic
+from kurdish_tts.text import normalize_text
+
+ENTRIES_FILE = "entries.json"
+ROUND_FILE = "round.json"
+MODEL_HOP = 256  # VITS aligns each token (2 per character with blanks) to at least one frame of 256 samples
+
+
+class FeedbackRejected(ValueError):
+    """A correction that cannot be stored: the message says why."""
+
+
+@dataclass
+class Entry:
+    id: str
+    file: str  # "<id>.wav" inside wavs/
+    text: str  # normalised, speakable
+    original_text: str
+    sha256: str  # of the audio file as received: the same recording is never stored twice
+    seconds: float
+    added: str  # UTC, ISO 8601
+    speaker: str = ""
+    source: str = ""
+    note: str = ""
+
+    def key(self) -> tuple[str, str, str]:
+        """What makes an entry the same entry: a replaced text is a new one."""
+        return (self.id, self.sha256, self.text)
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class FeedbackStore:
+    def __init__(self, data_dir: Path):
+        self.root = Path(data_dir) / "feedback"
+        self.pending = self.root / "pending"
+        self.archive = self.root / "archive"
+
+    @contextmanager
+    def locked(self):
+        """An exclusive lock over the whole store (blocks until the other process is done)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @contextmanager
+    def round_lock(self):
+        """Held for a whole training round: a second round at the same time fails at once."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".round-lock", "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as e:
+                raise FeedbackRejected(f"another training round is running on {self.root}: wait for it to end") from e
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    # --- reading ---------------------------------------------------------------------------
+
+    @staticmethod
+    def read_entries(folder: Path) -> list[Entry]:
+        path = folder / ENTRIES_FILE
+        if not path.is_file():
+            return []
+        return [Entry(**record) for record in json.loads(path.read_text(encoding="utf-8"))]
+
+    def pending_entries(self) -> list[Entry]:
+        return self.read_entries(self.pending)
+
+    def archived_rounds(self) -> list[tuple[Path, dict, list[Entry]]]:
+        rounds = []
+        for folder in sorted(self.archive.glob("*")) if self.archive.is_dir() else []:
+            if folder.is_dir() and not folder.name.startswith("."):
+                info = json.loads((folder / ROUND_FILE).read_text(encoding="utf-8")) if (folder / ROUND_FILE).is_file() else {}
+                rounds.append((folder, info, self.read_entries(folder)))
+        return rounds
+
+    def _write_pending(self, entries: list[Entry]) -> None:
+        """metadata.csv first, entries.json last: entries.json is the record of what is pending."""
+        write_metadata(self.pending / TRAIN_FILE, [Clip(e.file, e.text) for e in entries])
+        write_text_atomic(self.pending / ENTRIES_FILE, json.dumps([asdict(e) for e in entries], ensure_ascii=False, indent=1))
+
+    # --- intake ----------------------------------------------------------------------------
+
+    def add(self, audio_path: Path, text: str, characters, *, clip_id: str | None = None, speaker: str = "",
+            source: str = "", note: str = "", settings: audio.CleaningSettings = audio.CleaningSettings()) -> tuple[Entry, str]:
+        """Clean and store one correction; returns (entry, what happened: added|replaced|duplicate)."""
+        audio_path = Path(audio_path)
+        try:
+            data = audio_path.read_bytes()
+        except OSError as e:
+            raise FeedbackRejected(f"{audio_path}: cannot read the file ({e.strerror or e})") from e
+        try:
+            cleaned = audio.clean(data, settings)
+        except audio.ClipRejected as e:
+            raise FeedbackRejected(f"{audio_path}: {e}") from e
+        spoken = normalize_text(text, characters).text
+        if not spoken:
+            raise FeedbackRejected(f"{audio_path}: the text {text[:40]!r} has nothing the model can say")
+        seconds = cleaned.size / settings.target_sr
+        if seconds * settings.target_sr // MODEL_HOP < 2 * len(spoken) + 1:
+            raise FeedbackRejected(f"{audio_path}: {seconds:.1f} s of audio is too short for {len(spoken)} characters of text")
+        digest = hashlib.sha256(data).hexdigest()
+        clip_id = clip_id or f"fb_{digest[:16]}"
+        if not clip_id.replace("_", "").replace("-", "").isalnum():
+            raise FeedbackRejected(f"id {clip_id!r}: use letters, digits, '-' and '_' only")
+        entry = Entry(clip_id, f"{clip_id}.wav", spoken, text, digest, round(seconds, 3), utc_now(), speaker, source, note)
+        with self.locked():
+            self.reconcile()
+            entries = self.pending_entries()
+            archived = {e.sha256: folder.name for folder, _, round_entries in self.archived_rounds() for e in round_entries}
+            same_audio = next((e for e in entries if e.sha256 == digest and e.id != clip_id), None)
+            if same_audio or (digest in archived and not any(e.id == clip_id for e in entries)):
+                where = f"pending as {same_audio.id}" if same_audio else f"archived in {archived[digest]}"
+                return (same_audio or entry), f"duplicate ({where})"
+            if any(e.key() == entry.key() for e in entries):
+                return entry, "already pending"
+            replaced = any(e.id == clip_id for e in entries)
+            audio.write_wav(self.pending / WAVS_DIR / entry.file, cleaned, settings.target_sr)
+            entries = [e for e in entries if e.id != clip_id] + [entry]
+            self._write_pending(entries)
+        return entry, "replaced" if replaced else "added"
+
+    # --- archiving -------------------------------------------------------------------------
+
+    def archive_entries(self, snapshot: list[Entry], info: dict) -> Path | None:
+        """Move exactly the `snapshot` entries that are still pending, unchanged, into archive/<UTC>/.
+
+        Order of work, so that a kill at any point loses nothing and archives nothing twice:
+        the archive folder is built complete under a temporary name and renamed; then
+        entries.json of pending drops the entries; then their wavs are removed from pending.
+        `reconcile` finishes that work if a kill interrupted it.
+        """
+        with self.locked():
+            self.reconcile()
+            pending = self.pending_entries()
+            wanted = {e.key() for e in snapshot}
+            moving = [e for e in pending if e.key() in wanted]
+            if not moving:
+                return None
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+            target = self.archive / stamp
+            tmp = self.archive / f".{stamp}.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            (tmp / WAVS_DIR).mkdir(parents=True)
+            for e in moving:
+                os.link(self.pending / WAVS_DIR / e.file, tmp / WAVS_DIR / e.file)
+            write_metadata(tmp / TRAIN_FILE, [Clip(e.file, e.text) for e in moving])
+            write_text_atomic(tmp / ENTRIES_FILE, json.dumps([asdict(e) for e in moving], ensure_ascii=False, indent=1))
+            write_text_atomic(tmp / ROUND_FILE, json.dumps({**info, "archived": utc_now(), "clips": len(moving)}, indent=1))
+            os.replace(tmp, target)
+            self._write_pending([e for e in pending if e.key() not in wanted])
+            self._remove_unlisted_wavs()
+            return target
+
+    def reconcile(self) -> None:
+        """Finish an archive that a kill interrupted; remove leftovers. Call under the lock."""
+        for leftover in self.archive.glob(".*.tmp") if self.archive.is_dir() else []:
+            shutil.rmtree(leftover, ignore_errors=True)
+        pending = self.pending_entries()
+        archived = {e.key() for _, _, entries in self.archived_rounds() for e in entries}
+        still = [e for e in pending if e.key() not in archived]
+        if len(still) != len(pending):
+            self._write_pending(still)
+        self._remove_unlisted_wavs()
+
+    def _remove_unlisted_wavs(self) -> None:
+        """Wavs in pending/ that no entry lists: archived ones, or ones whose entry was never written."""
+        listed = {e.file for e in self.pending_entries()}
+        for wav in (self.pending / WAVS_DIR).glob("*") if (self.pending / WAVS_DIR).is_dir() else []:
+            if wav.name not in listed:
+                wav.unlink()

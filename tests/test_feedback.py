@@ -1,0 +1,232 @@
+"""train_feedback.py: intake, listing, weighted rounds, archiving, and nothing lost on the way."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+import train_feedback
+import train_vits
+from conftest import ROOT, encode, speech_like
+from kurdish_tts.dataset import LengthBucketSampler
+from test_train_vits import TINY, write_data
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory) -> Path:
+    """A workspace with base data and a tiny trained model in models/kurdish (+ its discriminator)."""
+    root = tmp_path_factory.mktemp("workspace")
+    write_data(root / "training")
+    assert train_vits.main(["--data_dir", str(root / "training"), "--init_config", str(TINY), "--output_dir",
+                            str(root / "models" / "kurdish"), "--checkpoint_dir", str(root / "ck"), "--max_steps", "1",
+                            "--batch_size", "2", "--gradient_accumulation_steps", "1", "--eval_steps", "1000"]) == 0
+    return root
+
+
+@pytest.fixture
+def workspace(base, tmp_path) -> Path:
+    shutil.copytree(base, tmp_path / "w")
+    return tmp_path / "w"
+
+
+def feedback(workspace: Path, *argv) -> int:
+    return train_feedback.main(["--data_dir", str(workspace / "training"), "--output_dir",
+                                str(workspace / "models" / "kurdish"), "--checkpoint_dir", str(workspace / "fck"),
+                                *map(str, argv)])
+
+
+def round_args(*extra) -> list[str]:
+    return ["--max_steps", 2, "--batch_size", 2, "--gradient_accumulation_steps", 1, "--eval_steps", 1000,
+            "--learning_rate", 1e-2, *extra]
+
+
+def recording(folder: Path, name: str, seed: int, seconds: float = 2.0, rate: int = 44100, channels: int = 1) -> Path:
+    audio = speech_like(seconds, rate, seed=seed)
+    if channels == 2:
+        audio = np.stack([audio, audio * 0.5], axis=1)
+    path = folder / name
+    path.write_bytes(encode(audio, rate, "MP3" if name.endswith(".mp3") else "WAV"))
+    return path
+
+
+def pending(workspace: Path) -> list[dict]:
+    path = workspace / "training" / "feedback" / "pending" / "entries.json"
+    return json.loads(path.read_text()) if path.is_file() else []
+
+
+def archived(workspace: Path) -> list[dict]:
+    return [e for folder in sorted((workspace / "training" / "feedback" / "archive").glob("2*"))
+            for e in json.loads((folder / "entries.json").read_text())]
+
+
+def weights_of(folder: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "model.safetensors"))
+
+
+def test_add_list_train_archive(workspace, tmp_path, capsys):
+    first = recording(tmp_path, "one.mp3", 1, rate=44100, channels=2)
+    second = recording(tmp_path, "two.wav", 2, rate=22050)
+    assert feedback(workspace, "--add_sample", first, "Ez 25 salî me.", "--speaker", "amed", "--source", "app") == 0
+    assert feedback(workspace, "--add_sample", second, "Rast nivîs") == 0
+    entries = pending(workspace)
+    assert [e["text"] for e in entries] == ["ez bîst û pênc salî me", "rast nivîs"]
+    assert entries[0]["speaker"] == "amed" and entries[0]["source"] == "app" and entries[0]["added"].endswith("Z")
+    wav = workspace / "training" / "feedback" / "pending" / "wavs" / entries[0]["file"]
+    info = sf.info(str(wav))
+    assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")
+    capsys.readouterr()
+    assert feedback(workspace, "--list") == 0
+    assert "pending: 2 clips" in capsys.readouterr().out
+
+    before = weights_of(workspace / "models" / "kurdish")
+    assert feedback(workspace, *round_args("--archive_feedback")) == 0
+    after = weights_of(workspace / "models" / "kurdish")
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    backups = list((workspace / "models").glob("kurdish-2*"))
+    assert len(backups) == 1 and all(torch.equal(before[k], weights_of(backups[0])[k]) for k in before)
+    assert pending(workspace) == [] and [e["id"] for e in archived(workspace)] == [e["id"] for e in entries]
+    info = json.loads(next((workspace / "training" / "feedback" / "archive").glob("2*/round.json")).read_text())
+    assert info["model"].endswith("kurdish") and info["clips"] == 2
+    assert not list((workspace / "training" / "feedback" / "pending" / "wavs").iterdir())
+    assert feedback(workspace, *round_args()) == 1  # nothing pending any more
+    capsys.readouterr()
+    assert feedback(workspace, "--list") == 0
+    assert "archived: 2 clips in 1 rounds" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("weight", [5.0, 2.5])
+def test_sampler_draws_feedback_weight_times_as_often(weight):
+    base_count, feedback_count = 40, 10
+    weights = [1.0] * base_count + [weight] * feedback_count
+    sampler = LengthBucketSampler([16000] * 50, batch_size=5, seed=0, weights=weights)
+    draws = np.zeros(50)
+    for epoch in range(300):
+        sampler.set_epoch(epoch)
+        for batch in sampler:
+            np.add.at(draws, batch, 1)
+    ratio = draws[base_count:].mean() / draws[:base_count].mean()
+    assert abs(ratio - weight) / weight < 0.08
+
+
+def test_duplicates_and_replacement(workspace, tmp_path, capsys):
+    clip = recording(tmp_path, "a.wav", 3)
+    assert feedback(workspace, "--add_sample", clip, "ez im") == 0
+    assert feedback(workspace, "--add_sample", clip, "ez im") == 0
+    assert "already pending" in capsys.readouterr().out
+    copy = tmp_path / "copy.wav"
+    shutil.copy(clip, copy)
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text(json.dumps({"audio": "copy.wav", "text": "tu yî", "id": "other"}) + "\n")
+    assert feedback(workspace, "--add_batch", batch) == 0  # same audio under another id: not stored twice
+    assert "duplicate" in capsys.readouterr().out and len(pending(workspace)) == 1
+    the_id = pending(workspace)[0]["id"]
+    batch.write_text(json.dumps({"audio": "a.wav", "text": "ez ne ez im", "id": the_id}) + "\n")
+    assert feedback(workspace, "--add_batch", batch) == 0
+    assert "replaced" in capsys.readouterr().out
+    assert [e["text"] for e in pending(workspace)] == ["ez ne ez im"]
+
+
+def test_batch_with_good_and_bad_rows_stores_the_good(workspace, tmp_path, capsys):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    recording(folder, "good1.wav", 11)
+    recording(folder, "good2.mp3", 12)
+    (folder / "broken.wav").write_bytes(b"not audio")
+    (folder / "batch.csv").write_text("audio,text,id,speaker,source\n"
+                                      "good1.wav,Rojbaş,g1,amed,app\n"
+                                      "broken.wav,Rojbaş,,,\n"
+                                      "good2.mp3,Ez 3 sêv dixwim,g2,,\n"
+                                      "gone.wav,Rojbaş,,,\n"
+                                      "good1.wav,,g3,,\n", encoding="utf-8")
+    assert feedback(workspace, "--add_batch", folder / "batch.csv") == 1
+    out = capsys.readouterr().out
+    assert "2 stored, 3 rejected" in out and "row 2: rejected" in out and "row 5: rejected" in out
+    assert [e["id"] for e in pending(workspace)] == ["g1", "g2"]
+    assert pending(workspace)[0]["speaker"] == "amed"
+
+
+@pytest.mark.parametrize("make, text, message", [
+    (lambda d: d / "missing.wav", "ez", "cannot read the file"),
+    (lambda d: (d / "x.wav").write_bytes(b"RIFF....garbage") and d / "x.wav", "ez", "undecodable audio"),
+    (lambda d: (d / "s.wav").write_bytes(encode(np.zeros(32000, np.float32), 16000, "WAV")) and d / "s.wav", "ez", "silent"),
+    (lambda d: recording(d, "short.wav", 4, seconds=0.3), "ez", "too short"),
+    (lambda d: recording(d, "long.wav", 5, seconds=16.0), "ez", "too long"),
+    (lambda d: recording(d, "e.wav", 6), "", "nothing the model can say"),
+    (lambda d: recording(d, "p.wav", 7), "?! …", "nothing the model can say"),
+])
+def test_rejections_store_nothing(workspace, tmp_path, capsys, make, text, message):
+    path = make(tmp_path)
+    assert feedback(workspace, "--add_sample", path, text) == 1
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert pending(workspace) == []
+
+
+def run_script(workspace: Path, *argv, **kwargs) -> subprocess.Popen:
+    command = [sys.executable, str(ROOT / "train_feedback.py"), "--data_dir", str(workspace / "training"),
+               "--output_dir", str(workspace / "models" / "kurdish"), "--checkpoint_dir", str(workspace / "fck"),
+               *map(str, argv)]
+    return subprocess.Popen(command, cwd=ROOT, env=dict(os.environ, HF_HUB_OFFLINE="1"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def wait_for_training(workspace: Path, process: subprocess.Popen) -> None:
+    """Until the round has taken its snapshot and started training (its TensorBoard log appears)."""
+    logs = workspace / "models" / "kurdish-runs"
+    before = set(logs.glob("events.*"))
+    deadline = time.monotonic() + 180
+    while not (set(logs.glob("events.*")) - before and list((workspace / "training").glob(".feedback-round-*"))):
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.2)
+
+
+def test_killed_round_keeps_pending_and_rerun_archives_once(workspace, tmp_path):
+    for i in range(2):
+        assert feedback(workspace, "--add_sample", recording(tmp_path, f"k{i}.wav", 20 + i), f"dengê {i + 1}") == 0
+    model_before = weights_of(workspace / "models" / "kurdish")
+    process = run_script(workspace, *round_args("--archive_feedback")[2:], "--max_steps", 10_000)
+    wait_for_training(workspace, process)
+    time.sleep(1)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert len(pending(workspace)) == 2 and archived(workspace) == []
+    model_after = weights_of(workspace / "models" / "kurdish")
+    assert all(torch.equal(model_before[k], model_after[k]) for k in model_before)
+    assert feedback(workspace, *round_args("--archive_feedback")) == 0
+    assert pending(workspace) == [] and sorted(e["text"] for e in archived(workspace)) == ["dengê du", "dengê yek"]
+    assert not list((workspace / "training").glob(".feedback-round-*"))
+
+
+def test_clips_added_during_a_round_stay_pending(workspace, tmp_path):
+    assert feedback(workspace, "--add_sample", recording(tmp_path, "before.wav", 30), "berê") == 0
+    process = run_script(workspace, *round_args("--archive_feedback")[2:], "--max_steps", 20)
+    wait_for_training(workspace, process)
+    assert feedback(workspace, "--add_sample", recording(tmp_path, "during.wav", 31), "di navbera de") == 0
+    _, err = process.communicate(timeout=600)
+    assert process.returncode == 0, err[-800:]
+    assert [e["text"] for e in pending(workspace)] == ["di navbera de"]
+    assert [e["text"] for e in archived(workspace)] == ["berê"]
+
+
+def test_two_intakes_at_the_same_moment_keep_both(workspace, tmp_path):
+    paths = [recording(tmp_path, f"c{i}.wav", 40 + i) for i in range(3)]
+    processes = [run_script(workspace, "--add_sample", path, f"deng {i}") for i, path in enumerate(paths)]
+    for process in processes:
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+    assert sorted(e["original_text"] for e in pending(workspace)) == ["deng 0", "deng 1", "deng 2"]
+    wavs = workspace / "training" / "feedback" / "pending" / "wavs"
+    assert sorted(p.name for p in wavs.iterdir()) == sorted(e["file"] for e in pending(workspace))

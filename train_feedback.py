@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""Collect corrections and fine-tune on them, weighted above the bulk data; lose none.
+
+Intake stores a recording and its text in `<data_dir>/feedback/pending/`, cleaned like
+prepare_data.py's clips. A training round (no intake flag) trains the current model on the
+base data (`metadata.csv`) merged with a snapshot of the pending feedback, each feedback clip
+drawn --feedback_weight times as often as a base clip, through the same engine and flags as
+train_vits.py. The new model replaces `models/kurdish` (the previous one is kept as
+`models/kurdish-<UTC>`); with --archive_feedback the snapshot then moves to
+`feedback/archive/<UTC>/`. A round that fails or is killed leaves every clip pending.
+
+    python train_feedback.py --add_sample clip.wav "Rast nivîs" --speaker amed --source app
+    python train_feedback.py --add_batch corrections.csv
+    python train_feedback.py --list
+    python train_feedback.py --max_steps 500 --archive_feedback
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import sys
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+from kurdish_tts.feedback import Entry, FeedbackRejected, FeedbackStore
+from kurdish_tts.metadata import EVAL_FILE, TRAIN_FILE, WAVS_DIR, Clip, MetadataError, read_metadata, write_metadata
+from kurdish_tts.trainer import (TrainingError, TrainingInterrupted, add_training_arguments, check_arguments,
+                                 discriminator_folder, replace_folder, train)
+from kurdish_tts.vocabulary import MMS_KURMANJI, builtin_vocabulary, load_vocabulary
+
+CURRENT_MODEL = Path("models/kurdish")
+BATCH_COLUMNS = ("audio", "text", "id", "speaker", "source", "note")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    intake = parser.add_argument_group("feedback intake")
+    action = intake.add_mutually_exclusive_group()
+    action.add_argument("--add_sample", nargs=2, metavar=("AUDIO", "TEXT"), help="store one correction")
+    action.add_argument("--add_batch", type=Path, metavar="FILE", help="store many: a CSV or JSON Lines file "
+                        "with audio, text and optional id, speaker, source, note")
+    action.add_argument("--list", action="store_true", help="show pending and archived feedback")
+    intake.add_argument("--speaker", default="", help="who spoke the correction")
+    intake.add_argument("--source", default="", help="where it came from (an app, a person)")
+    intake.add_argument("--note", default="")
+    round_ = parser.add_argument_group("training round")
+    round_.add_argument("--feedback_weight", type=float, default=5.0, help="a feedback clip is drawn this many times "
+                        "as often as a base clip")
+    round_.add_argument("--feedback_only", action="store_true", help="train on the feedback alone")
+    round_.add_argument("--archive_feedback", action="store_true", help="after the new model is saved, move the "
+                        "trained feedback to feedback/archive/<UTC>/")
+    add_training_arguments(parser, defaults={"model_name_or_path": None, "learning_rate": 1e-5, "num_epochs": 5,
+                                             "checkpoint_dir": Path("training/feedback_checkpoints"),
+                                             "output_dir": CURRENT_MODEL})
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_arguments(parser, args)
+    if args.feedback_weight <= 0:
+        parser.error("--feedback_weight must be above 0")
+    if args.model_name_or_path is None:
+        args.model_name_or_path = str(args.output_dir) if (args.output_dir / "config.json").is_file() else MMS_KURMANJI
+    if args.discriminator is None and discriminator_folder(Path(args.model_name_or_path)).is_dir():
+        args.discriminator = discriminator_folder(Path(args.model_name_or_path))  # no warm-up from scratch again
+    store = FeedbackStore(args.data_dir)
+    try:
+        if args.add_sample:
+            return add_sample(store, args)
+        if args.add_batch:
+            return add_batch(store, args)
+        if args.list:
+            return show(store)
+        return training_round(store, args)
+    except TrainingInterrupted as e:
+        print(f"{e}; every feedback clip is still pending", file=sys.stderr)
+        return 130
+    except (FeedbackRejected, TrainingError, MetadataError, FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+def vocabulary_characters(args) -> frozenset:
+    """The characters the model of this round can say (the built-in alphabet for --init_config)."""
+    if args.init_config:
+        return builtin_vocabulary().characters
+    return load_vocabulary(args.model_name_or_path).characters
+
+
+def add_sample(store: FeedbackStore, args) -> int:
+    audio_path, text = args.add_sample
+    entry, outcome = store.add(Path(audio_path), text, vocabulary_characters(args), speaker=args.speaker,
+                               source=args.source, note=args.note)
+    print(f"{outcome}: {entry.id} ({entry.seconds:.1f} s) \"{entry.text}\"")
+    return 0
+
+
+def read_batch(path: Path) -> list[dict]:
+    """Rows of a CSV (with a header) or JSON Lines file; unknown columns are an error."""
+    if not path.is_file():
+        raise FileNotFoundError(f"--add_batch {path} not found")
+    if path.suffix.lower() in (".jsonl", ".json", ".ndjson"):
+        rows = []
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"{path}:{number}: not a JSON object ({e.msg})") from e
+    else:
+        with path.open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    for row in rows:
+        unknown = set(row) - set(BATCH_COLUMNS)
+        if not isinstance(row, dict) or "audio" not in row or "text" not in row or unknown:
+            raise ValueError(f"{path}: each row needs 'audio' and 'text' (optional: id, speaker, source, note); "
+                             f"got {sorted(row)}")
+    return rows
+
+
+def add_batch(store: FeedbackStore, args) -> int:
+    rows = read_batch(args.add_batch)
+    characters = vocabulary_characters(args)
+    stored, rejected = 0, 0
+    for number, row in enumerate(rows, start=1):
+        audio_path = Path(row["audio"])
+        if not audio_path.is_absolute():
+            audio_path = args.add_batch.parent / audio_path
+        try:
+            entry, outcome = store.add(audio_path, row["text"] or "", characters, clip_id=row.get("id") or None,
+                                       speaker=row.get("speaker") or args.speaker, source=row.get("source") or args.source,
+                                       note=row.get("note") or args.note)
+        except FeedbackRejected as e:
+            rejected += 1
+            print(f"row {number}: rejected: {e}")
+            continue
+        stored += outcome in ("added", "replaced")
+        print(f"row {number}: {outcome}: {entry.id}")
+    print(f"{stored} stored, {rejected} rejected, {len(rows) - stored - rejected} already there")
+    return 1 if rejected else 0
+
+
+def show(store: FeedbackStore, newest: int = 5) -> int:
+    pending = store.pending_entries()
+    minutes = sum(e.seconds for e in pending) / 60
+    print(f"pending: {len(pending)} clips, {minutes:.1f} min")
+    for e in sorted(pending, key=lambda e: e.added, reverse=True)[:newest]:
+        print(f"  {e.added}  {e.id}  {e.seconds:4.1f} s  {e.speaker or '-'}  \"{e.text}\"")
+    rounds = store.archived_rounds()
+    print(f"archived: {sum(len(entries) for _, _, entries in rounds)} clips in {len(rounds)} rounds")
+    for folder, info, entries in rounds[-newest:]:
+        print(f"  {folder.name}  {len(entries)} clips -> {info.get('model', '?')}")
+    return 0
+
+
+def training_round(store: FeedbackStore, args) -> int:
+    with store.round_lock():
+        for leftover in args.data_dir.glob(".feedback-round-*"):  # from a round that was killed
+            shutil.rmtree(leftover, ignore_errors=True)
+        return run_round(store, args)
+
+
+def run_round(store: FeedbackStore, args) -> int:
+    with store.locked():
+        store.reconcile()
+        snapshot = store.pending_entries()
+    base = [] if args.feedback_only else read_metadata(args.data_dir / TRAIN_FILE)
+    if not snapshot:
+        raise TrainingError(f"no feedback pending in {store.pending}: add some with --add_sample or --add_batch")
+    eval_clips = read_metadata(args.data_dir / EVAL_FILE) if (args.data_dir / EVAL_FILE).is_file() else []
+    print(f"round: {len(snapshot)} feedback clips (weight {args.feedback_weight:g}) + {len(base)} base clips; "
+          f"from {args.model_name_or_path}")
+    final_output = args.output_dir
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    with tempfile.TemporaryDirectory(dir=args.data_dir, prefix=".feedback-round-") as staging:
+        staging = Path(staging)
+        stage_clips(args.data_dir, store, base, snapshot, eval_clips, staging)
+        clips = base + [Clip(e.file, e.text) for e in snapshot]
+        weights = [1.0] * len(base) + [args.feedback_weight] * len(snapshot)
+        round_args = argparse.Namespace(**vars(args))
+        round_args.data_dir = staging
+        round_args.output_dir = final_output.with_name(f".{final_output.name}-round")
+        round_args.logging_dir = args.logging_dir or final_output.with_name(f"{final_output.name}-runs")
+        for leftover in (round_args.output_dir, discriminator_folder(round_args.output_dir)):
+            shutil.rmtree(leftover, ignore_errors=True)
+        train(round_args, clips, eval_clips, weights)
+    backup = install_model(round_args.output_dir, final_output, stamp)
+    print(f"new model in {final_output}" + (f"; previous kept as {backup}" if backup else ""))
+    if args.archive_feedback:
+        target = store.archive_entries(snapshot, {"model": str(final_output), "previous_model": str(backup or ""),
+                                                  "base_model": str(args.model_name_or_path),
+                                                  "feedback_weight": args.feedback_weight})
+        print(f"archived {len(store.read_entries(target)) if target else 0} clips to {target}")
+    return 0
+
+
+def stage_clips(data_dir: Path, store: FeedbackStore, base: list[Clip], snapshot: list[Entry], eval_clips: list[Clip],
+                staging: Path) -> None:
+    """A data folder for the round: hard links to the base and snapshot wavs, nothing copied.
+
+    The links keep the snapshot's audio even if an entry is replaced while the round trains.
+    """
+    wavs = staging / WAVS_DIR
+    wavs.mkdir()
+    for clip in base + eval_clips:
+        link(data_dir / WAVS_DIR / clip.file, wavs / clip.file)
+    for entry in snapshot:
+        link(store.pending / WAVS_DIR / entry.file, wavs / entry.file)
+    write_metadata(staging / TRAIN_FILE, base + [Clip(e.file, e.text) for e in snapshot])
+    if eval_clips:
+        write_metadata(staging / EVAL_FILE, eval_clips)
+
+
+def link(source: Path, target: Path) -> None:
+    if not source.is_file():
+        raise MetadataError(f"{source} is listed but missing: re-run prepare_data.py")
+    try:
+        os.link(source, target)
+    except OSError:  # another file system: copy instead
+        shutil.copy2(source, target)
+
+
+def install_model(new: Path, current: Path, stamp: str) -> Path | None:
+    """Make `new` the current model; the previous one is kept as `<current>-<stamp>` (a copy, made
+    first, so that the current model stays in place until the new one replaces it)."""
+    backup = None
+    if (current / "config.json").is_file():
+        backup = current.with_name(f"{current.name}-{stamp}")
+        tmp = current.with_name(f".{backup.name}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(current, tmp)
+        os.replace(tmp, backup)
+    replace_folder(new, current)
+    new_discriminator, current_discriminator = discriminator_folder(new), discriminator_folder(current)
+    if new_discriminator.is_dir():
+        replace_folder(new_discriminator, current_discriminator)
+    return backup
+
+
+if __name__ == "__main__":
+    sys.exit(main())
