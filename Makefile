@@ -22,7 +22,7 @@ demo: venv
 	$(PY) train_vits.py --data_dir $(DEMO)/training --init_config configs/tiny.json \
 		--output_dir $(DEMO)/model --checkpoint_dir $(DEMO)/training/checkpoints \
 		--batch_size 8 --gradient_accumulation_steps 1 --learning_rate 2e-3 \
-		--max_steps 300 --save_steps 100 --eval_steps 100 --discriminator_warmup_steps 50
+		--max_steps 300 --save_steps 100 --eval_steps 100 --discriminator_warmup_steps 0
 	$(PY) synthesize.py --model $(DEMO)/model --text "Ez 25 salî me û ez li Amedê dijîm." --output $(DEMO)/hello.wav
 
 test: venv

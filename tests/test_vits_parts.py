@@ -117,3 +117,50 @@ def test_discriminator_layout_and_meta_checkpoint(tmp_path):
         load_discriminator(tmp_path / "D_100000.pth")  # the full-size layout does not fit tiny weights
     scores, features = tiny(audio)
     assert len(scores) == 6 and all(s.shape[0] == 2 for s in scores) and len(features[1]) == 6
+
+
+@pytest.mark.parametrize("stochastic", [True, False])
+def test_training_forward_trains_every_part(stochastic):
+    """Both duration predictors: finite losses, gradient from loss_g to every generator part, none from loss_d."""
+    from transformers import VitsConfig, VitsModel
+
+    from kurdish_tts.dataset import collate
+    from kurdish_tts.objective import LossWeights, compute_losses
+    from kurdish_tts.vocabulary import build_tokenizer, builtin_vocabulary
+
+    values = json.loads((ROOT / "configs/tiny.json").read_text())
+    values.pop("discriminator")
+    values["use_stochastic_duration_prediction"] = stochastic
+    torch.manual_seed(0)
+    model, discriminator = VitsModel(VitsConfig(**values)), VitsDiscriminator(TINY_DISCRIMINATOR)
+    tokenizer = build_tokenizer(builtin_vocabulary())
+    items = [{"input_ids": torch.tensor(tokenizer(text).input_ids), "waveform": torch.randn(256 * n) * 0.1,
+              "speaker_id": None, "clip_id": str(n)} for text, n in (("ez im", 40), ("rojbaş", 60))]
+    batch = collate(items)
+    loss_g, loss_d, metrics, out = compute_losses(model, discriminator, batch, FeatureConfig(), LossWeights())
+    assert all(math.isfinite(v) for v in metrics.values())
+    assert out.path.sum(1).eq(1).logical_or(out.frame_mask.squeeze(1).eq(0)).all()  # one token per frame
+    assert torch.equal(out.path.sum((1, 2)), torch.tensor([40.0, 60.0]))  # every frame aligned
+    loss_d.backward(inputs=list(discriminator.parameters()), retain_graph=True)
+    assert all(p.grad is None for p in model.parameters())
+    loss_g.backward(inputs=[p for p in model.parameters()])
+    for part in ("text_encoder", "flow", "posterior_encoder", "decoder", "duration_predictor"):
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in getattr(model, part).parameters()), part
+
+
+def test_bf16_autocast_gives_fp32_losses():
+    from transformers import VitsConfig, VitsModel
+
+    from kurdish_tts.dataset import collate
+    from kurdish_tts.objective import LossWeights, compute_losses
+
+    values = json.loads((ROOT / "configs/tiny.json").read_text())
+    values.pop("discriminator")
+    model, discriminator = VitsModel(VitsConfig(**values)), VitsDiscriminator(TINY_DISCRIMINATOR)
+    batch = collate([{"input_ids": torch.tensor([0, 5, 0, 9, 0]), "waveform": torch.randn(256 * 20) * 0.1,
+                      "speaker_id": None, "clip_id": "a"}])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss_g, loss_d, metrics, out = compute_losses(model, discriminator, batch, FeatureConfig(), LossWeights(),
+                                                      segment_frames=8)
+    assert out.waveform_fake.dtype == torch.bfloat16  # the networks did run in bf16
+    assert loss_g.dtype == torch.float32 and loss_d.dtype == torch.float32 and math.isfinite(loss_g.item())

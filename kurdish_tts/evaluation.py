@@ -1,0 +1,126 @@
+"""Measuring a voice against held-out recordings.
+
+For each clip of a metadata file, the model speaks the clip's text with a fixed seed and the
+result is compared with the recording:
+
+- MCD-DTW: mel cepstral distortion (dB) between the two, after aligning them in time with
+  dynamic time warping, over cepstral coefficients 1-24 (c0, loudness, left out);
+- duration ratio: length of the synthesis over length of the recording (both trimmed);
+- CER: character error rate of a speech recogniser's transcript of the synthesis against the
+  text, when a local recognition model is given.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import librosa
+import numpy as np
+import scipy.fft
+import soundfile as sf
+
+from kurdish_tts.metadata import WAVS_DIR, Clip
+
+N_MELS = 80
+N_CEPSTRA = 24  # c1..c24
+MCD_SCALE = 10.0 / math.log(10.0) * math.sqrt(2.0)  # dB per unit of cepstral distance
+TRIM_DB = 40.0
+
+
+@dataclass
+class ClipScore:
+    clip: str
+    model: str
+    mcd_dtw: float  # dB
+    duration_ratio: float  # synthesis / recording
+    cer: float | None = None
+
+
+def mel_cepstra(audio: np.ndarray, rate: int) -> np.ndarray:
+    """[samples] -> [frames, 24] mel cepstral coefficients c1..c24 (DCT-II of the log mel, 5 ms hop)."""
+    mel = librosa.feature.melspectrogram(y=audio.astype(np.float32), sr=rate, n_fft=1024, hop_length=rate // 200,
+                                         win_length=1024, n_mels=N_MELS, fmax=rate / 2, power=2.0)
+    log_mel = np.log(np.maximum(mel, 1e-10))
+    cepstra = scipy.fft.dct(log_mel, type=2, axis=0, norm="ortho")  # [coefficients, frames]
+    return cepstra[1:N_CEPSTRA + 1].T
+
+
+def mcd_dtw(reference: np.ndarray, synthesized: np.ndarray, rate: int) -> float:
+    """Mel cepstral distortion in dB along the DTW path between the two signals (0 for identical audio)."""
+    ref, syn = mel_cepstra(reference, rate), mel_cepstra(synthesized, rate)
+    cost = np.sqrt(((ref[:, None, :] - syn[None, :, :]) ** 2).sum(-1))  # [ref frames, syn frames]
+    _, path = librosa.sequence.dtw(C=cost)
+    return float(MCD_SCALE * np.mean(cost[path[:, 0], path[:, 1]]))
+
+
+def trimmed(audio: np.ndarray) -> np.ndarray:
+    return librosa.effects.trim(audio, top_db=TRIM_DB)[0] if np.abs(audio).max() > 0 else audio
+
+
+def duration_ratio(reference: np.ndarray, synthesized: np.ndarray) -> float:
+    return len(trimmed(synthesized)) / max(1, len(trimmed(reference)))
+
+
+def character_error_rate(reference: str, hypothesis: str) -> float:
+    """Levenshtein distance between the strings over the length of the reference."""
+    previous = list(range(len(hypothesis) + 1))
+    for i, r in enumerate(reference, start=1):
+        current = [i]
+        for j, h in enumerate(hypothesis, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h)))
+        previous = current
+    return previous[-1] / max(1, len(reference))
+
+
+class Recognizer:
+    """A local speech-recognition model (a transformers folder) that transcribes 16 kHz audio."""
+
+    def __init__(self, path: str | Path):
+        from transformers import pipeline
+
+        if not Path(path).is_dir():
+            raise FileNotFoundError(f"--asr_model {path} is not a folder: pass a local speech-recognition model")
+        self.pipeline = pipeline("automatic-speech-recognition", model=str(path))
+
+    def __call__(self, audio: np.ndarray, rate: int) -> str:
+        from kurdish_tts.text import normalize_text
+
+        text = self.pipeline({"raw": audio.astype(np.float32), "sampling_rate": rate})["text"]
+        return normalize_text(text).text
+
+
+def score_model(voice, name: str, data_dir: Path, clips: list[Clip], seed: int, recognizer=None) -> list[ClipScore]:
+    """Speak every clip's text with `voice` (a kurdish_tts.synthesis.Voice) and compare with the recording."""
+    from kurdish_tts.synthesis import Settings
+
+    scores = []
+    for clip in clips:
+        reference, rate = sf.read(str(Path(data_dir) / WAVS_DIR / clip.file), dtype="float32")
+        synthesized = voice.speak(clip.text, Settings(seed=seed))
+        if rate != voice.sampling_rate:
+            synthesized = librosa.resample(synthesized, orig_sr=voice.sampling_rate, target_sr=rate)
+        cer = character_error_rate(clip.text, recognizer(synthesized, rate)) if recognizer else None
+        scores.append(ClipScore(clip.file, name, mcd_dtw(reference, synthesized, rate),
+                                duration_ratio(reference, synthesized), cer))
+    return scores
+
+
+def summarize(scores: list[ClipScore]) -> dict[str, dict[str, float]]:
+    """Per model: mean and median of each measure."""
+    summary: dict[str, dict[str, float]] = {}
+    for model in dict.fromkeys(s.model for s in scores):
+        rows = [s for s in scores if s.model == model]
+        entry = {"clips": len(rows)}
+        for measure in ("mcd_dtw", "duration_ratio", "cer"):
+            values = [getattr(s, measure) for s in rows if getattr(s, measure) is not None]
+            if values:
+                entry[f"{measure}_mean"] = float(np.mean(values))
+                entry[f"{measure}_median"] = float(np.median(values))
+        summary[model] = entry
+    return summary
+
+
+def report_dict(scores: list[ClipScore]) -> dict:
+    return {"summary": summarize(scores), "clips": [asdict(s) for s in scores]}
