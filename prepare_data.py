@@ -28,6 +28,7 @@ import math
 import os
 import random
 import sys
+import threading
 import time
 from collections import Counter, deque
 from concurrent.futures import ProcessPoolExecutor
@@ -137,6 +138,9 @@ class NoClipsLeft(RuntimeError):
 
 def prepare(args: argparse.Namespace) -> int:
     started = time.perf_counter()
+    # matplotlib takes a while to import: do it while the clips are processed, not after.
+    plotting = threading.Thread(target=_import_pyplot, daemon=True)
+    plotting.start()
     source = open_source(args.dataset, args.split, args.audio_column, args.text_column)
     vocabulary = load_vocabulary(args.model_name_or_path)
     out = args.output_dir
@@ -184,6 +188,7 @@ def prepare(args: argparse.Namespace) -> int:
     write_metadata(out / EVAL_FILE, [Clip(f"{o.clip_id}.wav", o.text) for o in held_out])
     report = build_report(args, source, vocabulary, kept, train, held_out, dropped, examples, removed, seconds_in)
     write_text_atomic(out / "dataset.json", json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+    plotting.join()
     plot_stats(kept, out / "stats.png")
     print_summary(report, examples, time.perf_counter() - started, out)
     return 0
@@ -253,6 +258,7 @@ def process_all(jobs, num_workers: int):
     if num_workers == 1:
         yield from map(process_clip, jobs)
         return
+    audio.load_resampler()  # loaded once here, inherited by every forked worker
     with ProcessPoolExecutor(num_workers) as pool:
         pending: deque = deque()
         try:
@@ -286,14 +292,14 @@ def process_clip(job: Job) -> Outcome:
     """Clean one clip's audio and text and write its wav; runs in a worker process."""
     row = job.row
     try:
-        if job.wav_path.is_file() and not job.overwrite:  # written by an earlier run
-            info = sf.info(str(job.wav_path))
+        info = None if job.overwrite else written_before(job.wav_path, job.settings.target_sr)
+        if info is not None:  # written by an earlier run
             seconds_in = seconds = info.frames / info.samplerate
             if not job.settings.min_duration <= seconds <= job.settings.max_duration:
                 raise audio.ClipRejected("too short" if seconds < job.settings.min_duration else "too long", f"{seconds:.2f} s")
             cleaned = None
         else:
-            data = row.audio if row.audio is not None else row.audio_file.read_bytes()
+            data = row.audio if row.audio is not None else row.audio_file
             decoded, rate = audio.decode(data)
             seconds_in = decoded.shape[0] / rate
             cleaned = audio.clean_decoded(decoded, rate, job.settings)
@@ -313,6 +319,15 @@ def process_clip(job: Job) -> Outcome:
         audio.write_wav(job.wav_path, cleaned, job.settings.target_sr)
     return Outcome(row.key, clip_id=job.clip_id, text=normalized.text, speaker=row.speaker,
                    seconds_in=seconds_in, seconds=seconds, removed=normalized.removed)
+
+
+def written_before(path: Path, rate: int):
+    """The header of a complete wav an earlier run wrote, or None (missing, damaged, other rate)."""
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, OSError):
+        return None
+    return info if info.frames > 0 and info.samplerate == rate else None
 
 
 def drop_speaking_rate_outliers(kept: list[Outcome], record) -> list[Outcome]:
@@ -370,11 +385,17 @@ def build_report(args, source, vocabulary, kept, train, held_out, dropped, examp
     }
 
 
-def plot_stats(kept: list[Outcome], path: Path) -> None:
+def _import_pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_stats(kept: list[Outcome], path: Path) -> None:
+    plt = _import_pyplot()
 
     durations = [o.seconds for o in kept]
     per_speaker = sorted(Counter(o.speaker for o in kept).values(), reverse=True)

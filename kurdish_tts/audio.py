@@ -10,14 +10,14 @@ callers count.
 from __future__ import annotations
 
 import io
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import librosa
 import numpy as np
 import soundfile as sf
-
-from kurdish_tts.metadata import write_bytes_atomic
 
 TARGET_SR = 16_000
 SILENCE_PEAK = 10 ** (-60 / 20)  # a clip whose loudest sample is below -60 dBFS holds no speech
@@ -43,14 +43,18 @@ class CleaningSettings:
     normalize: str = "peak"  # peak | rms | none
 
 
-def decode(data: bytes) -> tuple[np.ndarray, int]:
-    """Bytes of any format soundfile reads -> (float32 [samples, channels], sample rate)."""
-    if not data:
+def decode(data: bytes | Path) -> tuple[np.ndarray, int]:
+    """Encoded bytes, or a file, in any format soundfile reads -> (float32 [samples, channels], sample rate).
+
+    A file is read by libsndfile directly, which is much faster than through a Python file object.
+    """
+    if isinstance(data, bytes) and not data or isinstance(data, Path) and data.stat().st_size == 0:
         raise ClipRejected("empty file")
     try:
-        audio, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+        source = io.BytesIO(data) if isinstance(data, bytes) else str(data)
+        audio, rate = sf.read(source, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError) as e:
-        detail = str(e).splitlines()[0].rsplit(": ", 1)[-1] if str(e) else ""  # drop "Error opening <BytesIO ...>"
+        detail = str(e).splitlines()[0].rsplit(": ", 1)[-1] if str(e) else ""  # drop "Error opening <...>"
         raise ClipRejected("undecodable audio", detail) from e
     if audio.size == 0:
         raise ClipRejected("zero-length audio")
@@ -69,6 +73,12 @@ def resample(audio: np.ndarray, rate: int, target_sr: int) -> np.ndarray:
     if rate == target_sr:
         return audio
     return librosa.resample(audio, orig_sr=rate, target_sr=target_sr, res_type="soxr_hq").astype(np.float32)
+
+
+def load_resampler() -> None:
+    """Import librosa's lazily loaded parts now (about 2 s), so that forked workers share them."""
+    librosa.resample  # noqa: B018  (attribute access triggers the lazy import)
+    librosa.effects.trim  # noqa: B018
 
 
 def trim_silence(audio: np.ndarray, top_db: float) -> np.ndarray:
@@ -93,7 +103,7 @@ def set_loudness(audio: np.ndarray, mode: str) -> np.ndarray:
     return (audio * gain).astype(np.float32)
 
 
-def clean(data: bytes, settings: CleaningSettings) -> np.ndarray:
+def clean(data: bytes | Path, settings: CleaningSettings) -> np.ndarray:
     """Decode and clean one clip: float32 mono at `settings.target_sr`, or `ClipRejected`."""
     return clean_decoded(*decode(data), settings)
 
@@ -120,5 +130,15 @@ def encode_wav(audio: np.ndarray, rate: int) -> bytes:
 
 
 def write_wav(path: Path, audio: np.ndarray, rate: int) -> None:
-    """Write a 16-bit PCM wav atomically: a killed run never leaves half a file at `path`."""
-    write_bytes_atomic(Path(path), encode_wav(audio, rate))
+    """Write a 16-bit PCM wav atomically (a temporary file renamed into place): a killed run never
+    leaves half a file at `path`. No fsync: a clip lost to a power cut is rebuilt by a re-run."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        sf.write(tmp, audio, rate, format="WAV", subtype="PCM_16")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
