@@ -323,6 +323,8 @@ def process_clip(job: Job) -> Outcome:
 
 def written_before(path: Path, rate: int):
     """The header of a complete wav an earlier run wrote, or None (missing, damaged, other rate)."""
+    if not path.is_file():
+        return None
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, OSError):

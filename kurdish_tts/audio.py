@@ -65,7 +65,9 @@ def decode(data: bytes | Path) -> tuple[np.ndarray, int]:
 
 def to_mono(audio: np.ndarray) -> np.ndarray:
     """[samples, channels] -> [samples] by averaging the channels."""
-    return audio.mean(axis=1) if audio.ndim == 2 else audio
+    if audio.ndim == 1:
+        return audio
+    return audio[:, 0] if audio.shape[1] == 1 else audio.mean(axis=1)
 
 
 def resample(audio: np.ndarray, rate: int, target_sr: int) -> np.ndarray:
