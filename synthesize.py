@@ -8,11 +8,13 @@ wav file for one utterance, or a folder (0001.wav, 0002.wav, ...) for several.
     python synthesize.py --model models/kurdish --text "Ez 25 salî me." --output hello.wav
     python synthesize.py --model models/kurdish --text_file lines.txt --output spoken/
     echo "Rojbaş!" | python synthesize.py --model training/checkpoints/checkpoint-500/model --output hi.wav
+    python synthesize.py --evaluate --model facebook/mms-tts-kmr-script_latin --model models/kurdish
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -26,7 +28,8 @@ from kurdish_tts.vocabulary import MMS_KURMANJI
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--model", default=MMS_KURMANJI, help="model folder or hub id")
+    parser.add_argument("--model", action="append", help=f"model folder or hub id (default {MMS_KURMANJI}); "
+                        "repeat with --evaluate to compare several")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--text", help="the text to speak")
     source.add_argument("--text_file", type=Path, help="a UTF-8 file, one utterance a line")
@@ -38,6 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
     voice.add_argument("--speaker_id", type=int, help="speaker of a multi-speaker model")
     voice.add_argument("--seed", type=int, help="same seed, same audio")
     voice.add_argument("--batch_size", type=int, default=8, help="sentences synthesised together")
+    evaluation = parser.add_argument_group("evaluation")
+    evaluation.add_argument("--evaluate", action="store_true", help="score each model on held-out recordings")
+    evaluation.add_argument("--metadata", type=Path, default=Path("training/metadata_eval.csv"),
+                            help="clips to evaluate on (their wavs/ lies beside the file)")
+    evaluation.add_argument("--max_clips", type=int, help="evaluate on the first N clips only")
+    evaluation.add_argument("--asr_model", type=Path, help="a local speech-recognition model folder, for the CER")
+    evaluation.add_argument("--report", type=Path, default=Path("evaluation/report.json"),
+                            help="JSON report; the picture goes beside it (.png)")
     return parser
 
 
@@ -58,11 +69,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.speaking_rate <= 0:
         parser.error("--speaking_rate must be above 0")
+    models = args.model or [MMS_KURMANJI]
+    if args.evaluate:
+        return evaluate_models(args, models)
+    if len(models) > 1:
+        parser.error("several --model only with --evaluate")
     settings = Settings(args.speaking_rate, args.noise_scale, args.noise_scale_duration, args.speaker_id, args.seed,
                         args.batch_size)
     try:
         utterances = read_utterances(args)
-        voice = Voice(args.model)
+        voice = Voice(models[0])
         for text in utterances:
             voice.sentences(text)  # every utterance checked before any audio is written
         several = len(utterances) > 1 or args.output.suffix.lower() != ".wav"
@@ -81,6 +97,33 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"wrote {len(utterances)} file{'s' if several else ''} to {args.output}: {seconds:.1f} s of audio in "
           f"{elapsed:.1f} s (real-time factor {elapsed / max(seconds, 1e-9):.3f})")
+    return 0
+
+
+def evaluate_models(args: argparse.Namespace, models: list[str]) -> int:
+    """Score every model on the clips of --metadata: a table, a JSON report and a picture."""
+    from kurdish_tts import evaluation
+    from kurdish_tts.metadata import MetadataError, read_metadata
+
+    try:
+        clips = read_metadata(args.metadata)[: args.max_clips]
+        recognizer = evaluation.Recognizer(args.asr_model) if args.asr_model else None
+        voices = {name: Voice(name) for name in models}
+    except (SynthesisError, MetadataError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    data_dir = args.metadata.parent
+    scores = []
+    for name, voice in voices.items():
+        scores += evaluation.score_model(voice, name, data_dir, clips, args.seed or 0, recognizer)
+    report = evaluation.report_dict(scores)
+    args.report.parent.mkdir(parents=True, exist_ok=True)
+    args.report.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    recording, rate = sf.read(str(data_dir / "wavs" / clips[0].file), dtype="float32")
+    syntheses = {name: voice.speak(clips[0].text, Settings(seed=args.seed or 0)) for name, voice in voices.items()}
+    evaluation.plot_report(scores, recording, syntheses, rate, args.report.with_suffix(".png"))
+    evaluation.print_table(report["summary"])
+    print(f"report: {args.report} and {args.report.with_suffix('.png')}")
     return 0
 
 

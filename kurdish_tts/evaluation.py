@@ -39,10 +39,12 @@ class ClipScore:
 
 
 def mel_cepstra(audio: np.ndarray, rate: int) -> np.ndarray:
-    """[samples] -> [frames, 24] mel cepstral coefficients c1..c24 (DCT-II of the log mel, 5 ms hop)."""
+    """[samples] -> [frames, 24] mel cepstral coefficients c1..c24: DCT-II of the log mel magnitude
+    (80 bands, 5 ms hop). Figures compare models with each other; they are close to, not identical
+    with, MCDs from an SPTK mel-cepstral analysis."""
     mel = librosa.feature.melspectrogram(y=audio.astype(np.float32), sr=rate, n_fft=1024, hop_length=rate // 200,
                                          win_length=1024, n_mels=N_MELS, fmax=rate / 2, power=2.0)
-    log_mel = np.log(np.maximum(mel, 1e-10))
+    log_mel = 0.5 * np.log(np.maximum(mel, 1e-10))  # log magnitude
     cepstra = scipy.fft.dct(log_mel, type=2, axis=0, norm="ortho")  # [coefficients, frames]
     return cepstra[1:N_CEPSTRA + 1].T
 
@@ -124,3 +126,40 @@ def summarize(scores: list[ClipScore]) -> dict[str, dict[str, float]]:
 
 def report_dict(scores: list[ClipScore]) -> dict:
     return {"summary": summarize(scores), "clips": [asdict(s) for s in scores]}
+
+
+def print_table(summary: dict[str, dict[str, float]]) -> None:
+    print(f"{'model':40s} {'clips':>5s} {'MCD-DTW dB':>11s} {'duration':>9s} {'CER':>6s}")
+    for model, row in summary.items():
+        cer = f"{row['cer_mean']:6.3f}" if "cer_mean" in row else f"{'-':>6s}"
+        print(f"{model[-40:]:40s} {row['clips']:5d} {row['mcd_dtw_mean']:11.2f} {row['duration_ratio_mean']:9.2f} {cer}")
+
+
+def plot_report(scores: list[ClipScore], recording: np.ndarray, syntheses: dict[str, np.ndarray], rate: int,
+                path: Path) -> None:
+    """Per-model distributions of MCD-DTW and duration ratio, and one clip's mel spectrogram:
+    the recording against each model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    models = list(dict.fromkeys(s.model for s in scores))
+    rows = 1 + len(syntheses)
+    figure = plt.figure(figsize=(11, 2.6 * rows + 1))
+    grid = figure.add_gridspec(rows + 1, 2)
+    for column, (measure, label) in enumerate((("mcd_dtw", "MCD-DTW (dB), lower is better"),
+                                                ("duration_ratio", "duration ratio, 1 is best"))):
+        axis = figure.add_subplot(grid[0, column])
+        axis.boxplot([[getattr(s, measure) for s in scores if s.model == m] for m in models])
+        axis.set_xticks(range(1, len(models) + 1), [Path(m).name or m for m in models])
+        axis.set_title(label)
+    for row, (name, audio) in enumerate([("recording", recording), *syntheses.items()], start=1):
+        axis = figure.add_subplot(grid[row, :])
+        mel = librosa.power_to_db(librosa.feature.melspectrogram(y=audio, sr=rate, n_fft=1024, hop_length=256, n_mels=80))
+        axis.imshow(mel, aspect="auto", origin="lower")
+        axis.set_title(name)
+        axis.set_ylabel("mel bin")
+    figure.tight_layout()
+    figure.savefig(path, dpi=80)
+    plt.close(figure)

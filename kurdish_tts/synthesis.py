@@ -39,6 +39,16 @@ class Settings:
 class Voice:
     """A loaded model with its tokenizer and vocabulary."""
 
+    @classmethod
+    def from_model(cls, model, tokenizer, name: str = "model") -> "Voice":
+        """A voice around a model already in memory (the trainer's evaluation uses this)."""
+        voice = cls.__new__(cls)
+        voice.model, voice.tokenizer = model, tokenizer
+        voice.vocabulary = Vocabulary(dict(tokenizer.get_vocab()), name)
+        voice.sampling_rate = model.config.sampling_rate
+        voice.device = next(model.parameters()).device
+        return voice
+
     def __init__(self, model_name_or_path: str | Path, device: str = "cpu"):
         from transformers import VitsModel, VitsTokenizer
         from transformers.utils.logging import disable_progress_bar

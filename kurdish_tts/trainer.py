@@ -26,12 +26,13 @@ import soundfile as sf
 import torch
 from tqdm import tqdm
 
-from kurdish_tts import hub
+from kurdish_tts import evaluation, hub
 from kurdish_tts.dataset import LengthBucketSampler, TtsDataset, collate
 from kurdish_tts.discriminator import DiscriminatorConfig, VitsDiscriminator, load_discriminator, save_discriminator
 from kurdish_tts.features import FeatureConfig
 from kurdish_tts.metadata import EVAL_FILE, TRAIN_FILE, Clip, check_clips, read_metadata
 from kurdish_tts.objective import LossWeights, compute_losses
+from kurdish_tts.synthesis import Voice
 from kurdish_tts.text import normalize_text
 from kurdish_tts.vocabulary import MMS_KURMANJI, Vocabulary, build_tokenizer, builtin_vocabulary
 
@@ -43,6 +44,7 @@ EVAL_SENTENCES = [
     "Ez 25 salî me û li Amedê dijîm.",
     "Hewa îro pir xweş e, em ê herin baxçe.",
 ]
+EVAL_SCORED_CLIPS = 8  # held-out clips spoken and scored (MCD-DTW, duration ratio) at each evaluation
 LICENSE_NOTE = ("This model is fine-tuned from Meta's MMS text-to-speech model and inherits its licence, "
                 "CC BY-NC 4.0 (non-commercial use only).")
 
@@ -584,6 +586,10 @@ def evaluate(run: Run) -> dict[str, float]:
                 first = first or out
                 for name, value in metrics.items():
                     totals[name] = totals.get(name, 0.0) + value * len(indices) / len(run.eval_dataset)
+            scores = evaluation.score_model(Voice.from_model(model, run.tokenizer), "model", run.args.data_dir,
+                                            run.eval_dataset.clips[:EVAL_SCORED_CLIPS], run.args.seed)
+            totals["mcd_dtw"] = float(np.mean([s.mcd_dtw for s in scores]))
+            totals["duration_ratio"] = float(np.mean([s.duration_ratio for s in scores]))
             if run.writer is not None and first is not None:
                 run.writer.add_figure("eval/alignment", plot_matrix(first.path[0].cpu().numpy(), "frames", "tokens"), step)
                 run.writer.add_figure("eval/mel", plot_mels(first.mel_real[0], first.mel_fake[0]), step)
@@ -600,8 +606,9 @@ def evaluate(run: Run) -> dict[str, float]:
         for name, value in totals.items():
             run.writer.add_scalar(f"eval/{name}", value, step)
     if totals:
-        tqdm.write(f"step {step} eval: " + ", ".join(f"{k.removeprefix('loss_')} {v:.3g}" for k, v in totals.items()
-                                                       if k.startswith("loss_")) + f"; samples in {samples}")
+        tqdm.write(f"step {step} eval: MCD-DTW {totals['mcd_dtw']:.2f} dB, duration ratio {totals['duration_ratio']:.2f}, "
+                   + ", ".join(f"{k.removeprefix('loss_')} {v:.3g}" for k, v in totals.items() if k.startswith("loss_"))
+                   + f"; samples in {samples}")
     model.train()
     run.discriminator.train()
     return totals
