@@ -8,6 +8,7 @@ wav file for one utterance, or a folder (0001.wav, 0002.wav, ...) for several.
     python synthesize.py --model models/kurdish --text "Ez 25 salî me." --output hello.wav
     python synthesize.py --model models/kurdish --text_file lines.txt --output spoken/
     echo "Rojbaş!" | python synthesize.py --model training/checkpoints/checkpoint-500/model --output hi.wav
+    python synthesize.py --model models/kurdish --export_onnx models/kurdish-onnx   # then --model models/kurdish-onnx
     python synthesize.py --evaluate --model facebook/mms-tts-kmr-script_latin --model models/kurdish
 """
 
@@ -19,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import soundfile as sf
 
 from kurdish_tts.synthesis import Settings, SynthesisError, Voice
@@ -38,9 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     voice.add_argument("--speaking_rate", type=float, default=1.0, help="above 1 speaks faster")
     voice.add_argument("--noise_scale", type=float, default=0.667, help="variation of the voice")
     voice.add_argument("--noise_scale_duration", type=float, default=0.8, help="variation of the rhythm")
-    voice.add_argument("--speaker_id", type=int, help="speaker of a multi-speaker model")
+    voice.add_argument("--speaker_id", type=int, help="speaker of a multi-speaker model (default 0)")
     voice.add_argument("--seed", type=int, help="same seed, same audio")
     voice.add_argument("--batch_size", type=int, default=8, help="sentences synthesised together")
+    parser.add_argument("--export_onnx", type=Path, metavar="DIR",
+                        help="write --model as ONNX to DIR (then run it with --model DIR, in ONNX Runtime)")
     evaluation = parser.add_argument_group("evaluation")
     evaluation.add_argument("--evaluate", action="store_true", help="score each model on held-out recordings")
     evaluation.add_argument("--metadata", type=Path, default=Path("training/metadata_eval.csv"),
@@ -74,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         return evaluate_models(args, models)
     if len(models) > 1:
         parser.error("several --model only with --evaluate")
+    if args.export_onnx:
+        return export(models[0], args.export_onnx)
     settings = Settings(args.speaking_rate, args.noise_scale, args.noise_scale_duration, args.speaker_id, args.seed,
                         args.batch_size)
     try:
@@ -97,6 +103,25 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"wrote {len(utterances)} file{'s' if several else ''} to {args.output}: {seconds:.1f} s of audio in "
           f"{elapsed:.1f} s (real-time factor {elapsed / max(seconds, 1e-9):.3f})")
+    return 0
+
+
+def export(model: str, output: Path) -> int:
+    """Export a PyTorch model to ONNX and check that both give the same audio for the same noise."""
+    from kurdish_tts.inference import TorchEngine, export_onnx
+
+    try:
+        voice = Voice(model)
+        if not isinstance(voice.engine, TorchEngine):
+            raise SynthesisError(f"{model} is already an ONNX export: pass a PyTorch model folder or hub id")
+        export_onnx(voice.engine.model, voice.tokenizer, output, model_card=Path(model) / "README.md")
+        exported = Voice(output)
+    except SynthesisError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    check = "Ez 25 salî me û li Amedê dijîm."
+    difference = float(np.max(np.abs(voice.speak(check, Settings(seed=0)) - exported.speak(check, Settings(seed=0)))))
+    print(f"exported {model} to {output} (ONNX); largest difference from PyTorch on a test sentence: {difference:.2e}")
     return 0
 
 

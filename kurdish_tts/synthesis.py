@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from kurdish_tts import hub
+from kurdish_tts.inference import OnnxEngine, TorchEngine, is_onnx_folder, synthesize_batch
 from kurdish_tts.text import normalize_text
 from kurdish_tts.vocabulary import Vocabulary
 
@@ -43,14 +43,13 @@ class Voice:
     def from_model(cls, model, tokenizer, name: str = "model") -> "Voice":
         """A voice around a model already in memory (the trainer's evaluation uses this)."""
         voice = cls.__new__(cls)
-        voice.model, voice.tokenizer = model, tokenizer
-        voice.vocabulary = Vocabulary(dict(tokenizer.get_vocab()), name)
-        voice.sampling_rate = model.config.sampling_rate
-        voice.device = next(model.parameters()).device
+        voice._setup(TorchEngine(model), model.config, tokenizer, name)
         return voice
 
     def __init__(self, model_name_or_path: str | Path, device: str = "cpu"):
-        from transformers import VitsModel, VitsTokenizer
+        """A model folder saved by train_vits.py, a folder exported by `synthesize.py --export_onnx`
+        (run with ONNX Runtime), or a hub id."""
+        from transformers import VitsConfig, VitsModel, VitsTokenizer
         from transformers.utils.logging import disable_progress_bar
 
         disable_progress_bar()  # a bar for loading weights hides the one line that matters
@@ -61,15 +60,21 @@ class Voice:
             raise SynthesisError(f"{path} is not a model folder (no config.json): pass a folder saved by train_vits.py")
         if not path.exists() and ("/" not in source or source.startswith((".", "/"))):
             raise SynthesisError(f"model {source} not found: pass a model folder such as models/kurdish or a hub id")
-        try:
-            hub.require(source)
-        except hub.HubUnreachable as e:
-            raise SynthesisError(str(e)) from e
-        self.model = VitsModel.from_pretrained(source).to(device).eval()
-        self.tokenizer = VitsTokenizer.from_pretrained(source)
-        self.vocabulary = Vocabulary(dict(self.tokenizer.get_vocab()), source)
-        self.sampling_rate = self.model.config.sampling_rate
-        self.device = device
+        if path.is_dir() and is_onnx_folder(path):
+            engine, config = OnnxEngine(path), VitsConfig.from_pretrained(source)
+        else:
+            try:
+                hub.require(source)
+            except hub.HubUnreachable as e:
+                raise SynthesisError(str(e)) from e
+            model = VitsModel.from_pretrained(source).to(device)
+            engine, config = TorchEngine(model), model.config
+        self._setup(engine, config, VitsTokenizer.from_pretrained(source), source)
+
+    def _setup(self, engine, config, tokenizer, name: str) -> None:
+        self.engine, self.config, self.tokenizer = engine, config, tokenizer
+        self.vocabulary = Vocabulary(dict(tokenizer.get_vocab()), name)
+        self.sampling_rate = config.sampling_rate
 
     def sentences(self, text: str) -> list[str]:
         """Speakable sentences of `text`; SynthesisError when nothing in it can be said."""
@@ -81,27 +86,22 @@ class Voice:
             raise SynthesisError(f"nothing in {text[:40]!r} can be said with this model's alphabet")
         return pieces
 
-    @torch.no_grad()
     def speak(self, text: str, settings: Settings = Settings()) -> np.ndarray:
         """One utterance: float32 mono audio at `self.sampling_rate`."""
         sentences = self.sentences(text)
-        if settings.seed is not None:
-            torch.manual_seed(settings.seed)
-        self.model.speaking_rate = settings.speaking_rate
-        self.model.noise_scale = settings.noise_scale
-        self.model.noise_scale_duration = settings.noise_scale_duration
+        speakers = self.config.num_speakers
+        if settings.speaker_id is not None and speakers <= 1:
+            raise SynthesisError("--speaker_id needs a multi-speaker model; this one has one voice")
+        if settings.speaker_id is not None and not 0 <= settings.speaker_id < speakers:
+            raise SynthesisError(f"--speaker_id {settings.speaker_id} is out of range: this model has speakers 0-{speakers - 1}")
+        speaker_id = settings.speaker_id if settings.speaker_id is not None or speakers <= 1 else 0
+        rng = np.random.default_rng(settings.seed)  # all the noise of the utterance: same seed, same audio
         pieces = []
         for start in range(0, len(sentences), settings.batch_size):
-            chunk = sentences[start:start + settings.batch_size]
-            inputs = self.tokenizer(chunk, return_tensors="pt", padding=True).to(self.device)
-            speaker = None
-            if settings.speaker_id is not None:
-                if self.model.config.num_speakers <= 1:
-                    raise SynthesisError("--speaker_id needs a multi-speaker model; this one has one voice")
-                speaker = settings.speaker_id
-            output = self.model(**inputs, speaker_id=speaker)
-            for waveform, length in zip(output.waveform, output.sequence_lengths):
-                pieces.append(waveform[: int(length)].float().cpu().numpy())
+            inputs = self.tokenizer(sentences[start:start + settings.batch_size], return_tensors="np", padding=True)
+            pieces += synthesize_batch(self.engine, self.config, inputs["input_ids"], inputs["attention_mask"], rng,
+                                       settings.noise_scale, settings.noise_scale_duration, settings.speaking_rate,
+                                       speaker_id)
         pause = np.zeros(int(PAUSE_S * self.sampling_rate), dtype=np.float32)
         joined = [x for piece in pieces for x in (piece, pause)][:-1]
         return np.concatenate(joined).astype(np.float32)

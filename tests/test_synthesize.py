@@ -8,7 +8,7 @@ import soundfile as sf
 
 import synthesize
 from conftest import ROOT
-from kurdish_tts.synthesis import Voice
+from kurdish_tts.synthesis import Settings, Voice
 
 
 @pytest.fixture(scope="module")
@@ -75,3 +75,55 @@ def test_errors_are_one_line(model_dir, tmp_path, capsys, argv, message):
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert not (tmp_path / "x.wav").exists()
+
+
+def tiny_model(folder, **changes):
+    import torch
+    from transformers import VitsConfig, VitsModel
+
+    from kurdish_tts.vocabulary import builtin_vocabulary, write_tokenizer_files
+
+    values = json.loads((ROOT / "configs" / "tiny.json").read_text())
+    values.pop("discriminator")
+    torch.manual_seed(1)
+    VitsModel(VitsConfig(**{**values, **changes})).save_pretrained(folder)
+    write_tokenizer_files(folder, builtin_vocabulary())
+    return folder
+
+
+def test_onnx_export_speaks_like_pytorch(model_dir, tmp_path, capsys):
+    from kurdish_tts.inference import OnnxEngine
+
+    exported = tmp_path / "onnx"
+    assert synthesize.main(["--model", str(model_dir), "--export_onnx", str(exported)]) == 0
+    assert "largest difference from PyTorch" in capsys.readouterr().out
+    onnx_voice, torch_voice = Voice(exported), Voice(model_dir)
+    assert isinstance(onnx_voice.engine, OnnxEngine)
+    text = "Ez 25 salî me. Rojbaş!"  # two sentences, one shorter than the exported minimum length
+    a, b = torch_voice.speak(text, Settings(seed=3)), onnx_voice.speak(text, Settings(seed=3))
+    assert a.shape == b.shape and np.abs(a).max() > 0.01
+    assert np.abs(a - b).max() < 1e-3
+    assert synthesize.main(["--model", str(exported), "--text", text, "--seed", "3", "--output", str(tmp_path / "o.wav")]) == 0
+    assert len(sf.read(tmp_path / "o.wav")[0]) == len(b)
+
+
+def test_onnx_export_of_a_stochastic_multi_speaker_model(tmp_path):
+    folder = tiny_model(tmp_path / "model", use_stochastic_duration_prediction=True, num_speakers=3,
+                        speaker_embedding_size=8)
+    assert synthesize.main(["--model", str(folder), "--export_onnx", str(tmp_path / "onnx")]) == 0
+    text = "Hewa îro pir xweş e. Em ê herin baxçe û bi hev re 12 sêvan bixwin."
+    for speaker in (0, 2):
+        settings = Settings(seed=5, speaker_id=speaker, batch_size=2)
+        a, b = Voice(folder).speak(text, settings), Voice(tmp_path / "onnx").speak(text, settings)
+        assert a.shape == b.shape and np.abs(a - b).max() < 1e-3
+    different = Voice(folder).speak(text, Settings(seed=5, speaker_id=1, batch_size=2))
+    assert different.shape != a.shape or not np.allclose(different, a)
+
+
+def test_export_errors(model_dir, tmp_path, capsys):
+    assert synthesize.main(["--model", str(model_dir), "--export_onnx", str(tmp_path / "onnx")]) == 0
+    capsys.readouterr()
+    assert synthesize.main(["--model", str(tmp_path / "onnx"), "--export_onnx", str(tmp_path / "again")]) == 1
+    assert "already an ONNX export" in capsys.readouterr().err
+    assert synthesize.main(["--model", str(tmp_path / "missing"), "--export_onnx", str(tmp_path / "x")]) == 1
+    assert not (tmp_path / "again").exists() and not (tmp_path / "x").exists()

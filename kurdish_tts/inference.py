@@ -1,0 +1,215 @@
+"""Synthesis as two pure functions of their inputs, in PyTorch or in ONNX Runtime.
+
+`VitsModel.forward` draws its own noise inside the network, so two runtimes can never give the
+same audio, and the output length depends on values computed in the middle of the graph. Here
+synthesis is cut where the length becomes known:
+
+    TextToDurations: token ids, mask, duration noise [B, 2, T_text], length scale
+                     -> frames per token [B, T_text], prior means and log-std [B, C, T_text]
+    DurationsToAudio: frames per token, prior, mask, prior noise [B, C, T_frames]
+                     -> waveform [B, T_frames * hop]
+
+The caller draws both noises (seeded NumPy), so the PyTorch and the ONNX path compute the same
+function of the same numbers. Both stages are built from `VitsModel`'s own modules.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+ENCODER_FILE = "text_to_durations.onnx"
+DECODER_FILE = "durations_to_audio.onnx"
+# The text encoder's relative attention pads differently below window_size + 2 tokens; an exported
+# graph keeps only one of the two branches, so every input is padded (masked) to at least this.
+MIN_TOKENS = 8
+
+
+class TextToDurations(nn.Module):
+    """Text encoder and duration predictor (stochastic predictor run in reverse on given noise)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask, duration_noise, length_scale, speaker_id=None):
+        model = self.model
+        mask = attention_mask.unsqueeze(1).to(torch.float32)  # [B, 1, T_text]
+        speaker = model.embed_speaker(speaker_id).unsqueeze(-1) if speaker_id is not None else None
+        encoded = model.text_encoder(input_ids=input_ids, padding_mask=mask.transpose(1, 2), attention_mask=attention_mask)
+        hidden = encoded.last_hidden_state.transpose(1, 2)  # [B, H, T_text]
+        predictor = model.duration_predictor
+        if model.config.use_stochastic_duration_prediction:
+            condition = predictor.conv_pre(hidden)
+            if speaker is not None:
+                condition = condition + predictor.cond(speaker)
+            condition = predictor.conv_proj(predictor.conv_dds(condition, mask)) * mask
+            # Reverse of the training direction, without the flow that only shapes the posterior.
+            flows = list(reversed(predictor.flows))
+            latents = duration_noise  # [B, 2, T_text], already scaled by noise_scale_duration
+            for flow in flows[:-2] + [flows[-1]]:
+                latents = torch.flip(latents, [1])
+                latents, _ = flow(latents, mask, global_conditioning=condition, reverse=True)
+            log_durations = latents[:, :1]
+        else:
+            log_durations = predictor(hidden, mask, speaker)  # [B, 1, T_text]
+        durations = torch.ceil(torch.exp(log_durations) * mask * length_scale).squeeze(1)  # [B, T_text] frames
+        return durations, encoded.prior_means.transpose(1, 2), encoded.prior_log_variances.transpose(1, 2)
+
+
+class DurationsToAudio(nn.Module):
+    """Prior expanded along the durations, sampled with the given noise, flow reversed, HiFi-GAN."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, durations, prior_means, prior_log_std, attention_mask, prior_noise, speaker_id=None):
+        model = self.model
+        speaker = model.embed_speaker(speaker_id).unsqueeze(-1) if speaker_id is not None else None
+        durations = durations * attention_mask.to(durations.dtype)  # [B, T_text]
+        frames = torch.arange(prior_noise.shape[2], device=durations.device, dtype=durations.dtype)  # [T_frames]
+        ends = torch.cumsum(durations, dim=1).unsqueeze(-1)  # [B, T_text, 1]
+        # Token t covers frames [end_t - d_t, end_t): the path is 0/1 [B, T_text, T_frames].
+        path = ((frames < ends) & (frames >= ends - durations.unsqueeze(-1))).to(prior_means.dtype)
+        frame_mask = (frames < ends[:, -1]).unsqueeze(1).to(prior_means.dtype)  # [B, 1, T_frames]
+        means = torch.matmul(prior_means, path)  # [B, C, T_frames]
+        log_std = torch.matmul(prior_log_std, path)
+        latents = (means + prior_noise * torch.exp(log_std)) * frame_mask
+        latents = model.flow(latents, frame_mask, speaker, reverse=True)
+        return model.decoder(latents * frame_mask, speaker).squeeze(1)  # [B, T_frames * hop]
+
+
+class TorchEngine:
+    """The two stages in PyTorch, on a loaded `VitsModel`."""
+
+    def __init__(self, model):
+        self.model = model.eval()
+        self.encoder, self.decoder = TextToDurations(model), DurationsToAudio(model)
+        self.device = next(model.parameters()).device
+
+    @torch.inference_mode()
+    def durations(self, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+        outputs = self.encoder(**self._tensors(inputs))
+        return tuple(o.float().cpu().numpy() for o in outputs)
+
+    @torch.inference_mode()
+    def audio(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        return self.decoder(**self._tensors(inputs)).float().cpu().numpy()
+
+    def _tensors(self, inputs: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+        return {name: torch.from_numpy(value).to(self.device) for name, value in inputs.items()}
+
+
+class OnnxEngine:
+    """The two stages in ONNX Runtime, from a folder written by `export_onnx`."""
+
+    def __init__(self, folder: Path, threads: int | None = None):
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        self.encoder = onnxruntime.InferenceSession(str(folder / ENCODER_FILE), options, providers=["CPUExecutionProvider"])
+        self.decoder = onnxruntime.InferenceSession(str(folder / DECODER_FILE), options, providers=["CPUExecutionProvider"])
+
+    def durations(self, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+        return tuple(self.encoder.run(None, self._feed(self.encoder, inputs)))
+
+    def audio(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        return self.decoder.run(None, self._feed(self.decoder, inputs))[0]
+
+    @staticmethod
+    def _feed(session, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        # An input the network does not use (duration noise of a deterministic predictor) is not in the graph.
+        return {i.name: inputs[i.name] for i in session.get_inputs()}
+
+
+def is_onnx_folder(folder: Path) -> bool:
+    return (folder / ENCODER_FILE).is_file() and (folder / DECODER_FILE).is_file()
+
+
+def synthesize_batch(engine, config, input_ids: np.ndarray, attention_mask: np.ndarray, rng: np.random.Generator,
+                     noise_scale: float, noise_scale_duration: float, speaking_rate: float,
+                     speaker_id: int | None = None) -> list[np.ndarray]:
+    """Token ids [B, T_text] (int64) -> one float32 waveform per row, trimmed to its length.
+
+    The noise is drawn from `rng` in a fixed order (durations, then prior), so the same generator
+    state gives the same audio on either engine.
+    """
+    batch, tokens = input_ids.shape
+    if tokens < MIN_TOKENS:
+        input_ids = np.pad(input_ids, ((0, 0), (0, MIN_TOKENS - tokens)))
+        attention_mask = np.pad(attention_mask, ((0, 0), (0, MIN_TOKENS - tokens)))
+    speaker = {} if speaker_id is None else {"speaker_id": np.full(batch, speaker_id, dtype=np.int64)}
+    duration_noise = rng.standard_normal((batch, 2, input_ids.shape[1])).astype(np.float32) * noise_scale_duration
+    durations, means, log_std = engine.durations({
+        "input_ids": input_ids.astype(np.int64), "attention_mask": attention_mask.astype(np.int64),
+        "duration_noise": duration_noise, "length_scale": np.array([1.0 / speaking_rate], dtype=np.float32), **speaker})
+    frame_counts = np.maximum(durations.sum(1), 1).astype(np.int64)  # [B]
+    prior_noise = rng.standard_normal((batch, means.shape[1], int(frame_counts.max()))).astype(np.float32) * noise_scale
+    waveforms = engine.audio({"durations": durations, "prior_means": means, "prior_log_std": log_std,
+                              "attention_mask": attention_mask.astype(np.int64), "prior_noise": prior_noise, **speaker})
+    hop = int(np.prod(config.upsample_rates))
+    return [waveforms[i, : frame_counts[i] * hop].astype(np.float32) for i in range(batch)]
+
+
+def export_onnx(model, tokenizer, output: Path, model_card: Path | None = None, opset: int = 17) -> Path:
+    """Write both stages as ONNX (dynamic batch, text and frame lengths), with the config, the tokenizer
+    files and the model card beside them, so that the folder is a model `synthesize.py --model` runs.
+    The folder appears whole or not at all."""
+    model = model.eval().float().cpu()
+    config = model.config
+    speakers = config.num_speakers > 1
+    batch, tokens, frames = 1, 3 * MIN_TOKENS, 60
+    speaker = (torch.zeros(batch, dtype=torch.long),) if speakers else ()
+    speaker_axes = {"speaker_id": {0: "batch"}} if speakers else {}
+    per_token, per_channel = {0: "batch", 1: "tokens"}, {0: "batch", 2: "tokens"}
+    ids = torch.randint(1, config.vocab_size, (batch, tokens))
+    mask = torch.ones(batch, tokens, dtype=torch.long)
+    durations = torch.full((batch, tokens), frames / tokens).ceil()
+    channels = config.flow_size
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}."))
+    try:
+        _export(TextToDurations(model), (ids, mask, torch.randn(batch, 2, tokens), torch.ones(1), *speaker),
+                staging / ENCODER_FILE, ["durations", "prior_means", "prior_log_std"],
+                {"input_ids": per_token, "attention_mask": per_token, "duration_noise": per_channel,
+                 "length_scale": {}, "durations": per_token, "prior_means": per_channel, "prior_log_std": per_channel,
+                 **speaker_axes}, opset)
+        _export(DurationsToAudio(model),
+                (durations, torch.randn(batch, channels, tokens), 0.1 * torch.randn(batch, channels, tokens), mask,
+                 torch.randn(batch, channels, int(durations.sum())), *speaker),
+                staging / DECODER_FILE, ["waveform"],
+                {"durations": per_token, "prior_means": per_channel, "prior_log_std": per_channel,
+                 "attention_mask": per_token, "prior_noise": {0: "batch", 2: "frames"},
+                 "waveform": {0: "batch", 1: "samples"}, **speaker_axes}, opset)
+        config.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        if model_card is not None and model_card.is_file():
+            shutil.copy2(model_card, staging / "README.md")
+        if output.exists():
+            shutil.rmtree(output)
+        os.replace(staging, output)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return output
+
+
+def _export(module, inputs, path: Path, output_names, dynamic_axes, opset: int) -> None:
+    """Trace `module` to ONNX; input names are the forward's argument names."""
+    import inspect
+    import warnings
+
+    input_names = list(inspect.signature(module.forward).parameters)[: len(inputs)]
+    with warnings.catch_warnings(), torch.no_grad():
+        # Tracer warnings about Python branches on shapes: the branches taken hold for MIN_TOKENS and more.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module.eval(), inputs, str(path), input_names=input_names, output_names=output_names,
+                          dynamic_axes={k: v for k, v in dynamic_axes.items() if v}, opset_version=opset, dynamo=False)
