@@ -39,13 +39,14 @@ class ClipScore:
 
 
 def mel_cepstra(audio: np.ndarray, rate: int) -> np.ndarray:
-    """[samples] -> [frames, 24] mel cepstral coefficients c1..c24: DCT-II of the log mel magnitude
-    (80 bands, 5 ms hop). Figures compare models with each other; they are close to, not identical
-    with, MCDs from an SPTK mel-cepstral analysis."""
+    """[samples] -> [frames, 24] mel cepstral coefficients c1..c24 of the log mel magnitude (80 bands,
+    5 ms hop), scaled like a cepstrum: log|X(w)| = c0 + 2 sum_k c_k cos(k w), so that the MCD lands on the
+    usual dB scale. Close to, not identical with, an SPTK mel-cepstral analysis."""
     mel = librosa.feature.melspectrogram(y=audio.astype(np.float32), sr=rate, n_fft=1024, hop_length=rate // 200,
                                          win_length=1024, n_mels=N_MELS, fmax=rate / 2, power=2.0)
     log_mel = 0.5 * np.log(np.maximum(mel, 1e-10))  # log magnitude
-    cepstra = scipy.fft.dct(log_mel, type=2, axis=0, norm="ortho")  # [coefficients, frames]
+    # Unnormalised DCT-II is 2 sum_m x_m cos(pi k (m + 1/2) / M): over 2M it is the cepstrum's integral.
+    cepstra = scipy.fft.dct(log_mel, type=2, axis=0) / (2 * N_MELS)  # [coefficients, frames]
     return cepstra[1:N_CEPSTRA + 1].T
 
 

@@ -24,6 +24,13 @@ def test_mcd_of_a_clip_with_itself_is_zero_and_grows_with_noise():
     assert 0 < distortions[0] < distortions[1] < distortions[2]
 
 
+def test_mcd_ignores_loudness_and_sits_on_the_usual_db_scale():
+    clip = speech_like(1.5, seed=1)
+    assert mcd_dtw(clip, 0.5 * clip, 16000) == pytest.approx(0.0, abs=1e-3)  # gain lives in c0, left out
+    other = speech_like(1.5, seed=2, pitch=220.0)
+    assert 1.0 < mcd_dtw(clip, other, 16000) < 20.0  # another voice: MCDs of a few dB, not hundreds
+
+
 def test_duration_ratio_of_a_stretched_copy():
     clip = speech_like(2.0, seed=2, pad=0.0)
     slower = librosa.effects.time_stretch(clip, rate=0.8)  # 1.25 times as long
