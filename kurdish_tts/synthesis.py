@@ -33,7 +33,7 @@ class Settings:
     noise_scale_duration: float = 0.8
     speaker_id: int | None = None
     seed: int | None = None
-    batch_size: int = 8
+    batch_size: int = 1  # on a CPU, batching sentences only adds padding; on a GPU it pays
 
 
 class Voice:

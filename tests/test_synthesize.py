@@ -96,7 +96,7 @@ def test_onnx_export_speaks_like_pytorch(model_dir, tmp_path, capsys):
 
     exported = tmp_path / "onnx"
     assert synthesize.main(["--model", str(model_dir), "--export_onnx", str(exported)]) == 0
-    assert "largest difference from PyTorch" in capsys.readouterr().out
+    assert "against PyTorch: largest difference" in capsys.readouterr().out
     onnx_voice, torch_voice = Voice(exported), Voice(model_dir)
     assert isinstance(onnx_voice.engine, OnnxEngine)
     text = "Ez 25 salî me. Rojbaş!"  # two sentences, one shorter than the exported minimum length
@@ -120,10 +120,30 @@ def test_onnx_export_of_a_stochastic_multi_speaker_model(tmp_path):
     assert different.shape != a.shape or not np.allclose(different, a)
 
 
+def test_quantized_export_has_int8_vocoder_and_still_speaks(model_dir, tmp_path):
+    import onnx
+
+    from kurdish_tts.evaluation import mcd_dtw
+    from kurdish_tts.inference import DECODER_FILE
+
+    assert synthesize.main(["--model", str(model_dir), "--export_onnx", str(tmp_path / "int8"), "--quantize"]) == 0
+    graph = onnx.load(str(tmp_path / "int8" / DECODER_FILE)).graph
+    quantized = {n.input[0] for n in graph.node if n.op_type == "DequantizeLinear"}
+    assert any("/decoder/resblocks" in n.name for n in graph.node if n.op_type == "Conv" and n.input[1] in
+               {m.output[0] for m in graph.node if m.op_type == "DequantizeLinear"})
+    assert quantized and not any("/flow/" in n.name for n in graph.node if n.op_type == "DequantizeLinear")
+    text = "Ez 25 salî me û li Amedê dijîm."
+    reference, audio = Voice(model_dir).speak(text, Settings(seed=2)), Voice(tmp_path / "int8").speak(text, Settings(seed=2))
+    assert audio.shape == reference.shape and np.isfinite(audio).all() and np.abs(audio).max() > 0.01
+    assert 0 < mcd_dtw(reference, audio, 16000) < 3.0  # close to the float model, not the same
+
+
 def test_export_errors(model_dir, tmp_path, capsys):
     assert synthesize.main(["--model", str(model_dir), "--export_onnx", str(tmp_path / "onnx")]) == 0
     capsys.readouterr()
     assert synthesize.main(["--model", str(tmp_path / "onnx"), "--export_onnx", str(tmp_path / "again")]) == 1
     assert "already an ONNX export" in capsys.readouterr().err
     assert synthesize.main(["--model", str(tmp_path / "missing"), "--export_onnx", str(tmp_path / "x")]) == 1
+    with pytest.raises(SystemExit):
+        synthesize.main(["--model", str(model_dir), "--quantize", "--text", "ez"])
     assert not (tmp_path / "again").exists() and not (tmp_path / "x").exists()
