@@ -4,7 +4,7 @@ The MMS tokenizer lower-cases and silently drops every character outside its voc
 digits, punctuation and typographic quotes vanish ("Ez 25 salî me" becomes "ez salî me").
 `normalize_text` makes text speakable first: Unicode NFC, Kurmanji lower case, quotes and
 dashes mapped, numbers spelled out in Kurmanji words, and whatever the model still cannot
-say removed and counted, so that callers can report it.
+say (punctuation included) removed and counted, so that callers can report it.
 """
 
 from __future__ import annotations
@@ -133,9 +133,9 @@ def normalize_text(text: str, characters: Collection[str] | None = None) -> Norm
     text = re.sub(r"\d", lambda m: f" {ONES[int(m[0])]} ", text)  # any digit left over
     text = text.translate({ord(c): "-" for c in DASHES})
     text = re.sub(r"(^|\s)-+|-+(\s|$)", " ", text)  # a dash between words is a pause, not a hyphen
-    text = PUNCTUATION.sub(" ", _lower(text))
-    text = re.sub(r"(^|\s)'+|'+(\s|$)", r"\1 \2", text)  # quotes made of apostrophes
     removed: Counter = Counter()
+    text = PUNCTUATION.sub(lambda m: _remove(m[0], removed), _lower(text))
+    text = re.sub(r"(^|\s)'+|'+(\s|$)", r"\1 \2", text)  # quotes made of apostrophes
     kept = []
     for char in text:
         if char.isspace():
@@ -143,10 +143,12 @@ def normalize_text(text: str, characters: Collection[str] | None = None) -> Norm
             continue
         if char not in characters:
             char = _plain_letter(char, characters)
-        if char in characters:
-            kept.append(char)
-        else:
-            removed[char] += 1
-            kept.append(" ")
+        kept.append(char if char in characters else _remove(char, removed))
     return NormalizedText(" ".join("".join(kept).split()), removed)
+
+
+def _remove(char: str, removed: Counter) -> str:
+    """Count `char` as removed; a space stands in for it, so the words beside it stay apart."""
+    removed[char] += 1
+    return " "
 

@@ -64,7 +64,19 @@ def test_removed_characters_are_counted():
     result = normalize_text("Ez 😀 salî me ☃☃")
     assert result.text == "ez salî me"
     assert result.removed == {"😀": 1, "☃": 2}
-    assert normalize_text("Ez 25 salî me.").removed == {}
+
+
+def test_removed_punctuation_is_counted_and_mapped_characters_are_not():
+    assert normalize_text("Ez 25 salî me. Tu? Na!!").removed == {".": 1, "?": 1, "!": 2}
+    # digits are spelled out, the decimal comma and the ordinal dot are read, quotes and dashes mapped
+    assert normalize_text("Bihayê wê 3,5 lîre, 2. roj “baş” – ’na’").removed == {",": 1}
+    assert normalize_text("Ağrî").removed == {}  # ğ is read as g, not removed
+
+
+@pytest.mark.parametrize("decomposed, composed", [("e\u0302", "ê"), ("S\u0327e\u0302x", "şêx"), ("u\u0302 i\u0302", "û î")])
+def test_decomposed_input_is_composed_first(decomposed, composed):
+    result = normalize_text(decomposed)
+    assert result.text == composed and result.removed == {}
 
 
 def test_custom_vocabulary_removes_what_it_lacks():
