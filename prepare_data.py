@@ -12,7 +12,8 @@ release folder `cv-corpus-*/kmr/`) and writes, under --output_dir (default `trai
 
 Each clip passes, in order: vote filter, speaker and gender selection, decode + downmix +
 resample, silence trim + duration filter, loudness, the Kurmanji text normaliser; then the
-speaking-rate filter and `--max_samples`. Every drop is counted by reason.
+speaking-rate filter, `--top_speakers` (by kept clips) and `--max_samples`. Every drop is
+counted by reason.
 
     python prepare_data.py --max_samples 1000
     python prepare_data.py --dataset data/demo --min_duration 0.5 --output_dir training
@@ -75,9 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     filters.add_argument("--filter_speaking_rate", action="store_true",
                          help="drop clips whose characters per second lie outside the interquartile fences")
     filters.add_argument("--speaker", action="append", default=[], metavar="CLIENT_ID", help="keep only this speaker (repeatable)")
-    filters.add_argument("--top_speakers", type=int, help="keep the N speakers with the most clips that pass the vote filter")
+    filters.add_argument("--top_speakers", type=int,
+                         help="keep the N speakers with the most kept clips (every speaker's clips are processed first)")
     filters.add_argument("--gender", help="keep only this gender (e.g. female, male: matches female_feminine too)")
-    filters.add_argument("--max_samples", type=int, help="stop after this many kept clips")
+    filters.add_argument("--max_samples", type=int,
+                         help="stop after this many kept clips (with --top_speakers: keep the first this many of theirs)")
     cleaning = parser.add_argument_group("audio")
     cleaning.add_argument("--target_sr", type=int, default=audio.TARGET_SR)
     cleaning.add_argument("--trim_db", type=float, default=40.0, help="trim edges quieter than this many dB below the peak")
@@ -125,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--num_workers must be at least 1")
     if args.speaker and args.top_speakers:
         parser.error("--speaker and --top_speakers exclude each other")
+    if any(n is not None and n < 1 for n in (args.top_speakers, args.max_samples)):
+        parser.error("--top_speakers and --max_samples must be at least 1")
     try:
         return prepare(args)
     except (SourceError, hub.HubUnreachable, FileNotFoundError, NoClipsLeft) as e:
@@ -149,14 +154,13 @@ def prepare(args: argparse.Namespace) -> int:
     for leftover in wavs.glob(".*.tmp"):  # from a run killed mid-write
         leftover.unlink()
     warn_if_audio_settings_changed(out, args)
-    speakers = choose_speakers(args)
+    speakers = set(args.speaker) or None
     settings = audio.CleaningSettings(args.target_sr, args.trim_db, args.min_duration, args.max_duration, args.normalize)
 
     print(f"source: {source.description}; vocabulary: {vocabulary.source}; workers: {args.num_workers}")
     dropped: Counter = Counter()
     examples: dict[str, list[str]] = {}
     kept: list[Outcome] = []
-    removed: Counter = Counter()
     seconds_in = 0.0
 
     def record(outcome: Outcome) -> None:
@@ -164,10 +168,16 @@ def prepare(args: argparse.Namespace) -> int:
         seconds_in += outcome.seconds_in
         if outcome.reason:
             dropped[outcome.reason] += 1
-            examples.setdefault(outcome.reason, []).append(f"{outcome.key}{f' ({outcome.detail})' if outcome.detail else ''}")
+            named = examples.setdefault(outcome.reason, [])
+            if len(named) <= SHOW_EXAMPLES:  # one more than shown, to know that there are more
+                named.append(f"{outcome.key}{f' ({outcome.detail})' if outcome.detail else ''}")
         else:
             kept.append(outcome)
-            removed.update(outcome.removed)
+
+    def drop_written(outcome: Outcome, reason: str, detail: str = "") -> None:
+        """Drop a clip whose wav is already written, so that no unlisted wav stays behind."""
+        (wavs / f"{outcome.clip_id}.wav").unlink(missing_ok=True)
+        record(Outcome(outcome.key, reason, detail))
 
     jobs = select_rows(source, args, speakers, record, vocabulary.characters, settings, wavs)
     bar = tqdm(total=source.num_rows, unit="clip", desc="preparing", dynamic_ncols=True, mininterval=0.5)
@@ -175,18 +185,20 @@ def prepare(args: argparse.Namespace) -> int:
         record(outcome)
         bar.update(1)
         bar.set_postfix(kept=len(kept), dropped=sum(dropped.values()), refresh=False)
-        if args.max_samples and len(kept) >= args.max_samples:
+        if args.max_samples and not args.top_speakers and len(kept) >= args.max_samples:
             break
     bar.close()
 
     if args.filter_speaking_rate:
-        kept = drop_speaking_rate_outliers(kept, record)
+        kept = drop_speaking_rate_outliers(kept, drop_written)
+    if args.top_speakers:
+        kept = keep_top_speakers(kept, args.top_speakers, args.max_samples, drop_written)
     if not kept:
         raise NoClipsLeft(no_clips_message(dropped))
     train, held_out = split_eval(kept, args.eval_size, args.seed)
     write_metadata(out / TRAIN_FILE, [Clip(f"{o.clip_id}.wav", o.text) for o in train])
     write_metadata(out / EVAL_FILE, [Clip(f"{o.clip_id}.wav", o.text) for o in held_out])
-    report = build_report(args, source, vocabulary, kept, train, held_out, dropped, examples, removed, seconds_in)
+    report = build_report(args, source, vocabulary, kept, train, held_out, dropped, examples, seconds_in)
     write_text_atomic(out / "dataset.json", json.dumps(report, ensure_ascii=False, indent=2) + "\n")
     plotting.join()
     plot_stats(kept, out / "stats.png")
@@ -206,18 +218,6 @@ def warn_if_audio_settings_changed(out: Path, args: argparse.Namespace) -> None:
     if changed:
         print(f"notice: wavs already in {out / WAVS_DIR} were made with other {', '.join(changed)}; "
               f"pass --overwrite to rebuild them", file=sys.stderr)
-
-
-def choose_speakers(args: argparse.Namespace) -> set[str] | None:
-    """The speakers to keep, or None for all. --top_speakers ranks by clips that pass the vote
-    and gender filters (known without decoding any audio)."""
-    if args.speaker:
-        return set(args.speaker)
-    if not args.top_speakers:
-        return None
-    counts = Counter(row.speaker for row in open_source(args.dataset, args.split, args.audio_column, args.text_column).rows
-                     if passes_votes(row, args) and passes_gender(row, args))
-    return {speaker for speaker, _ in counts.most_common(args.top_speakers)}
 
 
 def passes_votes(row: SourceRow, args: argparse.Namespace) -> bool:
@@ -332,7 +332,7 @@ def written_before(path: Path, rate: int):
     return info if info.frames > 0 and info.samplerate == rate else None
 
 
-def drop_speaking_rate_outliers(kept: list[Outcome], record) -> list[Outcome]:
+def drop_speaking_rate_outliers(kept: list[Outcome], drop) -> list[Outcome]:
     """Drop clips whose characters per second lie outside [Q1 - 1.5 IQR, Q3 + 1.5 IQR]."""
     rates = np.array([len(o.text) / o.seconds for o in kept])
     if len(rates) < 4:
@@ -344,7 +344,23 @@ def drop_speaking_rate_outliers(kept: list[Outcome], record) -> list[Outcome]:
         if low <= rate <= high:
             result.append(outcome)
         else:
-            record(Outcome(outcome.key, "speaking rate outlier", f"{rate:.1f} chars/s"))
+            drop(outcome, "speaking rate outlier", f"{rate:.1f} chars/s")
+    return result
+
+
+def keep_top_speakers(kept: list[Outcome], count: int, max_samples: int | None, drop) -> list[Outcome]:
+    """The clips of the `count` speakers with the most kept clips (ties: the speaker seen first),
+    at most `max_samples` of them."""
+    per_speaker = Counter(o.speaker for o in kept)
+    top = {speaker for speaker, _ in per_speaker.most_common(count)}
+    result = []
+    for outcome in kept:
+        if outcome.speaker not in top:
+            drop(outcome, "other speaker", f"{per_speaker[outcome.speaker]} kept clips")
+        elif max_samples and len(result) >= max_samples:
+            drop(outcome, "beyond --max_samples")
+        else:
+            result.append(outcome)
     return result
 
 
@@ -368,8 +384,11 @@ def no_clips_message(dropped: Counter) -> str:
             f"loosen that filter")
 
 
-def build_report(args, source, vocabulary, kept, train, held_out, dropped, examples, removed, seconds_in) -> dict:
+def build_report(args, source, vocabulary, kept, train, held_out, dropped, examples, seconds_in) -> dict:
     per_speaker = Counter(o.speaker for o in kept)
+    removed: Counter = Counter()
+    for outcome in kept:
+        removed.update(outcome.removed)
     return {
         "source": {"kind": source.kind, "description": source.description, "columns": source.columns},
         "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},

@@ -32,7 +32,7 @@ def report(out: Path) -> dict:
     return json.loads((out / "dataset.json").read_text(encoding="utf-8"))
 
 
-def test_release_folder_makes_the_contract(release, tmp_path):
+def test_release_folder_makes_the_contract(release, tmp_path, capsys):
     out = tmp_path / "training"
     assert run(release.parent.parent, out, "--eval_size", 2) == 0  # the cv-corpus-* parent is found too
     train, held = read_metadata_lines(out / "metadata.csv"), read_metadata_lines(out / "metadata_eval.csv")
@@ -49,6 +49,8 @@ def test_release_folder_makes_the_contract(release, tmp_path):
     assert data["counts"]["kept"] == 8 and data["sample_rate"] == 16000
     assert data["speakers"]["count"] == 2 and data["hours_after"] < data["hours_before"]
     assert (out / "stats.png").stat().st_size > 10_000
+    assert data["removed_characters"] == {".": 4, "?": 2, "!": 1, ":": 1, ",": 1}
+    assert "removed: '.' x4, '?' x2, '!' x1, ':' x1, ',' x1" in capsys.readouterr().out
 
 
 def test_trim_resample_and_peak_loudness(tmp_path):
@@ -118,12 +120,35 @@ def test_speaker_gender_and_max_samples(release, tmp_path):
     assert len(listed(tmp_path / "d")) == 5
 
 
+def test_top_speakers_counts_clips_kept_after_the_duration_filter(tmp_path):
+    # a: 4 rows but 3 too short; b: 3 good clips; c: 2 good clips. By rows, a and b would win.
+    speakers_and_seconds = [("a", 0.5), ("b", 1.5), ("a", 0.5), ("c", 1.5), ("b", 1.6), ("a", 1.5), ("c", 1.6),
+                            ("a", 0.5), ("b", 1.7)]
+    rows = [dict(row, client_id=speaker * 8, seconds=seconds, sentence="Rojbaş, tu çawa yî?")
+            for row, (speaker, seconds) in zip(default_rows(9), speakers_and_seconds)]
+    release = write_release(tmp_path / "cv", rows)
+    out = tmp_path / "out"
+    assert run(release, out, "--top_speakers", 2, "--eval_size", 0) == 0
+    data = report(out)
+    assert data["speakers"]["clips"] == {"b" * 8: 3, "c" * 8: 2}
+    assert data["counts"]["dropped"] == {"too short": 3, "other speaker": 1}
+    assert data["removed_characters"] == {",": 5, "?": 5}  # of the kept clips only
+    assert data["dropped_examples"]["other speaker"] == ["common_voice_kmr_5.mp3 (1 kept clips)"]
+    assert {p.name for p in (out / "wavs").glob("*.wav")} == {f for f, _ in listed(out)}  # a's clip is gone
+
+    assert run(release, tmp_path / "limited", "--top_speakers", 2, "--max_samples", 4, "--eval_size", 0) == 0
+    data = report(tmp_path / "limited")
+    assert data["speakers"]["clips"] == {"b" * 8: 2, "c" * 8: 2}  # the first 4 of their clips, in order
+    assert data["counts"]["dropped"]["beyond --max_samples"] == 1
+
+
 def test_speaking_rate_outlier(tmp_path):
     rows = [dict(r, sentence="Ez ji te hez dikim.") for r in default_rows(8)]
     rows.append(dict(rows[0], sentence="ez ji te hez dikim ez ji te hez"))  # 30 characters in 1.4 s
     out = tmp_path / "out"
     assert run(write_release(tmp_path / "cv", rows), out, "--filter_speaking_rate") == 0
     assert report(out)["counts"]["dropped"] == {"speaking rate outlier": 1}
+    assert len(list((out / "wavs").glob("*.wav"))) == len(listed(out)) == 8  # the outlier's wav is removed
 
 
 def test_parquet_in_hub_layout_with_audio_in_path(tmp_path):
@@ -158,6 +183,20 @@ def test_dataset_errors_are_one_line(tmp_path, capsys, dataset, message):
     assert run(dataset, tmp_path / "out") == 1
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--min_duration", "3", "--max_duration", "2"], "--min_duration must be below --max_duration"),
+    (["--num_workers", "0"], "--num_workers must be at least 1"),
+    (["--speaker", "x", "--top_speakers", "1"], "exclude each other"),
+    (["--top_speakers", "0"], "must be at least 1"),
+    (["--max_samples", "0"], "must be at least 1"),
+])
+def test_flag_rules_are_usage_errors(release, tmp_path, capsys, flags, message):
+    with pytest.raises(SystemExit) as exit_info:
+        run(release, tmp_path / "out", *flags)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_no_clip_left_names_the_filter(release, tmp_path, capsys):
