@@ -103,27 +103,53 @@ def add_sample(store: FeedbackStore, args) -> int:
     return 0
 
 
-def read_batch(path: Path) -> list[dict]:
-    """Rows of a CSV (with a header) or JSON Lines file; unknown columns are an error."""
-    if not path.is_file():
-        raise FileNotFoundError(f"--add_batch {path} not found")
+def read_batch(path: Path) -> list:
+    """The rows of a CSV (with a header) or JSON Lines file, in order, as parsed: `row_problem`
+    judges each one. Raises ValueError when the file as a whole cannot be read or parsed."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # -sig: spreadsheet exports start with a BOM
+    except FileNotFoundError as e:
+        raise FileNotFoundError(f"--add_batch {path} not found") from e
+    except (OSError, UnicodeError) as e:
+        raise ValueError(f"--add_batch {path}: cannot read it as UTF-8 text ({e})") from e
     if path.suffix.lower() in (".jsonl", ".json", ".ndjson"):
         rows = []
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"{path}:{number}: not a JSON object ({e.msg})") from e
-    else:
-        with path.open(encoding="utf-8", newline="") as handle:
-            rows = list(csv.DictReader(handle))
-    for row in rows:
-        unknown = set(row) - set(BATCH_COLUMNS)
-        if not isinstance(row, dict) or "audio" not in row or "text" not in row or unknown:
-            raise ValueError(f"{path}: each row needs 'audio' and 'text' (optional: id, speaker, source, note); "
-                             f"got {sorted(row)}")
-    return rows
+        for line in filter(str.strip, text.splitlines()):
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                rows.append(e)
+        if rows and all(isinstance(row, json.JSONDecodeError) for row in rows):
+            raise ValueError(f"--add_batch {path}: no line is JSON; expected JSON Lines, one object a line")
+        return rows
+    try:
+        reader = csv.DictReader(text.splitlines(keepends=True), strict=True)  # an unclosed quote is an error
+        header = reader.fieldnames or []
+        if not {"audio", "text"} <= set(header) <= set(BATCH_COLUMNS):
+            raise ValueError(f"--add_batch {path}: the CSV header must name audio and text (optional: id, speaker, "
+                             f"source, note); got {','.join(header) or 'nothing'}")
+        return list(reader)
+    except csv.Error as e:
+        raise ValueError(f"--add_batch {path}: not a readable CSV file ({e})") from e
+
+
+def row_problem(row) -> str:
+    """Why a batch row cannot be stored, or "" when it can (the audio and text are judged later)."""
+    if isinstance(row, json.JSONDecodeError):
+        return f"not JSON ({row.msg})"
+    if not isinstance(row, dict):
+        return f"not an object with audio and text: {json.dumps(row)[:40]}"
+    if None in row:  # csv.DictReader's key for the fields beyond the header
+        return f"{len(row[None])} more fields than the header"
+    unknown = sorted(set(row) - set(BATCH_COLUMNS))
+    if unknown:
+        return f"unknown key {', '.join(unknown)} (valid: {', '.join(BATCH_COLUMNS)})"
+    if not isinstance(row.get("audio"), str) or not row["audio"].strip():
+        return "no audio path"
+    if not isinstance(row.get("text"), str):
+        return "no text"
+    not_text = [key for key in BATCH_COLUMNS[2:] if row.get(key) is not None and not isinstance(row[key], str)]
+    return f"{', '.join(not_text)} must be text" if not_text else ""
 
 
 def add_batch(store: FeedbackStore, args) -> int:
@@ -131,13 +157,12 @@ def add_batch(store: FeedbackStore, args) -> int:
     characters = vocabulary_characters(args)
     stored, rejected = 0, 0
     for number, row in enumerate(rows, start=1):
-        audio_path = Path(row["audio"])
-        if not audio_path.is_absolute():
-            audio_path = args.add_batch.parent / audio_path
         try:
-            entry, outcome = store.add(audio_path, row["text"] or "", characters, clip_id=row.get("id") or None,
-                                       speaker=row.get("speaker") or args.speaker, source=row.get("source") or args.source,
-                                       note=row.get("note") or args.note)
+            if problem := row_problem(row):
+                raise FeedbackRejected(problem)
+            entry, outcome = store.add(args.add_batch.parent / row["audio"], row["text"], characters,
+                                       clip_id=row.get("id") or None, speaker=row.get("speaker") or args.speaker,
+                                       source=row.get("source") or args.source, note=row.get("note") or args.note)
         except FeedbackRejected as e:
             rejected += 1
             print(f"row {number}: rejected: {e}")

@@ -120,7 +120,7 @@ class FeedbackStore:
         audio_path = Path(audio_path)
         try:
             data = audio_path.read_bytes()
-        except OSError as e:
+        except (OSError, ValueError) as e:  # ValueError: a NUL in the path
             raise FeedbackRejected(f"{audio_path}: cannot read the file ({e.strerror or e})") from e
         try:
             cleaned = audio.clean(data, settings)

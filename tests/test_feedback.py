@@ -144,18 +144,65 @@ def test_batch_with_good_and_bad_rows_stores_the_good(workspace, tmp_path, capsy
     folder.mkdir()
     recording(folder, "good1.wav", 11)
     recording(folder, "good2.mp3", 12)
+    recording(folder, "good3.wav", 13)
     (folder / "broken.wav").write_bytes(b"not audio")
     (folder / "batch.csv").write_text("audio,text,id,speaker,source\n"
                                       "good1.wav,Rojbaş,g1,amed,app\n"
                                       "broken.wav,Rojbaş,,,\n"
                                       "good2.mp3,Ez 3 sêv dixwim,g2,,\n"
                                       "gone.wav,Rojbaş,,,\n"
-                                      "good1.wav,,g3,,\n", encoding="utf-8")
+                                      "good1.wav,,g3,,\n"
+                                      "good3.wav,Rojbaş,g4,,,surplus\n"
+                                      "good3.wav\n", encoding="utf-8")
     assert feedback(workspace, "--add_batch", folder / "batch.csv") == 1
     out = capsys.readouterr().out
-    assert "2 stored, 3 rejected" in out and "row 2: rejected" in out and "row 5: rejected" in out
+    assert "2 stored, 5 rejected" in out and "row 2: rejected" in out and "row 5: rejected" in out
+    assert "row 6: rejected: 1 more fields than the header" in out and "row 7: rejected: no text" in out
     assert [e["id"] for e in pending(workspace)] == ["g1", "g2"]
     assert pending(workspace)[0]["speaker"] == "amed"
+
+
+def test_json_lines_batch_rejects_each_bad_row_and_stores_the_good(workspace, tmp_path, capsys):
+    recording(tmp_path, "a.wav", 14)
+    recording(tmp_path, "b.wav", 15)
+    lines = [json.dumps({"audio": "a.wav", "text": "yek", "id": "j1", "note": "dengê dirêj"}),
+             "17", "null", '"a.wav"', '["a.wav", "yek"]',
+             json.dumps({"audio": None, "text": "yek"}),
+             json.dumps({"audio": "a.wav"}),
+             json.dumps({"audio": "a.wav", "text": "yek", "duration": 2.0}),
+             json.dumps({"audio": "a.wav", "text": "yek", "id": 5}),
+             '{"audio": "a.wav", "text": ',
+             "",
+             json.dumps({"audio": str(tmp_path / "b.wav"), "text": "du", "id": "j2"})]
+    (tmp_path / "batch.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert feedback(workspace, "--add_batch", tmp_path / "batch.jsonl") == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "row 1: added: j1" and out[-2] == "row 11: added: j2"
+    assert [line.split(": ")[0] for line in out[1:-2]] == [f"row {n}" for n in range(2, 11)]
+    assert all(": rejected: " in line for line in out[1:-2])
+    assert "not an object" in out[1] and "not an object" in out[2] and "no audio path" in out[5]
+    assert "no text" in out[6] and "unknown key duration" in out[7] and "id must be text" in out[8]
+    assert "not JSON" in out[9] and out[-1] == "2 stored, 9 rejected, 0 already there"
+    assert [(e["id"], e["note"]) for e in pending(workspace)] == [("j1", "dengê dirêj"), ("j2", "")]
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("batch.jsonl", "audio,text\na.wav,yek\n", "no line is JSON"),
+    ("batch.csv", "audio,words\na.wav,yek\n", "the CSV header must name audio and text"),
+    ("batch.csv", "", "got nothing"),
+    ("batch.csv", b"audio,text\n\xff\xfe.wav,yek\n", "cannot read it as UTF-8 text"),
+    ("batch.csv", "audio,text\n\"a.wav,yek\n", "not a readable CSV file"),
+    ("missing.csv", None, "not found"),
+])
+def test_unreadable_batch_file_is_one_error(workspace, tmp_path, capsys, name, content, message):
+    recording(tmp_path, "a.wav", 16)
+    if content is not None:
+        path = tmp_path / name
+        path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    assert feedback(workspace, "--add_batch", tmp_path / name) == 1
+    captured = capsys.readouterr()
+    assert message in captured.err and len(captured.err.strip().splitlines()) == 1 and "row" not in captured.out
+    assert pending(workspace) == []
 
 
 @pytest.mark.parametrize("make, text, message", [
