@@ -235,8 +235,14 @@ def passes_gender(row: SourceRow, args: argparse.Namespace) -> bool:
 
 
 def select_rows(source: Source, args, speakers, record, characters, settings, wavs: Path):
-    """Yield a `Job` for every row that passes the filters known before decoding; record the rest."""
+    """Yield a `Job` for every row that passes the filters known before decoding; record the rest.
+
+    A clip's id comes from its key (its name), so a second row with the same key would share the
+    first one's wav: it is dropped as a duplicate rather than paired with the other row's audio.
+    """
+    seen: set[str] = set()
     for row in source.rows:
+        clip_id = "kmr_" + hashlib.sha1(row.key.encode("utf-8")).hexdigest()[:16]
         if not passes_votes(row, args):
             record(Outcome(row.key, "vote filter"))
         elif not passes_gender(row, args):
@@ -245,8 +251,10 @@ def select_rows(source: Source, args, speakers, record, characters, settings, wa
             record(Outcome(row.key, "other speaker"))
         elif row.problem:
             record(Outcome(row.key, row.problem))
+        elif clip_id in seen:
+            record(Outcome(row.key, "duplicate clip"))
         else:
-            clip_id = "kmr_" + hashlib.sha1(row.key.encode("utf-8")).hexdigest()[:16]
+            seen.add(clip_id)
             yield Job(row, clip_id, wavs / f"{clip_id}.wav", settings, characters, args.overwrite)
 
 

@@ -46,7 +46,8 @@ class CleaningSettings:
 def decode(data: bytes | Path) -> tuple[np.ndarray, int]:
     """Encoded bytes, or a file, in any format soundfile reads -> (float32 [samples, channels], sample rate).
 
-    A file is read by libsndfile directly, which is much faster than through a Python file object.
+    A file is read by libsndfile directly, which is much faster than through a Python file object;
+    one that cannot be opened (permissions, a folder) raises `OSError`.
     """
     if isinstance(data, bytes) and not data or isinstance(data, Path) and data.stat().st_size == 0:
         raise ClipRejected("empty file")
@@ -54,6 +55,9 @@ def decode(data: bytes | Path) -> tuple[np.ndarray, int]:
         source = io.BytesIO(data) if isinstance(data, bytes) else str(data)
         audio, rate = sf.read(source, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError) as e:
+        if isinstance(data, Path):  # libsndfile does not say why it cannot open a file; this raises the OSError that does
+            with open(data, "rb"):
+                pass
         detail = str(e).splitlines()[0].rsplit(": ", 1)[-1] if str(e) else ""  # drop "Error opening <...>"
         raise ClipRejected("undecodable audio", detail) from e
     if audio.size == 0:

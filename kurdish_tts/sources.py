@@ -114,7 +114,7 @@ def _release_rows(folder: Path, table: Path) -> Iterator[SourceRow]:
                 problem = "missing audio"
             elif Path(name).name != name or file.parent != clips:
                 problem = "unsafe path"
-            elif not file.is_file():
+            elif not file.exists():
                 problem = "missing clip file"
             yield SourceRow(
                 key=name,
@@ -153,7 +153,8 @@ def _open_parquet(path: Path, split: str, audio_column, text_column) -> Source:
     import datasets
 
     files = [str(path)] if path.is_file() else sorted(str(p) for p in path.rglob("*.parquet"))
-    split_files = [f for f in files if Path(f).name.startswith(f"{split}-") or f"/{split}/" in f]
+    # hub layouts: <split>-00000-of-00002.parquet, or <split>/*.parquet (only folders below `path` count)
+    split_files = [f for f in files if Path(f).name.startswith(f"{split}-") or split in Path(f).relative_to(path).parts[:-1]]
     data = datasets.load_dataset("parquet", data_files=split_files or files, split="train")
     return _arrow_source("parquet", f"parquet {path}", data, audio_column, text_column)
 

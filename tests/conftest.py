@@ -33,9 +33,9 @@ def speech_like(seconds: float, rate: int = 16000, seed: int = 0, pad: float = 0
     return np.concatenate([edge, signal, edge]).astype(np.float32)
 
 
-def encode(audio: np.ndarray, rate: int, fmt: str = "MP3") -> bytes:
+def encode(audio: np.ndarray, rate: int, fmt: str = "MP3", subtype: str | None = None) -> bytes:
     buffer = io.BytesIO()
-    sf.write(buffer, audio, rate, format=fmt)
+    sf.write(buffer, audio, rate, format=fmt, subtype=subtype)
     return buffer.getvalue()
 
 
@@ -73,14 +73,17 @@ def write_release(folder: Path, rows: list[dict], rate: int = 44100) -> Path:
 
 
 def hub_table(rows: list[dict], audio_column: str = "path", rate: int = 16000):
-    """A `datasets.Dataset` in the hub mirror layout, audio as a {bytes, path} struct column."""
+    """A `datasets.Dataset` in the hub mirror layout, audio as a {bytes, path} struct column.
+
+    A row may carry `audio` (the bytes to store, None for none) or `path` (the name inside the struct).
+    """
     import datasets
 
     records = {"client_id": [], audio_column: [], "sentence": [], "up_votes": [], "down_votes": [], "gender": []}
     for i, row in enumerate(rows):
         records["client_id"].append(row["client_id"])
-        records[audio_column].append({"bytes": encode(speech_like(row["seconds"], rate, seed=i), rate, "WAV"),
-                                      "path": f"common_voice_kmr_{i}.mp3"})
+        data = row["audio"] if "audio" in row else encode(speech_like(row["seconds"], rate, seed=i), rate, "WAV")
+        records[audio_column].append({"bytes": data, "path": row.get("path", f"common_voice_kmr_{i}.mp3")})
         records["sentence"].append(row["sentence"])
         records["up_votes"].append(row.get("up_votes", 2))
         records["down_votes"].append(row.get("down_votes", 0))

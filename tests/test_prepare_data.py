@@ -15,6 +15,7 @@ import pytest
 import soundfile as sf
 
 import prepare_data
+from kurdish_tts.vocabulary import BUILTIN_VOCAB
 from conftest import ROOT, default_rows, encode, hub_table, read_metadata_lines, speech_like, write_release
 
 FAST = ["--num_workers", "1", "--model_name_or_path", "facebook/mms-tts-kmr-script_latin"]
@@ -77,7 +78,7 @@ def test_other_loudness_modes(tmp_path, mode):
         assert abs(np.abs(audio).max() - np.abs(speech_like(1.5) * 0.5).max()) < 0.01
 
 
-def test_bad_clips_are_counted_and_skipped(tmp_path):
+def test_bad_clips_are_counted_and_skipped(tmp_path, capsys):
     rows = default_rows(4) + [
         dict(default_rows(1)[0], audio=b"this is not audio at all" * 50),
         dict(default_rows(1)[0], audio=b""),
@@ -91,14 +92,66 @@ def test_bad_clips_are_counted_and_skipped(tmp_path):
         dict(default_rows(1)[0], seconds=16.5),
         dict(default_rows(1)[0], up_votes=1),
         dict(default_rows(1)[0], down_votes=1),
+        dict(default_rows(1)[0], up_votes=0),
+        dict(default_rows(1)[0], down_votes=3),
     ]
     out = tmp_path / "out"
     assert run(write_release(tmp_path / "cv" / "kmr", rows), out) == 0
     dropped = report(out)["counts"]["dropped"]
     assert dropped == {"undecodable audio": 1, "empty file": 1, "silent": 1, "missing clip file": 1, "empty text": 1,
-                       "nothing sayable in text": 1, "unsafe path": 2, "too short": 1, "too long": 1, "vote filter": 2}
+                       "nothing sayable in text": 1, "unsafe path": 2, "too short": 1, "too long": 1, "vote filter": 4}
     assert len(listed(out)) == 4
     assert not (tmp_path / "outside.mp3").exists()
+    summary = capsys.readouterr().out.splitlines()
+    assert summary[1].startswith("kept 4 of 18: 4 vote filter, ")
+    # the first few dropped clips are named under their reason, with "..." when there are more
+    assert "  vote filter: common_voice_kmr_14.mp3, common_voice_kmr_15.mp3, common_voice_kmr_16.mp3 ..." in summary
+    assert "  unsafe path: ../../outside.mp3, /etc/passwd" in summary
+    assert any(line.startswith("  too long: common_voice_kmr_13.mp3 (16.") for line in summary)
+    assert any(line.startswith("  undecodable audio: common_voice_kmr_4.mp3 (") for line in summary)
+
+
+def test_unusable_audio_files_are_counted_and_skipped(tmp_path):
+    with_nan, with_inf = speech_like(1.5), speech_like(1.5)
+    with_nan[100], with_inf[200] = np.nan, -np.inf
+    rows = default_rows(2) + [
+        dict(default_rows(1)[0], audio=encode(np.zeros(0, np.float32), 16000, "WAV")),  # a header, no samples
+        dict(default_rows(1)[0], audio=encode(with_nan, 16000, "WAV", "FLOAT")),
+        dict(default_rows(1)[0], audio=encode(with_inf, 16000, "WAV", "FLOAT")),
+        dict(default_rows(1)[0], missing=True),
+    ]
+    release = write_release(tmp_path / "cv", rows)
+    (release / "clips" / "common_voice_kmr_5.mp3").mkdir()  # a folder where the clip should be
+    out = tmp_path / "out"
+    assert run(release, out, "--eval_size", 0) == 0
+    data = report(out)
+    assert data["counts"]["dropped"] == {"zero-length audio": 1, "non-finite samples": 2, "unreadable file": 1}
+    assert data["dropped_examples"]["unreadable file"] == ["common_voice_kmr_5.mp3 (Is a directory)"]
+    assert len(listed(out)) == 2
+
+
+def test_file_without_read_permission_is_counted(tmp_path):
+    release = write_release(tmp_path / "cv", default_rows(3))
+    clip = release / "clips" / "common_voice_kmr_2.mp3"
+    clip.chmod(0)
+    if os.access(clip, os.R_OK):
+        pytest.skip("this user reads files whatever their permissions (root)")
+    out = tmp_path / "out"
+    assert run(release, out, "--eval_size", 0) == 0
+    assert report(out)["dropped_examples"] == {"unreadable file": ["common_voice_kmr_2.mp3 (Permission denied)"]}
+
+
+def test_rows_without_vote_columns_pass_the_vote_filter(tmp_path):
+    hub_table(default_rows(3)).remove_columns(["up_votes", "down_votes"]).to_parquet(str(tmp_path / "d.parquet"))
+    assert run(tmp_path / "d.parquet", tmp_path / "a", "--min_upvotes", 5, "--eval_size", 0) == 0
+    assert report(tmp_path / "a")["counts"]["kept"] == 3
+    release = write_release(tmp_path / "cv", default_rows(3))  # a release without vote columns: read by name
+    with (release / "validated.tsv").open(encoding="utf-8") as handle:
+        table = [line.rstrip("\n").split("\t") for line in handle]
+    keep = [table[0].index(name) for name in ("path", "sentence", "client_id")]
+    (release / "validated.tsv").write_text("".join("\t".join(r[i] for i in keep) + "\n" for r in table), encoding="utf-8")
+    assert run(release, tmp_path / "b", "--min_upvotes", 5, "--eval_size", 0) == 0
+    assert report(tmp_path / "b")["counts"]["kept"] == 3
 
 
 def test_vote_and_duration_flags(tmp_path):
@@ -159,6 +212,57 @@ def test_parquet_in_hub_layout_with_audio_in_path(tmp_path):
     assert report(out)["counts"]["kept"] == 5 and report(out)["source"]["kind"] == "parquet"
 
 
+def save(table, folder: Path, layout: str) -> Path:
+    """`table` as a parquet folder in the hub layout or as a save_to_disk folder."""
+    if layout == "parquet":
+        folder.mkdir(parents=True)
+        table.to_parquet(str(folder / "train-00000-of-00001.parquet"))
+    else:
+        table.save_to_disk(str(folder))
+    return folder
+
+
+def test_parquet_folder_of_several_files_and_its_splits(tmp_path):
+    folder = tmp_path / "test" / "kurmanji"  # a parent folder named like a split must not count as one
+    (folder / "data").mkdir(parents=True)
+    rows = [dict(r, path=f"clip_{i}.mp3") for i, r in enumerate(default_rows(7))]
+    hub_table(rows[:3]).to_parquet(str(folder / "data" / "train-00000-of-00002.parquet"))
+    hub_table(rows[3:5]).to_parquet(str(folder / "data" / "train-00001-of-00002.parquet"))
+    hub_table(rows[5:]).to_parquet(str(folder / "data" / "test-00000-of-00001.parquet"))
+    assert run(folder, tmp_path / "train", "--eval_size", 0) == 0
+    assert report(tmp_path / "train")["counts"]["kept"] == 5
+    assert run(folder, tmp_path / "test", "--split", "test", "--eval_size", 0) == 0
+    assert report(tmp_path / "test")["counts"]["kept"] == 2
+
+
+@pytest.mark.parametrize("layout", ["parquet", "disk"])
+@pytest.mark.parametrize("decode", [False, True])
+def test_audio_feature_column_is_read_without_decoding(tmp_path, layout, decode):
+    import datasets
+
+    table = hub_table(default_rows(3), audio_column="audio").cast_column("audio", datasets.Audio(decode=decode))
+    out = tmp_path / "out"
+    assert run(save(table, tmp_path / "data", layout), out, "--eval_size", 0) == 0  # torchcodec is never needed
+    assert report(out)["counts"]["kept"] == 3
+
+
+@pytest.mark.parametrize("layout", ["parquet", "disk"])
+def test_paths_inside_audio_structs_are_only_names(tmp_path, layout):
+    secret = tmp_path / "secret.mp3"
+    secret.write_bytes(encode(speech_like(1.5), 16000))
+    paths = ["../../etc/x.mp3", "/etc/passwd", "clips/../../../y.mp3", "x.mp3", str(secret)]
+    rows = [dict(r, path=path) for r, path in zip(default_rows(5), paths)]
+    rows[-1]["audio"] = None  # a path without bytes is never opened
+    before = sorted(tmp_path.rglob("*"))
+    out = tmp_path / "out"
+    assert run(save(hub_table(rows, audio_column="audio"), tmp_path / "data", layout), out, "--eval_size", 0) == 0
+    data = report(out)
+    assert data["counts"]["kept"] == 3
+    assert data["dropped_examples"] == {"duplicate clip": ["x.mp3"], "missing audio": ["secret.mp3"]}
+    assert sorted(p for p in tmp_path.rglob("*") if out not in p.parents and p != out and "data" not in p.parts) == before
+    assert {p.name for p in (out / "wavs").iterdir()} == {f for f, _ in listed(out)}
+
+
 def test_save_to_disk_folder_and_its_split(tmp_path):
     import datasets
 
@@ -167,6 +271,37 @@ def test_save_to_disk_folder_and_its_split(tmp_path):
     assert run(tmp_path / "disk", out) == 0
     assert report(out)["counts"]["kept"] == 4
     assert run(tmp_path / "disk", out, "--split", "test") == 1
+
+
+def test_release_split_tsv(tmp_path, capsys):
+    release = write_release(tmp_path / "cv", default_rows(6))
+    lines = (release / "validated.tsv").read_text(encoding="utf-8").splitlines(keepends=True)
+    (release / "train.tsv").write_text("".join(lines[:3]), encoding="utf-8")  # the header and two rows
+    out = tmp_path / "out"
+    assert run(release, out, "--split", "train.tsv", "--eval_size", 0) == 0
+    assert report(out)["counts"]["kept"] == 2 and report(out)["source"]["description"].endswith("(train.tsv)")
+    for split in ("dev.tsv", "../cv/validated.tsv"):
+        assert run(release, tmp_path / "none", "--split", split) == 1
+        assert "choose --split from the .tsv files there (train.tsv, validated.tsv)" in capsys.readouterr().err
+
+
+def test_vocabulary_notice_offline_and_a_local_model_vocabulary(release, tmp_path, capsys):
+    assert run(release, tmp_path / "a") == 0
+    notices = [line for line in capsys.readouterr().err.splitlines() if "notice" in line]
+    assert notices == ["notice: the model hub is unreachable; using the built-in Kurmanji vocabulary "
+                       "instead of facebook/mms-tts-kmr-script_latin's"]
+    assert report(tmp_path / "a")["vocabulary"]["source"] == "built-in"
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "vocab.json").write_text(json.dumps({c: i for c, i in BUILTIN_VOCAB.items() if c != "x"}), encoding="utf-8")
+    assert run(release, tmp_path / "b", "--model_name_or_path", model) == 0
+    assert "notice" not in capsys.readouterr().err
+    data = report(tmp_path / "b")
+    assert data["vocabulary"]["source"] == str(model) and data["removed_characters"]["x"] == 3  # şêx, xweş, xal
+    assert not any("x" in text for _, text in listed(tmp_path / "b"))
+    assert run(release, tmp_path / "c", "--model_name_or_path", tmp_path / "a") == 1  # a folder without vocab.json
+    assert "has no vocab.json" in capsys.readouterr().err
 
 
 def test_missing_column_lists_the_columns(tmp_path, capsys):
