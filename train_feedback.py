@@ -27,7 +27,7 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from kurdish_tts.feedback import Entry, FeedbackRejected, FeedbackStore
+from kurdish_tts.feedback import Entry, FeedbackRejected, FeedbackStore, link_or_copy
 from kurdish_tts.metadata import EVAL_FILE, TRAIN_FILE, WAVS_DIR, Clip, MetadataError, read_metadata, write_metadata
 from kurdish_tts.trainer import (TrainingError, TrainingInterrupted, add_training_arguments, check_arguments,
                                  discriminator_folder, replace_folder, train)
@@ -35,6 +35,7 @@ from kurdish_tts.vocabulary import MMS_KURMANJI, builtin_vocabulary, load_vocabu
 
 CURRENT_MODEL = Path("models/kurdish")
 BATCH_COLUMNS = ("audio", "text", "id", "speaker", "source", "note")
+STAGED_PREFIX = "feedback_"  # feedback wavs in a round's data folder: an app's id never collides with a base clip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -194,21 +195,15 @@ def training_round(store: FeedbackStore, args) -> int:
 
 
 def run_round(store: FeedbackStore, args) -> int:
-    with store.locked():
-        store.reconcile()
-        snapshot = store.pending_entries()
     base = [] if args.feedback_only else read_metadata(args.data_dir / TRAIN_FILE)
-    if not snapshot:
-        raise TrainingError(f"no feedback pending in {store.pending}: add some with --add_sample or --add_batch")
     eval_clips = read_metadata(args.data_dir / EVAL_FILE) if (args.data_dir / EVAL_FILE).is_file() else []
-    print(f"round: {len(snapshot)} feedback clips (weight {args.feedback_weight:g}) + {len(base)} base clips; "
-          f"from {args.model_name_or_path}")
     final_output = args.output_dir
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     with tempfile.TemporaryDirectory(dir=args.data_dir, prefix=".feedback-round-") as staging:
         staging = Path(staging)
-        stage_clips(args.data_dir, store, base, snapshot, eval_clips, staging)
-        clips = base + [Clip(e.file, e.text) for e in snapshot]
+        snapshot, feedback_clips = stage_clips(args.data_dir, store, base, eval_clips, staging)
+        print(f"round: {len(snapshot)} feedback clips (weight {args.feedback_weight:g}) + {len(base)} base clips; "
+              f"from {args.model_name_or_path}")
         weights = [1.0] * len(base) + [args.feedback_weight] * len(snapshot)
         round_args = argparse.Namespace(**vars(args))
         round_args.data_dir = staging
@@ -216,7 +211,7 @@ def run_round(store: FeedbackStore, args) -> int:
         round_args.logging_dir = args.logging_dir or final_output.with_name(f"{final_output.name}-runs")
         for leftover in (round_args.output_dir, discriminator_folder(round_args.output_dir)):
             shutil.rmtree(leftover, ignore_errors=True)
-        train(round_args, clips, eval_clips, weights)
+        train(round_args, base + feedback_clips, eval_clips, weights)
     backup = install_model(round_args.output_dir, final_output, stamp)
     print(f"new model in {final_output}" + (f"; previous kept as {backup}" if backup else ""))
     if args.archive_feedback:
@@ -227,30 +222,26 @@ def run_round(store: FeedbackStore, args) -> int:
     return 0
 
 
-def stage_clips(data_dir: Path, store: FeedbackStore, base: list[Clip], snapshot: list[Entry], eval_clips: list[Clip],
-                staging: Path) -> None:
-    """A data folder for the round: hard links to the base and snapshot wavs, nothing copied.
+def stage_clips(data_dir: Path, store: FeedbackStore, base: list[Clip], eval_clips: list[Clip],
+                staging: Path) -> tuple[list[Entry], list[Clip]]:
+    """A data folder for the round: hard links to the base wavs and to a snapshot of the pending
+    feedback, nothing copied. Returns the snapshot and its clips as the round names them.
 
-    The links keep the snapshot's audio even if an entry is replaced while the round trains.
+    The links keep the snapshot's audio even if an entry is replaced while the round trains; the
+    feedback is named `feedback_<id>.wav` so that an app's id never collides with a base clip.
     """
     wavs = staging / WAVS_DIR
     wavs.mkdir()
+    snapshot = store.snapshot(wavs, prefix=STAGED_PREFIX)
+    if not snapshot:
+        raise TrainingError(f"no feedback pending in {store.pending}: add some with --add_sample or --add_batch")
     for clip in base + eval_clips:
-        link(data_dir / WAVS_DIR / clip.file, wavs / clip.file)
-    for entry in snapshot:
-        link(store.pending / WAVS_DIR / entry.file, wavs / entry.file)
-    write_metadata(staging / TRAIN_FILE, base + [Clip(e.file, e.text) for e in snapshot])
+        link_or_copy(data_dir / WAVS_DIR / clip.file, wavs / clip.file)
+    feedback_clips = [Clip(STAGED_PREFIX + e.file, e.text) for e in snapshot]
+    write_metadata(staging / TRAIN_FILE, base + feedback_clips)
     if eval_clips:
         write_metadata(staging / EVAL_FILE, eval_clips)
-
-
-def link(source: Path, target: Path) -> None:
-    if not source.is_file():
-        raise MetadataError(f"{source} is listed but missing: re-run prepare_data.py")
-    try:
-        os.link(source, target)
-    except OSError:  # another file system: copy instead
-        shutil.copy2(source, target)
+    return snapshot, feedback_clips
 
 
 def install_model(new: Path, current: Path, stamp: str) -> Path | None:

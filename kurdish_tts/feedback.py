@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from kurdish_tts import audio
-from kurdish_tts.metadata import TRAIN_FILE, WAVS_DIR, Clip, write_metadata, write_text_atomic
+from kurdish_tts.metadata import TRAIN_FILE, WAVS_DIR, Clip, MetadataError, write_metadata, write_text_atomic
 from kurdish_tts.text import normalize_text
 
 ENTRIES_FILE = "entries.json"
@@ -98,6 +98,16 @@ class FeedbackStore:
 
     def pending_entries(self) -> list[Entry]:
         return self.read_entries(self.pending)
+
+    def snapshot(self, wavs: Path, prefix: str = "") -> list[Entry]:
+        """The pending entries, their wavs linked into `wavs` as `<prefix><file>`, both under the
+        lock: an intake that replaces an entry afterwards changes neither the text nor the audio."""
+        with self.locked():
+            self.reconcile()
+            entries = self.pending_entries()
+            for e in entries:
+                link_or_copy(self.pending / WAVS_DIR / e.file, wavs / f"{prefix}{e.file}")
+        return entries
 
     def archived_rounds(self) -> list[tuple[Path, dict, list[Entry]]]:
         rounds = []
@@ -176,7 +186,7 @@ class FeedbackStore:
             shutil.rmtree(tmp, ignore_errors=True)
             (tmp / WAVS_DIR).mkdir(parents=True)
             for e in moving:
-                os.link(self.pending / WAVS_DIR / e.file, tmp / WAVS_DIR / e.file)
+                link_or_copy(self.pending / WAVS_DIR / e.file, tmp / WAVS_DIR / e.file)
             write_metadata(tmp / TRAIN_FILE, [Clip(e.file, e.text) for e in moving])
             write_text_atomic(tmp / ENTRIES_FILE, json.dumps([asdict(e) for e in moving], ensure_ascii=False, indent=1))
             write_text_atomic(tmp / ROUND_FILE, json.dumps({**info, "archived": utc_now(), "clips": len(moving)}, indent=1))
@@ -202,3 +212,15 @@ class FeedbackStore:
         for wav in (self.pending / WAVS_DIR).glob("*") if (self.pending / WAVS_DIR).is_dir() else []:
             if wav.name not in listed:
                 wav.unlink()
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """A hard link (no copy, and it keeps this version of the file if `source` is replaced later)."""
+    if not source.is_file():
+        raise MetadataError(f"{source} is listed but missing: restore it, or re-run prepare_data.py for base clips")
+    try:
+        os.link(source, target)
+    except FileExistsError:
+        raise  # never write through an existing name: it may be a link to another clip
+    except OSError:  # another file system, or one without hard links: copy instead
+        shutil.copy2(source, target)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -277,3 +278,57 @@ def test_two_intakes_at_the_same_moment_keep_both(workspace, tmp_path):
     assert sorted(e["original_text"] for e in pending(workspace)) == ["deng 0", "deng 1", "deng 2"]
     wavs = workspace / "training" / "feedback" / "pending" / "wavs"
     assert sorted(p.name for p in wavs.iterdir()) == sorted(e["file"] for e in pending(workspace))
+
+
+def test_snapshot_takes_text_and_audio_together(workspace, tmp_path, monkeypatch):
+    """An intake that replaces an entry just after the round took its snapshot changes nothing in the round."""
+    recording(tmp_path, "old.wav", 50)
+    recording(tmp_path, "new.wav", 51)
+
+    def replace(audio: str, text: str) -> None:
+        (tmp_path / "b.jsonl").write_text(json.dumps({"audio": audio, "text": text, "id": "x"}) + "\n")
+        assert feedback(workspace, "--add_batch", tmp_path / "b.jsonl") == 0
+
+    replace("old.wav", "ez im")
+    old_wav = (workspace / "training" / "feedback" / "pending" / "wavs" / "x.wav").read_bytes()
+    seen = {}
+    real_locked = train_feedback.FeedbackStore.locked
+
+    @contextlib.contextmanager
+    def locked_then_replaced(store):
+        with real_locked(store):
+            yield
+        if not seen:  # the first lock the round releases: the snapshot's
+            seen["replaced"] = True
+            replace("new.wav", "tu yî")
+
+    def stopping_train(args, clips, eval_clips, weights):
+        seen["text"] = dict((c.file, c.text) for c in clips)["feedback_x.wav"]
+        seen["wav"] = (args.data_dir / "wavs" / "feedback_x.wav").read_bytes()
+        raise train_feedback.TrainingError("stopped by the test")
+
+    monkeypatch.setattr(train_feedback.FeedbackStore, "locked", locked_then_replaced)
+    monkeypatch.setattr(train_feedback, "train", stopping_train)
+    assert feedback(workspace, *round_args()) == 1
+    assert seen["text"] == "ez im" and seen["wav"] == old_wav
+    assert [e["text"] for e in pending(workspace)] == ["tu yî"]
+    assert (workspace / "training" / "feedback" / "pending" / "wavs" / "x.wav").read_bytes() != old_wav
+
+
+def test_feedback_id_equal_to_a_base_clip_id_overwrites_nothing(workspace, tmp_path, monkeypatch):
+    recording(tmp_path, "c2.wav", 52)
+    (tmp_path / "b.csv").write_text("audio,text,id\nc2.wav,ez im,c2\n")
+    assert feedback(workspace, "--add_batch", tmp_path / "b.csv") == 0
+    base_wav = workspace / "training" / "wavs" / "c2.wav"
+    feedback_wav = workspace / "training" / "feedback" / "pending" / "wavs" / "c2.wav"
+    before = base_wav.read_bytes(), feedback_wav.read_bytes()
+    seen = {}
+
+    def stopping_train(args, clips, eval_clips, weights):
+        seen["staged"] = {c.file: (args.data_dir / "wavs" / c.file).read_bytes() for c in clips}
+        raise train_feedback.TrainingError("stopped by the test")
+
+    monkeypatch.setattr(train_feedback, "train", stopping_train)
+    assert feedback(workspace, *round_args()) == 1
+    assert (seen["staged"]["c2.wav"], seen["staged"]["feedback_c2.wav"]) == before
+    assert (base_wav.read_bytes(), feedback_wav.read_bytes()) == before
