@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import os
 import shutil
@@ -175,16 +176,19 @@ def add_batch(store: FeedbackStore, args) -> int:
 
 
 def show(store: FeedbackStore, newest: int = 5) -> int:
-    pending = store.pending_entries()
-    minutes = sum(e.seconds for e in pending) / 60
-    print(f"pending: {len(pending)} clips, {minutes:.1f} min")
-    for e in sorted(pending, key=lambda e: e.added, reverse=True)[:newest]:
-        print(f"  {e.added}  {e.id}  {e.seconds:4.1f} s  {e.speaker or '-'}  \"{e.text}\"")
+    describe("pending", store.pending_entries(), newest)
     rounds = store.archived_rounds()
-    print(f"archived: {sum(len(entries) for _, _, entries in rounds)} clips in {len(rounds)} rounds")
+    describe(f"archived in {len(rounds)} rounds", [e for _, _, entries in rounds for e in entries], newest)
     for folder, info, entries in rounds[-newest:]:
-        print(f"  {folder.name}  {len(entries)} clips -> {info.get('model', '?')}")
+        weights = f" (weights sha256 {info['model_sha256'][:12]})" if "model_sha256" in info else ""
+        print(f"  round {folder.name}: {len(entries)} clips -> {info.get('model', '?')}{weights}")
     return 0
+
+
+def describe(label: str, entries: list[Entry], newest: int) -> None:
+    print(f"{label}: {len(entries)} clips, {sum(e.seconds for e in entries) / 60:.1f} min")
+    for e in sorted(entries, key=lambda e: e.added, reverse=True)[:newest]:
+        print(f"  {e.added}  {e.id}  {e.seconds:4.1f} s  {e.speaker or '-'}  \"{e.text}\"")
 
 
 def training_round(store: FeedbackStore, args) -> int:
@@ -213,11 +217,14 @@ def run_round(store: FeedbackStore, args) -> int:
             shutil.rmtree(leftover, ignore_errors=True)
         train(round_args, base + feedback_clips, eval_clips, weights)
     backup = install_model(round_args.output_dir, final_output, stamp)
-    print(f"new model in {final_output}" + (f"; previous kept as {backup}" if backup else ""))
+    model = model_record(final_output)
+    print(f"new model in {final_output} (weights sha256 {model['model_sha256'][:12]})"
+          + (f"; previous kept as {backup}" if backup else ""))
     if args.archive_feedback:
-        target = store.archive_entries(snapshot, {"model": str(final_output), "previous_model": str(backup or ""),
+        target = store.archive_entries(snapshot, {**model, "previous_model": str(backup or ""),
                                                   "base_model": str(args.model_name_or_path),
-                                                  "feedback_weight": args.feedback_weight})
+                                                  "feedback_weight": args.feedback_weight,
+                                                  "feedback_only": args.feedback_only})
         print(f"archived {len(store.read_entries(target)) if target else 0} clips to {target}")
     return 0
 
@@ -242,6 +249,15 @@ def stage_clips(data_dir: Path, store: FeedbackStore, base: list[Clip], eval_cli
     if eval_clips:
         write_metadata(staging / EVAL_FILE, eval_clips)
     return snapshot, feedback_clips
+
+
+def model_record(folder: Path) -> dict:
+    """What identifies a saved model after the next round has moved it to a dated backup."""
+    weights = folder / "model.safetensors"
+    with weights.open("rb") as handle:
+        digest = hashlib.file_digest(handle, "sha256").hexdigest()
+    saved = datetime.fromtimestamp(weights.stat().st_mtime, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"model": str(folder), "model_sha256": digest, "model_saved": saved}
 
 
 def install_model(new: Path, current: Path, stamp: str) -> Path | None:

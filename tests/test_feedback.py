@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -77,6 +78,10 @@ def weights_of(folder: Path) -> dict[str, torch.Tensor]:
     return load_file(str(folder / "model.safetensors"))
 
 
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def test_add_list_train_archive(workspace, tmp_path, capsys):
     first = recording(tmp_path, "one.mp3", 1, rate=44100, channels=2)
     second = recording(tmp_path, "two.wav", 2, rate=22050)
@@ -90,7 +95,8 @@ def test_add_list_train_archive(workspace, tmp_path, capsys):
     assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")
     capsys.readouterr()
     assert feedback(workspace, "--list") == 0
-    assert "pending: 2 clips" in capsys.readouterr().out
+    minutes = sum(e["seconds"] for e in entries) / 60
+    assert f"pending: 2 clips, {minutes:.1f} min" in capsys.readouterr().out
 
     before = weights_of(workspace / "models" / "kurdish")
     assert feedback(workspace, *round_args("--archive_feedback")) == 0
@@ -100,12 +106,26 @@ def test_add_list_train_archive(workspace, tmp_path, capsys):
     assert len(backups) == 1 and all(torch.equal(before[k], weights_of(backups[0])[k]) for k in before)
     assert pending(workspace) == [] and [e["id"] for e in archived(workspace)] == [e["id"] for e in entries]
     info = json.loads(next((workspace / "training" / "feedback" / "archive").glob("2*/round.json")).read_text())
-    assert info["model"].endswith("kurdish") and info["clips"] == 2
+    assert info["model"].endswith("kurdish") and info["clips"] == 2 and info["feedback_only"] is False
+    assert info["model_sha256"] == sha256_of(workspace / "models" / "kurdish" / "model.safetensors")
+    assert info["model_saved"].endswith("Z") and info["model_saved"] <= info["archived"]
     assert not list((workspace / "training" / "feedback" / "pending" / "wavs").iterdir())
     assert feedback(workspace, *round_args()) == 1  # nothing pending any more
+
     capsys.readouterr()
     assert feedback(workspace, "--list") == 0
-    assert "archived: 2 clips in 1 rounds" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "pending: 0 clips, 0.0 min" in out and f"archived in 1 rounds: 2 clips, {minutes:.1f} min" in out
+    assert "rast nivîs" in out and "ez bîst û pênc salî me" in out  # the newest archived entries
+    assert f"2 clips -> {info['model']} (weights sha256 {info['model_sha256'][:12]})" in out
+
+    # The next round moves that model to a dated backup: the record still finds it by its weights.
+    assert feedback(workspace, "--add_sample", recording(tmp_path, "three.wav", 3), "sêyem") == 0
+    assert feedback(workspace, *round_args("--archive_feedback")) == 0
+    holders = [folder.name for folder in (workspace / "models").glob("kurdish*")
+               if (folder / "model.safetensors").is_file()
+               and sha256_of(folder / "model.safetensors") == info["model_sha256"]]
+    assert len(holders) == 1 and holders[0].startswith("kurdish-2")
 
 
 @pytest.mark.parametrize("weight", [5.0, 2.5])
