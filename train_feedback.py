@@ -69,11 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     check_arguments(parser, args)
     if args.feedback_weight <= 0:
         parser.error("--feedback_weight must be above 0")
+    store = FeedbackStore(args.data_dir)
+    restore_current_model(store, args.output_dir)
     if args.model_name_or_path is None:
         args.model_name_or_path = str(args.output_dir) if (args.output_dir / "config.json").is_file() else MMS_KURMANJI
     if args.discriminator is None and discriminator_folder(Path(args.model_name_or_path)).is_dir():
         args.discriminator = discriminator_folder(Path(args.model_name_or_path))  # no warm-up from scratch again
-    store = FeedbackStore(args.data_dir)
     try:
         if args.add_sample:
             return add_sample(store, args)
@@ -216,7 +217,7 @@ def run_round(store: FeedbackStore, args) -> int:
         for leftover in (round_args.output_dir, discriminator_folder(round_args.output_dir)):
             shutil.rmtree(leftover, ignore_errors=True)
         train(round_args, base + feedback_clips, eval_clips, weights)
-    backup = install_model(round_args.output_dir, final_output, stamp)
+    backup = install_model(store, round_args.output_dir, final_output, stamp)
     model = model_record(final_output)
     print(f"new model in {final_output} (weights sha256 {model['model_sha256'][:12]})"
           + (f"; previous kept as {backup}" if backup else ""))
@@ -260,9 +261,10 @@ def model_record(folder: Path) -> dict:
     return {"model": str(folder), "model_sha256": digest, "model_saved": saved}
 
 
-def install_model(new: Path, current: Path, stamp: str) -> Path | None:
+def install_model(store: FeedbackStore, new: Path, current: Path, stamp: str) -> Path | None:
     """Make `new` the current model; the previous one is kept as `<current>-<stamp>` (a copy, made
-    first, so that the current model stays in place until the new one replaces it)."""
+    first, so that the current model stays in place until the new one replaces it). The swap runs
+    under the store's lock, so that an intake never finds it half done (see restore_current_model)."""
     backup = None
     if (current / "config.json").is_file():
         backup = current.with_name(f"{current.name}-{stamp}")
@@ -270,11 +272,24 @@ def install_model(new: Path, current: Path, stamp: str) -> Path | None:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.copytree(current, tmp)
         os.replace(tmp, backup)
-    replace_folder(new, current)
-    new_discriminator, current_discriminator = discriminator_folder(new), discriminator_folder(current)
-    if new_discriminator.is_dir():
-        replace_folder(new_discriminator, current_discriminator)
+    with store.locked():
+        replace_folder(new, current)
+        if discriminator_folder(new).is_dir():
+            replace_folder(discriminator_folder(new), discriminator_folder(current))
     return backup
+
+
+def restore_current_model(store: FeedbackStore, current: Path) -> None:
+    """Undo a swap that a kill interrupted: trainer.replace_folder renames the current folder to
+    `.<name>.old` before it renames the new one in, and a kill between the two leaves only that."""
+    for folder in (current, discriminator_folder(current)):
+        old = folder.with_name(f".{folder.name}.old")
+        if folder.exists() or not old.is_dir():
+            continue
+        with store.locked():
+            if not folder.exists() and old.is_dir():
+                os.replace(old, folder)
+                print(f"restored {folder} from {old}, left there by a model installation that was interrupted")
 
 
 if __name__ == "__main__":

@@ -352,3 +352,22 @@ def test_feedback_id_equal_to_a_base_clip_id_overwrites_nothing(workspace, tmp_p
     assert feedback(workspace, *round_args()) == 1
     assert (seen["staged"]["c2.wav"], seen["staged"]["feedback_c2.wav"]) == before
     assert (base_wav.read_bytes(), feedback_wav.read_bytes()) == before
+
+
+def test_rerun_restores_a_model_left_aside_by_a_killed_installation(workspace, tmp_path, capsys):
+    """A kill between replace_folder's two renames leaves only models/.kurdish.old (and the same for the
+    discriminator): the next run puts them back instead of falling back to the hub model."""
+    assert feedback(workspace, "--add_sample", recording(tmp_path, "r.wav", 70), "dîsa") == 0
+    models = workspace / "models"
+    model_before = weights_of(models / "kurdish")
+    for name in ("kurdish", "kurdish-discriminator"):
+        os.replace(models / name, models / f".{name}.old")
+    capsys.readouterr()
+    assert feedback(workspace, *round_args()) == 0
+    out = capsys.readouterr().out
+    assert f"restored {models / 'kurdish'} from {models / '.kurdish.old'}" in out
+    assert f"restored {models / 'kurdish-discriminator'}" in out
+    assert f"from {models / 'kurdish'}" in out and "(loaded)" in out  # the discriminator too
+    assert not (models / ".kurdish.old").exists() and not (models / ".kurdish-discriminator.old").exists()
+    [backup] = models.glob("kurdish-2*")
+    assert all(torch.equal(model_before[k], weights_of(backup)[k]) for k in model_before)
