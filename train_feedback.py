@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_argument("--list", action="store_true", help="show pending and archived feedback")
     intake.add_argument("--speaker", default="", help="who spoke the correction")
     intake.add_argument("--source", default="", help="where it came from (an app, a person)")
-    intake.add_argument("--note", default="")
+    intake.add_argument("--note", default="", help="a remark kept with the correction")
     round_ = parser.add_argument_group("training round")
     round_.add_argument("--feedback_weight", type=float, default=5.0, help="a feedback clip is drawn this many times "
                         "as often as a base clip")

@@ -300,6 +300,31 @@ def test_two_intakes_at_the_same_moment_keep_both(workspace, tmp_path):
     assert sorted(p.name for p in wavs.iterdir()) == sorted(e["file"] for e in pending(workspace))
 
 
+def test_feedback_only_trains_on_feedback_alone_and_note_is_kept(workspace, tmp_path, monkeypatch):
+    batch = tmp_path / "batch.csv"
+    recording(tmp_path, "b.wav", 60)
+    batch.write_text("audio,text,id,note\nb.wav,du,n2,\n", encoding="utf-8")
+    assert feedback(workspace, "--add_sample", recording(tmp_path, "a.wav", 61), "yek", "--note", "stress on yek") == 0
+    assert feedback(workspace, "--add_batch", batch, "--note", "from the batch") == 0
+    assert [e["note"] for e in pending(workspace)] == ["stress on yek", "from the batch"]
+    engine_saw = []
+    real_train = train_feedback.train
+
+    def recording_train(args, clips, eval_clips, weights):
+        engine_saw.append(([c.file for c in clips], weights, (args.data_dir / "metadata.csv").read_text()))
+        return real_train(args, clips, eval_clips, weights)
+
+    monkeypatch.setattr(train_feedback, "train", recording_train)
+    assert feedback(workspace, *round_args("--feedback_only", "--feedback_weight", 3, "--archive_feedback")) == 0
+    [(files, weights, staged)] = engine_saw
+    feedback_files = [f"feedback_{e['file']}" for e in archived(workspace)]
+    assert sorted(files) == sorted(feedback_files) and weights == [3.0, 3.0]
+    assert sorted(line.split("|")[0] for line in staged.splitlines()) == sorted(feedback_files)
+    assert [e["note"] for e in archived(workspace)] == ["stress on yek", "from the batch"]
+    info = json.loads(next((workspace / "training" / "feedback" / "archive").glob("2*/round.json")).read_text())
+    assert info["feedback_only"] is True and info["feedback_weight"] == 3.0
+
+
 def test_snapshot_takes_text_and_audio_together(workspace, tmp_path, monkeypatch):
     """An intake that replaces an entry just after the round took its snapshot changes nothing in the round."""
     recording(tmp_path, "old.wav", 50)
