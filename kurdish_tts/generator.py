@@ -44,7 +44,11 @@ def prior_log_likelihood(z_p: torch.Tensor, m_p: torch.Tensor, logs_p: torch.Ten
     Expanded into four matrix products so that no [B, C, T_text, T_frames] tensor is built.
     In fp32: the squares and exp(-2 logs_p) lose too much in half precision.
     """
-    z_p, m_p, logs_p = z_p.float(), m_p.float(), logs_p.float()
+    with torch.autocast(z_p.device.type, enabled=False):  # autocast would take the matmuls back to half
+        return _prior_log_likelihood(z_p.float(), m_p.float(), logs_p.float())
+
+
+def _prior_log_likelihood(z_p: torch.Tensor, m_p: torch.Tensor, logs_p: torch.Tensor) -> torch.Tensor:
     inverse_variance = torch.exp(-2.0 * logs_p)  # [B, C, T_text]
     constant = torch.sum(-0.5 * math.log(2 * math.pi) - logs_p - 0.5 * m_p**2 * inverse_variance, dim=1)  # [B, T_text]
     quadratic = torch.matmul(inverse_variance.transpose(1, 2), -0.5 * z_p**2)  # [B, T_text, T_frames]

@@ -235,9 +235,12 @@ def build_run(args, train_clips: list[Clip], eval_clips: list[Clip], weights: li
     optimizer_d = torch.optim.AdamW(discriminator.parameters(), args.learning_rate, betas=betas, eps=eps)
     scheduler_g = torch.optim.lr_scheduler.ExponentialLR(optimizer_g, gamma=args.lr_decay)
     scheduler_d = torch.optim.lr_scheduler.ExponentialLR(optimizer_d, gamma=args.lr_decay)
-    model, discriminator, optimizer_g, optimizer_d = accelerator.prepare(model, discriminator, optimizer_g, optimizer_d)
+    # The networks are not wrapped for DistributedDataParallel: the training forward calls VitsModel's parts,
+    # not its forward (which only synthesises), so `apply_updates` averages the gradients itself.
+    model, discriminator = model.to(accelerator.device), discriminator.to(accelerator.device)
+    optimizer_g, optimizer_d = accelerator.prepare(optimizer_g, optimizer_d)
     progress = Progress()
-    accelerator.register_for_checkpointing(scheduler_g, scheduler_d, progress)
+    accelerator.register_for_checkpointing(model, discriminator, scheduler_g, scheduler_d, progress)
     loss_weights = LossWeights(args.weight_mel, args.weight_kl, args.weight_duration, args.weight_fm, args.weight_gen,
                                args.weight_disc)
     return Run(args, accelerator, model, discriminator, tokenizer, vocabulary, optimizer_g, optimizer_d, scheduler_g,
@@ -391,7 +394,10 @@ def train_step(run: Run, batch) -> dict[str, float] | None:
         with accelerator.autocast():
             loss_g, loss_d, metrics, _ = compute_losses(run.model, run.discriminator, batch, run.features, run.weights,
                                                         args.segment_frames, adversarial=not warming_up)
-        if not (math.isfinite(metrics["loss_g"]) and math.isfinite(metrics["loss_d"])):
+        finite = math.isfinite(metrics["loss_g"]) and math.isfinite(metrics["loss_d"])
+        if accelerator.num_processes > 1:  # every process skips, or none: the gradient averaging must meet
+            finite = bool(accelerator.reduce(torch.tensor(float(not finite), device=accelerator.device)) == 0)
+        if not finite:
             run.optimizer_g.zero_grad(set_to_none=True)
             run.optimizer_d.zero_grad(set_to_none=True)
             return None
@@ -400,16 +406,46 @@ def train_step(run: Run, batch) -> dict[str, float] | None:
         if update_generator:
             accelerator.backward(loss_g, inputs=run.generator_parameters)
         if accelerator.sync_gradients:
-            accelerator.clip_grad_norm_(run.discriminator.parameters(), args.max_grad_norm)
-            if update_generator:
-                accelerator.clip_grad_norm_(run.generator_parameters, args.max_grad_norm)
-        run.optimizer_d.step()
-        if update_generator:
-            run.optimizer_g.step()
+            apply_updates(run, update_generator)
         run.optimizer_d.zero_grad(set_to_none=True)
         run.optimizer_g.zero_grad(set_to_none=True)
     metrics["warmup"] = float(warming_up)
     return metrics
+
+
+def apply_updates(run: Run, update_generator: bool) -> None:
+    """Average the gradients across processes, clip them and step, once per accumulated batch.
+
+    Under fp16 the one gradient scaler unscales each optimiser once, steps both, and only then
+    updates its scale: stepping through accelerate's optimisers would update the scale between
+    the two steps and unscale twice.
+    """
+    scaler = run.accelerator.scaler
+    updates = [(run.optimizer_d.optimizer, list(run.discriminator.parameters()))]
+    if update_generator:
+        updates.append((run.optimizer_g.optimizer, run.generator_parameters))
+    for optimizer, parameters in updates:
+        average_gradients(run.accelerator, parameters)
+        if scaler is not None:
+            scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(parameters, run.args.max_grad_norm)
+    for optimizer, _ in updates:
+        if scaler is not None:
+            scaler.step(optimizer)  # skipped when the unscaled gradients are not finite
+        else:
+            optimizer.step()
+    if scaler is not None:
+        scaler.update()
+
+
+def average_gradients(accelerator, parameters: list[torch.Tensor]) -> None:
+    """Replace each gradient by its mean over the processes (one collective for all of them)."""
+    gradients = [p.grad for p in parameters if p.grad is not None]
+    if accelerator.num_processes == 1 or not gradients:
+        return
+    mean = accelerator.reduce(torch.cat([g.reshape(-1) for g in gradients]), reduction="mean")
+    for gradient, part in zip(gradients, torch.split(mean, [g.numel() for g in gradients])):
+        gradient.copy_(part.view_as(gradient))
 
 
 def epoch_batches(run: Run) -> list[list[int]]:
@@ -554,7 +590,9 @@ def print_header(run: Run, total_steps: int, resume_from: Path | None) -> None:
           f"{len(run.eval_dataset) if run.eval_dataset else 0} for evaluation")
     print(f"generator: {trainable / 1e6:.2f} M trainable parameters; discriminator {disc / 1e6:.2f} M "
           f"({'loaded' if run.warm_discriminator else f'fresh, {args.discriminator_warmup_steps} warm-up steps'})")
-    print(f"steps: {total_steps} of batch {args.batch_size} x {args.gradient_accumulation_steps}; precision "
+    processes = run.accelerator.num_processes
+    print(f"steps: {total_steps} of batch {args.batch_size} x {args.gradient_accumulation_steps}"
+          + (f" on {processes} processes" if processes > 1 else "") + f"; precision "
           f"{args.mixed_precision}; device {run.accelerator.device}"
           + (f"; resuming from {resume_from} at step {run.progress.step}" if resume_from else ""))
 

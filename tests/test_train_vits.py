@@ -163,7 +163,8 @@ def test_offline_hub_model_and_fp16_on_cpu(data, tmp_path, capsys):
     assert exit_info.value.code == 2
 
 
-def test_sigterm_saves_a_checkpoint_and_resume_goes_on(data, tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_signal_saves_a_checkpoint_and_resume_goes_on(data, tmp_path, stop):
     command = [sys.executable, str(ROOT / "train_vits.py"), *args_for(data, tmp_path, "--max_steps", 500)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env=dict(os.environ, HF_HUB_OFFLINE="1"))
@@ -171,7 +172,7 @@ def test_sigterm_saves_a_checkpoint_and_resume_goes_on(data, tmp_path):
     while not list((tmp_path / "model-runs").glob("events.*")) and time.monotonic() < deadline:
         time.sleep(0.2)
     time.sleep(2)
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(stop)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130, err[-500:]
     checkpoints = list((tmp_path / "checkpoints").glob("checkpoint-*"))
@@ -198,26 +199,56 @@ def test_gradient_accumulation_matches_the_big_batch(tmp_path):
     assert len(set(map(len, texts))) == 1
     data = write_data(tmp_path / "training", texts, seconds=lambda i: 1.6, eval_count=0)
 
-    def captured_gradients(accumulation: int, micro_batches: list[list[int]]) -> dict[str, torch.Tensor]:
+    def captured_gradients(accumulation: int, micro_batches: list[list[int]], scale: float | None = None):
         parser = train_vits.build_parser()
         args = parser.parse_args(args_for(data, tmp_path / f"acc{accumulation}", "--init_config", tmp_path / "config.json",
                                           "--gradient_accumulation_steps", accumulation, "--segment_frames", 128,
                                           "--discriminator_warmup_steps", 0))
         run = trainer.build_run(args, [Clip(f"c{i}.wav", t) for i, t in enumerate(texts)], [], None)
+        if scale is not None:  # what fp16 on a GPU does to the gradients, on the CPU
+            run.accelerator.scaler = torch.amp.GradScaler("cpu", init_scale=scale)
         seen = {}
-        step = run.optimizer_g.optimizer.step
+        for prefix, optimizer, network in (("g.", run.optimizer_g, run.model), ("d.", run.optimizer_d, run.discriminator)):
+            def record_then_step(*a, step=optimizer.optimizer.step, network=network, prefix=prefix, **k):
+                seen.update({prefix + n: p.grad.clone() for n, p in network.named_parameters() if p.grad is not None})
+                return step(*a, **k)
 
-        def record_then_step(*a, **k):
-            seen.update({n: p.grad.clone() for n, p in run.model.named_parameters() if p.grad is not None})
-            return step(*a, **k)
-
-        run.optimizer_g.optimizer.step = record_then_step
+            optimizer.optimizer.step = record_then_step
         for indices in micro_batches:
             trainer.train_step(run, collate([run.dataset[i] for i in indices]))
         return seen
 
     whole = captured_gradients(1, [[0, 1, 2, 3]])
-    halves = captured_gradients(2, [[0, 1], [2, 3]])
-    assert whole.keys() == halves.keys() and len(whole) > 50
-    for name in whole:
-        torch.testing.assert_close(halves[name], whole[name], rtol=1e-4, atol=1e-6, msg=name)
+    for other in (captured_gradients(2, [[0, 1], [2, 3]]), captured_gradients(1, [[0, 1, 2, 3]], scale=2.0**12)):
+        assert whole.keys() == other.keys() and sum(n.startswith("g.") for n in whole) > 50
+        for name in whole:
+            torch.testing.assert_close(other[name], whole[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+def launch_two_processes(*command) -> subprocess.CompletedProcess:
+    """Two CPU processes on a free port, as TRAINING_README.md shows (torchrun; accelerate reads its environment)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+                           str(port), *map(str, command)], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, HF_HUB_OFFLINE="1", ACCELERATE_USE_CPU="yes"))
+
+
+def test_two_processes_train_on_different_clips_and_keep_the_same_weights(data, tmp_path):
+    done = launch_two_processes(ROOT / "tests" / "distributed_check.py", data, tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    seen = json.loads((tmp_path / "distributed.json").read_text())
+    assert seen["processes"] == 2 and seen["finite"] and seen["changed"]
+    assert set(seen["clips"][0]).isdisjoint(seen["clips"][1])  # each process its own share of the epoch
+    assert seen["difference"] < 1e-6  # gradients averaged: one update for both
+
+
+def test_the_whole_script_runs_on_two_processes(data, tmp_path):
+    done = launch_two_processes("train_vits.py", *args_for(data, tmp_path, "--max_steps", 3, "--save_steps", 2))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "steps: 3 of batch 2 x 1 on 2 processes" in done.stdout
+    assert (tmp_path / "model" / "model.safetensors").is_file()
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["checkpoint-2", "checkpoint-3"]

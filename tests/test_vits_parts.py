@@ -12,6 +12,7 @@ from conftest import ROOT
 from kurdish_tts.alignment import maximum_path, monotonic_alignment_search
 from kurdish_tts.discriminator import DiscriminatorConfig, VitsDiscriminator, load_discriminator, save_discriminator
 from kurdish_tts.features import FeatureConfig, linear_spectrogram, mel_spectrogram
+from kurdish_tts.generator import prior_log_likelihood
 from kurdish_tts.losses import loss_disc, loss_dur, loss_fm, loss_gen, loss_kl, loss_mel
 
 TINY_DISCRIMINATOR = DiscriminatorConfig.from_dict(json.loads((ROOT / "configs/tiny.json").read_text())["discriminator"])
@@ -163,4 +164,6 @@ def test_bf16_autocast_gives_fp32_losses():
         loss_g, loss_d, metrics, out = compute_losses(model, discriminator, batch, FeatureConfig(), LossWeights(),
                                                       segment_frames=8)
     assert out.waveform_fake.dtype == torch.bfloat16  # the networks did run in bf16
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # the alignment search works on fp32 likelihoods
+        assert prior_log_likelihood(out.z_p, out.m_p[..., :5], out.logs_p[..., :5]).dtype == torch.float32
     assert loss_g.dtype == torch.float32 and loss_d.dtype == torch.float32 and math.isfinite(loss_g.item())
