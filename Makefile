@@ -32,6 +32,8 @@ bench: venv
 	$(PY) bench/bench_prepare.py
 	$(PY) bench/bench_alignment.py
 	$(PY) bench/bench_training.py
+	$(PY) bench/bench_synthesis.py
+	$(PY) bench/bench_learning.py
 
 clean-demo:
 	rm -rf $(DEMO)

@@ -430,15 +430,16 @@ def plot_stats(kept: list[Outcome], path: Path) -> None:
     per_speaker = sorted(Counter(o.speaker for o in kept).values(), reverse=True)
     rates = [len(o.text) / o.seconds for o in kept]
     figure, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-    axes[0].hist(durations, bins=30, color="tab:blue")
+    # One filled outline per panel rather than a rectangle per bin or speaker: a fraction of the drawing time.
+    axes[0].hist(durations, bins=30, color="tab:blue", histtype="stepfilled")
     axes[0].set(title="clip duration", xlabel="seconds", ylabel="clips")
-    axes[1].bar(range(len(per_speaker)), per_speaker, color="tab:green")
+    axes[1].stairs(per_speaker, range(len(per_speaker) + 1), color="tab:green", fill=True)
     axes[1].set(title=f"clips per speaker ({len(per_speaker)} speakers)", xlabel="speaker rank", ylabel="clips")
-    axes[2].hist(rates, bins=30, color="tab:orange")
+    axes[2].hist(rates, bins=30, color="tab:orange", histtype="stepfilled")
     axes[2].set(title="speaking rate", xlabel="characters per second", ylabel="clips")
     figure.subplots_adjust(left=0.05, right=0.99, bottom=0.15, top=0.9, wspace=0.25)
     tmp = path.with_name(f".{path.name}.tmp.png")
-    figure.savefig(tmp, dpi=100)
+    figure.savefig(tmp, dpi=80)
     plt.close(figure)
     os.replace(tmp, path)
 
