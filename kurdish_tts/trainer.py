@@ -546,7 +546,10 @@ def train(args: argparse.Namespace, train_clips: list[Clip] | None = None, eval_
     if accelerator.is_main_process:
         output = save_final(run)
         elapsed = time.perf_counter() - started
-        print(f"trained {run.progress.step - start_step} steps in {elapsed / 60:.1f} min; model saved to {output}; "
+        skipped = run.progress.nonfinite_total
+        print(f"trained {run.progress.step - start_step} steps in {elapsed / 60:.1f} min"
+              + (f" ({skipped} micro-batches skipped for non-finite losses)" if skipped else "")
+              + f"; model saved to {output}; "
               f"discriminator to {discriminator_folder(output)}")
         run.writer.close()
     accelerator.wait_for_everyone()
@@ -573,6 +576,7 @@ def after_step(run: Run, metrics: dict, bar) -> None:
             for name, value in metrics.items():
                 run.writer.add_scalar(f"train/{name}", value, step)
             run.writer.add_scalar("train/learning_rate", run.scheduler_g.get_last_lr()[0], step)
+            run.writer.add_scalar("train/nonfinite_skipped", run.progress.nonfinite_total, step)
     if step % args.eval_steps == 0 and run.accelerator.is_main_process:
         evaluate(run)
     if step % args.save_steps == 0:

@@ -127,6 +127,25 @@ def test_non_finite_losses_stop_the_run(data, tmp_path, capsys):
     assert "2 non-finite losses in a row" in capsys.readouterr().err
 
 
+def test_a_non_finite_step_is_skipped_and_counted(data, tmp_path, capsys, monkeypatch):
+    from kurdish_tts import trainer
+
+    calls = []
+
+    def second_call_not_finite(*args, **kwargs):
+        loss_g, loss_d, metrics, out = compute_losses(*args, **kwargs)
+        calls.append(1)
+        if len(calls) == 2:
+            return loss_g * float("nan"), loss_d, dict(metrics, loss_g=float("nan")), out
+        return loss_g, loss_d, metrics, out
+
+    compute_losses = trainer.compute_losses
+    monkeypatch.setattr(trainer, "compute_losses", second_call_not_finite)
+    assert train_vits.main(args_for(data, tmp_path, "--max_steps", 3, "--discriminator_warmup_steps", 0)) == 0
+    assert len(calls) == 4  # 3 steps and the skipped one
+    assert "(1 micro-batches skipped for non-finite losses)" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("problem, message", [
     ("missing", "missing wav"),
     ("rate", "sample rate is not 16000 Hz"),
