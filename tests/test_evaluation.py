@@ -87,3 +87,37 @@ def test_evaluation_errors(model_dir, tmp_path, capsys):  # noqa: F811
     assert "--asr_model" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         synthesize.main(["--model", "a", "--model", "b", "--text", "ez"])
+
+
+def tiny_recognizer(folder):
+    """A random, tiny wav2vec2 CTC model with a Kurmanji character vocabulary, saved as a local folder."""
+    from transformers import (Wav2Vec2Config, Wav2Vec2CTCTokenizer, Wav2Vec2FeatureExtractor, Wav2Vec2ForCTC,
+                              Wav2Vec2Processor)
+
+    folder.mkdir(parents=True)
+    letters = "abcçdeêfghiîjklmnopqrsştuûvwxyz"
+    vocab = {"<pad>": 0, "<unk>": 1, "|": 2, **{c: i + 3 for i, c in enumerate(letters)}}
+    (folder / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+    tokenizer = Wav2Vec2CTCTokenizer(str(folder / "vocab.json"), word_delimiter_token="|")
+    processor = Wav2Vec2Processor(Wav2Vec2FeatureExtractor(sampling_rate=16000), tokenizer)
+    config = Wav2Vec2Config(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                            intermediate_size=32, conv_dim=(8, 8), conv_stride=(5, 4), conv_kernel=(10, 4),
+                            num_conv_pos_embeddings=4, num_conv_pos_embedding_groups=2, pad_token_id=0)
+    torch.manual_seed(0)
+    Wav2Vec2ForCTC(config).save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder
+
+
+def test_asr_model_gives_a_character_error_rate(model_dir, tmp_path):  # noqa: F811
+    data = tmp_path / "training"
+    (data / "wavs").mkdir(parents=True)
+    sf.write(data / "wavs" / "e0.wav", speech_like(1.5, seed=0), 16000, subtype="PCM_16")
+    write_metadata(data / "metadata_eval.csv", [Clip("e0.wav", "ez ji te hez dikim")])
+    report = tmp_path / "report.json"
+    assert synthesize.main(["--evaluate", "--model", str(model_dir), "--metadata", str(data / "metadata_eval.csv"),
+                            "--asr_model", str(tiny_recognizer(tmp_path / "asr")), "--report", str(report)]) == 0
+    scores = json.loads(report.read_text())
+    cer = scores["clips"][0]["cer"]
+    assert cer is not None and cer > 0  # a random recogniser cannot transcribe it
+    assert scores["summary"][str(model_dir)]["cer_mean"] == pytest.approx(cer)
