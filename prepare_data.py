@@ -267,7 +267,7 @@ def process_all(jobs, num_workers: int):
         yield from map(process_clip, jobs)
         return
     audio.load_resampler()  # loaded once here, inherited by every forked worker
-    with ProcessPoolExecutor(num_workers) as pool:
+    with ProcessPoolExecutor(num_workers, initializer=_stop_with_parent, initargs=(os.getpid(),)) as pool:
         pending: deque = deque()
         try:
             for chunk in _chunks(jobs, CHUNK):
@@ -279,6 +279,18 @@ def process_all(jobs, num_workers: int):
         finally:
             for future in pending:
                 future.cancel()
+
+
+def _stop_with_parent(parent: int) -> None:
+    """Worker initializer: exit once the main process is gone (killed with SIGKILL, say) instead of
+    waiting forever for work that will not come. A wav it was writing stays a temporary file, which
+    the next run removes."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def _chunks(items, size: int):

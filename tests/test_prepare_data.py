@@ -359,6 +359,14 @@ def test_parallel_workers_give_the_same_result(release, tmp_path):
         assert (tmp_path / "one" / "wavs" / file).read_bytes() == (tmp_path / "two" / "wavs" / file).read_bytes()
 
 
+def alive(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status")
+    try:
+        return "\tZ" not in status.read_text().split("State:")[1].splitlines()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
 def test_killed_run_leaves_nothing_half_written(tmp_path):
     rows = [dict(r, seconds=6.0) for r in default_rows(40)]
     release = write_release(tmp_path / "cv", rows)
@@ -369,8 +377,14 @@ def test_killed_run_leaves_nothing_half_written(tmp_path):
     deadline = time.monotonic() + 60
     while len(list((out / "wavs").glob("*.wav"))) < 5 and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.05)
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
     process.send_signal(signal.SIGKILL)
     process.wait()
+    assert len(children) == 2  # the workers, which must not outlive the main process
+    deadline = time.monotonic() + 10
+    while any(alive(int(pid)) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(alive(int(pid)) for pid in children)
     assert not (out / "metadata.csv").exists()
     for wav in (out / "wavs").glob("*.wav"):
         assert sf.info(str(wav)).frames > 0  # every wav there is whole
