@@ -7,7 +7,8 @@ base data (`metadata.csv`) merged with a snapshot of the pending feedback, each 
 drawn --feedback_weight times as often as a base clip, through the same engine and flags as
 train_vits.py. The new model replaces `models/kurdish` (the previous one is kept as
 `models/kurdish-<UTC>`); with --archive_feedback the snapshot then moves to
-`feedback/archive/<UTC>/`. A round that fails or is killed leaves every clip pending.
+`feedback/archive/<UTC>/`. A round that fails or is killed before its model is installed leaves
+every clip pending; if it is killed after, the next run finishes its archive.
 
     python train_feedback.py --add_sample clip.wav "Rast nivîs" --speaker amed --source app
     python train_feedback.py --add_batch corrections.csv
@@ -18,6 +19,7 @@ train_vits.py. The new model replaces `models/kurdish` (the previous one is kept
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import hashlib
 import json
@@ -81,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.add_batch:
             return add_batch(store, args)
         if args.list:
+            with contextlib.suppress(FeedbackRejected), store.round_lock():  # a running round finishes its own
+                finish_interrupted_round(store)
             return show(store)
         return training_round(store, args)
     except TrainingInterrupted as e:
@@ -196,6 +200,7 @@ def training_round(store: FeedbackStore, args) -> int:
     with store.round_lock():
         for leftover in args.data_dir.glob(".feedback-round-*"):  # from a round that was killed
             shutil.rmtree(leftover, ignore_errors=True)
+        finish_interrupted_round(store)
         return run_round(store, args)
 
 
@@ -217,16 +222,15 @@ def run_round(store: FeedbackStore, args) -> int:
         for leftover in (round_args.output_dir, discriminator_folder(round_args.output_dir)):
             shutil.rmtree(leftover, ignore_errors=True)
         train(round_args, base + feedback_clips, eval_clips, weights)
-    backup = install_model(store, round_args.output_dir, final_output, stamp)
-    model = model_record(final_output)
+    backup = keep_backup(final_output, stamp)
+    model = {**model_record(round_args.output_dir), "model": str(final_output)}
+    info = {**model, "previous_model": str(backup or ""), "base_model": str(args.model_name_or_path),
+            "feedback_weight": args.feedback_weight, "feedback_only": args.feedback_only}
+    install_model(store, round_args.output_dir, final_output, (snapshot, info) if args.archive_feedback else None)
     print(f"new model in {final_output} (weights sha256 {model['model_sha256'][:12]})"
           + (f"; previous kept as {backup}" if backup else ""))
     if args.archive_feedback:
-        target = store.archive_entries(snapshot, {**model, "previous_model": str(backup or ""),
-                                                  "base_model": str(args.model_name_or_path),
-                                                  "feedback_weight": args.feedback_weight,
-                                                  "feedback_only": args.feedback_only})
-        print(f"archived {len(store.read_entries(target)) if target else 0} clips to {target}")
+        print(f"archived {archive_round(store, snapshot, info)}")
     return 0
 
 
@@ -261,22 +265,57 @@ def model_record(folder: Path) -> dict:
     return {"model": str(folder), "model_sha256": digest, "model_saved": saved}
 
 
-def install_model(store: FeedbackStore, new: Path, current: Path, stamp: str) -> Path | None:
-    """Make `new` the current model; the previous one is kept as `<current>-<stamp>` (a copy, made
-    first, so that the current model stays in place until the new one replaces it). The swap runs
-    under the store's lock, so that an intake never finds it half done (see restore_current_model)."""
-    backup = None
-    if (current / "config.json").is_file():
-        backup = current.with_name(f"{current.name}-{stamp}")
-        tmp = current.with_name(f".{backup.name}.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(current, tmp)
-        os.replace(tmp, backup)
+def keep_backup(current: Path, stamp: str) -> Path | None:
+    """Keep the current model as `<current>-<stamp>`: a copy, made before the new model replaces it,
+    so that the current model stays in place until then."""
+    if not (current / "config.json").is_file():
+        return None
+    backup = current.with_name(f"{current.name}-{stamp}")
+    tmp = current.with_name(f".{backup.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(current, tmp)
+    os.replace(tmp, backup)
+    return backup
+
+
+def install_model(store: FeedbackStore, new: Path, current: Path,
+                  to_archive: tuple[list[Entry], dict] | None) -> None:
+    """Make `new` the current model. The swap runs under the store's lock, so that an intake never
+    finds it half done (see restore_current_model); `to_archive`, the snapshot and its archive
+    record, is written in the same lock just before it (see finish_interrupted_round)."""
     with store.locked():
+        if to_archive:
+            store.record_round(*to_archive)
         replace_folder(new, current)
         if discriminator_folder(new).is_dir():
             replace_folder(discriminator_folder(new), discriminator_folder(current))
-    return backup
+
+
+def archive_round(store: FeedbackStore, snapshot: list[Entry], info: dict) -> str:
+    """Archive the snapshot of a round whose model is installed, then drop the round's record."""
+    target = store.archive_entries(snapshot, info)
+    store.forget_round()
+    if target is None:
+        return "0 clips (none still pending unchanged)"
+    return f"{len(store.read_entries(target))} clips to {target}"
+
+
+def finish_interrupted_round(store: FeedbackStore) -> None:
+    """A round killed after installing its model but before archiving leaves its record: archive the
+    clips it names now (those still pending unchanged), so that no round trains on them again. If the
+    installed model is not the record's, the installation never completed and nothing was trained
+    into it: drop the record, the clips stay pending. Call under the round lock."""
+    recorded = store.recorded_round()
+    if recorded is None:
+        return
+    snapshot, info = recorded
+    model = Path(info["model"])
+    if (model / "model.safetensors").is_file() and model_record(model)["model_sha256"] == info["model_sha256"]:
+        print(f"finished the archive of a round interrupted after installing {model}: "
+              f"{archive_round(store, snapshot, info)}")
+    else:
+        store.forget_round()
+        print(f"a round was interrupted before installing its model: its {len(snapshot)} clips stay pending")
 
 
 def restore_current_model(store: FeedbackStore, current: Path) -> None:

@@ -4,6 +4,7 @@
     <data_dir>/feedback/pending/metadata.csv       <id>.wav|<normalised text>   (the usual contract)
     <data_dir>/feedback/pending/entries.json       one record per clip: when it came, who, from where
     <data_dir>/feedback/archive/<UTC>/             the same three, plus round.json, for each trained round
+    <data_dir>/feedback/round-in-progress.json     a round between installing its model and archiving
 
 Every change happens under an exclusive file lock and is written atomically, so two intakes
 at the same moment keep both entries, and a killed process never leaves half an entry.
@@ -27,6 +28,7 @@ from kurdish_tts.text import normalize_text
 
 ENTRIES_FILE = "entries.json"
 ROUND_FILE = "round.json"
+IN_PROGRESS_FILE = "round-in-progress.json"
 MODEL_HOP = 256  # VITS aligns each token (2 per character with blanks) to at least one frame of 256 samples
 
 
@@ -194,6 +196,26 @@ class FeedbackStore:
             self._write_pending([e for e in pending if e.key() not in wanted])
             self._remove_unlisted_wavs()
             return target
+
+    # --- a round between installing its model and archiving ---------------------------------
+
+    def record_round(self, snapshot: list[Entry], info: dict) -> None:
+        """Note which entries went into the model `info` names (by `model_sha256`), just before that
+        model is installed, so that a kill before they are archived is finished by the next run
+        instead of leaving them to be trained on again. Call under the lock."""
+        record = {"entries": [asdict(e) for e in snapshot], "info": info}
+        write_text_atomic(self.root / IN_PROGRESS_FILE, json.dumps(record, ensure_ascii=False, indent=1))
+
+    def recorded_round(self) -> tuple[list[Entry], dict] | None:
+        """The snapshot and archive record left by `record_round`, or None."""
+        path = self.root / IN_PROGRESS_FILE
+        if not path.is_file():
+            return None
+        record = json.loads(path.read_text(encoding="utf-8"))
+        return [Entry(**e) for e in record["entries"]], record["info"]
+
+    def forget_round(self) -> None:
+        (self.root / IN_PROGRESS_FILE).unlink(missing_ok=True)
 
     def reconcile(self) -> None:
         """Finish an archive that a kill interrupted; remove leftovers. Call under the lock."""

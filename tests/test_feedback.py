@@ -396,3 +396,75 @@ def test_rerun_restores_a_model_left_aside_by_a_killed_installation(workspace, t
     assert not (models / ".kurdish.old").exists() and not (models / ".kurdish-discriminator.old").exists()
     [backup] = models.glob("kurdish-2*")
     assert all(torch.equal(model_before[k], weights_of(backup)[k]) for k in model_before)
+
+
+class Killed(Exception):
+    """Stands for a kill at the point where the test raises it."""
+
+
+def fail_once(monkeypatch, owner, name: str) -> None:
+    real = getattr(owner, name)
+    calls = []
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise Killed(name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, failing)
+
+
+def test_round_killed_between_install_and_archive_is_archived_once_and_not_retrained(workspace, tmp_path,
+                                                                                     monkeypatch, capsys):
+    for i in range(2):
+        assert feedback(workspace, "--add_sample", recording(tmp_path, f"i{i}.wav", 80 + i), f"deng {i}") == 0
+    first = [e["id"] for e in pending(workspace)]
+    fail_once(monkeypatch, train_feedback.FeedbackStore, "archive_entries")
+    with pytest.raises(Killed):
+        feedback(workspace, *round_args("--archive_feedback"))
+    installed = sha256_of(workspace / "models" / "kurdish" / "model.safetensors")
+    assert [e["id"] for e in pending(workspace)] == first and archived(workspace) == []
+    assert (workspace / "training" / "feedback" / "round-in-progress.json").is_file()
+
+    assert feedback(workspace, "--add_sample", recording(tmp_path, "later.wav", 82), "paşê") == 0
+    engine_saw = []
+    real_train = train_feedback.train
+
+    def recording_train(args, clips, eval_clips, weights):
+        engine_saw.append([c.file for c in clips if c.file.startswith("feedback_")])
+        return real_train(args, clips, eval_clips, weights)
+
+    monkeypatch.setattr(train_feedback, "train", recording_train)
+    capsys.readouterr()
+    assert feedback(workspace, *round_args("--archive_feedback")) == 0
+    assert "finished the archive of a round interrupted after installing" in capsys.readouterr().out
+    [later] = [e for e in archived(workspace) if e["text"] == "paşê"]
+    assert engine_saw == [[f"feedback_{later['file']}"]]  # not the clips the killed round trained on
+    assert pending(workspace) == [] and sorted(e["id"] for e in archived(workspace)) == sorted(first + [later["id"]])
+    rounds = sorted((workspace / "training" / "feedback" / "archive").glob("2*"))
+    infos = [json.loads((folder / "round.json").read_text()) for folder in rounds]
+    assert [e["id"] for e in json.loads((rounds[0] / "entries.json").read_text())] == first
+    assert infos[0]["model_sha256"] == installed and infos[0]["clips"] == 2
+    assert infos[1]["previous_model"] and sha256_of(Path(infos[1]["previous_model"]) / "model.safetensors") == installed
+    assert not (workspace / "training" / "feedback" / "round-in-progress.json").exists()
+
+
+def test_round_killed_before_its_model_is_installed_leaves_the_clips_pending(workspace, tmp_path, monkeypatch,
+                                                                            capsys):
+    for i in range(2):
+        assert feedback(workspace, "--add_sample", recording(tmp_path, f"u{i}.wav", 90 + i), f"deng {i}") == 0
+    entries = pending(workspace)
+    model_before = sha256_of(workspace / "models" / "kurdish" / "model.safetensors")
+    fail_once(monkeypatch, train_feedback, "replace_folder")  # the record is written, the swap never happens
+    with pytest.raises(Killed):
+        feedback(workspace, *round_args("--archive_feedback"))
+    record = workspace / "training" / "feedback" / "round-in-progress.json"
+    assert record.is_file()
+    assert json.loads(record.read_text())["info"]["model_sha256"] != model_before
+    capsys.readouterr()
+    assert feedback(workspace, "--list") == 0
+    out = capsys.readouterr().out
+    assert "interrupted before installing its model: its 2 clips stay pending" in out and "pending: 2 clips" in out
+    assert not record.exists() and pending(workspace) == entries and archived(workspace) == []
+    assert sha256_of(workspace / "models" / "kurdish" / "model.safetensors") == model_before
