@@ -110,14 +110,11 @@ class TorchEngine:
 class OnnxEngine:
     """The two stages in ONNX Runtime, from a folder written by `export_onnx`."""
 
-    def __init__(self, folder: Path, threads: int | None = None):
+    def __init__(self, folder: Path):
         import onnxruntime
 
-        options = onnxruntime.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-        self.encoder = onnxruntime.InferenceSession(str(folder / ENCODER_FILE), options, providers=["CPUExecutionProvider"])
-        self.decoder = onnxruntime.InferenceSession(str(folder / DECODER_FILE), options, providers=["CPUExecutionProvider"])
+        self.encoder = onnxruntime.InferenceSession(str(folder / ENCODER_FILE), providers=["CPUExecutionProvider"])
+        self.decoder = onnxruntime.InferenceSession(str(folder / DECODER_FILE), providers=["CPUExecutionProvider"])
 
     def durations(self, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
         return tuple(self.encoder.run(None, self._feed(self.encoder, inputs)))
