@@ -223,7 +223,7 @@ def run_round(store: FeedbackStore, args) -> int:
             shutil.rmtree(leftover, ignore_errors=True)
         train(round_args, base + feedback_clips, eval_clips, weights)
     backup = keep_backup(final_output, stamp)
-    model = {**model_record(round_args.output_dir), "model": str(final_output)}
+    model = {**model_record(round_args.output_dir), "model": str(final_output.resolve())}  # found from any folder
     info = {**model, "previous_model": str(backup or ""), "base_model": str(args.model_name_or_path),
             "feedback_weight": args.feedback_weight, "feedback_only": args.feedback_only}
     install_model(store, round_args.output_dir, final_output, (snapshot, info) if args.archive_feedback else None)
