@@ -270,7 +270,9 @@ def keep_backup(current: Path, stamp: str) -> Path | None:
     so that the current model stays in place until then."""
     if not (current / "config.json").is_file():
         return None
-    backup = current.with_name(f"{current.name}-{stamp}")
+    backup, number = current.with_name(f"{current.name}-{stamp}"), 1
+    while backup.exists():  # two rounds saved within the same second
+        backup, number = current.with_name(f"{current.name}-{stamp}-{number}"), number + 1
     tmp = current.with_name(f".{backup.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(current, tmp)

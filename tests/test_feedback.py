@@ -468,3 +468,14 @@ def test_round_killed_before_its_model_is_installed_leaves_the_clips_pending(wor
     assert "interrupted before installing its model: its 2 clips stay pending" in out and "pending: 2 clips" in out
     assert not record.exists() and pending(workspace) == entries and archived(workspace) == []
     assert sha256_of(workspace / "models" / "kurdish" / "model.safetensors") == model_before
+
+
+def test_backups_made_within_the_same_second_are_both_kept(tmp_path):
+    current = tmp_path / "models" / "kurdish"
+    current.mkdir(parents=True)
+    backups = []
+    for version in ("first", "second"):
+        (current / "config.json").write_text(version)
+        backups.append(train_feedback.keep_backup(current, "20261125T000000Z"))
+    assert backups[0] != backups[1]
+    assert [(b / "config.json").read_text() for b in backups] == ["first", "second"]
