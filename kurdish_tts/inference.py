@@ -232,6 +232,7 @@ def quantize_vocoder(path: Path, model, tokenizer) -> None:
     `bench/bench_synthesis.py` measures. The flow, the first and the last convolution stay in float."""
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
 
     recorder = _Recorder(TorchEngine(model))
     rng = np.random.default_rng(0)
@@ -239,7 +240,9 @@ def quantize_vocoder(path: Path, model, tokenizer) -> None:
         inputs = tokenizer(sentence, return_tensors="np")
         synthesize_batch(recorder, model.config, inputs["input_ids"], inputs["attention_mask"], rng, 0.667, 0.8, 1.0,
                          0 if model.config.num_speakers > 1 else None)
-    graph = onnx.load(str(path)).graph
+    prepared = path.with_name(f"{path.stem}.prepared.onnx")
+    quant_pre_process(str(path), str(prepared))  # shapes inferred and the graph folded, as quantization wants
+    graph = onnx.load(str(prepared)).graph
     nodes = [n.name for n in graph.node if n.op_type in ("Conv", "ConvTranspose") and n.name.startswith("/decoder/")
              and "/conv_pre/" not in n.name and "/conv_post/" not in n.name]
     feeds = iter(recorder.audio_inputs)
@@ -249,9 +252,10 @@ def quantize_vocoder(path: Path, model, tokenizer) -> None:
             return next(feeds, None)
 
     quantized = path.with_name(f"{path.stem}.int8.onnx")
-    quantize_static(str(path), str(quantized), Feeds(), quant_format=QuantFormat.QDQ, per_channel=True,
+    quantize_static(str(prepared), str(quantized), Feeds(), quant_format=QuantFormat.QDQ, per_channel=True,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, nodes_to_quantize=nodes)
     os.replace(quantized, path)
+    prepared.unlink()
 
 
 def _export(module, inputs, path: Path, output_names, dynamic_axes, opset: int) -> None:
