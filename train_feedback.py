@@ -31,9 +31,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from kurdish_tts.feedback import Entry, FeedbackRejected, FeedbackStore, link_or_copy
-from kurdish_tts.metadata import EVAL_FILE, TRAIN_FILE, WAVS_DIR, Clip, MetadataError, read_metadata, write_metadata
+from kurdish_tts.metadata import (EVAL_FILE, TRAIN_FILE, WAVS_DIR, Clip, MetadataError, read_metadata, replace_folder,
+                                  restore_replaced_folder, write_metadata)
 from kurdish_tts.trainer import (TrainingError, TrainingInterrupted, add_training_arguments, check_arguments,
-                                 discriminator_folder, replace_folder, train)
+                                 discriminator_folder, train)
 from kurdish_tts.vocabulary import MMS_KURMANJI, builtin_vocabulary, load_vocabulary
 
 CURRENT_MODEL = Path("models/kurdish")
@@ -223,7 +224,7 @@ def run_round(store: FeedbackStore, args) -> int:
             shutil.rmtree(leftover, ignore_errors=True)
         train(round_args, base + feedback_clips, eval_clips, weights)
     backup = keep_backup(final_output, stamp)
-    model = {**model_record(round_args.output_dir), "model": str(final_output.resolve())}  # found from any folder
+    model = {"model": str(final_output.resolve()), **model_record(round_args.output_dir)}  # found from any folder
     info = {**model, "previous_model": str(backup or ""), "base_model": str(args.model_name_or_path),
             "feedback_weight": args.feedback_weight, "feedback_only": args.feedback_only}
     install_model(store, round_args.output_dir, final_output, (snapshot, info) if args.archive_feedback else None)
@@ -262,7 +263,7 @@ def model_record(folder: Path) -> dict:
     with weights.open("rb") as handle:
         digest = hashlib.file_digest(handle, "sha256").hexdigest()
     saved = datetime.fromtimestamp(weights.stat().st_mtime, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {"model": str(folder), "model_sha256": digest, "model_saved": saved}
+    return {"model_sha256": digest, "model_saved": saved}
 
 
 def keep_backup(current: Path, stamp: str) -> Path | None:
@@ -321,16 +322,10 @@ def finish_interrupted_round(store: FeedbackStore) -> None:
 
 
 def restore_current_model(store: FeedbackStore, current: Path) -> None:
-    """Undo a swap that a kill interrupted: trainer.replace_folder renames the current folder to
-    `.<name>.old` before it renames the new one in, and a kill between the two leaves only that."""
+    """Undo a model installation that a kill interrupted between the two renames of `replace_folder`."""
     for folder in (current, discriminator_folder(current)):
-        old = folder.with_name(f".{folder.name}.old")
-        if folder.exists() or not old.is_dir():
-            continue
-        with store.locked():
-            if not folder.exists() and old.is_dir():
-                os.replace(old, folder)
-                print(f"restored {folder} from {old}, left there by a model installation that was interrupted")
+        if restore_replaced_folder(folder, store.locked()):
+            print(f"restored {folder}, left aside by a model installation that was interrupted")
 
 
 if __name__ == "__main__":

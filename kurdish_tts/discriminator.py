@@ -10,8 +10,6 @@ the MMS layout (about 47 M parameters); a tiny config keeps CPU runs fast.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,6 +17,8 @@ from pathlib import Path
 import torch
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
+
+from kurdish_tts.metadata import replace_folder
 
 LEAKY_SLOPE = 0.1
 CONFIG_FILE = "discriminator_config.json"
@@ -161,11 +161,4 @@ def save_discriminator(model: VitsDiscriminator, folder: str | Path) -> None:
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(tmp / WEIGHTS_FILE))
     (tmp / CONFIG_FILE).write_text(json.dumps(model.config.to_dict(), indent=2), encoding="utf-8")
-    if folder.exists():
-        old = folder.with_name(f".{folder.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(folder, old)
-        os.replace(tmp, folder)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, folder)
+    replace_folder(tmp, folder)

@@ -9,8 +9,10 @@ the text is non-empty and speakable.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Collection, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,6 +84,36 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def replace_folder(source: Path, target: Path) -> None:
+    """Move the folder `source` to `target`. An existing `target` is first renamed aside (see
+    `restore_replaced_folder`) and removed only once `source` has taken its name."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    aside = _aside(target)
+    shutil.rmtree(aside, ignore_errors=True)
+    if target.exists():
+        os.replace(target, aside)
+    os.replace(source, target)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def restore_replaced_folder(target: Path, lock: AbstractContextManager = nullcontext()) -> bool:
+    """Undo half a `replace_folder` that a kill interrupted between its two renames (only the old
+    folder, renamed aside, is left): put it back, under `lock` when there is something to do.
+    True when it did."""
+    aside = _aside(target)
+    if target.exists() or not aside.is_dir():
+        return False
+    with lock:
+        if target.exists() or not aside.is_dir():  # another process was first
+            return False
+        os.replace(aside, target)
+    return True
+
+
+def _aside(target: Path) -> Path:
+    return target.with_name(f".{target.name}.old")
 
 
 def check_clips(

@@ -30,7 +30,7 @@ from kurdish_tts import evaluation, hub
 from kurdish_tts.dataset import LengthBucketSampler, TtsDataset, collate
 from kurdish_tts.discriminator import DiscriminatorConfig, VitsDiscriminator, load_discriminator, save_discriminator
 from kurdish_tts.features import FeatureConfig
-from kurdish_tts.metadata import EVAL_FILE, TRAIN_FILE, Clip, check_clips, read_metadata
+from kurdish_tts.metadata import EVAL_FILE, TRAIN_FILE, Clip, check_clips, read_metadata, replace_folder
 from kurdish_tts.objective import LossWeights, compute_losses
 from kurdish_tts.synthesis import Voice
 from kurdish_tts.text import normalize_text
@@ -303,9 +303,8 @@ def save_checkpoint(run: Run) -> Path:
 
 def save_model_folder(run: Run, folder: Path, card: str | None = None) -> None:
     """A plain `transformers` model folder: config, safetensors weights, tokenizer, model card."""
-    model = run.accelerator.unwrap_model(run.model)
     folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(folder, safe_serialization=True)
+    run.model.save_pretrained(folder, safe_serialization=True)
     run.tokenizer.save_pretrained(folder)
     (folder / "README.md").write_text(card or model_card(run), encoding="utf-8")
 
@@ -346,17 +345,6 @@ Normalise text first (numbers spelled out): `synthesize.py` in the toolkit does 
 """
 
 
-def replace_folder(source: Path, target: Path) -> None:
-    """Move `source` to `target`; an existing `target` is swapped out and removed only afterwards."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    old = target.with_name(f".{target.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        os.replace(target, old)
-    os.replace(source, target)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def save_final(run: Run) -> Path:
     """The final model folder (atomically replaced) and the discriminator beside it."""
     args = run.args
@@ -367,7 +355,7 @@ def save_final(run: Run) -> Path:
     plot_loss_curve(run.progress.history, tmp / "loss_curve.png")
     (tmp / "loss_history.json").write_text(json.dumps(run.progress.history), encoding="utf-8")
     replace_folder(tmp, output)
-    save_discriminator(run.accelerator.unwrap_model(run.discriminator), discriminator_folder(output))
+    save_discriminator(run.discriminator, discriminator_folder(output))
     return output
 
 
@@ -586,8 +574,7 @@ def after_step(run: Run, metrics: dict, bar) -> None:
 
 def print_header(run: Run, total_steps: int, resume_from: Path | None) -> None:
     args = run.args
-    model = run.accelerator.unwrap_model(run.model)
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    trainable = sum(p.numel() for p in run.generator_parameters)
     disc = sum(p.numel() for p in run.discriminator.parameters())
     minutes = sum(run.dataset.samples) / run.dataset.sample_rate / 60
     print(f"data: {len(run.dataset)} clips ({minutes:.1f} min) from {args.data_dir}, "
@@ -609,8 +596,7 @@ def evaluate(run: Run) -> dict[str, float]:
 
     Runs inside a forked RNG so that evaluating does not change the training that follows.
     """
-    step = run.progress.step
-    model = run.accelerator.unwrap_model(run.model)
+    step, model = run.progress.step, run.model
     model.eval()
     run.discriminator.eval()
     totals: dict[str, float] = {}

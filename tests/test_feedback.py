@@ -390,7 +390,7 @@ def test_rerun_restores_a_model_left_aside_by_a_killed_installation(workspace, t
     capsys.readouterr()
     assert feedback(workspace, *round_args()) == 0
     out = capsys.readouterr().out
-    assert f"restored {models / 'kurdish'} from {models / '.kurdish.old'}" in out
+    assert f"restored {models / 'kurdish'}," in out
     assert f"restored {models / 'kurdish-discriminator'}" in out
     assert f"from {models / 'kurdish'}" in out and "(loaded)" in out  # the discriminator too
     assert not (models / ".kurdish.old").exists() and not (models / ".kurdish-discriminator.old").exists()
@@ -479,3 +479,27 @@ def test_backups_made_within_the_same_second_are_both_kept(tmp_path):
         backups.append(train_feedback.keep_backup(current, "20261125T000000Z"))
     assert backups[0] != backups[1]
     assert [(b / "config.json").read_text() for b in backups] == ["first", "second"]
+
+
+def test_a_folder_replacement_killed_halfway_is_restored(tmp_path, monkeypatch):
+    from kurdish_tts import metadata
+
+    current, new = tmp_path / "kurdish", tmp_path / "new"
+    for folder, text in ((current, "old"), (new, "new")):
+        folder.mkdir()
+        (folder / "config.json").write_text(text)
+    renames = []
+
+    def killed_at_the_second_rename(source, target):
+        renames.append(target)
+        if len(renames) == 2:
+            raise KeyboardInterrupt
+        os.rename(source, target)
+
+    monkeypatch.setattr(metadata.os, "replace", killed_at_the_second_rename)
+    with pytest.raises(KeyboardInterrupt):
+        metadata.replace_folder(new, current)
+    monkeypatch.undo()
+    assert not current.exists()
+    assert metadata.restore_replaced_folder(current) and (current / "config.json").read_text() == "old"
+    assert not metadata.restore_replaced_folder(current)  # nothing left to restore
