@@ -38,8 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", type=Path, default=Path("output.wav"), help="wav file, or folder for several lines")
     voice = parser.add_argument_group("voice")
     voice.add_argument("--speaking_rate", type=float, default=1.0, help="above 1 speaks faster")
-    voice.add_argument("--noise_scale", type=float, default=0.667, help="variation of the voice")
-    voice.add_argument("--noise_scale_duration", type=float, default=0.8, help="variation of the rhythm")
+    voice.add_argument("--noise_scale", type=float, default=Settings.noise_scale, help="variation of the voice")
+    voice.add_argument("--noise_scale_duration", type=float, default=Settings.noise_scale_duration,
+                       help="variation of the rhythm")
     voice.add_argument("--speaker_id", type=int, help="speaker of a multi-speaker model (default 0)")
     voice.add_argument("--seed", type=int, help="same seed, same audio")
     voice.add_argument("--batch_size", type=int, default=1, help="sentences synthesised together (helps on a GPU only)")
@@ -76,12 +77,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.speaking_rate <= 0:
         parser.error("--speaking_rate must be above 0")
     models = args.model or [MMS_KURMANJI]
+    if args.quantize and not args.export_onnx:
+        parser.error("--quantize goes with --export_onnx")
     if args.evaluate:
         return evaluate_models(args, models)
     if len(models) > 1:
         parser.error("several --model only with --evaluate")
-    if args.quantize and not args.export_onnx:
-        parser.error("--quantize goes with --export_onnx")
     if args.export_onnx:
         return export(models[0], args.export_onnx, args.quantize)
     settings = Settings(args.speaking_rate, args.noise_scale, args.noise_scale_duration, args.speaker_id, args.seed,

@@ -103,7 +103,7 @@ def main() -> None:
         float_audio = onnx.speak(passage, Settings(seed=1))
         onnx_difference = float(np.abs(pytorch.speak(passage, Settings(seed=1)) - float_audio).max())
         int8_mcd = mcd_dtw(float_audio, int8.speak(passage, Settings(seed=1)), onnx.sampling_rate)
-        model.noise_scale, model.noise_scale_duration = 0.667, 0.8
+        model.noise_scale, model.noise_scale_duration = Settings.noise_scale, Settings.noise_scale_duration
 
         for voice in (pytorch, onnx, int8):  # warm-up
             voice.speak(SENTENCES[0], Settings(seed=0))

@@ -29,19 +29,28 @@ DECODER_FILE = "durations_to_audio.onnx"
 # The text encoder's relative attention pads differently below window_size + 2 tokens; an exported
 # graph keeps only one of the two branches, so every input is padded (masked) to at least this.
 MIN_TOKENS = 8
+# The noise VITS samples at inference, as MMS ships it: variation of the voice and of the rhythm.
+NOISE_SCALE, NOISE_SCALE_DURATION = 0.667, 0.8
 
 
-class TextToDurations(nn.Module):
-    """Text encoder and duration predictor (stochastic predictor run in reverse on given noise)."""
+class _Stage(nn.Module):
+    """One stage of synthesis over a `VitsModel`'s modules."""
 
     def __init__(self, model):
         super().__init__()
         self.model = model
 
+    def speaker(self, speaker_id):
+        """[B] speaker ids -> [B, E, 1] embeddings, or None for a one-voice model."""
+        return self.model.embed_speaker(speaker_id).unsqueeze(-1) if speaker_id is not None else None
+
+
+class TextToDurations(_Stage):
+    """Text encoder and duration predictor (stochastic predictor run in reverse on given noise)."""
+
     def forward(self, input_ids, attention_mask, duration_noise, length_scale, speaker_id=None):
-        model = self.model
+        model, speaker = self.model, self.speaker(speaker_id)
         mask = attention_mask.unsqueeze(1).to(torch.float32)  # [B, 1, T_text]
-        speaker = model.embed_speaker(speaker_id).unsqueeze(-1) if speaker_id is not None else None
         encoded = model.text_encoder(input_ids=input_ids, padding_mask=mask.transpose(1, 2), attention_mask=attention_mask)
         hidden = encoded.last_hidden_state.transpose(1, 2)  # [B, H, T_text]
         predictor = model.duration_predictor
@@ -50,7 +59,7 @@ class TextToDurations(nn.Module):
             if speaker is not None:
                 condition = condition + predictor.cond(speaker)
             condition = predictor.conv_proj(predictor.conv_dds(condition, mask)) * mask
-            # Reverse of the training direction, without the flow that only shapes the posterior.
+            # The flows in reverse, less the second one, which VITS inference has always skipped.
             flows = list(reversed(predictor.flows))
             latents = duration_noise  # [B, 2, T_text], already scaled by noise_scale_duration
             for flow in flows[:-2] + [flows[-1]]:
@@ -63,16 +72,11 @@ class TextToDurations(nn.Module):
         return durations, encoded.prior_means.transpose(1, 2), encoded.prior_log_variances.transpose(1, 2)
 
 
-class DurationsToAudio(nn.Module):
+class DurationsToAudio(_Stage):
     """Prior expanded along the durations, sampled with the given noise, flow reversed, HiFi-GAN."""
 
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
     def forward(self, durations, prior_means, prior_log_std, attention_mask, prior_noise, speaker_id=None):
-        model = self.model
-        speaker = model.embed_speaker(speaker_id).unsqueeze(-1) if speaker_id is not None else None
+        model, speaker = self.model, self.speaker(speaker_id)
         durations = durations * attention_mask.to(durations.dtype)  # [B, T_text]
         frames = torch.arange(prior_noise.shape[2], device=durations.device, dtype=durations.dtype)  # [T_frames]
         ends = torch.cumsum(durations, dim=1).unsqueeze(-1)  # [B, T_text, 1]
@@ -238,8 +242,8 @@ def quantize_vocoder(path: Path, model, tokenizer) -> None:
     rng = np.random.default_rng(0)
     for sentence in CALIBRATION_SENTENCES:
         inputs = tokenizer(sentence, return_tensors="np")
-        synthesize_batch(recorder, model.config, inputs["input_ids"], inputs["attention_mask"], rng, 0.667, 0.8, 1.0,
-                         0 if model.config.num_speakers > 1 else None)
+        synthesize_batch(recorder, model.config, inputs["input_ids"], inputs["attention_mask"], rng, NOISE_SCALE,
+                         NOISE_SCALE_DURATION, 1.0, 0 if model.config.num_speakers > 1 else None)
     prepared = path.with_name(f"{path.stem}.prepared.onnx")
     quant_pre_process(str(path), str(prepared))  # shapes inferred and the graph folded, as quantization wants
     graph = onnx.load(str(prepared)).graph

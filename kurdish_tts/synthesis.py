@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from kurdish_tts import hub
-from kurdish_tts.inference import OnnxEngine, TorchEngine, is_onnx_folder, synthesize_batch
+from kurdish_tts.inference import (NOISE_SCALE, NOISE_SCALE_DURATION, OnnxEngine, TorchEngine, is_onnx_folder,
+                                   synthesize_batch)
 from kurdish_tts.text import normalize_text
 from kurdish_tts.vocabulary import Vocabulary
 
@@ -29,8 +30,8 @@ class SynthesisError(ValueError):
 @dataclass
 class Settings:
     speaking_rate: float = 1.0
-    noise_scale: float = 0.667
-    noise_scale_duration: float = 0.8
+    noise_scale: float = NOISE_SCALE
+    noise_scale_duration: float = NOISE_SCALE_DURATION
     speaker_id: int | None = None
     seed: int | None = None
     batch_size: int = 1  # on a CPU, batching sentences only adds padding; on a GPU it pays
