@@ -40,7 +40,7 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from kurdish_tts import audio, hub
+from kurdish_tts import audio, charts, hub
 from kurdish_tts.metadata import (EVAL_FILE, TRAIN_FILE, WAVS_DIR, Clip, write_metadata,
                                   write_text_atomic)
 from kurdish_tts.sources import Source, SourceError, SourceRow, open_source
@@ -143,9 +143,6 @@ class NoClipsLeft(RuntimeError):
 
 def prepare(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    # matplotlib takes a while to import: do it while the clips are processed, not after.
-    plotting = threading.Thread(target=_import_pyplot, daemon=True)
-    plotting.start()
     source = open_source(args.dataset, args.split, args.audio_column, args.text_column)
     vocabulary = load_vocabulary(args.model_name_or_path)
     out = args.output_dir
@@ -200,7 +197,6 @@ def prepare(args: argparse.Namespace) -> int:
     write_metadata(out / EVAL_FILE, [Clip(f"{o.clip_id}.wav", o.text) for o in held_out])
     report = build_report(args, source, vocabulary, kept, train, held_out, dropped, examples, seconds_in)
     write_text_atomic(out / "dataset.json", json.dumps(report, ensure_ascii=False, indent=2) + "\n")
-    plotting.join()
     plot_stats(kept, out / "stats.png")
     print_summary(report, examples, time.perf_counter() - started, out)
     return 0
@@ -266,7 +262,6 @@ def process_all(jobs, num_workers: int):
     if num_workers == 1:
         yield from map(process_clip, jobs)
         return
-    audio.load_resampler()  # loaded once here, inherited by every forked worker
     with ProcessPoolExecutor(num_workers, initializer=_stop_with_parent, initargs=(os.getpid(),)) as pool:
         pending: deque = deque()
         try:
@@ -426,34 +421,13 @@ def build_report(args, source, vocabulary, kept, train, held_out, dropped, examp
     }
 
 
-def _import_pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_stats(kept: list[Outcome], path: Path) -> None:
-    plt = _import_pyplot()
-
-    durations = [o.seconds for o in kept]
-    per_speaker = sorted(Counter(o.speaker for o in kept).values(), reverse=True)
-    rates = [len(o.text) / o.seconds for o in kept]
-    figure, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-    # One filled outline per panel rather than a rectangle per bin or speaker: a fraction of the drawing time.
-    axes[0].hist(durations, bins=30, color="tab:blue", histtype="stepfilled")
-    axes[0].set(title="clip duration", xlabel="seconds", ylabel="clips")
-    axes[1].stairs(per_speaker, range(len(per_speaker) + 1), color="tab:green", fill=True)
-    axes[1].set(title=f"clips per speaker ({len(per_speaker)} speakers)", xlabel="speaker rank", ylabel="clips")
-    axes[2].hist(rates, bins=30, color="tab:orange", histtype="stepfilled")
-    axes[2].set(title="speaking rate", xlabel="characters per second", ylabel="clips")
-    figure.subplots_adjust(left=0.05, right=0.99, bottom=0.15, top=0.9, wspace=0.25)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    figure.savefig(tmp, dpi=80)
-    plt.close(figure)
-    os.replace(tmp, path)
+    speakers = sorted(Counter(o.speaker for o in kept).values(), reverse=True)
+    charts.save_panels([
+        charts.histogram([o.seconds for o in kept], "clips by duration", "seconds", (31, 119, 180)),
+        charts.bars(speakers, f"clips per speaker ({len(speakers)} speakers)", "speaker rank", (44, 160, 44)),
+        charts.histogram([len(o.text) / o.seconds for o in kept], "clips by speaking rate", "characters per second", (255, 127, 14)),
+    ], path)
 
 
 def print_summary(report: dict, examples: dict, seconds: float, out: Path) -> None:

@@ -10,14 +10,14 @@ callers count.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import librosa
 import numpy as np
 import soundfile as sf
+import soxr
+
+from kurdish_tts.metadata import write_bytes_atomic
 
 TARGET_SR = 16_000
 SILENCE_PEAK = 10 ** (-60 / 20)  # a clip whose loudest sample is below -60 dBFS holds no speech
@@ -75,22 +75,33 @@ def to_mono(audio: np.ndarray) -> np.ndarray:
 
 
 def resample(audio: np.ndarray, rate: int, target_sr: int) -> np.ndarray:
-    """High-quality (soxr) resampling of a mono float signal."""
+    """High-quality resampling of a mono float signal: soxr's HQ setting, as librosa's "soxr_hq", called
+    directly (librosa's checks of the signal cost a fifth as much again)."""
     if rate == target_sr:
         return audio
-    return librosa.resample(audio, orig_sr=rate, target_sr=target_sr, res_type="soxr_hq").astype(np.float32)
+    return soxr.resample(audio, rate, target_sr, quality="HQ").astype(np.float32, copy=False)
 
 
-def load_resampler() -> None:
-    """Import librosa's lazily loaded parts now (about 2 s), so that forked workers share them."""
-    librosa.resample  # noqa: B018  (attribute access triggers the lazy import)
-    librosa.effects.trim  # noqa: B018
+TRIM_FRAME, TRIM_HOP = 1024, 256  # samples: the loudness of a 64 ms frame every 16 ms (at 16 kHz)
 
 
 def trim_silence(audio: np.ndarray, top_db: float) -> np.ndarray:
-    """Cut leading and trailing audio more than `top_db` below the clip's peak."""
-    trimmed, _ = librosa.effects.trim(audio, top_db=top_db, frame_length=1024, hop_length=256)
-    return trimmed
+    """Cut leading and trailing audio more than `top_db` below the clip's loudest frame.
+
+    The rule of `librosa.effects.trim(audio, top_db, frame_length=1024, hop_length=256)`: the mean
+    square of centred 1024-sample frames every 256 samples, the edges zero-padded. A frame is four
+    256-sample blocks, so its energy is a difference of running sums over blocks: one pass over
+    the samples, a third of librosa's time (the tests check both cut at the same samples)."""
+    padded = np.zeros((-(-audio.size // TRIM_HOP) + 4) * TRIM_HOP, dtype=np.float32)
+    padded[2 * TRIM_HOP:2 * TRIM_HOP + audio.size] = audio  # two blocks of zeros before: frame 0 is centred on sample 0
+    block_energy = np.square(padded).reshape(-1, TRIM_HOP).sum(axis=1, dtype=np.float64)
+    running = np.concatenate(([0.0], np.cumsum(block_energy)))
+    frames = 1 + audio.size // TRIM_HOP
+    mean_square = np.maximum((running[4:4 + frames] - running[:frames]) / TRIM_FRAME, 1e-10)
+    loud = np.flatnonzero(mean_square > mean_square.max() * 10 ** (-top_db / 10))
+    if loud.size == 0:
+        return audio[:0]
+    return audio[loud[0] * TRIM_HOP:min(audio.size, (loud[-1] + 1) * TRIM_HOP)]
 
 
 def set_loudness(audio: np.ndarray, mode: str) -> np.ndarray:
@@ -128,23 +139,23 @@ def clean_decoded(audio: np.ndarray, rate: int, settings: CleaningSettings) -> n
     return set_loudness(audio, settings.normalize)
 
 
+def to_pcm16(audio: np.ndarray) -> np.ndarray:
+    """Float samples in [-1, 1] -> 16-bit integers, rounded; anything beyond full scale is clipped."""
+    return np.clip(np.rint(audio * 32767.0), -32768, 32767).astype(np.int16)
+
+
 def encode_wav(audio: np.ndarray, rate: int) -> bytes:
-    """Float mono -> bytes of a 16-bit PCM wav."""
+    """Float mono -> bytes of a 16-bit PCM wav.
+
+    The samples are converted in NumPy and handed to soundfile as integers: libsndfile's own
+    float conversion makes encoding five times slower."""
     buffer = io.BytesIO()
-    sf.write(buffer, audio, rate, format="WAV", subtype="PCM_16")
+    sf.write(buffer, to_pcm16(audio), rate, format="WAV", subtype="PCM_16")
     return buffer.getvalue()
 
 
 def write_wav(path: Path, audio: np.ndarray, rate: int) -> None:
-    """Write a 16-bit PCM wav atomically (a temporary file renamed into place): a killed run never
-    leaves half a file at `path`. No fsync: a clip lost to a power cut is rebuilt by a re-run."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        sf.write(tmp, audio, rate, format="WAV", subtype="PCM_16")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write a 16-bit PCM wav atomically (encoded in memory, written to a temporary file, renamed
+    into place): a killed run never leaves half a file at `path`. No fsync: a clip lost to a power
+    cut is rebuilt by a re-run."""
+    write_bytes_atomic(Path(path), encode_wav(audio, rate), fsync=False)

@@ -22,6 +22,8 @@ SEPARATOR = "|"
 TRAIN_FILE = "metadata.csv"
 EVAL_FILE = "metadata_eval.csv"
 WAVS_DIR = "wavs"
+UMASK = os.umask(0o022)  # reading the process's umask means setting it: set it straight back
+os.umask(UMASK)
 
 
 @dataclass(frozen=True)
@@ -70,16 +72,19 @@ def write_text_atomic(path: Path, text: str) -> None:
     write_bytes_atomic(path, text.encode("utf-8"))
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
+def write_bytes_atomic(path: Path, data: bytes, fsync: bool = True) -> None:
     """Write to a temporary file in the same folder, fsync, then rename over `path`: a killed
-    process or a power cut leaves the old file or the new one, never half of one."""
+    process or a power cut leaves the old file or the new one, never half of one. Without
+    `fsync`, a power cut (not a killed process) may leave an empty or partial file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~UMASK)  # mkstemp makes files only their owner can read
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if fsync:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -10,11 +11,15 @@ import sys
 import time
 from pathlib import Path
 
+import librosa
 import numpy as np
 import pytest
 import soundfile as sf
+from PIL import Image
 
 import prepare_data
+from kurdish_tts import audio
+from kurdish_tts.metadata import UMASK
 from kurdish_tts.vocabulary import BUILTIN_VOCAB
 from conftest import ROOT, default_rows, encode, hub_table, read_metadata_lines, speech_like, write_release
 
@@ -49,9 +54,33 @@ def test_release_folder_makes_the_contract(release, tmp_path, capsys):
     data = report(out)
     assert data["counts"]["kept"] == 8 and data["sample_rate"] == 16000
     assert data["speakers"]["count"] == 2 and data["hours_after"] < data["hours_before"]
-    assert (out / "stats.png").stat().st_size > 10_000
+    with Image.open(out / "stats.png") as picture:
+        assert picture.format == "PNG" and picture.size == (1041, 290)
+        colours = {colour for _, colour in picture.convert("RGB").getcolors(maxcolors=100_000)}
+    assert {(31, 119, 180), (44, 160, 44), (255, 127, 14)} <= colours  # the bars of all three panels
+    readable = 0o666 & ~UMASK  # files made as the user's umask says, not only-the-owner as mkstemp makes them
+    assert all(os.stat(path).st_mode & 0o777 == readable for path in [out / "metadata.csv", out / "stats.png", *(out / "wavs").iterdir()])
     assert data["removed_characters"] == {".": 4, "?": 2, "!": 1, ":": 1, ",": 1}
     assert "removed: '.' x4, '?' x2, '!' x1, ':' x1, ',' x1" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("top_db", [20, 40, 60])
+def test_trim_cuts_where_librosa_does(top_db):
+    rng = np.random.default_rng(top_db)
+    for seed in range(40):
+        clip = speech_like(rng.uniform(0.1, 4), 16000, seed=seed, pad=rng.uniform(0, 1))[rng.integers(0, 300):]
+        expected, _ = librosa.effects.trim(clip, top_db=top_db, frame_length=1024, hop_length=256)
+        trimmed = audio.trim_silence(clip, top_db)
+        assert trimmed.size == expected.size and np.shares_memory(trimmed, clip)
+        assert trimmed.size == 0 or trimmed[0] == expected[0]
+    assert audio.trim_silence(np.zeros(1000, np.float32), 40).size == 1000  # nothing louder than anything else
+
+
+def test_wav_samples_are_rounded_and_clipped_not_wrapped():
+    samples = np.array([0.0, 0.5, -0.5, 1 / 32767 * 0.6, 1.0, -1.0, 1.7, -1.7], dtype=np.float32)
+    written, rate = sf.read(io.BytesIO(audio.encode_wav(samples, 16000)), dtype="int16")
+    assert rate == 16000
+    assert written.tolist() == [0, 16384, -16384, 1, 32767, -32767, 32767, -32768]
 
 
 def test_trim_resample_and_peak_loudness(tmp_path):
