@@ -33,6 +33,7 @@ import threading
 import time
 from collections import Counter, deque
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -178,12 +179,18 @@ def prepare(args: argparse.Namespace) -> int:
 
     jobs = select_rows(source, args, speakers, record, vocabulary.characters, settings, wavs)
     bar = tqdm(total=source.num_rows, unit="clip", desc="preparing", dynamic_ncols=True, mininterval=0.5)
-    for outcome in process_all(jobs, args.num_workers):
-        record(outcome)
-        bar.update(1)
-        bar.set_postfix(kept=len(kept), dropped=sum(dropped.values()), refresh=False)
-        if args.max_samples and not args.top_speakers and len(kept) >= args.max_samples:
-            break
+    def discard(outcome: Outcome) -> None:
+        """A clip processed beyond --max_samples: its wav is not listed, so it does not stay."""
+        if not outcome.reason:
+            (wavs / f"{outcome.clip_id}.wav").unlink(missing_ok=True)
+
+    with closing(process_all(jobs, args.num_workers, discard)) as outcomes:
+        for outcome in outcomes:
+            record(outcome)
+            bar.update(1)
+            bar.set_postfix(kept=len(kept), dropped=sum(dropped.values()), refresh=False)
+            if args.max_samples and not args.top_speakers and len(kept) >= args.max_samples:
+                break
     bar.close()
 
     if args.filter_speaking_rate:
@@ -254,26 +261,36 @@ def select_rows(source: Source, args, speakers, record, characters, settings, wa
             yield Job(row, clip_id, wavs / f"{clip_id}.wav", settings, characters, args.overwrite)
 
 
-def process_all(jobs, num_workers: int):
+def process_all(jobs, num_workers: int, discard):
     """Process jobs in order, `num_workers` at a time, with a bounded queue: memory stays flat.
 
     Jobs travel in chunks of `CHUNK` so that inter-process traffic stays small next to the work.
+    When the caller stops early (closes the generator), the outcomes of clips already processed
+    but not taken, in the chunk being read and in chunks already running, go to `discard`.
     """
     if num_workers == 1:
         yield from map(process_clip, jobs)
         return
     with ProcessPoolExecutor(num_workers, initializer=_stop_with_parent, initargs=(os.getpid(),)) as pool:
         pending: deque = deque()
+        ready: deque = deque()
         try:
             for chunk in _chunks(jobs, CHUNK):
                 pending.append(pool.submit(_process_chunk, chunk))
                 if len(pending) >= num_workers * IN_FLIGHT_PER_WORKER:
-                    yield from pending.popleft().result()
+                    ready.extend(pending.popleft().result())
+                    while ready:
+                        yield ready.popleft()
             while pending:
-                yield from pending.popleft().result()
+                ready.extend(pending.popleft().result())
+                while ready:
+                    yield ready.popleft()
         finally:
             for future in pending:
-                future.cancel()
+                if not future.cancel() and future.exception() is None:  # already running
+                    ready.extend(future.result())
+            for outcome in ready:
+                discard(outcome)
 
 
 def _stop_with_parent(parent: int) -> None:

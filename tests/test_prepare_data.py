@@ -380,6 +380,16 @@ def test_rerun_skips_written_clips_and_overwrite_rebuilds(release, tmp_path):
     assert all(p.stat().st_mtime_ns != first[p.name] for p in (out / "wavs").glob("*.wav"))
 
 
+def test_max_samples_with_workers_leaves_no_unlisted_wav(tmp_path):
+    release = write_release(tmp_path / "cv", default_rows(60))
+    out = tmp_path / "out"
+    # 2 workers keep 6 chunks of 8 clips in flight: when the 5th clip is kept, others are already written
+    assert prepare_data.main(["--dataset", str(release), "--output_dir", str(out), "--num_workers", "2",
+                              "--max_samples", "5", "--eval_size", "1"]) == 0
+    assert len(listed(out)) == 5
+    assert {p.name for p in (out / "wavs").iterdir()} == {f for f, _ in listed(out)}
+
+
 def test_parallel_workers_give_the_same_result(release, tmp_path):
     assert run(release, tmp_path / "one") == 0
     assert prepare_data.main(["--dataset", str(release), "--output_dir", str(tmp_path / "two"), "--num_workers", "2"]) == 0
