@@ -18,6 +18,7 @@ import shutil
 import signal
 import tempfile
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -445,6 +446,19 @@ def epoch_batches(run: Run) -> list[list[int]]:
     return batches[run.progress.batch_in_epoch:]
 
 
+def step_schedulers(run: Run) -> None:
+    """The learning rates decay once an epoch; the generator's only once it trains.
+
+    PyTorch warns when a scheduler steps before its optimizer has stepped in this process. That
+    happens rightly after a resume at the end of an epoch (the epoch's decay comes first), and
+    after a first fp16 step skipped for overflow: the order over the whole run is right."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before `optimizer\.step\(\)`")
+        if run.warm_discriminator or run.progress.step > run.args.discriminator_warmup_steps:
+            run.scheduler_g.step()
+        run.scheduler_d.step()
+
+
 def steps_per_epoch(run: Run) -> int:
     run.sampler.set_epoch(0)
     batches = len(run.sampler.batches()) // max(1, run.accelerator.num_processes)
@@ -524,9 +538,7 @@ def train(args: argparse.Namespace, train_clips: list[Clip] | None = None, eval_
             else:
                 run.progress.epoch += 1
                 run.progress.batch_in_epoch = 0
-                if run.warm_discriminator or run.progress.step > args.discriminator_warmup_steps:
-                    run.scheduler_g.step()  # the generator's learning rate decays once it trains
-                run.scheduler_d.step()
+                step_schedulers(run)
     bar.close()
     if run.progress.step % args.save_steps:
         save_checkpoint(run)
