@@ -218,9 +218,9 @@ def run_round(store: FeedbackStore, args) -> int:
         weights = [1.0] * len(base) + [args.feedback_weight] * len(snapshot)
         round_args = argparse.Namespace(**vars(args))
         round_args.data_dir = staging
-        round_args.output_dir = final_output.with_name(f".{final_output.name}-round")
+        round_args.output_dir = round_folder(final_output)
         round_args.logging_dir = args.logging_dir or final_output.with_name(f"{final_output.name}-runs")
-        for leftover in (round_args.output_dir, discriminator_folder(round_args.output_dir)):
+        for leftover in (discriminator_folder(round_args.output_dir), round_args.output_dir):  # see restore_current_model
             shutil.rmtree(leftover, ignore_errors=True)
         train(round_args, base + feedback_clips, eval_clips, weights)
     backup = keep_backup(final_output, stamp)
@@ -321,11 +321,28 @@ def finish_interrupted_round(store: FeedbackStore) -> None:
         print(f"a round was interrupted before installing its model: its {len(snapshot)} clips stay pending")
 
 
+def round_folder(current: Path) -> Path:
+    """Where a round saves its model (and, beside it, its discriminator) before installing them."""
+    return current.with_name(f".{current.name}-round")
+
+
 def restore_current_model(store: FeedbackStore, current: Path) -> None:
-    """Undo a model installation that a kill interrupted between the two renames of `replace_folder`."""
+    """Repair a model installation that a kill interrupted: between the two renames of
+    `replace_folder` (the folder left aside is put back), or between the swap of the model and
+    that of its discriminator (the round's discriminator joins its model).
+
+    A round's discriminator without its model can only be that second case: a round saves its model
+    before its discriminator, installs them in the same order, and removes leftovers the other way."""
     for folder in (current, discriminator_folder(current)):
         if restore_replaced_folder(folder, store.locked()):
             print(f"restored {folder}, left aside by a model installation that was interrupted")
+    trained = round_folder(current)
+    if discriminator_folder(trained).is_dir() and not trained.exists():
+        with store.locked():
+            if discriminator_folder(trained).is_dir() and not trained.exists():  # not done by another process
+                replace_folder(discriminator_folder(trained), discriminator_folder(current))
+                print(f"installed {discriminator_folder(current)}, which an interrupted installation of {current} "
+                      f"had left behind")
 
 
 if __name__ == "__main__":

@@ -470,6 +470,34 @@ def test_round_killed_before_its_model_is_installed_leaves_the_clips_pending(wor
     assert sha256_of(workspace / "models" / "kurdish" / "model.safetensors") == model_before
 
 
+def test_kill_between_the_model_swap_and_the_discriminator_swap_is_finished_next_run(workspace, tmp_path,
+                                                                                      monkeypatch, capsys):
+    assert feedback(workspace, "--add_sample", recording(tmp_path, "d.wav", 95), "dengê nû") == 0
+    models = workspace / "models"
+    real, calls = train_feedback.replace_folder, []
+
+    def killed_at_the_second_swap(source, target):
+        calls.append(target)
+        if len(calls) == 2:
+            raise Killed("between the swaps")
+        return real(source, target)
+
+    monkeypatch.setattr(train_feedback, "replace_folder", killed_at_the_second_swap)
+    with pytest.raises(Killed):
+        feedback(workspace, *round_args())
+    monkeypatch.setattr(train_feedback, "replace_folder", real)
+    round_discriminator = models / ".kurdish-round-discriminator"
+    assert calls == [models / "kurdish", models / "kurdish-discriminator"] and round_discriminator.is_dir()
+    new_discriminator = sha256_of(round_discriminator / "discriminator.safetensors")
+    assert sha256_of(models / "kurdish-discriminator" / "discriminator.safetensors") != new_discriminator  # the old one
+
+    capsys.readouterr()
+    assert feedback(workspace, "--list") == 0
+    assert f"installed {models / 'kurdish-discriminator'}, which an interrupted installation" in capsys.readouterr().out
+    assert sha256_of(models / "kurdish-discriminator" / "discriminator.safetensors") == new_discriminator
+    assert not round_discriminator.exists()
+
+
 def test_backups_made_within_the_same_second_are_both_kept(tmp_path):
     current = tmp_path / "models" / "kurdish"
     current.mkdir(parents=True)
