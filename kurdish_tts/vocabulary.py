@@ -18,7 +18,9 @@ from kurdish_tts import hub
 
 MMS_KURMANJI = "facebook/mms-tts-kmr-script_latin"
 
-# Id 0 is the blank the tokenizer inserts between characters (add_blank) and the pad.
+# Id 0 is the blank the tokenizer inserts between characters (add_blank) and the pad. In Meta's MMS
+# vocabularies it is also a letter of the alphabet (the Kurmanji one's is "n": its pad token), so
+# that letter and the blank share an id; the built-in vocabulary gives the blank a token of its own.
 BLANK = "_"
 # The Kurmanji Latin (Hawar) alphabet: 26 ASCII letters plus ç ê î ş û, with the space,
 # apostrophe and hyphen that the MMS Kurmanji tokenizer keeps.
@@ -35,8 +37,9 @@ class Vocabulary:
 
     @property
     def characters(self) -> frozenset[str]:
-        """Speakable characters: every single-character token except the blank/pad."""
-        return frozenset(t for t, i in self.token_to_id.items() if len(t) == 1 and i != 0)
+        """Speakable characters: every single-character token, the one at id 0 too (in an MMS
+        vocabulary it is a letter), except the built-in vocabulary's blank."""
+        return frozenset(t for t in self.token_to_id if len(t) == 1 and t != BLANK)
 
 
 def builtin_vocabulary() -> Vocabulary:

@@ -333,6 +333,19 @@ def test_vocabulary_notice_offline_and_a_local_model_vocabulary(release, tmp_pat
     assert "has no vocab.json" in capsys.readouterr().err
 
 
+def test_an_mms_vocabulary_keeps_the_letter_that_shares_id_0_with_the_blank(release, tmp_path):
+    """Meta's Kurmanji vocabulary puts the letter n at id 0 (its pad token): n is said, not removed."""
+    letters = [c for c in BUILTIN_VOCAB if c != "_"]
+    model = tmp_path / "mms"
+    model.mkdir()
+    vocab = {c: i for i, c in enumerate(["n"] + [c for c in letters if c != "n"])}
+    (model / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    assert run(release, tmp_path / "out", "--model_name_or_path", model) == 0
+    texts = [text for _, text in listed(tmp_path / "out")]
+    assert "ez bîst û pênc salî me" in texts and "em ê sibê biçin amedê" in texts
+    assert "n" not in report(tmp_path / "out")["removed_characters"]
+
+
 def test_missing_column_lists_the_columns(tmp_path, capsys):
     hub_table(default_rows(2)).to_parquet(str(tmp_path / "d.parquet"))
     assert run(tmp_path / "d.parquet", tmp_path / "out", "--text_column", "transcript") == 1
