@@ -25,24 +25,29 @@ DECIMAL_POINT = "xal"
 PERCENT = "ji sedî"
 MINUS = "kêm"
 
-APOSTROPHES = "’‘ʼ`´′ʹ"
-QUOTES = "“”„‟«»‹›\"″"
-DASHES = "–—‑‐−―"
+APOSTROPHES = "’‘‛ʼ`´′ʹ"
+QUOTES = "“”„‟‚«»‹›\"″＂"
+HYPHENS = "‑‐"  # join the words beside them, as "-" does
+DASHES = "–—―‒−"  # a pause between words (or a minus sign, read before this applies)
 # Latin letters written with marks the model does not know, read as the plain letter.
 SPOKEN_AS = {"ı": "i", "ğ": "g", "ö": "o", "ü": "u", "é": "e", "è": "e", "á": "a", "à": "a", "ó": "o", "ë": "ê"}
 
 # A number: an optional minus sign, digits with optional thousands groups ("1.000.000",
-# "10 000", "2,500"), an optional decimal part ("3,5", "3.5"), an ordinal dot when a
-# lower-case word follows ("2. roj"), and a case suffix written onto it ("1984an").
+# "10 000", "2,500"; never after a lone 0: "0,125" is a decimal), an optional decimal part
+# ("3,5", "3.5"), an ordinal dot when a lower-case word follows ("2. roj"), and a case suffix
+# written onto it ("1984an", "2020'an").
+INTEGER = r"[1-9]\d{0,2}(?:(?P<sep>[., \u00a0\u202f])\d{3})+(?!\d)|\d+"
 NUMBER = re.compile(
     r"(?<![\w.,])(?P<sign>[-−](?=\d))?"
-    r"(?P<int>\d{1,3}(?:(?P<sep>[., \u00a0\u202f])\d{3})+(?!\d)|\d+)"
+    rf"(?P<int>{INTEGER})"
     r"(?:[.,](?P<dec>\d+))?"
     r"(?P<ordinal>\.(?=\s+[a-zçêîşû]))?"
-    r"(?P<suffix>[^\W\d_]*)"
+    r"(?:'?(?P<suffix>[^\W\d_]+))?"
 )
+# A date, day.month.year (also with / or -): each part read as a number.
+DATE = re.compile(r"(?<![\w.,])(\d{1,2})([./-])(\d{1,2})\2(\d{4})(?!\d|[.,]\d)")
 PERCENT_BEFORE = re.compile(r"%\s*(?=[-−]?\d)")
-PERCENT_AFTER = re.compile(r"([-−]?\d+(?:[.,]\d+)?)\s*%")
+PERCENT_AFTER = re.compile(rf"(?<![\w.,])([-−]?(?:{INTEGER.replace('?P<sep>', '?:')})(?:[.,]\d+)?)\s*%")
 PUNCTUATION = re.compile(r"[.,;:!?¿¡…()\[\]{}<>/\\|*_~^=+#@&$€£₺§¶•·]")
 
 
@@ -101,7 +106,7 @@ def _spell_number(match: re.Match) -> str:
         words = number_to_words(integer)
     if match["sign"]:
         words = f"{MINUS} {words}"
-    return f" {words}{match['suffix']} "
+    return f" {words}{match['suffix'] or ''} "
 
 
 def _lower(text: str) -> str:
@@ -127,15 +132,16 @@ def normalize_text(text: str, characters: Collection[str] | None = None) -> Norm
     text = re.sub(r"[\r\n\t|]+", " ", text)
     text = text.translate({ord(c): "'" for c in APOSTROPHES})
     text = text.translate({ord(c): " " for c in QUOTES})
+    text = DATE.sub(lambda m: f" {int(m[1])} {int(m[3])} {m[4]}", text)  # the year keeps its suffix
     text = PERCENT_BEFORE.sub(f" {PERCENT} ", text)
     text = PERCENT_AFTER.sub(rf" {PERCENT} \1 ", text)  # "50%": Kurmanji says the percent first
     text = NUMBER.sub(_spell_number, text)
     text = re.sub(r"\d", lambda m: f" {ONES[int(m[0])]} ", text)  # any digit left over
-    text = text.translate({ord(c): "-" for c in DASHES})
-    text = re.sub(r"(^|\s)-+|-+(\s|$)", " ", text)  # a dash between words is a pause, not a hyphen
+    text = text.translate({ord(c): "-" for c in HYPHENS} | {ord(c): " " for c in DASHES})
+    text = re.sub(r"(^|\s)-+|-+(\s|$)", " ", text)  # a hyphen standing alone is a pause too
     removed: Counter = Counter()
     text = PUNCTUATION.sub(lambda m: _remove(m[0], removed), _lower(text))
-    text = re.sub(r"(^|\s)'+|'+(\s|$)", r"\1 \2", text)  # quotes made of apostrophes
+    text = re.sub(r"(?<!\S)'+|'+(?!\S)", " ", text)  # quotes made of apostrophes
     kept = []
     for char in text:
         if char.isspace():

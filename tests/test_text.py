@@ -52,6 +52,13 @@ CASES = [
     ("Ev — ne ew e – na", "ev ne ew e na"),
     ("a | b\nc\r\nd", "a b c d"),
     ("Tu çawa yî?!…", "tu çawa yî"),
+    ("0,125 û 0.250 kg", "sifir xal sed û bîst û pênc û sifir xal du sed û pêncî kg"),  # no thousands after a lone 0
+    ("Di 12.05.2020an de", "di dwanzdeh pênc du hezar û bîstan de"),
+    ("1/5/2024", "yek pênc du hezar û bîst û çar"),
+    ("Sala 2020'an û 2’yan", "sala du hezar û bîstan û duyan"),
+    ("1.000.000% û %1.000", "ji sedî yek milyon û ji sedî hezar"),
+    ("ez—tu, ez–tu, a‑b", "ez tu ez tu a-b"),
+    ("‚baş‘ ‛ne’ ＂erê＂ 1990‒2000", "baş ne erê hezar û neh sed û nod du hezar"),
 ]
 
 
