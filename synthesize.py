@@ -3,7 +3,8 @@
 checkpoint's model folder, or a hub id). Numbers and punctuation are made speakable first.
 
 Text comes from --text, --text_file (one utterance a line) or standard input; --output is a
-wav file for one utterance, or a folder (0001.wav, 0002.wav, ...) for several.
+wav file for one utterance, or a folder (0001.wav, 0002.wav, ...) for several. The voice options
+also apply to --evaluate; an option that does not apply to the mode asked for is refused.
 
     python synthesize.py --model models/kurdish --text "Ez 25 salî me." --output hello.wav
     python synthesize.py --model models/kurdish --text_file lines.txt --output spoken/
@@ -18,6 +19,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quantize", action="store_true",
                         help="with --export_onnx: int8 vocoder convolutions, about 3x faster on a CPU, slightly lower quality")
     evaluation = parser.add_argument_group("evaluation")
-    evaluation.add_argument("--evaluate", action="store_true", help="score each model on held-out recordings")
+    evaluation.add_argument("--evaluate", action="store_true",
+                            help="score each model on held-out recordings, spoken with the voice options (seed 0 unless --seed)")
     evaluation.add_argument("--metadata", type=Path, default=Path("training/metadata_eval.csv"),
                             help="clips to evaluate on (their wavs/ lies beside the file)")
     evaluation.add_argument("--max_clips", type=int, help="evaluate on the first N clips only")
@@ -71,25 +74,55 @@ def read_utterances(args: argparse.Namespace) -> list[str]:
     return [line for line in lines if line.strip()] or [""]
 
 
+# What each mode reads; an option of another mode given with it is refused, not ignored.
+SPEECH_OPTIONS = ("text", "text_file", "output")
+VOICE_OPTIONS = ("speaking_rate", "noise_scale", "noise_scale_duration", "speaker_id", "seed", "batch_size")
+EVALUATION_OPTIONS = ("metadata", "max_clips", "asr_model", "report")
+EXPORT_OPTIONS = ("export_onnx", "quantize")
+
+
+def given_options(argv: list[str] | None, args: argparse.Namespace) -> set[str]:
+    """The options named on the command line, whatever their values (a default given explicitly counts)."""
+    parser = build_parser()
+    parser.set_defaults(**{name: None for name in vars(args)})  # no option parses to None once given
+    return {name for name, value in vars(parser.parse_args(argv)).items() if value is not None}
+
+
+def refuse(parser: argparse.ArgumentParser, given: set[str], names: tuple[str, ...], mode: str, why: str) -> None:
+    flags = [f"--{name}" for name in names if name in given]
+    if flags:
+        parser.error(f"{', '.join(flags)} {'does' if len(flags) == 1 else 'do'} not combine with {mode}: {why}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.speaking_rate <= 0:
         parser.error("--speaking_rate must be above 0")
     models = args.model or [MMS_KURMANJI]
+    given = given_options(argv, args)
+    if args.evaluate:
+        refuse(parser, given, SPEECH_OPTIONS + EXPORT_OPTIONS, "--evaluate", "evaluation speaks the texts of "
+               "--metadata and writes --report; export a model first, then evaluate the exported folder")
+    elif args.export_onnx:
+        refuse(parser, given, SPEECH_OPTIONS + VOICE_OPTIONS + EVALUATION_OPTIONS, "--export_onnx", "export only "
+               "writes the model; give the text and the voice settings when you run it (--model DIR)")
+    else:
+        refuse(parser, given, EVALUATION_OPTIONS, "plain synthesis", "they only apply with --evaluate")
     if args.quantize and not args.export_onnx:
         parser.error("--quantize goes with --export_onnx")
-    if args.evaluate:
-        return evaluate_models(args, models)
-    if len(models) > 1:
+    if len(models) > 1 and not args.evaluate:
         parser.error("several --model only with --evaluate")
-    if args.export_onnx:
-        return export(models[0], args.export_onnx, args.quantize)
     settings = Settings(args.speaking_rate, args.noise_scale, args.noise_scale_duration, args.speaker_id, args.seed,
                         args.batch_size)
+    if args.evaluate:
+        return evaluate_models(args, models, settings)
+    if args.export_onnx:
+        return export(models[0], args.export_onnx, args.quantize)
     try:
         utterances = read_utterances(args)
         voice = Voice(models[0])
+        voice.speaker(settings)
         for text in utterances:
             voice.sentences(text)  # every utterance checked before any audio is written
         several = len(utterances) > 1 or args.output.suffix.lower() != ".wav"
@@ -133,11 +166,14 @@ def export(model: str, output: Path, quantize: bool) -> int:
     return 0
 
 
-def evaluate_models(args: argparse.Namespace, models: list[str]) -> int:
-    """Score every model on the clips of --metadata: a table, a JSON report and a picture."""
+def evaluate_models(args: argparse.Namespace, models: list[str], settings: Settings) -> int:
+    """Score every model on the clips of --metadata, spoken with `settings` (seed 0 unless one is given):
+    a table, a JSON report and a picture."""
     from kurdish_tts import evaluation
     from kurdish_tts.metadata import MetadataError, read_metadata
 
+    if settings.seed is None:
+        settings = replace(settings, seed=0)  # scores comparable from run to run
     try:
         clips = read_metadata(args.metadata)[: args.max_clips]
         recognizer = evaluation.Recognizer(args.asr_model) if args.asr_model else None
@@ -148,12 +184,12 @@ def evaluate_models(args: argparse.Namespace, models: list[str]) -> int:
     data_dir = args.metadata.parent
     scores = []
     for name, voice in voices.items():
-        scores += evaluation.score_model(voice, name, data_dir, clips, args.seed or 0, recognizer)
+        scores += evaluation.score_model(voice, name, data_dir, clips, recognizer=recognizer, settings=settings)
     report = evaluation.report_dict(scores)
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     recording, rate = sf.read(str(data_dir / "wavs" / clips[0].file), dtype="float32")
-    syntheses = {name: voice.speak(clips[0].text, Settings(seed=args.seed or 0)) for name, voice in voices.items()}
+    syntheses = {name: voice.speak(clips[0].text, settings) for name, voice in voices.items()}
     evaluation.plot_report(scores, recording, syntheses, rate, args.report.with_suffix(".png"))
     evaluation.print_table(report["summary"])
     print(f"report: {args.report} and {args.report.with_suffix('.png')}")

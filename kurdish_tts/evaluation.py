@@ -94,14 +94,18 @@ class Recognizer:
         return normalize_text(text).text
 
 
-def score_model(voice, name: str, data_dir: Path, clips: list[Clip], seed: int, recognizer=None) -> list[ClipScore]:
-    """Speak every clip's text with `voice` (a kurdish_tts.synthesis.Voice) and compare with the recording."""
+def score_model(voice, name: str, data_dir: Path, clips: list[Clip], seed: int = 0, recognizer=None,
+                settings=None) -> list[ClipScore]:
+    """Speak every clip's text with `voice` (a kurdish_tts.synthesis.Voice) and compare with the recording.
+    The voice speaks with `settings` (a kurdish_tts.synthesis.Settings); without them, with the default
+    voice and `seed`."""
     from kurdish_tts.synthesis import Settings
 
+    settings = settings or Settings(seed=seed)
     scores = []
     for clip in clips:
         reference, rate = sf.read(str(Path(data_dir) / WAVS_DIR / clip.file), dtype="float32")
-        synthesized = voice.speak(clip.text, Settings(seed=seed))
+        synthesized = voice.speak(clip.text, settings)
         if rate != voice.sampling_rate:
             synthesized = librosa.resample(synthesized, orig_sr=voice.sampling_rate, target_sr=rate)
         cer = character_error_rate(clip.text, recognizer(synthesized, rate)) if recognizer else None

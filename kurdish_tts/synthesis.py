@@ -87,15 +87,22 @@ class Voice:
             raise SynthesisError(f"nothing in {text[:40]!r} can be said with this model's alphabet")
         return pieces
 
+    def speaker(self, settings: Settings) -> int | None:
+        """The speaker `settings` asks for (speaker 0 of a multi-speaker model by default, None for a
+        one-voice model); SynthesisError when this model has no such speaker."""
+        speakers = self.config.num_speakers
+        if settings.speaker_id is None:
+            return 0 if speakers > 1 else None
+        if speakers <= 1:
+            raise SynthesisError("--speaker_id needs a multi-speaker model; this one has one voice")
+        if not 0 <= settings.speaker_id < speakers:
+            raise SynthesisError(f"--speaker_id {settings.speaker_id} is out of range: this model has speakers 0-{speakers - 1}")
+        return settings.speaker_id
+
     def speak(self, text: str, settings: Settings = Settings()) -> np.ndarray:
         """One utterance: float32 mono audio at `self.sampling_rate`."""
         sentences = self.sentences(text)
-        speakers = self.config.num_speakers
-        if settings.speaker_id is not None and speakers <= 1:
-            raise SynthesisError("--speaker_id needs a multi-speaker model; this one has one voice")
-        if settings.speaker_id is not None and not 0 <= settings.speaker_id < speakers:
-            raise SynthesisError(f"--speaker_id {settings.speaker_id} is out of range: this model has speakers 0-{speakers - 1}")
-        speaker_id = settings.speaker_id if settings.speaker_id is not None or speakers <= 1 else 0
+        speaker_id = self.speaker(settings)
         rng = np.random.default_rng(settings.seed)  # all the noise of the utterance: same seed, same audio
         pieces = []
         for start in range(0, len(sentences), settings.batch_size):

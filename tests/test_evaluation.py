@@ -12,6 +12,7 @@ import synthesize
 from conftest import speech_like
 from kurdish_tts.evaluation import character_error_rate, duration_ratio, mcd_dtw
 from kurdish_tts.metadata import Clip, write_metadata
+from kurdish_tts.synthesis import Settings, Voice
 from test_synthesize import model_dir  # noqa: F401  (fixture)
 
 
@@ -59,23 +60,87 @@ def second_model(model_dir, tmp_path):  # noqa: F811
     return folder
 
 
-def test_evaluate_two_models_writes_table_report_and_picture(model_dir, second_model, tmp_path, capsys):  # noqa: F811
-    data = tmp_path / "training"
-    (data / "wavs").mkdir(parents=True)
+def eval_set(folder, texts=("ez ji te hez dikim", "rojbaş tu çawa yî", "av sar e")):
+    """training/metadata_eval.csv in `folder`, one speech-like recording a text; returns the metadata path."""
+    (folder / "wavs").mkdir(parents=True)
     clips = []
-    for i, text in enumerate(["ez ji te hez dikim", "rojbaş tu çawa yî", "av sar e"]):
-        sf.write(data / "wavs" / f"e{i}.wav", speech_like(1.5, seed=i), 16000, subtype="PCM_16")
+    for i, text in enumerate(texts):
+        sf.write(folder / "wavs" / f"e{i}.wav", speech_like(1.5, seed=i), 16000, subtype="PCM_16")
         clips.append(Clip(f"e{i}.wav", text))
-    write_metadata(data / "metadata_eval.csv", clips)
+    write_metadata(folder / "metadata_eval.csv", clips)
+    return folder / "metadata_eval.csv"
+
+
+def test_evaluate_two_models_writes_table_report_and_picture(model_dir, second_model, tmp_path, capsys):  # noqa: F811
+    metadata = eval_set(tmp_path / "training")
     report = tmp_path / "out" / "report.json"
     assert synthesize.main(["--evaluate", "--model", str(model_dir), "--model", str(second_model), "--metadata",
-                            str(data / "metadata_eval.csv"), "--report", str(report), "--seed", "1"]) == 0
+                            str(metadata), "--report", str(report), "--seed", "1"]) == 0
     out = capsys.readouterr().out
     assert "MCD-DTW" in out and str(second_model)[-40:] in out
     data = json.loads(report.read_text())
     assert set(data["summary"]) == {str(model_dir), str(second_model)}
     assert len(data["clips"]) == 6 and all(c["mcd_dtw"] > 0 and c["duration_ratio"] > 0 for c in data["clips"])
     assert report.with_suffix(".png").stat().st_size > 10_000
+
+
+VOICE_ARGS = ["--speaking_rate", "2.0", "--noise_scale", "0.3", "--noise_scale_duration", "0.2", "--seed", "7",
+              "--batch_size", "2"]
+
+
+def test_evaluation_speaks_with_the_voice_settings_given(model_dir, tmp_path, monkeypatch):  # noqa: F811
+    metadata = eval_set(tmp_path / "training", ["ez ji te hez dikim. rojbaş tu çawa yî", "av sar e"])
+    heard = []
+    speak = Voice.speak
+    monkeypatch.setattr(Voice, "speak", lambda self, text, settings=Settings(): heard.append(settings) or speak(self, text, settings))
+    assert synthesize.main(["--model", str(model_dir), "--text", "ez", "--output", str(tmp_path / "x.wav"), *VOICE_ARGS]) == 0
+    spoken = heard.pop()  # what plain synthesis speaks with
+    assert spoken == Settings(2.0, 0.3, 0.2, None, 7, 2)
+
+    def evaluate(name, *args):
+        assert synthesize.main(["--evaluate", "--model", str(model_dir), "--metadata", str(metadata),
+                                "--report", str(tmp_path / name), *args]) == 0
+        return json.loads((tmp_path / name).read_text())["summary"][str(model_dir)]
+
+    plain = evaluate("plain.json")
+    assert heard and all(settings == Settings(seed=0) for settings in heard)
+    heard.clear()
+    given = evaluate("given.json", *VOICE_ARGS)
+    assert heard and all(settings == spoken for settings in heard)  # the clips and the picture
+    assert given["duration_ratio_mean"] < 0.7 * plain["duration_ratio_mean"]  # spoken twice as fast
+
+
+def test_evaluation_honours_the_speaker(tmp_path):
+    from test_synthesize import tiny_model
+
+    folder = tiny_model(tmp_path / "model", num_speakers=3, speaker_embedding_size=8)
+    metadata = eval_set(tmp_path / "training", ["ez ji te hez dikim"])
+    mcds = []
+    for speaker in ("0", "2"):
+        report = tmp_path / f"{speaker}.json"
+        assert synthesize.main(["--evaluate", "--model", str(folder), "--metadata", str(metadata), "--report", str(report),
+                                "--speaker_id", speaker, "--noise_scale", "0", "--noise_scale_duration", "0"]) == 0
+        mcds.append(json.loads(report.read_text())["clips"][0]["mcd_dtw"])
+    assert mcds[0] != mcds[1]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--evaluate", "--text", "ez"], "--text does not combine with --evaluate"),
+    (["--evaluate", "--text_file", "lines.txt", "--output", "spoken"], "--text_file, --output do not combine with --evaluate"),
+    (["--evaluate", "--output", "output.wav"], "--output does not combine with --evaluate"),
+    (["--evaluate", "--export_onnx", "onnx", "--quantize"], "--export_onnx, --quantize do not combine with --evaluate"),
+    (["--export_onnx", "onnx", "--seed", "1", "--speaker_id", "0"], "--speaker_id, --seed do not combine with --export_onnx"),
+    (["--export_onnx", "onnx", "--text", "ez", "--output", "x.wav"], "--text, --output do not combine with --export_onnx"),
+    (["--export_onnx", "onnx", "--report", "r.json"], "--report does not combine with --export_onnx"),
+    (["--text", "ez", "--metadata", "m.csv", "--max_clips", "2"], "--metadata, --max_clips do not combine with plain"),
+    (["--asr_model", "asr"], "--asr_model does not combine with plain synthesis: they only apply with --evaluate"),
+])
+def test_options_of_another_mode_are_refused(model_dir, tmp_path, monkeypatch, capsys, argv, message):  # noqa: F811
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        synthesize.main(["--model", str(model_dir), *argv])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # nothing ran
 
 
 def test_evaluation_errors(model_dir, tmp_path, capsys):  # noqa: F811
