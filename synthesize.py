@@ -99,16 +99,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.speaking_rate <= 0:
         parser.error("--speaking_rate must be above 0")
+    for name, value, least, hint in (("--batch_size", args.batch_size, 1, ""), ("--seed", args.seed, 0, ""),
+                                     ("--max_clips", args.max_clips, 1, " (leave it out to evaluate on every clip)")):
+        if value is not None and value < least:
+            parser.error(f"{name} must be {least} or more, not {value}{hint}")
     models = args.model or [MMS_KURMANJI]
     given = given_options(argv, args)
     if args.evaluate:
-        refuse(parser, given, SPEECH_OPTIONS + EXPORT_OPTIONS, "--evaluate", "evaluation speaks the texts of "
-               "--metadata and writes --report; export a model first, then evaluate the exported folder")
+        refuse(parser, given, SPEECH_OPTIONS, "--evaluate", "evaluation speaks the texts of --metadata and writes --report")
+        refuse(parser, given, EXPORT_OPTIONS, "--evaluate", "export first, then evaluate the exported folder (--model DIR)")
     elif args.export_onnx:
         refuse(parser, given, SPEECH_OPTIONS + VOICE_OPTIONS + EVALUATION_OPTIONS, "--export_onnx", "export only "
                "writes the model; give the text and the voice settings when you run it (--model DIR)")
     else:
-        refuse(parser, given, EVALUATION_OPTIONS, "plain synthesis", "they only apply with --evaluate")
+        refuse(parser, given, EVALUATION_OPTIONS, "plain synthesis", "evaluation options apply only with --evaluate")
     if args.quantize and not args.export_onnx:
         parser.error("--quantize goes with --export_onnx")
     if len(models) > 1 and not args.evaluate:
@@ -176,8 +180,9 @@ def evaluate_models(args: argparse.Namespace, models: list[str], settings: Setti
         settings = replace(settings, seed=0)  # scores comparable from run to run
     try:
         clips = read_metadata(args.metadata)[: args.max_clips]
-        recognizer = evaluation.Recognizer(args.asr_model) if args.asr_model else None
         voices = {name: Voice(name) for name in models}
+        evaluation.check_clips(args.metadata, clips, voices, settings)
+        recognizer = evaluation.Recognizer(args.asr_model) if args.asr_model else None
     except (SynthesisError, MetadataError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -21,7 +21,7 @@ import numpy as np
 import scipy.fft
 import soundfile as sf
 
-from kurdish_tts.metadata import WAVS_DIR, Clip
+from kurdish_tts.metadata import WAVS_DIR, Clip, MetadataError
 
 N_MELS = 80
 N_CEPSTRA = 24  # c1..c24
@@ -92,6 +92,44 @@ class Recognizer:
 
         text = self.pipeline({"raw": audio.astype(np.float32), "sampling_rate": rate})["text"]
         return normalize_text(text).text
+
+
+def check_clips(metadata: Path, clips: list[Clip], voices: dict, settings) -> None:
+    """Before any synthesis: MetadataError, one line that says what to fix, when the clips of `metadata`
+    cannot be scored (none listed, a recording missing or unreadable, a text one of `voices` cannot say);
+    SynthesisError when a model has no speaker `settings.speaker_id`."""
+    from kurdish_tts.synthesis import SynthesisError
+
+    if not clips:
+        raise MetadataError(f"{metadata} lists no clips: pass --metadata a file of '<id>.wav|text' lines "
+                            "(prepare_data.py writes training/metadata_eval.csv)")
+    wavs = Path(metadata).parent / WAVS_DIR
+    missing, unreadable = [], []
+    for clip in clips:
+        path = wavs / clip.file
+        if not path.is_file():
+            missing.append(clip.file)
+            continue
+        try:
+            sf.info(str(path))
+        except (sf.LibsndfileError, RuntimeError):
+            unreadable.append(clip.file)
+    for files, problem in ((missing, "missing from"), (unreadable, "unreadable in")):
+        if files:
+            raise MetadataError(f"{metadata}: {len(files)} recording{'s' if len(files) > 1 else ''} {problem} {wavs}: "
+                                f"{', '.join(files[:3])}{' ...' if len(files) > 3 else ''} (put the wavs there or "
+                                "remove their lines; the wavs/ folder lies beside the metadata file)")
+    for name, voice in voices.items():
+        try:
+            voice.speaker(settings)
+        except SynthesisError as e:
+            raise SynthesisError(f"{name}: {e}") from e
+        for clip in clips:
+            try:
+                voice.sentences(clip.text)
+            except SynthesisError as e:
+                raise MetadataError(f"{metadata}: the text of {clip.file} ({clip.text[:40]!r}) has nothing model {name} "
+                                    "can say: write what the recording says in the model's alphabet, or remove the line") from e
 
 
 def score_model(voice, name: str, data_dir: Path, clips: list[Clip], seed: int = 0, recognizer=None,

@@ -133,7 +133,7 @@ def test_evaluation_honours_the_speaker(tmp_path):
     (["--export_onnx", "onnx", "--text", "ez", "--output", "x.wav"], "--text, --output do not combine with --export_onnx"),
     (["--export_onnx", "onnx", "--report", "r.json"], "--report does not combine with --export_onnx"),
     (["--text", "ez", "--metadata", "m.csv", "--max_clips", "2"], "--metadata, --max_clips do not combine with plain"),
-    (["--asr_model", "asr"], "--asr_model does not combine with plain synthesis: they only apply with --evaluate"),
+    (["--asr_model", "asr"], "--asr_model does not combine with plain synthesis: evaluation options apply only with --evaluate"),
 ])
 def test_options_of_another_mode_are_refused(model_dir, tmp_path, monkeypatch, capsys, argv, message):  # noqa: F811
     monkeypatch.chdir(tmp_path)
@@ -146,12 +146,51 @@ def test_options_of_another_mode_are_refused(model_dir, tmp_path, monkeypatch, c
 def test_evaluation_errors(model_dir, tmp_path, capsys):  # noqa: F811
     assert synthesize.main(["--evaluate", "--model", str(model_dir), "--metadata", str(tmp_path / "none.csv")]) == 1
     assert "not found" in capsys.readouterr().err
-    write_metadata(tmp_path / "m.csv", [Clip("a.wav", "ez")])
-    assert synthesize.main(["--evaluate", "--model", str(model_dir), "--metadata", str(tmp_path / "m.csv"),
+    assert synthesize.main(["--evaluate", "--model", str(model_dir), "--metadata", str(eval_set(tmp_path / "data")),
                             "--asr_model", str(tmp_path / "no_asr")]) == 1
     assert "--asr_model" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         synthesize.main(["--model", "a", "--model", "b", "--text", "ez"])
+
+
+def no_clips(metadata):
+    metadata.write_text("\n", encoding="utf-8")
+
+
+def missing_wav(metadata):
+    (metadata.parent / "wavs" / "e1.wav").unlink()
+
+
+def unreadable_wav(metadata):
+    (metadata.parent / "wavs" / "e2.wav").write_bytes(b"not a wav")
+
+
+def unsayable_text(metadata):
+    metadata.write_text("e0.wav|ez ji te hez dikim\ne1.wav|?! …\n", encoding="utf-8")
+
+
+def empty_text(metadata):
+    metadata.write_text("e0.wav|ez ji te hez dikim\ne1.wav|\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize("spoil, argv, message", [
+    (no_clips, [], "metadata_eval.csv lists no clips: pass --metadata a file of '<id>.wav|text' lines"),
+    (missing_wav, [], "metadata_eval.csv: 1 recording missing from"),
+    (unreadable_wav, [], "metadata_eval.csv: 1 recording unreadable in"),
+    (unsayable_text, [], "the text of e1.wav ('?! …') has nothing model"),
+    (empty_text, [], "the text of e1.wav ('') has nothing model"),
+    (None, ["--speaker_id", "1"], "--speaker_id needs a multi-speaker model"),
+])
+def test_evaluation_set_errors_are_one_line(model_dir, tmp_path, capsys, spoil, argv, message):  # noqa: F811
+    metadata = eval_set(tmp_path / "training")
+    if spoil:
+        spoil(metadata)
+    report = tmp_path / "report.json"
+    assert synthesize.main(["--evaluate", "--model", str(model_dir), "--metadata", str(metadata),
+                            "--report", str(report), *argv]) == 1
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not report.exists()
 
 
 def tiny_recognizer(folder):

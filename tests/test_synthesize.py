@@ -77,6 +77,19 @@ def test_errors_are_one_line(model_dir, tmp_path, capsys, argv, message):
     assert not (tmp_path / "x.wav").exists()
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["--text", "ez", "--batch_size", "0"], "--batch_size must be 1 or more, not 0"),
+    (["--text", "ez", "--seed", "-1"], "--seed must be 0 or more, not -1"),
+    (["--evaluate", "--max_clips", "0"], "--max_clips must be 1 or more, not 0 (leave it out to evaluate on every clip)"),
+])
+def test_out_of_range_options_are_parser_errors(model_dir, tmp_path, capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_:
+        synthesize.main(["--model", str(model_dir), *argv, "--output" if "--text" in argv else "--report",
+                         str(tmp_path / "x.wav")])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "x.wav").exists()
+
+
 def tiny_model(folder, **changes):
     import torch
     from transformers import VitsConfig, VitsModel
