@@ -46,18 +46,28 @@ def builtin_vocabulary() -> Vocabulary:
     return Vocabulary(dict(BUILTIN_VOCAB), "built-in")
 
 
+class VocabularyUnavailable(FileNotFoundError):
+    """The model's vocabulary cannot be had: no such model folder, or the hub refused the download."""
+
+
 def load_vocabulary(model_name_or_path: str | Path, *, quiet: bool = False) -> Vocabulary:
     """The vocabulary of a local model folder or hub model; built-in when the hub is out of reach.
 
-    A local folder must hold `vocab.json`. A hub id is asked for once, after a quick
-    reachability check, so that an offline machine falls back in about a second.
+    A local folder must hold `vocab.json`; a value that looks like a path (or names a file) but is
+    no folder is an error, never a hub id. A hub id is asked for once, after a quick reachability
+    check, so that an offline machine falls back in about a second; a hub that answers but cannot
+    give the vocabulary (no such model, no vocab.json, access denied) is an error.
     """
-    local = Path(model_name_or_path)
+    local = Path(model_name_or_path).expanduser()
     if local.is_dir():
         vocab_file = local / "vocab.json"
         if not vocab_file.is_file():
             raise FileNotFoundError(f"{local} has no vocab.json: pass a model folder saved by transformers")
         return Vocabulary(json.loads(vocab_file.read_text(encoding="utf-8")), str(local))
+    if looks_like_path(model_name_or_path):
+        what = "is a file" if local.exists() else "does not exist"
+        raise VocabularyUnavailable(f"model folder not found: {model_name_or_path} {what}; "
+                                    f"pass a folder that holds vocab.json, or a hub id like {MMS_KURMANJI}")
     if not hub.reachable():
         if not quiet:
             print(
@@ -66,10 +76,22 @@ def load_vocabulary(model_name_or_path: str | Path, *, quiet: bool = False) -> V
                 file=sys.stderr,
             )
         return builtin_vocabulary()
-    from huggingface_hub import hf_hub_download
+    import huggingface_hub
+    from huggingface_hub import errors
 
-    path = hf_hub_download(str(model_name_or_path), "vocab.json")
+    try:
+        path = huggingface_hub.hf_hub_download(str(model_name_or_path), "vocab.json")
+    except (errors.HfHubHTTPError, errors.EntryNotFoundError, errors.LocalEntryNotFoundError, OSError, ValueError) as e:
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise VocabularyUnavailable(f"cannot download the vocabulary of hub model {model_name_or_path!r}: "
+                                    f"{type(e).__name__}: {reason}") from e
     return Vocabulary(json.loads(Path(path).read_text(encoding="utf-8")), str(model_name_or_path))
+
+
+def looks_like_path(name: str | Path) -> bool:
+    """A local path rather than a hub id: absolute, relative to . or .., in a home folder, or an existing file."""
+    text = str(name)
+    return isinstance(name, Path) or text.startswith(("/", "./", "../", "~")) or Path(text).expanduser().is_file()
 
 
 def write_tokenizer_files(folder: Path, vocabulary: Vocabulary) -> None:

@@ -38,6 +38,14 @@ def report(out: Path) -> dict:
     return json.loads((out / "dataset.json").read_text(encoding="utf-8"))
 
 
+def error_line(capsys) -> str:
+    """The run's error, which must be one line (stderr holds notices and the progress bar too)."""
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error")]
+    assert len(errors) == 1 and "Traceback" not in err, err
+    return errors[0]
+
+
 def test_release_folder_makes_the_contract(release, tmp_path, capsys):
     out = tmp_path / "training"
     assert run(release.parent.parent, out, "--eval_size", 2) == 0  # the cv-corpus-* parent is found too
@@ -444,3 +452,33 @@ def test_killed_run_leaves_nothing_half_written(tmp_path):
     files = {p.name for p in (out / "wavs").glob("*.wav")}
     assert {f for f, _ in listed(out)} == files and len(files) == 40
     assert not list((out / "wavs").glob(".*"))
+
+
+@pytest.mark.parametrize("model", ["/nonexistent/my-model", "./my-model", "../my-model", "~/no-such-model-here", "a-file"])
+def test_a_mistyped_model_path_is_an_error_not_the_builtin_vocabulary(release, tmp_path, monkeypatch, capsys, model):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a-file").write_text("not a model folder", encoding="utf-8")
+    assert run(release, tmp_path / "out", "--model_name_or_path", model) == 1
+    assert error_line(capsys).startswith(f"error: model folder not found: {model} ")
+
+
+@pytest.mark.parametrize("failure", ["RepositoryNotFoundError", "EntryNotFoundError", "HfHubHTTPError", "HFValidationError"])
+def test_a_hub_model_that_cannot_be_downloaded_is_a_one_line_error(release, tmp_path, monkeypatch, capsys, failure):
+    import huggingface_hub
+    from huggingface_hub import errors
+
+    from kurdish_tts import hub
+
+    def download(repo_id, filename, **kwargs):
+        kind = getattr(errors, failure)
+        if issubclass(kind, errors.HfHubHTTPError):
+            http = sys.modules[errors.Response.__module__]
+            response = errors.Response(404, request=http.Request("GET", f"https://huggingface.co/{repo_id}"))
+            raise kind("404 Client Error.\n\nRepository Not Found for url", response=response)
+        raise kind(f"{filename} not found in {repo_id}\nmore detail")
+
+    monkeypatch.setattr(hub, "reachable", lambda: True)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
+    assert run(release, tmp_path / "out", "--model_name_or_path", "someone/no-such-model") == 1
+    err = error_line(capsys)
+    assert err.startswith("error: cannot download the vocabulary of hub model 'someone/no-such-model': ") and failure in err
