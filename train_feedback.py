@@ -34,7 +34,8 @@ from kurdish_tts.feedback import Entry, FeedbackRejected, FeedbackStore, link_or
 from kurdish_tts.metadata import (EVAL_FILE, TRAIN_FILE, WAVS_DIR, Clip, MetadataError, read_metadata, replace_folder,
                                   restore_replaced_folder, write_metadata)
 from kurdish_tts.trainer import (TrainingError, TrainingInterrupted, add_training_arguments, check_arguments,
-                                 discriminator_folder, train)
+                                 checkpoint_record, discriminator_folder, latest_checkpoint, remove_run_checkpoints,
+                                 train)
 from kurdish_tts.vocabulary import MMS_KURMANJI, builtin_vocabulary, load_vocabulary
 
 CURRENT_MODEL = Path("models/kurdish")
@@ -223,6 +224,7 @@ def run_round(store: FeedbackStore, args) -> int:
         for leftover in (discriminator_folder(round_args.output_dir), round_args.output_dir):  # see restore_current_model
             shutil.rmtree(leftover, ignore_errors=True)
         train(round_args, base + feedback_clips, eval_clips, weights)
+    finished = latest_checkpoint(args.checkpoint_dir)  # the round's last checkpoint, saved as training ended
     backup = keep_backup(final_output, stamp)
     model = {"model": str(final_output.resolve()), **model_record(round_args.output_dir)}  # found from any folder
     info = {**model, "previous_model": str(backup or ""), "base_model": str(args.model_name_or_path),
@@ -232,6 +234,9 @@ def run_round(store: FeedbackStore, args) -> int:
           + (f"; previous kept as {backup}" if backup else ""))
     if args.archive_feedback:
         print(f"archived {archive_round(store, snapshot, info)}")
+    # The round is complete: its checkpoints go, so that a later --resume cannot continue this round's training.
+    if finished is not None and checkpoint_record(finished).get("run"):
+        remove_run_checkpoints(args.checkpoint_dir, checkpoint_record(finished)["run"])
     return 0
 
 

@@ -18,6 +18,7 @@ import shutil
 import signal
 import tempfile
 import time
+import uuid
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -73,8 +74,7 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, defaults: dict | 
     model.add_argument("--freeze", nargs="+", choices=FREEZABLE, default=[], help="parts of the generator not to train")
     weights = parser.add_argument_group("loss weights")
     for name, default in asdict(LossWeights()).items():
-        flag = "duration" if name == "duration" else name
-        weights.add_argument(f"--weight_{flag}", type=float, default=default)
+        weights.add_argument(f"--weight_{name}", type=float, default=default)
     optimisation = parser.add_argument_group("optimisation")
     optimisation.add_argument("--learning_rate", type=float, default=2e-5)
     optimisation.add_argument("--lr_decay", type=float, default=0.999875, help="learning-rate factor per epoch")
@@ -89,7 +89,8 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, defaults: dict | 
     checkpoints.add_argument("--output_dir", type=Path, default=Path("models/kurdish"))
     checkpoints.add_argument("--checkpoint_dir", type=Path, default=Path("training/checkpoints"))
     checkpoints.add_argument("--save_steps", type=int, default=500)
-    checkpoints.add_argument("--save_total_limit", type=int, default=3, help="checkpoints kept (oldest removed first)")
+    checkpoints.add_argument("--save_total_limit", type=int, default=3,
+                             help="checkpoints of this run kept (earliest steps removed first; other runs' are left alone)")
     checkpoints.add_argument("--resume", nargs="?", const="latest", help="continue from the latest checkpoint or a given one")
     runtime = parser.add_argument_group("runtime")
     runtime.add_argument("--mixed_precision", choices=["no", "fp16", "bf16"], default="fp16" if cuda else "no")
@@ -120,6 +121,7 @@ def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -
 class Progress:
     """Counters saved in every checkpoint, so that a resumed run continues exactly."""
 
+    run_id: str = ""  # the same for every checkpoint of one run, resumes included
     step: int = 0  # optimiser steps done
     epoch: int = 0
     batch_in_epoch: int = 0  # micro-batches of this epoch already consumed
@@ -172,7 +174,10 @@ def load_generator_source(args) -> tuple[object, Vocabulary, DiscriminatorConfig
     if args.init_config:
         if not args.init_config.is_file():
             raise TrainingError(f"--init_config {args.init_config} not found")
-        values = json.loads(args.init_config.read_text(encoding="utf-8"))
+        try:
+            values = json.loads(args.init_config.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise TrainingError(f"--init_config {args.init_config} is not valid JSON ({e})") from e
         discriminator = values.pop("discriminator", None)
         config = VitsConfig(**values)
         vocabulary = builtin_vocabulary()
@@ -222,6 +227,8 @@ def build_run(args, train_clips: list[Clip], eval_clips: list[Clip], weights: li
     accelerator = Accelerator(mixed_precision=args.mixed_precision,
                               gradient_accumulation_steps=args.gradient_accumulation_steps)
     set_seed(args.seed)
+    if set(args.freeze) == set(FREEZABLE):
+        raise TrainingError("--freeze names every part of the generator: leave at least one part to train")
     model = VitsModel(config) if args.init_config else VitsModel.from_pretrained(str(args.model_name_or_path))
     for name in args.freeze:
         getattr(model, name).requires_grad_(False)
@@ -260,19 +267,41 @@ def check_alignable(dataset: TtsDataset, hop_length: int, show: int = 3) -> None
 
 # --- checkpoints ------------------------------------------------------------------------------
 
-def list_checkpoints(folder: Path) -> list[Path]:
+def list_checkpoints(folder: Path, run_id: str | None = None) -> list[Path]:
+    """The checkpoints in `folder` by step (only those of run `run_id` when it is given)."""
     found = [p for p in Path(folder).glob(f"{CHECKPOINT_PREFIX}*") if p.is_dir() and p.name[len(CHECKPOINT_PREFIX):].isdigit()]
+    if run_id is not None:
+        found = [p for p in found if checkpoint_record(p).get("run") == run_id]
     return sorted(found, key=lambda p: int(p.name[len(CHECKPOINT_PREFIX):]))
+
+
+def checkpoint_record(path: Path) -> dict:
+    """A checkpoint's progress.json: step, epoch, run (its run's id) and saved (a Unix time)."""
+    try:
+        return json.loads((path / "progress.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def latest_checkpoint(folder: Path) -> Path | None:
+    """The checkpoint saved last, whatever its step: a folder may also hold an earlier run's."""
+    found = list_checkpoints(folder)
+    return max(found, key=lambda p: checkpoint_record(p).get("saved", p.stat().st_mtime)) if found else None
+
+
+def remove_run_checkpoints(folder: Path, run_id: str) -> None:
+    for path in list_checkpoints(folder, run_id):
+        shutil.rmtree(path)
 
 
 def resolve_resume(args) -> Path | None:
     if not args.resume:
         return None
     if args.resume == "latest":
-        found = list_checkpoints(args.checkpoint_dir)
-        if not found:
+        found = latest_checkpoint(args.checkpoint_dir)
+        if found is None:
             raise TrainingError(f"--resume: no checkpoint in {args.checkpoint_dir}; train without --resume to start fresh")
-        return found[-1]
+        return found
     path = Path(args.resume)
     if not (path / "progress.json").is_file():
         raise TrainingError(f"--resume {path}: not a checkpoint folder made by this toolkit")
@@ -292,11 +321,12 @@ def save_checkpoint(run: Run) -> Path:
     accelerator.save_state(str(tmp))
     if accelerator.is_main_process:
         save_model_folder(run, tmp / "model")
-        (tmp / "progress.json").write_text(json.dumps({"step": run.progress.step, "epoch": run.progress.epoch}), encoding="utf-8")
+        record = {"step": run.progress.step, "epoch": run.progress.epoch, "run": run.progress.run_id, "saved": time.time()}
+        (tmp / "progress.json").write_text(json.dumps(record), encoding="utf-8")
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)
-        for old in list_checkpoints(args.checkpoint_dir)[: -args.save_total_limit]:
+        for old in list_checkpoints(args.checkpoint_dir, run.progress.run_id)[: -args.save_total_limit]:
             shutil.rmtree(old)
     accelerator.wait_for_everyone()
     return target
@@ -459,10 +489,12 @@ def step_schedulers(run: Run) -> None:
         run.scheduler_d.step()
 
 
-def steps_per_epoch(run: Run) -> int:
+def epochs_to_steps(run: Run, epochs: int) -> int:
+    """Optimiser steps that take `epochs` passes over the data (at least that many). Gradient
+    accumulation runs on across the end of an epoch, so the micro-batches of all epochs count."""
     run.sampler.set_epoch(0)
     batches = len(run.sampler.batches()) // max(1, run.accelerator.num_processes)
-    return max(1, math.ceil(batches / run.args.gradient_accumulation_steps))
+    return max(1, math.ceil(epochs * batches / run.args.gradient_accumulation_steps))
 
 
 class StopSignal:
@@ -500,7 +532,8 @@ def train(args: argparse.Namespace, train_clips: list[Clip] | None = None, eval_
     accelerator = run.accelerator
     if resume_from is not None:
         accelerator.load_state(str(resume_from))
-    total_steps = args.max_steps or args.num_epochs * steps_per_epoch(run)
+    run.progress.run_id = run.progress.run_id or uuid.uuid4().hex  # kept by a resume
+    total_steps = args.max_steps or epochs_to_steps(run, args.num_epochs)
     from torch.utils.tensorboard import SummaryWriter
 
     if accelerator.is_main_process:
@@ -560,8 +593,8 @@ def handle_nonfinite(run: Run) -> None:
     run.progress.nonfinite_in_a_row += 1
     run.progress.nonfinite_total += 1
     if run.progress.nonfinite_in_a_row >= run.args.max_nonfinite_steps:
-        found = list_checkpoints(run.args.checkpoint_dir)
-        kept = f"the last good checkpoint is {found[-1]}" if found else "no checkpoint was saved yet"
+        found = list_checkpoints(run.args.checkpoint_dir, run.progress.run_id)
+        kept = f"the last good checkpoint is {found[-1]}" if found else "no checkpoint of this run was saved yet"
         raise TrainingError(f"{run.progress.nonfinite_in_a_row} non-finite losses in a row at step {run.progress.step}: "
                             f"lower --learning_rate or check the data; {kept}")
 
@@ -606,13 +639,14 @@ def print_header(run: Run, total_steps: int, resume_from: Path | None) -> None:
 def evaluate(run: Run) -> dict[str, float]:
     """Eval losses on the held-out clips, the fixed sentences spoken to samples/step-N/, pictures.
 
-    Runs inside a forked RNG so that evaluating does not change the training that follows.
+    Runs inside forked random generators (the CPU's and every GPU's) so that evaluating does not
+    change the training that follows.
     """
     step, model = run.progress.step, run.model
     model.eval()
     run.discriminator.eval()
     totals: dict[str, float] = {}
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=range(torch.cuda.device_count())):
         torch.manual_seed(run.args.seed)
         if run.eval_dataset is not None:
             batches = [list(range(i, min(i + run.args.batch_size, len(run.eval_dataset))))

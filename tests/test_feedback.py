@@ -498,6 +498,20 @@ def test_kill_between_the_model_swap_and_the_discriminator_swap_is_finished_next
     assert not round_discriminator.exists()
 
 
+def test_a_finished_round_leaves_no_checkpoint_for_a_later_resume(workspace, tmp_path, capsys):
+    """A later round's --resume must not continue a finished round's training (it would install that
+    round's weights as the new round's)."""
+    checkpoints = workspace / "fck"
+    assert feedback(workspace, "--add_sample", recording(tmp_path, "a.wav", 97), "yekem") == 0
+    assert feedback(workspace, *round_args("--save_steps", 1, "--archive_feedback")) == 0
+    assert not list(checkpoints.glob("checkpoint-*"))
+    assert feedback(workspace, "--add_sample", recording(tmp_path, "b.wav", 98), "duyem") == 0
+    capsys.readouterr()
+    assert feedback(workspace, *round_args("--resume")) == 1
+    assert "--resume: no checkpoint in" in capsys.readouterr().err
+    assert [e["text"] for e in pending(workspace)] == ["duyem"]
+
+
 def test_backups_made_within_the_same_second_are_both_kept(tmp_path):
     current = tmp_path / "models" / "kurdish"
     current.mkdir(parents=True)

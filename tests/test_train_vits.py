@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -74,13 +76,51 @@ def test_short_run_saves_a_model_that_speaks(data, tmp_path, capsys):
     assert np.isfinite(audio).all() and np.abs(audio).max() > 0.01
 
 
-def test_resume_continues_exactly(data, tmp_path):
-    common = ["--gradient_accumulation_steps", 2, "--save_steps", 3]
-    assert train_vits.main(args_for(data, tmp_path / "straight", *common, "--max_steps", 6)) == 0
-    assert train_vits.main(args_for(data, tmp_path / "split", *common, "--max_steps", 3)) == 0
-    assert train_vits.main(args_for(data, tmp_path / "split", *common, "--max_steps", 6, "--resume")) == 0
+@pytest.mark.parametrize("accumulation, split_at, total", [(2, 3, 6), (1, 2, 5)])  # at an epoch's end; mid-epoch
+def test_resume_continues_exactly(data, tmp_path, accumulation, split_at, total):
+    common = ["--gradient_accumulation_steps", accumulation, "--save_steps", split_at]
+    assert train_vits.main(args_for(data, tmp_path / "straight", *common, "--max_steps", total)) == 0
+    assert train_vits.main(args_for(data, tmp_path / "split", *common, "--max_steps", split_at)) == 0
+    assert train_vits.main(args_for(data, tmp_path / "split", *common, "--max_steps", total, "--resume")) == 0
     straight, split = weights(tmp_path / "straight" / "model"), weights(tmp_path / "split" / "model")
     assert all(torch.equal(straight[k], split[k]) for k in straight)
+
+
+def test_a_new_run_keeps_an_earlier_runs_checkpoints_and_resume_takes_its_own(data, tmp_path, capsys):
+    shared = tmp_path / "shared"
+    assert train_vits.main(args_for(data, tmp_path / "a", "--checkpoint_dir", shared, "--save_steps", 2,
+                                    "--max_steps", 4)) == 0
+    second = ["--checkpoint_dir", shared, "--save_steps", 1, "--save_total_limit", 1]
+    assert train_vits.main(args_for(data, tmp_path / "b", *second, "--max_steps", 2)) == 0
+    # the new run pruned only its own checkpoints (its step 2 took the name of the earlier run's)
+    assert sorted(p.name for p in shared.iterdir()) == ["checkpoint-2", "checkpoint-4"]
+    runs = {p.name: json.loads((p / "progress.json").read_text())["run"] for p in shared.iterdir()}
+    assert runs["checkpoint-2"] != runs["checkpoint-4"]
+    capsys.readouterr()
+    assert train_vits.main(args_for(data, tmp_path / "b", *second, "--max_steps", 3, "--resume")) == 0
+    out = capsys.readouterr().out
+    assert f"resuming from {shared / 'checkpoint-2'} at step 2" in out and "trained 1 steps" in out
+
+
+def test_num_epochs_counts_micro_batches_across_epochs(data, tmp_path, capsys):
+    assert train_vits.main(args_for(data, tmp_path / "one", "--num_epochs", 1)) == 0
+    batches = int(re.search(r"trained (\d+) steps", capsys.readouterr().out)[1])  # one step per batch
+    assert train_vits.main(args_for(data, tmp_path / "five", "--num_epochs", 5, "--gradient_accumulation_steps", 4)) == 0
+    assert f"trained {math.ceil(5 * batches / 4)} steps" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--freeze", "text_encoder", "duration_predictor", "flow", "posterior_encoder", "decoder"],
+     "--freeze names every part of the generator"),
+    (["--init_config", "BROKEN"], "is not valid JSON"),
+])
+def test_settings_that_cannot_train_are_one_line_errors(data, tmp_path, capsys, extra, message):
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json", encoding="utf-8")
+    extra = [str(broken) if value == "BROKEN" else value for value in extra]
+    assert train_vits.main(args_for(data, tmp_path, "--max_steps", 1, *extra)) == 1
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
 
 
 def test_resume_without_checkpoint_is_an_error(data, tmp_path, capsys):
