@@ -64,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     data = parser.add_argument_group("data")
     data.add_argument("--dataset", default=DEFAULT_DATASET,
                       help="hub id, parquet file or folder, save_to_disk folder, or Common Voice release folder")
-    data.add_argument("--split", default="train", help="hub/disk split, or a release folder's .tsv (default for those: validated.tsv)")
+    data.add_argument("--split", help="hub, parquet or save_to_disk split (default: train), or a release folder's table: "
+                                      "test or test.tsv reads test.tsv (default: validated.tsv)")
     data.add_argument("--audio_column", help="column holding {bytes, path} audio (default: audio or path)")
     data.add_argument("--text_column", help="column holding the sentence (default: sentence or text)")
     data.add_argument("--output_dir", type=Path, default=Path("training"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,10 @@ from kurdish_tts import hub
 
 AUDIO_COLUMNS = ("audio", "path")  # the Kurmanji mirror keeps its audio in `path`
 TEXT_COLUMNS = ("sentence", "text")
+DEFAULT_SPLIT = "train"
+DEFAULT_RELEASE_TABLE = "validated.tsv"
 RELEASE_SPLITS = ("validated.tsv", "train.tsv", "dev.tsv", "test.tsv", "other.tsv", "invalidated.tsv")
+PARQUET_SHARD = re.compile(r"^(\w+(?:\.\w+)*)-\d{5,}(?:-of-\d{5,})?\b")  # train-00000-of-00002.parquet: train
 BATCH_ROWS = 64  # rows converted from Arrow at a time
 
 
@@ -49,14 +53,18 @@ class Source:
     num_rows: int | None
 
 
-def open_source(dataset: str, split: str = "train", audio_column: str | None = None,
+def open_source(dataset: str, split: str | None = None, audio_column: str | None = None,
                 text_column: str | None = None) -> Source:
-    """Find out what `dataset` is and open it as a stream of rows."""
+    """Find out what `dataset` is and open it as a stream of rows.
+
+    `split` None means the default: `validated.tsv` for a release folder, `train` for the rest
+    (a parquet folder whose files carry no split names is then read whole)."""
     path = Path(dataset)
     if path.exists():
         release = _find_release_folder(path)
         if release is not None:
-            return _open_release(release, split if split.endswith(".tsv") else "validated.tsv")
+            table = DEFAULT_RELEASE_TABLE if split is None else split if split.endswith(".tsv") else f"{split}.tsv"
+            return _open_release(release, table, audio_column, text_column)
         if path.is_file() and path.suffix == ".parquet" or path.is_dir() and any(path.rglob("*.parquet")):
             return _open_parquet(path, split, audio_column, text_column)
         if path.is_dir() and ((path / "state.json").exists() or (path / "dataset_dict.json").exists()):
@@ -70,7 +78,7 @@ def open_source(dataset: str, split: str = "train", audio_column: str | None = N
             hub.require(dataset, "dataset")
         except hub.HubUnreachable as e:
             raise SourceError(str(e)) from e
-        return _open_hub(dataset, split, audio_column, text_column)
+        return _open_hub(dataset, split or DEFAULT_SPLIT, audio_column, text_column)
     raise SourceError(f"dataset {dataset!r} not found: pass an existing folder or file, or a hub id like owner/name")
 
 
@@ -89,7 +97,7 @@ def _find_release_folder(path: Path) -> Path | None:
     return candidates[0] if candidates else None
 
 
-def _open_release(folder: Path, split: str) -> Source:
+def _open_release(folder: Path, split: str, audio_column: str | None, text_column: str | None) -> Source:
     table = folder / split
     if Path(split).name != split or not table.is_file():
         present = ", ".join(sorted(p.name for p in folder.glob("*.tsv"))) or "none"
@@ -97,17 +105,17 @@ def _open_release(folder: Path, split: str) -> Source:
     with table.open(encoding="utf-8", newline="") as handle:
         header = next(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE), [])
         num_rows = sum(1 for _ in handle)
-    for needed in ("path", "sentence"):
-        if needed not in header:
-            raise SourceError(f"{table} has no '{needed}' column (columns: {', '.join(header)})")
-    return Source("release", f"Common Voice release {folder} ({split})", header, _release_rows(folder, table), num_rows)
+    audio = _pick_column(header, audio_column, [c for c in ("path",) if c in header], "audio", f"{table} has")
+    text = _pick_column(header, text_column, [c for c in TEXT_COLUMNS if c in header], "text", f"{table} has")
+    return Source("release", f"Common Voice release {folder} ({split})", header,
+                  _release_rows(folder, table, audio, text), num_rows)
 
 
-def _release_rows(folder: Path, table: Path) -> Iterator[SourceRow]:
+def _release_rows(folder: Path, table: Path, audio_column: str, text_column: str) -> Iterator[SourceRow]:
     clips = (folder / "clips").resolve()
     with table.open(encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
-            name = (row.get("path") or "").strip()
+            name = (row.get(audio_column) or "").strip()
             file = (clips / name).resolve() if name else None
             problem = ""
             if not name:
@@ -118,7 +126,7 @@ def _release_rows(folder: Path, table: Path) -> Iterator[SourceRow]:
                 problem = "missing clip file"
             yield SourceRow(
                 key=name,
-                text=row.get("sentence") or "",
+                text=row.get(text_column) or "",
                 speaker=row.get("client_id") or "",
                 gender=row.get("gender") or "",
                 up_votes=_vote(row.get("up_votes")),
@@ -149,24 +157,45 @@ def _open_hub(name: str, split: str, audio_column, text_column) -> Source:
     return _arrow_source("hub", f"hub dataset {name} ({split})", data, audio_column, text_column)
 
 
-def _open_parquet(path: Path, split: str, audio_column, text_column) -> Source:
+def _open_parquet(path: Path, split: str | None, audio_column, text_column) -> Source:
     import datasets
 
-    files = [str(path)] if path.is_file() else sorted(str(p) for p in path.rglob("*.parquet"))
-    # hub layouts: <split>-00000-of-00002.parquet, or <split>/*.parquet (only folders below `path` count)
-    split_files = [f for f in files if Path(f).name.startswith(f"{split}-") or split in Path(f).relative_to(path).parts[:-1]]
-    data = datasets.load_dataset("parquet", data_files=split_files or files, split="train")
-    return _arrow_source("parquet", f"parquet {path}", data, audio_column, text_column)
+    files = [path] if path.is_file() else sorted(path.rglob("*.parquet"))
+    named = {f: _parquet_split(f, path) for f in files}
+    splits = sorted({name for name in named.values() if name})
+    if split is None and (path.is_file() or not splits):
+        chosen, label = files, ""  # the file asked for, or files that carry no split names: one table
+    else:
+        label = split or DEFAULT_SPLIT
+        chosen = [f for f in files if named[f] == label]
+        if not chosen:
+            there = f"choose --split from {', '.join(splits)}" if splits else "its files carry no split names: leave out --split"
+            raise SourceError(f"{path} has no split {label!r}: {there}")
+    data = datasets.load_dataset("parquet", data_files=[str(f) for f in chosen], split="train")
+    return _arrow_source("parquet", f"parquet {path}{f' ({label})' if label else ''}", data, audio_column, text_column)
 
 
-def _open_disk(path: Path, split: str, audio_column, text_column) -> Source:
+def _parquet_split(file: Path, root: Path) -> str | None:
+    """The split a parquet file belongs to in the hub layouts: `<split>-00000-of-00002.parquet`, or
+    any file in a folder `<split>/` (a folder below `root` only: the names above it are the user's)."""
+    match = PARQUET_SHARD.match(file.name)
+    if match:
+        return match.group(1)
+    return file.parent.name if file.parent != root and root in file.parents else None
+
+
+def _open_disk(path: Path, split: str | None, audio_column, text_column) -> Source:
     import datasets
 
     data = datasets.load_from_disk(str(path))
     if isinstance(data, datasets.DatasetDict):
-        if split not in data:
-            raise SourceError(f"{path} has no split {split!r}: choose --split from {', '.join(data)}")
-        data = data[split]
+        wanted = split or DEFAULT_SPLIT
+        if wanted not in data:
+            raise SourceError(f"{path} has no split {wanted!r}: choose --split from {', '.join(data)}")
+        data = data[wanted]
+    elif split is not None and str(data.split or "") != split:  # a single dataset is read whole, unless asked for a split
+        raise SourceError(f"{path} holds a single dataset{f' (split {data.split})' if data.split else ''}, "
+                          f"not a split {split!r}: leave out --split")
     return _arrow_source("disk", f"save_to_disk folder {path}", data, audio_column, text_column)
 
 
@@ -190,14 +219,15 @@ def _holds_audio(feature) -> bool:
     return isinstance(feature, dict) and "bytes" in feature
 
 
-def _pick_column(columns: list[str], asked: str | None, found: list[str], what: str) -> str:
+def _pick_column(columns: list[str], asked: str | None, found: list[str], what: str, owner: str = "the dataset has") -> str:
+    """The column `asked` for, or else the first of `found`; a missing one is an error listing `columns`."""
     if asked:
         if asked not in columns:
-            raise SourceError(f"no {what} column {asked!r}: the columns are {', '.join(columns)}")
+            raise SourceError(f"{owner} no {what} column {asked!r}: the columns are {', '.join(columns)}")
         return asked
     if not found:
         flag = "--audio_column" if what == "audio" else "--text_column"
-        raise SourceError(f"no {what} column found: pass {flag} with one of {', '.join(columns)}")
+        raise SourceError(f"{owner} no {what} column: pass {flag} with one of {', '.join(columns)}")
     return found[0]
 
 

@@ -314,12 +314,14 @@ def test_release_split_tsv(tmp_path, capsys):
     release = write_release(tmp_path / "cv", default_rows(6))
     lines = (release / "validated.tsv").read_text(encoding="utf-8").splitlines(keepends=True)
     (release / "train.tsv").write_text("".join(lines[:3]), encoding="utf-8")  # the header and two rows
-    out = tmp_path / "out"
-    assert run(release, out, "--split", "train.tsv", "--eval_size", 0) == 0
-    assert report(out)["counts"]["kept"] == 2 and report(out)["source"]["description"].endswith("(train.tsv)")
-    for split in ("dev.tsv", "../cv/validated.tsv"):
+    for split in ("train.tsv", "train"):  # the .tsv may be left out
+        out = tmp_path / split
+        assert run(release, out, "--split", split, "--eval_size", 0) == 0
+        assert report(out)["counts"]["kept"] == 2 and report(out)["source"]["description"].endswith("(train.tsv)")
+    capsys.readouterr()
+    for split in ("dev.tsv", "dev", "../cv/validated.tsv"):
         assert run(release, tmp_path / "none", "--split", split) == 1
-        assert "choose --split from the .tsv files there (train.tsv, validated.tsv)" in capsys.readouterr().err
+        assert error_line(capsys).endswith("choose --split from the .tsv files there (train.tsv, validated.tsv)")
 
 
 def test_vocabulary_notice_offline_and_a_local_model_vocabulary(release, tmp_path, capsys):
@@ -452,6 +454,74 @@ def test_killed_run_leaves_nothing_half_written(tmp_path):
     files = {p.name for p in (out / "wavs").glob("*.wav")}
     assert {f for f, _ in listed(out)} == files and len(files) == 40
     assert not list((out / "wavs").glob(".*"))
+
+
+def test_parquet_split_that_does_not_exist_is_an_error(tmp_path, capsys):
+    named = tmp_path / "named"
+    named.mkdir()
+    hub_table(default_rows(2)).to_parquet(str(named / "train-00000-of-00001.parquet"))
+    hub_table(default_rows(3)).to_parquet(str(named / "test-00000-of-00001.parquet"))
+    capsys.readouterr()
+    assert run(named, tmp_path / "out", "--split", "dev") == 1
+    assert error_line(capsys).endswith("has no split 'dev': choose --split from test, train")
+
+    unnamed = tmp_path / "unnamed"  # files that carry no split names: one table, read whole only without --split
+    unnamed.mkdir()
+    hub_table(default_rows(2)).to_parquet(str(unnamed / "part_a.parquet"))
+    hub_table([dict(r, path=f"other_{i}.mp3") for i, r in enumerate(default_rows(3))]).to_parquet(str(unnamed / "part_b.parquet"))
+    assert run(unnamed, tmp_path / "whole", "--eval_size", 0) == 0
+    assert report(tmp_path / "whole")["counts"]["kept"] == 5
+    capsys.readouterr()
+    assert run(unnamed, tmp_path / "test", "--split", "test") == 1
+    assert error_line(capsys).endswith("has no split 'test': its files carry no split names: leave out --split")
+
+
+def test_split_of_a_single_saved_dataset_is_an_error(tmp_path, capsys):
+    hub_table(default_rows(2), audio_column="audio").save_to_disk(str(tmp_path / "disk"))
+    capsys.readouterr()
+    assert run(tmp_path / "disk", tmp_path / "out", "--split", "test") == 1
+    assert error_line(capsys).endswith("not a split 'test': leave out --split")
+
+
+def rename_release_columns(release: Path, names: dict[str, str]) -> None:
+    table = release / "validated.tsv"
+    header, _, body = table.read_text(encoding="utf-8").partition("\n")
+    table.write_text("\t".join(names.get(c, c) for c in header.split("\t")) + "\n" + body, encoding="utf-8")
+
+
+def test_release_folder_columns_can_be_named(tmp_path, capsys):
+    release = write_release(tmp_path / "cv", default_rows(3))
+    rename_release_columns(release, {"path": "file", "sentence": "transcript"})
+    assert run(release, tmp_path / "none", "--eval_size", 0) == 1
+    assert "no audio column: pass --audio_column with one of client_id, file, sentence_id, transcript" in error_line(capsys)
+    out = tmp_path / "out"
+    assert run(release, out, "--audio_column", "file", "--text_column", "transcript", "--eval_size", 0) == 0
+    assert "ez bîst û pênc salî me" in {text for _, text in listed(out)} and report(out)["counts"]["kept"] == 3
+    capsys.readouterr()
+    assert run(release, tmp_path / "typo", "--audio_column", "file", "--text_column", "transcripts") == 1
+    assert "no text column 'transcripts': the columns are client_id, file, sentence_id, transcript" in error_line(capsys)
+
+
+def test_release_folder_text_column_is_honoured_and_falls_back_to_text(tmp_path):
+    release = write_release(tmp_path / "cv", default_rows(2))
+    rename_release_columns(release, {"sentence": "text"})
+    assert run(release, tmp_path / "text", "--eval_size", 0) == 0
+    assert "ez bîst û pênc salî me" in {text for _, text in listed(tmp_path / "text")}
+    rename_release_columns(release, {"sentence_id": "sentence"})  # now "s0", "s1" in sentence; text still the words
+    assert run(release, tmp_path / "named", "--text_column", "text", "--eval_size", 0) == 0
+    assert "ez bîst û pênc salî me" in {text for _, text in listed(tmp_path / "named")}
+
+
+def test_parquet_audio_column_of_another_name_and_the_text_column_fallback(tmp_path, capsys):
+    table = hub_table(default_rows(3), audio_column="recording").rename_column("sentence", "text")
+    table.to_parquet(str(tmp_path / "d.parquet"))
+    capsys.readouterr()
+    assert run(tmp_path / "d.parquet", tmp_path / "none") == 1
+    assert "no audio column: pass --audio_column with one of client_id, recording, text" in error_line(capsys)
+    out = tmp_path / "out"
+    assert run(tmp_path / "d.parquet", out, "--audio_column", "recording", "--eval_size", 0) == 0
+    assert report(out)["counts"]["kept"] == 3
+    assert "ez bîst û pênc salî me" in {text for _, text in listed(out)}  # read from `text`
 
 
 @pytest.mark.parametrize("model", ["/nonexistent/my-model", "./my-model", "../my-model", "~/no-such-model-here", "a-file"])
