@@ -23,7 +23,9 @@ counted by reason.
 from __future__ import annotations
 
 import argparse
+import glob
 import hashlib
+import io
 import json
 import math
 import os
@@ -53,6 +55,8 @@ AUDIO_SETTINGS = ("target_sr", "trim_db", "normalize")  # arguments that shape t
 CHUNK = 8  # clips sent to a worker at once
 IN_FLIGHT_PER_WORKER = 3  # chunks queued per worker: enough to keep it busy, memory stays flat
 SHOW_EXAMPLES = 3
+REPORT_FILE, STATS_FILE = "dataset.json", "stats.png"
+OUTPUT_FILES = (TRAIN_FILE, EVAL_FILE, REPORT_FILE, STATS_FILE)  # written atomically at the end of a run
 # VITS aligns every token to at least one spectrogram frame (hop 256 samples); the tokenizer
 # puts a blank between characters, so a clip needs 2 * characters + 1 frames.
 MODEL_HOP = 256
@@ -132,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--speaker and --top_speakers exclude each other")
     if any(n is not None and n < 1 for n in (args.top_speakers, args.max_samples)):
         parser.error("--top_speakers and --max_samples must be at least 1")
+    if args.eval_size is not None and args.eval_size < 0:
+        parser.error("--eval_size must be at least 0")
     try:
         return prepare(args)
     except (SourceError, hub.HubUnreachable, FileNotFoundError, NoClipsLeft) as e:
@@ -150,8 +156,7 @@ def prepare(args: argparse.Namespace) -> int:
     out = args.output_dir
     wavs = out / WAVS_DIR
     wavs.mkdir(parents=True, exist_ok=True)
-    for leftover in wavs.glob(".*.tmp"):  # from a run killed mid-write
-        leftover.unlink()
+    remove_leftovers(out)
     warn_if_audio_settings_changed(out, args)
     speakers = set(args.speaker) or None
     settings = audio.CleaningSettings(args.target_sr, args.trim_db, args.min_duration, args.max_duration, args.normalize)
@@ -161,8 +166,9 @@ def prepare(args: argparse.Namespace) -> int:
     examples: dict[str, list[str]] = {}
     kept: list[Outcome] = []
     seconds_in = 0.0
+    bar = tqdm(total=source.num_rows, unit="clip", desc="preparing", dynamic_ncols=True, mininterval=0.5)
 
-    def record(outcome: Outcome) -> None:
+    def tally(outcome: Outcome) -> None:
         nonlocal seconds_in
         seconds_in += outcome.seconds_in
         if outcome.reason:
@@ -173,23 +179,27 @@ def prepare(args: argparse.Namespace) -> int:
         else:
             kept.append(outcome)
 
-    def drop_written(outcome: Outcome, reason: str, detail: str = "") -> None:
-        """Drop a clip whose wav is already written, so that no unlisted wav stays behind."""
-        (wavs / f"{outcome.clip_id}.wav").unlink(missing_ok=True)
-        record(Outcome(outcome.key, reason, detail))
+    def record(outcome: Outcome) -> None:
+        """Count a row's outcome, whether a worker saw it or a filter dropped it before: each moves the bar."""
+        tally(outcome)
+        bar.update(1)
+        bar.set_postfix(kept=len(kept), dropped=sum(dropped.values()), refresh=False)
 
-    jobs = select_rows(source, args, speakers, record, vocabulary.characters, settings, wavs)
-    bar = tqdm(total=source.num_rows, unit="clip", desc="preparing", dynamic_ncols=True, mininterval=0.5)
+    def drop_written(outcome: Outcome, reason: str, detail: str = "") -> None:
+        """Drop a clip whose wav is already written, so that no unlisted wav stays behind (its row
+        has already moved the bar)."""
+        (wavs / f"{outcome.clip_id}.wav").unlink(missing_ok=True)
+        tally(Outcome(outcome.key, reason, detail))
+
     def discard(outcome: Outcome) -> None:
         """A clip processed beyond --max_samples: its wav is not listed, so it does not stay."""
         if not outcome.reason:
             (wavs / f"{outcome.clip_id}.wav").unlink(missing_ok=True)
 
+    jobs = select_rows(source, args, speakers, record, vocabulary.characters, settings, wavs)
     with closing(process_all(jobs, args.num_workers, discard)) as outcomes:
         for outcome in outcomes:
             record(outcome)
-            bar.update(1)
-            bar.set_postfix(kept=len(kept), dropped=sum(dropped.values()), refresh=False)
             if args.max_samples and not args.top_speakers and len(kept) >= args.max_samples:
                 break
     bar.close()
@@ -199,19 +209,28 @@ def prepare(args: argparse.Namespace) -> int:
     if args.top_speakers:
         kept = keep_top_speakers(kept, args.top_speakers, args.max_samples, drop_written)
     if not kept:
-        raise NoClipsLeft(no_clips_message(dropped))
+        raise NoClipsLeft(no_clips_message(dropped, source.description))
     train, held_out = split_eval(kept, args.eval_size, args.seed)
     write_metadata(out / TRAIN_FILE, [Clip(f"{o.clip_id}.wav", o.text) for o in train])
     write_metadata(out / EVAL_FILE, [Clip(f"{o.clip_id}.wav", o.text) for o in held_out])
     report = build_report(args, source, vocabulary, kept, train, held_out, dropped, examples, seconds_in)
-    write_text_atomic(out / "dataset.json", json.dumps(report, ensure_ascii=False, indent=2) + "\n")
-    plot_stats(kept, out / "stats.png")
+    write_text_atomic(out / REPORT_FILE, json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+    plot_stats(kept, out / STATS_FILE)
     print_summary(report, examples, time.perf_counter() - started, out)
     return 0
 
 
+def remove_leftovers(out: Path) -> None:
+    """Remove the temporary files of a run killed mid-write: of wavs, and of the files written at the end."""
+    leftovers = list((out / WAVS_DIR).glob(".*.tmp"))
+    for name in OUTPUT_FILES:
+        leftovers += out.glob(f".{glob.escape(name)}.*.tmp")
+    for leftover in leftovers:
+        leftover.unlink(missing_ok=True)
+
+
 def warn_if_audio_settings_changed(out: Path, args: argparse.Namespace) -> None:
-    previous = out / "dataset.json"
+    previous = out / REPORT_FILE
     if args.overwrite or not previous.is_file():
         return
     try:
@@ -324,21 +343,24 @@ def _process_chunk(jobs: list[Job]) -> list[Outcome]:
 def process_clip(job: Job) -> Outcome:
     """Clean one clip's audio and text and write its wav; runs in a worker process."""
     row = job.row
+    data = row.audio if row.audio is not None else row.audio_file
+    seconds_in = None  # the source's decoded length: counted for every clip that decodes, kept or not
     try:
         info = None if job.overwrite else written_before(job.wav_path, job.settings.target_sr)
-        if info is not None:  # written by an earlier run
-            seconds_in = seconds = info.frames / info.samplerate
+        if info is not None:  # written by an earlier run: the source's header says its length
+            seconds_in = source_seconds(data)  # None when it no longer reads: decoding says why
+        if seconds_in is not None:
+            seconds = info.frames / info.samplerate
             if not job.settings.min_duration <= seconds <= job.settings.max_duration:
                 raise audio.ClipRejected("too short" if seconds < job.settings.min_duration else "too long", f"{seconds:.2f} s")
             cleaned = None
         else:
-            data = row.audio if row.audio is not None else row.audio_file
             decoded, rate = audio.decode(data)
             seconds_in = decoded.shape[0] / rate
             cleaned = audio.clean_decoded(decoded, rate, job.settings)
             seconds = cleaned.size / job.settings.target_sr
     except audio.ClipRejected as e:
-        return Outcome(row.key, e.reason, str(e).partition(": ")[2])
+        return Outcome(row.key, e.reason, str(e).partition(": ")[2], seconds_in=seconds_in or 0.0)
     except OSError as e:
         return Outcome(row.key, "unreadable file", e.strerror or str(e))
     normalized = normalize_text(row.text, job.characters)
@@ -363,6 +385,16 @@ def written_before(path: Path, rate: int):
     except (sf.LibsndfileError, RuntimeError, OSError):
         return None
     return info if info.frames > 0 and info.samplerate == rate else None
+
+
+def source_seconds(data: bytes | Path) -> float | None:
+    """The length of a clip's source audio from its header alone (a tenth of a millisecond, where
+    decoding takes a hundred times that), or None when the header cannot be read."""
+    try:
+        info = sf.info(io.BytesIO(data) if isinstance(data, bytes) else str(data))
+    except (sf.LibsndfileError, RuntimeError, TypeError, OSError):
+        return None
+    return info.frames / info.samplerate if info.samplerate > 0 else None
 
 
 def drop_speaking_rate_outliers(kept: list[Outcome], drop) -> list[Outcome]:
@@ -409,12 +441,38 @@ def split_eval(kept: list[Outcome], eval_size: int | None, seed: int) -> tuple[l
     return [o for o in kept if o.clip_id not in held_ids], held
 
 
-def no_clips_message(dropped: Counter) -> str:
+# What to change when a filter dropped the most clips, by reason
+FILTER_ADVICE = {
+    "vote filter": "lower --min_upvotes or raise --max_downvotes",
+    "too short": "lower --min_duration",
+    "too long": "raise --max_duration",
+    "other speaker": "check the --speaker ids (the dataset's client_id values)",
+    "other gender": "check --gender against the dataset's gender values (female, male, ...) or leave it out",
+    "speaking rate outlier": "leave out --filter_speaking_rate",
+    "beyond --max_samples": "raise --max_samples",
+}
+# What to check when the data itself could not be used (by default: clips that could not be read)
+DATA_ADVICE = {
+    "empty text": "those rows have no text: check the dataset's text column (--text_column)",
+    "nothing sayable in text": "their text holds no character the model can say: check --text_column and --model_name_or_path",
+    "audio too short for its text": "their audio is too short for their text: check that the dataset's text belongs to its audio",
+    "silent": "those clips hold no sound: check the dataset's audio",
+    "duplicate clip": "those rows name a clip already seen: check the dataset",
+    "missing audio": "those rows hold no audio: check the dataset's audio column (--audio_column)",
+    "missing clip file": "those clips could not be read: the files the table names are not in clips/; check the dataset",
+}
+UNREADABLE_ADVICE = "those clips could not be read: check the dataset's audio files"
+
+
+def no_clips_message(dropped: Counter, description: str) -> str:
     if not dropped:
-        return "the dataset has no rows"
+        return f"the dataset has no rows ({description}): check that --dataset and --split name a table with clips in it"
     reason, count = dropped.most_common(1)[0]
-    return (f"no clip left after filtering ({sum(dropped.values())} dropped; most by '{reason}': {count}); "
-            f"loosen that filter")
+    most = f"{sum(dropped.values())} dropped; most by '{reason}': {count}"
+    if reason in FILTER_ADVICE:
+        return f"no clip left after filtering ({most}); loosen that filter: {FILTER_ADVICE[reason]}"
+    advice = DATA_ADVICE.get(reason, UNREADABLE_ADVICE)
+    return f"no clip left ({most}): {advice}"
 
 
 def build_report(args, source, vocabulary, kept, train, held_out, dropped, examples, seconds_in) -> dict:
@@ -460,7 +518,7 @@ def print_summary(report: dict, examples: dict, seconds: float, out: Path) -> No
     if report["removed_characters"]:
         shown = ", ".join(f"{c!r} x{n}" for c, n in list(report["removed_characters"].items())[:10])
         print(f"characters the model cannot say, removed: {shown}")
-    print(f"wrote {out / TRAIN_FILE}, {out / EVAL_FILE}, {out / 'dataset.json'}, {out / 'stats.png'} in {seconds:.1f} s")
+    print(f"wrote {out / TRAIN_FILE}, {out / EVAL_FILE}, {out / REPORT_FILE}, {out / STATS_FILE} in {seconds:.1f} s")
 
 
 if __name__ == "__main__":

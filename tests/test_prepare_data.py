@@ -378,6 +378,7 @@ def test_dataset_errors_are_one_line(tmp_path, capsys, dataset, message):
     (["--speaker", "x", "--top_speakers", "1"], "exclude each other"),
     (["--top_speakers", "0"], "must be at least 1"),
     (["--max_samples", "0"], "must be at least 1"),
+    (["--eval_size", "-2"], "--eval_size must be at least 0"),
 ])
 def test_flag_rules_are_usage_errors(release, tmp_path, capsys, flags, message):
     with pytest.raises(SystemExit) as exit_info:
@@ -454,6 +455,42 @@ def test_killed_run_leaves_nothing_half_written(tmp_path):
     files = {p.name for p in (out / "wavs").glob("*.wav")}
     assert {f for f, _ in listed(out)} == files and len(files) == 40
     assert not list((out / "wavs").glob(".*"))
+
+
+def minutes_decoded(summary: str) -> float:
+    line, = [line for line in summary.splitlines() if line.startswith("audio: ")]
+    return float(line.split()[1])
+
+
+def test_hours_before_counts_every_clip_that_decoded_on_every_run(tmp_path, capsys):
+    rows = default_rows(3) + [
+        dict(default_rows(1)[0], audio=encode(np.zeros(32000, np.float32), 16000, "WAV")),  # silent, 2 s
+        dict(default_rows(1)[0], seconds=0.3),  # too short
+        dict(default_rows(1)[0], seconds=15.5),  # too long
+        dict(default_rows(1)[0], audio=b"not audio" * 40),  # does not decode: not counted
+    ]
+    release = write_release(tmp_path / "cv", rows)
+    decoded = sum(sf.info(str(release / "clips" / f"common_voice_kmr_{i}.mp3")).duration for i in range(6))
+    out = tmp_path / "out"
+    for attempt in ("first run", "re-run reusing the wavs"):
+        assert run(release, out, "--eval_size", 0) == 0, attempt
+        data = report(out)
+        assert data["counts"]["dropped"] == {"silent": 1, "too short": 1, "too long": 1, "undecodable audio": 1}
+        assert data["hours_before"] == pytest.approx(decoded / 3600, abs=0.00006), attempt
+        assert minutes_decoded(capsys.readouterr().out) == pytest.approx(decoded / 60, abs=0.06), attempt
+
+
+def test_hours_before_of_a_reused_wav_reads_only_the_source_header(release, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    assert run(release, out) == 0
+    before = report(out)["hours_before"]
+
+    def no_decoding(data):
+        raise AssertionError("a clip whose wav is already written is decoded again")
+
+    monkeypatch.setattr(audio, "decode", no_decoding)
+    assert run(release, out) == 0
+    assert report(out)["hours_before"] == before
 
 
 def test_parquet_split_that_does_not_exist_is_an_error(tmp_path, capsys):
@@ -552,3 +589,55 @@ def test_a_hub_model_that_cannot_be_downloaded_is_a_one_line_error(release, tmp_
     assert run(release, tmp_path / "out", "--model_name_or_path", "someone/no-such-model") == 1
     err = error_line(capsys)
     assert err.startswith("error: cannot download the vocabulary of hub model 'someone/no-such-model': ") and failure in err
+
+
+def test_progress_bar_reaches_every_row(tmp_path, capsys):
+    rows = default_rows(4) + [
+        dict(default_rows(1)[0], up_votes=0),  # dropped before a worker sees it: votes
+        dict(default_rows(1)[0], gender="other"),  # gender
+        dict(default_rows(1)[0], client_id="c" * 64),  # speaker
+        dict(default_rows(1)[0], missing=True),  # a problem of the row
+        dict(default_rows(1)[0], path="common_voice_kmr_0.mp3"),  # a duplicate
+    ]
+    out = tmp_path / "out"
+    speakers = ["--speaker", "a" * 64, "--speaker", "b" * 64, "--gender", "female"]
+    assert run(write_release(tmp_path / "cv", rows), out, *speakers, "--eval_size", 0) == 0
+    assert sum(report(out)["counts"]["dropped"].values()) == 7  # the 2 male rows among them
+    bar = capsys.readouterr().err.split("\r")[-1]
+    assert "100%" in bar and "9/9" in bar and "dropped=7, kept=2" in bar
+
+
+def test_no_clip_left_advice_fits_the_reason(tmp_path, capsys):
+    unreadable = write_release(tmp_path / "bad", [dict(r, audio=b"not audio" * 40) for r in default_rows(3)])
+    assert run(unreadable, tmp_path / "a") == 1
+    err = error_line(capsys)
+    assert "most by 'undecodable audio': 3" in err and "could not be read" in err and "check the dataset" in err
+    assert "loosen" not in err
+
+    short = write_release(tmp_path / "short", [dict(r, seconds=0.3) for r in default_rows(3)])
+    assert run(short, tmp_path / "b") == 1
+    err = error_line(capsys)
+    assert "most by 'too short': 3" in err and "loosen that filter: lower --min_duration" in err
+
+    assert run(short, tmp_path / "c", "--speaker", "nobody") == 1
+    assert "most by 'other speaker': 3" in (err := error_line(capsys)) and "--speaker" in err
+
+    empty = write_release(tmp_path / "empty", [])
+    assert run(empty, tmp_path / "d") == 1
+    err = error_line(capsys)
+    assert "the dataset has no rows" in err and "--split" in err and "validated.tsv" in err
+
+
+def test_temporary_files_of_a_killed_run_are_removed(release, tmp_path):
+    out = tmp_path / "out"
+    (out / "wavs").mkdir(parents=True)
+    leftovers = [out / ".metadata.csv.k2j4x_.tmp", out / ".metadata_eval.csv.a8s7d6.tmp", out / ".dataset.json.q1w2e3.tmp",
+                 out / ".stats.png.z9x8c7.tmp", out / "wavs" / ".kmr_0123456789abcdef.wav.r4t5y6.tmp"]
+    for leftover in leftovers:
+        leftover.write_bytes(b"half")
+    others = [out / ".notes.txt.abc.tmp", out / "notes.txt"]  # not ours: left alone
+    for other in others:
+        other.write_bytes(b"mine")
+    assert run(release, out) == 0
+    assert not any(leftover.exists() for leftover in leftovers)
+    assert all(other.exists() for other in others)
