@@ -641,3 +641,72 @@ def test_temporary_files_of_a_killed_run_are_removed(release, tmp_path):
     assert run(release, out) == 0
     assert not any(leftover.exists() for leftover in leftovers)
     assert all(other.exists() for other in others)
+
+
+def test_max_downvotes(tmp_path):
+    rows = default_rows(3) + [dict(default_rows(1)[0], down_votes=1)]
+    release = write_release(tmp_path / "cv", rows)
+    assert run(release, tmp_path / "default", "--eval_size", 0) == 0
+    assert report(tmp_path / "default")["counts"]["dropped"] == {"vote filter": 1}
+    assert run(release, tmp_path / "one", "--max_downvotes", 1, "--eval_size", 0) == 0
+    assert report(tmp_path / "one")["counts"] == {"kept": 4, "train": 4, "eval": 0, "dropped": {}, "dropped_total": 0}
+
+
+def test_trim_db_sets_how_much_is_trimmed(tmp_path):
+    release = write_release(tmp_path / "cv", default_rows(1))
+    lengths = {}
+    for top_db in (20, 70):
+        out = tmp_path / str(top_db)
+        assert run(release, out, "--trim_db", top_db, "--eval_size", 0) == 0
+        (file, _), = listed(out)
+        lengths[top_db] = sf.info(str(out / "wavs" / file)).frames
+    assert lengths[20] < lengths[70] - 0.3 * 16000  # the faint noise at both ends is kept at 70 dB
+
+
+def test_target_sr(release, tmp_path):
+    out = tmp_path / "out"
+    assert run(release, out, "--target_sr", 22050) == 0
+    assert report(out)["sample_rate"] == 22050
+    assert {sf.info(str(out / "wavs" / file)).samplerate for file, _ in listed(out)} == {22050}
+
+
+def test_seed_chooses_the_eval_split(tmp_path):
+    rows = [dict(r, seconds=1.2, sentence="Rojbaş, tu çawa yî?") for r in default_rows(24)]
+    save(hub_table(rows), tmp_path / "data", "parquet")
+    held = {}
+    for seed in (1, 2, 1):
+        out = tmp_path / f"seed{seed}"
+        assert run(tmp_path / "data", out, "--seed", seed, "--eval_size", 6) == 0
+        clips = {file for file, _ in read_metadata_lines(out / "metadata_eval.csv")}
+        assert held.setdefault(seed, clips) == clips and len(clips) == 6  # the same seed, the same split
+    assert held[1] != held[2]
+
+
+@pytest.mark.parametrize("rows, held_out", [(10, 2), (300, 6)])
+def test_default_eval_size(tmp_path, rows, held_out):
+    table = [dict(r, seconds=0.6, sentence="Rojbaş, tu çawa yî?") for r in default_rows(rows)]
+    save(hub_table(table), tmp_path / "data", "parquet")
+    out = tmp_path / "out"
+    assert run(tmp_path / "data", out, "--min_duration", 0.5) == 0
+    assert report(out)["counts"]["kept"] == rows
+    assert len(read_metadata_lines(out / "metadata_eval.csv")) == held_out
+    assert len(read_metadata_lines(out / "metadata.csv")) == rows - held_out
+
+
+def test_speaker_given_twice(tmp_path):
+    rows = [dict(r, client_id="abc"[i % 3] * 8) for i, r in enumerate(default_rows(6))]
+    out = tmp_path / "out"
+    assert run(write_release(tmp_path / "cv", rows), out, "--speaker", "a" * 8, "--speaker", "c" * 8, "--eval_size", 0) == 0
+    data = report(out)
+    assert data["speakers"]["clips"] == {"a" * 8: 2, "c" * 8: 2} and data["counts"]["dropped"] == {"other speaker": 2}
+
+
+def test_bar_and_line_break_in_a_sentence_never_reach_the_metadata(tmp_path):
+    rows = [dict(default_rows(1)[0], sentence="Ez 25 salî me | tu\nçawa yî?\r\nbaş|")]
+    save(hub_table(rows), tmp_path / "data", "parquet")
+    out = tmp_path / "out"
+    assert run(tmp_path / "data", out, "--eval_size", 0) == 0
+    lines = (out / "metadata.csv").read_text(encoding="utf-8").split("\n")
+    assert len(lines) == 2 and lines[1] == ""
+    file, text = lines[0].split("|")
+    assert text == "ez bîst û pênc salî me tu çawa yî baş" and (out / "wavs" / file).is_file()
