@@ -71,14 +71,15 @@ def plain_loop(corpus: Path, out: Path) -> int:
 
     out.mkdir(parents=True)
     kept = 0
-    with (corpus / "validated.tsv").open(encoding="utf-8") as handle:
+    with (corpus / "validated.tsv").open(encoding="utf-8") as handle, \
+            (out / "metadata.csv").open("w", encoding="utf-8") as metadata:
         for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
             wav, _ = librosa.load(corpus / "clips" / row["path"], sr=16000)
             wav, _ = librosa.effects.trim(wav, top_db=40)
             wav = wav / np.abs(wav).max() * 10 ** (-1 / 20)
             text = normalize_text(row["sentence"]).text
             sf.write(out / f"{kept}.wav", wav, 16000, subtype="PCM_16")
-            (out / "metadata.csv").open("a", encoding="utf-8").write(f"{kept}.wav|{text}\n")
+            metadata.write(f"{kept}.wav|{text}\n")
             kept += 1
     return kept
 
