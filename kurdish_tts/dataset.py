@@ -65,10 +65,10 @@ class TtsDataset(torch.utils.data.Dataset):
                 "speaker_id": None if self.speaker_ids is None else self.speaker_ids[index], "clip_id": clip.id}
 
 
-def collate(items: list[dict], pad_id: int = 0) -> Batch:
+def collate(items: list[dict]) -> Batch:
     text_length = max(len(item["input_ids"]) for item in items)
     samples = max(len(item["waveform"]) for item in items)
-    input_ids = torch.full((len(items), text_length), pad_id, dtype=torch.long)
+    input_ids = torch.zeros((len(items), text_length), dtype=torch.long)  # padding: masked out
     attention_mask = torch.zeros((len(items), text_length), dtype=torch.long)
     waveforms = torch.zeros((len(items), samples))
     for i, item in enumerate(items):
@@ -88,15 +88,13 @@ class LengthBucketSampler(torch.utils.data.Sampler):
     five times as often as a clip of weight 1.
     """
 
-    def __init__(self, lengths: list[int], batch_size: int, seed: int = 0, weights: list[float] | None = None,
-                 drop_last: bool = False):
+    def __init__(self, lengths: list[int], batch_size: int, seed: int = 0, weights: list[float] | None = None):
         if weights is not None and (len(weights) != len(lengths) or min(weights) < 0 or sum(weights) <= 0):
             raise ValueError("weights must be one non-negative number per clip, not all zero")
         self.lengths = np.asarray(lengths)
         self.batch_size = batch_size
         self.seed = seed
         self.weights = None if weights is None else np.asarray(weights, dtype=np.float64)
-        self.drop_last = drop_last
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -114,8 +112,6 @@ class LengthBucketSampler(torch.utils.data.Sampler):
             chunk = order[start:start + window]
             chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]
             batches += [chunk[i:i + self.batch_size].tolist() for i in range(0, len(chunk), self.batch_size)]
-        if self.drop_last:
-            batches = [b for b in batches if len(b) == self.batch_size]
         return [batches[i] for i in rng.permutation(len(batches))]
 
     def __iter__(self):

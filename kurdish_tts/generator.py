@@ -56,12 +56,12 @@ def _prior_log_likelihood(z_p: torch.Tensor, m_p: torch.Tensor, logs_p: torch.Te
     return constant.unsqueeze(-1) + quadratic + cross
 
 
-def random_segments(frame_lengths: torch.Tensor, segment_frames: int, generator: torch.Generator | None) -> torch.Tensor:
+def random_segments(frame_lengths: torch.Tensor, segment_frames: int) -> torch.Tensor:
     """A start frame per utterance such that the segment lies inside it when it can: [B] long."""
     room = torch.clamp(frame_lengths - segment_frames, min=0).cpu()
     if int(room.max()) == 0:  # every clip fits whole: nothing to choose
         return torch.zeros_like(frame_lengths)
-    fraction = torch.rand(len(room), generator=generator)
+    fraction = torch.rand(len(room))
     return torch.floor(fraction * (room + 1)).long().to(frame_lengths.device)
 
 
@@ -72,8 +72,7 @@ def take_segments(values: torch.Tensor, starts: torch.Tensor, length: int) -> to
     return torch.gather(padded, 2, index.expand(values.shape[0], values.shape[1], length))
 
 
-def generator_forward(model, batch: Batch, features: FeatureConfig, segment_frames: int = 32,
-                      generator: torch.Generator | None = None) -> GeneratorOutput:
+def generator_forward(model, batch: Batch, features: FeatureConfig, segment_frames: int = 32) -> GeneratorOutput:
     config = model.config
     hop = features.hop_length
     text_mask = batch.attention_mask  # [B, T_text]
@@ -110,7 +109,7 @@ def generator_forward(model, batch: Batch, features: FeatureConfig, segment_fram
     m_p = torch.matmul(m_p_text, path)  # [B, C, T_frames]
     logs_p = torch.matmul(logs_p_text, path)
 
-    starts = random_segments(frame_lengths, segment_frames, generator)
+    starts = random_segments(frame_lengths, segment_frames)
     z_segment = take_segments(z, starts, segment_frames)
     waveform_fake = model.decoder(z_segment, speaker)  # [B, 1, segment_frames * hop]
     waveform_real = take_segments(batch.waveforms.unsqueeze(1), starts * hop, segment_frames * hop)

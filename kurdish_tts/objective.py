@@ -24,8 +24,7 @@ class LossWeights:
 
 
 def compute_losses(model, discriminator, batch, features: FeatureConfig, weights: LossWeights,
-                   segment_frames: int = 32, generator: torch.Generator | None = None,
-                   adversarial: bool = True) -> tuple[torch.Tensor, torch.Tensor, dict[str, float], GeneratorOutput]:
+                   segment_frames: int = 32, adversarial: bool = True) -> tuple[torch.Tensor, torch.Tensor, dict[str, float], GeneratorOutput]:
     """-> (loss_g, loss_d, metrics, generator output).
 
     One discriminator pass on the real segment and one on the generated segment serve both
@@ -34,7 +33,7 @@ def compute_losses(model, discriminator, batch, features: FeatureConfig, weights
     (`backward(inputs=...)`); that saves the third discriminator pass of the usual recipe.
     With `adversarial=False` the generator loss has no feature-matching or adversarial term.
     """
-    out = generator_forward(model, batch, features, segment_frames, generator)
+    out = generator_forward(model, batch, features, segment_frames)
     scores_real, features_real = discriminator(out.waveform_real)
     scores_fake, features_fake = discriminator(out.waveform_fake)
     parts = {

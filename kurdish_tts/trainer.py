@@ -72,6 +72,8 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, defaults: dict | 
     model.add_argument("--discriminator_warmup_steps", type=int, default=200,
                        help="steps that train a fresh discriminator alone before it drives the generator")
     model.add_argument("--freeze", nargs="+", choices=FREEZABLE, default=[], help="parts of the generator not to train")
+    model.add_argument("--speaker_id", type=int, default=0,
+                       help="with a multi-speaker model: the speaker whose embedding the data trains (the data is one voice)")
     weights = parser.add_argument_group("loss weights")
     for name, default in asdict(LossWeights()).items():
         weights.add_argument(f"--weight_{name}", type=float, default=default)
@@ -214,10 +216,18 @@ def build_run(args, train_clips: list[Clip], eval_clips: list[Clip], weights: li
     if eval_clips:
         check_clips(args.data_dir, eval_clips, config.sampling_rate, vocabulary.characters, metadata_name=EVAL_FILE)
 
+    if not 0 <= args.speaker_id < config.num_speakers:
+        raise TrainingError(f"--speaker_id {args.speaker_id}: the model has {config.num_speakers} speaker"
+                            f"{'s' if config.num_speakers > 1 else ''} (ids 0 to {config.num_speakers - 1})")
     tokenizer = build_tokenizer(vocabulary) if args.init_config else VitsTokenizer.from_pretrained(str(args.model_name_or_path))
     features = FeatureConfig.from_model_config(config)
-    dataset = TtsDataset(args.data_dir, train_clips, tokenizer, config.sampling_rate, features.hop_length)
-    eval_dataset = TtsDataset(args.data_dir, eval_clips, tokenizer, config.sampling_rate, features.hop_length) if eval_clips else None
+
+    def dataset_of(clips):  # a multi-speaker model learns every clip as --speaker_id
+        speakers = [args.speaker_id] * len(clips) if config.num_speakers > 1 else None
+        return TtsDataset(args.data_dir, clips, tokenizer, config.sampling_rate, features.hop_length, speakers)
+
+    dataset = dataset_of(train_clips)
+    eval_dataset = dataset_of(eval_clips) if eval_clips else None
     for data in filter(None, (dataset, eval_dataset)):
         check_alignable(data, features.hop_length)
 
@@ -672,7 +682,8 @@ def evaluate(run: Run) -> dict[str, float]:
         for index, sentence in enumerate(EVAL_SENTENCES):
             text = normalize_text(sentence, run.vocabulary.characters).text
             ids = run.tokenizer(text, return_tensors="pt").to(run.accelerator.device)
-            waveform = model(**ids).waveform[0].float().cpu().numpy()
+            speaker = {"speaker_id": run.args.speaker_id} if model.config.num_speakers > 1 else {}
+            waveform = model(**ids, **speaker).waveform[0].float().cpu().numpy()
             sf.write(samples / f"{index}.wav", waveform, model.config.sampling_rate, subtype="PCM_16")
             if run.writer is not None:
                 run.writer.add_audio(f"samples/{index}", waveform, step, sample_rate=model.config.sampling_rate)

@@ -109,6 +109,19 @@ def test_num_epochs_counts_micro_batches_across_epochs(data, tmp_path, capsys):
     assert f"trained {math.ceil(5 * batches / 4)} steps" in capsys.readouterr().out
 
 
+def test_a_multi_speaker_model_trains_the_chosen_speaker(data, tmp_path, capsys):
+    config = json.loads(TINY.read_text(encoding="utf-8")) | {"num_speakers": 3, "speaker_embedding_size": 8}
+    (tmp_path / "three.json").write_text(json.dumps(config), encoding="utf-8")
+    common = ["--init_config", tmp_path / "three.json", "--discriminator_warmup_steps", 0, "--max_steps", 3]
+    for speaker in (0, 2):
+        assert train_vits.main(args_for(data, tmp_path / f"s{speaker}", *common, "--speaker_id", speaker)) == 0
+    zero, two = (weights(tmp_path / f"s{speaker}" / "model")["embed_speaker.weight"] for speaker in (0, 2))
+    assert torch.equal(zero[1], two[1])  # speaker 1 trained in neither run: the same weights (same seed)
+    assert not torch.equal(zero[0], two[0]) and not torch.equal(zero[2], two[2])
+    assert train_vits.main(args_for(data, tmp_path / "bad", *common, "--speaker_id", 3)) == 1
+    assert "--speaker_id 3: the model has 3 speakers (ids 0 to 2)" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--freeze", "text_encoder", "duration_predictor", "flow", "posterior_encoder", "decoder"],
      "--freeze names every part of the generator"),
