@@ -73,13 +73,15 @@ def open_source(dataset: str, split: str | None = None, audio_column: str | None
             f"{path} is not a dataset this tool reads: pass a Common Voice release folder "
             f"(with validated.tsv and clips/), parquet files, or a save_to_disk folder"
         )
-    if "/" in dataset and not dataset.startswith((".", "/")) and dataset.count("/") == 1:
+    local_parent = path.parent.is_dir() and path.parent != Path(".")  # "data/demoo" where data/ is a folder here
+    if "/" in dataset and not dataset.startswith((".", "/")) and dataset.count("/") == 1 and not local_parent:
         try:
             hub.require(dataset, "dataset")
         except hub.HubUnreachable as e:
             raise SourceError(str(e)) from e
         return _open_hub(dataset, split or DEFAULT_SPLIT, audio_column, text_column)
-    raise SourceError(f"dataset {dataset!r} not found: pass an existing folder or file, or a hub id like owner/name")
+    raise SourceError(f"dataset {dataset!r} not found: pass an existing folder or file, or a hub id like owner/name"
+                      + (f" (there is a folder {path.parent}/ here: is the rest of the name mistyped?)" if local_parent else ""))
 
 
 # --- Common Voice release folders -------------------------------------------------------

@@ -365,8 +365,10 @@ def test_missing_column_lists_the_columns(tmp_path, capsys):
 @pytest.mark.parametrize("dataset, message", [
     ("no/such/folder", "not found"),
     ("amedcj/kurmanji-commonvoice", "pass a local folder"),
+    ("data/demoo", "there is a folder data/ here: is the rest of the name mistyped?"),  # not taken for a hub id
 ])
-def test_dataset_errors_are_one_line(tmp_path, capsys, dataset, message):
+def test_dataset_errors_are_one_line(tmp_path, capsys, dataset, message, monkeypatch):
+    monkeypatch.chdir(ROOT)  # where data/ is
     assert run(dataset, tmp_path / "out") == 1
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
