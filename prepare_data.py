@@ -341,7 +341,15 @@ def _process_chunk(jobs: list[Job]) -> list[Outcome]:
 
 
 def process_clip(job: Job) -> Outcome:
-    """Clean one clip's audio and text and write its wav; runs in a worker process."""
+    """Clean one clip's audio and text and write its wav; runs in a worker process. A clip dropped
+    now whose wav an earlier run wrote (its settings or filters were looser) loses that wav."""
+    outcome = _process_clip(job)
+    if outcome.reason:
+        job.wav_path.unlink(missing_ok=True)
+    return outcome
+
+
+def _process_clip(job: Job) -> Outcome:
     row = job.row
     data = row.audio if row.audio is not None else row.audio_file
     seconds_in = None  # the source's decoded length: counted for every clip that decodes, kept or not

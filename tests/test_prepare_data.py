@@ -374,6 +374,28 @@ def test_dataset_errors_are_one_line(tmp_path, capsys, dataset, message, monkeyp
     assert message in err and len(err.splitlines()) == 1
 
 
+def test_a_damaged_parquet_file_and_a_refused_hub_dataset_are_one_line_errors(tmp_path, capsys, monkeypatch):
+    (tmp_path / "train-00000-of-00001.parquet").write_bytes(b"PAR1 this is not parquet")
+    assert run(tmp_path, tmp_path / "out") == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: cannot read the parquet files of {tmp_path}: ") and len(err.splitlines()) == 1
+
+    import datasets
+
+    class GatedRepoError(OSError):  # the hub's HTTP errors are OSErrors
+        pass
+
+    def refused(*args, **kwargs):
+        raise GatedRepoError("401 Client Error: gated dataset\nlong details")
+
+    monkeypatch.setattr(prepare_data.hub, "require", lambda *args: None)
+    monkeypatch.setattr(datasets, "load_dataset", refused)
+    assert run("owner/gated", tmp_path / "out") == 1
+    err = capsys.readouterr().err.strip()
+    assert "cannot load hub dataset 'owner/gated' split 'train': GatedRepoError: 401 Client Error" in err
+    assert len(err.splitlines()) == 1
+
+
 @pytest.mark.parametrize("flags, message", [
     (["--min_duration", "3", "--max_duration", "2"], "--min_duration must be below --max_duration"),
     (["--num_workers", "0"], "--num_workers must be at least 1"),
@@ -404,6 +426,14 @@ def test_rerun_skips_written_clips_and_overwrite_rebuilds(release, tmp_path):
     assert listed(out) == lines  # same ids, same split
     assert run(release, out, "--overwrite") == 0
     assert all(p.stat().st_mtime_ns != first[p.name] for p in (out / "wavs").glob("*.wav"))
+
+
+def test_a_rerun_with_stricter_filters_removes_the_wavs_it_drops(release, tmp_path):
+    out = tmp_path / "out"
+    assert run(release, out) == 0
+    assert run(release, out, "--min_duration", 1.6) == 0
+    assert report(out)["counts"]["dropped"] == {"too short": 4}  # the clips of 1.4 and 1.55 s
+    assert {p.name for p in (out / "wavs").iterdir()} == {f for f, _ in listed(out)}
 
 
 def test_max_samples_with_workers_leaves_no_unlisted_wav(tmp_path):
