@@ -1,6 +1,8 @@
 """Evaluation measures on known signals, and synthesize.py --evaluate on two tiny models."""
 
 import json
+import math
+import tracemalloc
 
 import librosa
 import numpy as np
@@ -10,7 +12,8 @@ import torch
 
 import synthesize
 from conftest import speech_like
-from kurdish_tts.evaluation import character_error_rate, duration_ratio, mcd_dtw
+from kurdish_tts.evaluation import (MCD_SCALE, N_CEPSTRA, character_error_rate, duration_ratio, frame_distances,
+                                    mcd_dtw, mel_cepstra)
 from kurdish_tts.metadata import Clip, write_metadata
 from kurdish_tts.synthesis import Settings, Voice
 from test_synthesize import model_dir  # noqa: F401  (fixture)
@@ -30,6 +33,37 @@ def test_mcd_ignores_loudness_and_sits_on_the_usual_db_scale():
     assert mcd_dtw(clip, 0.5 * clip, 16000) == pytest.approx(0.0, abs=1e-3)  # gain lives in c0, left out
     other = speech_like(1.5, seed=2, pitch=220.0)
     assert 1.0 < mcd_dtw(clip, other, 16000) < 20.0  # another voice: MCDs of a few dB, not hundreds
+
+
+def cube_mcd(reference, synthesized, rate):
+    """MCD-DTW with the frame distances taken over the whole [frames, frames, coefficients] array."""
+    ref, syn = mel_cepstra(reference, rate), mel_cepstra(synthesized, rate)
+    cost = np.sqrt(((ref[:, None, :] - syn[None, :, :]) ** 2).sum(-1))
+    _, path = librosa.sequence.dtw(C=cost)
+    return float(MCD_SCALE * np.mean(cost[path[:, 0], path[:, 1]]))
+
+
+def test_frame_distances_and_mcd_equal_the_direct_computation():
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((37, N_CEPSTRA)), rng.standard_normal((52, N_CEPSTRA))
+    np.testing.assert_allclose(frame_distances(a, b), np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1)), rtol=1e-6)
+    assert frame_distances(a, a).diagonal().max() == 0
+    clip, other = speech_like(1.5, seed=1), speech_like(1.2, seed=2, pitch=220.0)
+    assert mcd_dtw(clip, other, 16000) == pytest.approx(cube_mcd(clip, other, 16000), rel=1e-5)
+
+
+def test_mcd_of_long_clips_builds_no_frames_by_frames_by_coefficients_array():
+    a, b = speech_like(20.0, seed=1), speech_like(20.0, seed=2, pitch=220.0)
+    frames = len(mel_cepstra(a, 16000))
+    cube = frames * frames * N_CEPSTRA * 4  # float32, 1.6 GB
+    tracemalloc.start()
+    try:
+        value = mcd_dtw(a, b, 16000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert math.isfinite(value) and value > 0
+    assert peak < cube / 3  # the DTW's own [frames, frames] matrices, not the cube
 
 
 def test_duration_ratio_of_a_stretched_copy():
