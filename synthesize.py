@@ -174,7 +174,7 @@ def evaluate_models(args: argparse.Namespace, models: list[str], settings: Setti
     """Score every model on the clips of --metadata, spoken with `settings` (seed 0 unless one is given):
     a table, a JSON report and a picture."""
     from kurdish_tts import evaluation
-    from kurdish_tts.metadata import MetadataError, read_metadata
+    from kurdish_tts.metadata import WAVS_DIR, MetadataError, read_metadata
 
     if settings.seed is None:
         settings = replace(settings, seed=0)  # scores comparable from run to run
@@ -193,7 +193,7 @@ def evaluate_models(args: argparse.Namespace, models: list[str], settings: Setti
     report = evaluation.report_dict(scores)
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
-    recording, rate = sf.read(str(data_dir / "wavs" / clips[0].file), dtype="float32")
+    recording, rate = evaluation.read_recording(data_dir / WAVS_DIR / clips[0].file)
     syntheses = {name: voice.speak(clips[0].text, settings) for name, voice in voices.items()}
     evaluation.plot_report(scores, recording, syntheses, rate, args.report.with_suffix(".png"))
     evaluation.print_table(report["summary"])

@@ -22,6 +22,7 @@ import scipy.fft
 import soundfile as sf
 from scipy.spatial.distance import cdist
 
+from kurdish_tts.audio import to_mono
 from kurdish_tts.metadata import WAVS_DIR, Clip, MetadataError
 
 N_MELS = 80
@@ -65,6 +66,12 @@ def frame_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return cdist(a, b).astype(np.float32)
 
 
+def read_recording(path: Path) -> tuple[np.ndarray, int]:
+    """A recording as float32 mono (channels averaged) and its sample rate."""
+    audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    return to_mono(audio), rate
+
+
 def trimmed(audio: np.ndarray) -> np.ndarray:
     return librosa.effects.trim(audio, top_db=TRIM_DB)[0] if np.abs(audio).max() > 0 else audio
 
@@ -103,16 +110,21 @@ class Recognizer:
 
 def check_clips(metadata: Path, clips: list[Clip], voices: dict, settings) -> None:
     """Before any synthesis: MetadataError, one line that says what to fix, when the clips of `metadata`
-    cannot be scored (none listed, a recording missing or unreadable, a text one of `voices` cannot say);
-    SynthesisError when a model has no speaker `settings.speaker_id`."""
+    cannot be scored (none listed, a name that is not a bare .wav name inside wavs/, a recording missing or
+    unreadable, a text one of `voices` cannot say); SynthesisError when a model has no speaker
+    `settings.speaker_id`."""
     from kurdish_tts.synthesis import SynthesisError
 
     if not clips:
         raise MetadataError(f"{metadata} lists no clips: pass --metadata a file of '<id>.wav|text' lines "
                             "(prepare_data.py writes training/metadata_eval.csv)")
     wavs = Path(metadata).parent / WAVS_DIR
-    missing, unreadable = [], []
+    outside, missing, unreadable = [], [], []
     for clip in clips:
+        name = Path(clip.file)
+        if name.name != clip.file or name.suffix != ".wav":  # the metadata contract: a bare <id>.wav
+            outside.append(clip.file)
+            continue
         path = wavs / clip.file
         if not path.is_file():
             missing.append(clip.file)
@@ -121,11 +133,13 @@ def check_clips(metadata: Path, clips: list[Clip], voices: dict, settings) -> No
             sf.info(str(path))
         except (sf.LibsndfileError, RuntimeError):
             unreadable.append(clip.file)
-    for files, problem in ((missing, "missing from"), (unreadable, "unreadable in")):
+    fix = "put the wavs there or remove their lines; the wavs/ folder lies beside the metadata file"
+    for files, problem, hint in ((outside, "not named as a bare .wav file inside", "name each recording as <id>.wav, "
+                                  "without a folder, or remove its line"),
+                                 (missing, "missing from", fix), (unreadable, "unreadable in", fix)):
         if files:
             raise MetadataError(f"{metadata}: {len(files)} recording{'s' if len(files) > 1 else ''} {problem} {wavs}: "
-                                f"{', '.join(files[:3])}{' ...' if len(files) > 3 else ''} (put the wavs there or "
-                                "remove their lines; the wavs/ folder lies beside the metadata file)")
+                                f"{', '.join(files[:3])}{' ...' if len(files) > 3 else ''} ({hint})")
     for name, voice in voices.items():
         try:
             voice.speaker(settings)
@@ -149,7 +163,7 @@ def score_model(voice, name: str, data_dir: Path, clips: list[Clip], seed: int =
     settings = settings or Settings(seed=seed)
     scores = []
     for clip in clips:
-        reference, rate = sf.read(str(Path(data_dir) / WAVS_DIR / clip.file), dtype="float32")
+        reference, rate = read_recording(Path(data_dir) / WAVS_DIR / clip.file)
         synthesized = voice.speak(clip.text, settings)
         if rate != voice.sampling_rate:
             synthesized = librosa.resample(synthesized, orig_sr=voice.sampling_rate, target_sr=rate)

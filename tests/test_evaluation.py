@@ -13,7 +13,7 @@ import torch
 import synthesize
 from conftest import speech_like
 from kurdish_tts.evaluation import (MCD_SCALE, N_CEPSTRA, character_error_rate, duration_ratio, frame_distances,
-                                    mcd_dtw, mel_cepstra)
+                                    mcd_dtw, mel_cepstra, score_model)
 from kurdish_tts.metadata import Clip, write_metadata
 from kurdish_tts.synthesis import Settings, Voice
 from test_synthesize import model_dir  # noqa: F401  (fixture)
@@ -207,12 +207,24 @@ def empty_text(metadata):
     metadata.write_text("e0.wav|ez ji te hez dikim\ne1.wav|\n", encoding="utf-8")
 
 
+def outside_wavs(metadata):  # readable recordings, but not inside wavs/
+    sf.write(metadata.parent / "x.wav", speech_like(1.5, seed=5), 16000, subtype="PCM_16")
+    metadata.write_text("e0.wav|ez ji te hez dikim\n../x.wav|av sar e\n", encoding="utf-8")
+
+
+def absolute_name(metadata):
+    sf.write(metadata.parent / "x.wav", speech_like(1.5, seed=5), 16000, subtype="PCM_16")
+    metadata.write_text(f"{metadata.parent / 'x.wav'}|av sar e\n", encoding="utf-8")
+
+
 @pytest.mark.parametrize("spoil, argv, message", [
     (no_clips, [], "metadata_eval.csv lists no clips: pass --metadata a file of '<id>.wav|text' lines"),
     (missing_wav, [], "metadata_eval.csv: 1 recording missing from"),
     (unreadable_wav, [], "metadata_eval.csv: 1 recording unreadable in"),
     (unsayable_text, [], "the text of e1.wav ('?! …') has nothing model"),
     (empty_text, [], "the text of e1.wav ('') has nothing model"),
+    (outside_wavs, [], "metadata_eval.csv: 1 recording not named as a bare .wav file inside"),
+    (absolute_name, [], "x.wav (name each recording as <id>.wav, without a folder, or remove its line)"),
     (None, ["--speaker_id", "1"], "--speaker_id needs a multi-speaker model"),
 ])
 def test_evaluation_set_errors_are_one_line(model_dir, tmp_path, capsys, spoil, argv, message):  # noqa: F811
@@ -259,3 +271,17 @@ def test_asr_model_gives_a_character_error_rate(model_dir, tmp_path):  # noqa: F
     cer = scores["clips"][0]["cer"]
     assert cer is not None and cer > 0  # a random recogniser cannot transcribe it
     assert scores["summary"][str(model_dir)]["cer_mean"] == pytest.approx(cer)
+
+
+def test_a_stereo_recording_is_scored_as_its_downmix(model_dir, tmp_path):  # noqa: F811
+    metadata = eval_set(tmp_path / "training", ["ez ji te hez dikim"])
+    wavs, voice = metadata.parent / "wavs", speech_like(1.5, seed=0)
+    sf.write(wavs / "e0.wav", np.stack([voice, 0.5 * voice], axis=1), 16000, subtype="PCM_16")
+    sf.write(wavs / "mono.wav", 0.75 * voice, 16000, subtype="PCM_16")
+    report = tmp_path / "report.json"
+    assert synthesize.main(["--evaluate", "--model", str(model_dir), "--metadata", str(metadata),
+                            "--report", str(report)]) == 0
+    stereo = json.loads(report.read_text())["clips"][0]
+    mono = score_model(Voice(model_dir), "mono", metadata.parent, [Clip("mono.wav", "ez ji te hez dikim")])[0]
+    assert stereo["mcd_dtw"] == pytest.approx(mono.mcd_dtw, rel=1e-3)
+    assert stereo["duration_ratio"] == pytest.approx(mono.duration_ratio, rel=1e-3)
