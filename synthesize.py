@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from dataclasses import replace
@@ -29,6 +30,17 @@ from kurdish_tts.synthesis import Settings, SynthesisError, Voice
 from kurdish_tts.vocabulary import MMS_KURMANJI
 
 
+def finite(text: str) -> float:
+    """A number option: NaN and infinity are refused (they pass every range check)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, not {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -39,9 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--text_file", type=Path, help="a UTF-8 file, one utterance a line")
     parser.add_argument("--output", type=Path, default=Path("output.wav"), help="wav file, or folder for several lines")
     voice = parser.add_argument_group("voice")
-    voice.add_argument("--speaking_rate", type=float, default=1.0, help="above 1 speaks faster")
-    voice.add_argument("--noise_scale", type=float, default=Settings.noise_scale, help="variation of the voice")
-    voice.add_argument("--noise_scale_duration", type=float, default=Settings.noise_scale_duration,
+    voice.add_argument("--speaking_rate", type=finite, default=1.0, help="above 1 speaks faster")
+    voice.add_argument("--noise_scale", type=finite, default=Settings.noise_scale, help="variation of the voice")
+    voice.add_argument("--noise_scale_duration", type=finite, default=Settings.noise_scale_duration,
                        help="variation of the rhythm")
     voice.add_argument("--speaker_id", type=int, help="speaker of a multi-speaker model (default 0)")
     voice.add_argument("--seed", type=int, help="same seed, same audio")
@@ -159,7 +171,7 @@ def export(model: str, output: Path, quantize: bool) -> int:
             raise SynthesisError(f"{model} is already an ONNX export: pass a PyTorch model folder or hub id")
         export_onnx(voice.engine.model, voice.tokenizer, output, model_card=Path(model) / "README.md", quantize=quantize)
         exported = Voice(output)
-    except SynthesisError as e:
+    except (SynthesisError, OSError) as e:  # OSError: the folder cannot be written (permissions, a file in the way, disk full)
         print(f"error: {e}", file=sys.stderr)
         return 1
     check = "Ez 25 salî me û li Amedê dijîm."
@@ -174,16 +186,23 @@ def evaluate_models(args: argparse.Namespace, models: list[str], settings: Setti
     """Score every model on the clips of --metadata, spoken with `settings` (seed 0 unless one is given):
     a table, a JSON report and a picture."""
     from kurdish_tts import evaluation
-    from kurdish_tts.metadata import WAVS_DIR, MetadataError, read_metadata
+    from kurdish_tts.metadata import WAVS_DIR, MetadataError, read_metadata, write_bytes_atomic, write_text_atomic
 
     if settings.seed is None:
         settings = replace(settings, seed=0)  # scores comparable from run to run
     try:
+        if args.report.is_dir():
+            raise evaluation.EvaluationError(f"--report {args.report} is a folder: pass a file name such as "
+                                             f"{args.report / 'report.json'}")
+        picture = args.report.with_suffix(".png")
+        if picture.is_dir():
+            raise evaluation.EvaluationError(f"--report {args.report}: the picture goes to {picture}, which is a folder: "
+                                             "pass another file name")
         clips = read_metadata(args.metadata)[: args.max_clips]
         voices = {name: Voice(name) for name in models}
         evaluation.check_clips(args.metadata, clips, voices, settings)
         recognizer = evaluation.Recognizer(args.asr_model) if args.asr_model else None
-    except (SynthesisError, MetadataError, FileNotFoundError) as e:
+    except (SynthesisError, MetadataError, evaluation.EvaluationError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     data_dir = args.metadata.parent
@@ -191,13 +210,17 @@ def evaluate_models(args: argparse.Namespace, models: list[str], settings: Setti
     for name, voice in voices.items():
         scores += evaluation.score_model(voice, name, data_dir, clips, recognizer=recognizer, settings=settings)
     report = evaluation.report_dict(scores)
-    args.report.parent.mkdir(parents=True, exist_ok=True)
-    args.report.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    evaluation.print_table(report["summary"])
     recording, rate = evaluation.read_recording(data_dir / WAVS_DIR / clips[0].file)
     syntheses = {name: voice.speak(clips[0].text, settings) for name, voice in voices.items()}
-    evaluation.plot_report(scores, recording, syntheses, rate, args.report.with_suffix(".png"))
-    evaluation.print_table(report["summary"])
-    print(f"report: {args.report} and {args.report.with_suffix('.png')}")
+    png = evaluation.plot_report(scores, recording, syntheses, rate)
+    try:  # each file whole or not at all
+        write_text_atomic(args.report, json.dumps(report, ensure_ascii=False, indent=2))
+        write_bytes_atomic(picture, png)
+    except OSError as e:
+        print(f"error: cannot write the report: {e}", file=sys.stderr)
+        return 1
+    print(f"report: {args.report} and {picture}")
     return 0
 
 

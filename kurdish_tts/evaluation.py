@@ -12,6 +12,7 @@ result is compared with the recording:
 
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,6 +30,10 @@ N_MELS = 80
 N_CEPSTRA = 24  # c1..c24
 MCD_SCALE = 10.0 / math.log(10.0) * math.sqrt(2.0)  # dB per unit of cepstral distance
 TRIM_DB = 40.0
+
+
+class EvaluationError(ValueError):
+    """A problem with what the evaluation was given that the user can fix (recogniser, report path)."""
 
 
 @dataclass
@@ -98,8 +103,13 @@ class Recognizer:
         from transformers import pipeline
 
         if not Path(path).is_dir():
-            raise FileNotFoundError(f"--asr_model {path} is not a folder: pass a local speech-recognition model")
-        self.pipeline = pipeline("automatic-speech-recognition", model=str(path))
+            raise EvaluationError(f"--asr_model {path} is not a folder: pass a local speech-recognition model")
+        try:
+            self.pipeline = pipeline("automatic-speech-recognition", model=str(path))
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError, ImportError) as e:  # whatever the folder lacks
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise EvaluationError(f"--asr_model {path} is not a speech-recognition model transformers can load "
+                                  f"({reason})") from e
 
     def __call__(self, audio: np.ndarray, rate: int) -> str:
         from kurdish_tts.text import normalize_text
@@ -199,10 +209,9 @@ def print_table(summary: dict[str, dict[str, float]]) -> None:
         print(f"{model[-40:]:40s} {row['clips']:5d} {row['mcd_dtw_mean']:11.2f} {row['duration_ratio_mean']:9.2f} {cer}")
 
 
-def plot_report(scores: list[ClipScore], recording: np.ndarray, syntheses: dict[str, np.ndarray], rate: int,
-                path: Path) -> None:
-    """Per-model distributions of MCD-DTW and duration ratio, and one clip's mel spectrogram:
-    the recording against each model."""
+def plot_report(scores: list[ClipScore], recording: np.ndarray, syntheses: dict[str, np.ndarray], rate: int) -> bytes:
+    """A PNG picture: per-model distributions of MCD-DTW and duration ratio, and one clip's mel spectrogram,
+    the recording against each model (every signal at `rate`)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -225,5 +234,7 @@ def plot_report(scores: list[ClipScore], recording: np.ndarray, syntheses: dict[
         axis.set_title(name)
         axis.set_ylabel("mel bin")
     figure.tight_layout()
-    figure.savefig(path, dpi=80)
+    picture = io.BytesIO()
+    figure.savefig(picture, format="png", dpi=80)
     plt.close(figure)
+    return picture.getvalue()

@@ -2,6 +2,7 @@
 
 import json
 import math
+import resource
 import tracemalloc
 
 import librosa
@@ -180,9 +181,17 @@ def test_options_of_another_mode_are_refused(model_dir, tmp_path, monkeypatch, c
 def test_evaluation_errors(model_dir, tmp_path, capsys):  # noqa: F811
     assert synthesize.main(["--evaluate", "--model", str(model_dir), "--metadata", str(tmp_path / "none.csv")]) == 1
     assert "not found" in capsys.readouterr().err
-    assert synthesize.main(["--evaluate", "--model", str(model_dir), "--metadata", str(eval_set(tmp_path / "data")),
+    metadata = eval_set(tmp_path / "data")
+    assert synthesize.main(["--evaluate", "--model", str(model_dir), "--metadata", str(metadata),
                             "--asr_model", str(tmp_path / "no_asr")]) == 1
     assert "--asr_model" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    for folder in (model_dir, tmp_path / "empty"):  # a text-to-speech model, a folder without a model
+        assert synthesize.main(["--evaluate", "--model", str(model_dir), "--metadata", str(metadata),
+                                "--asr_model", str(folder), "--report", str(tmp_path / "r.json")]) == 1
+        err = capsys.readouterr().err.strip()
+        assert f"--asr_model {folder} is not a speech-recognition model" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "r.json").exists()
     with pytest.raises(SystemExit):
         synthesize.main(["--model", "a", "--model", "b", "--text", "ez"])
 
@@ -285,3 +294,36 @@ def test_a_stereo_recording_is_scored_as_its_downmix(model_dir, tmp_path):  # no
     mono = score_model(Voice(model_dir), "mono", metadata.parent, [Clip("mono.wav", "ez ji te hez dikim")])[0]
     assert stereo["mcd_dtw"] == pytest.approx(mono.mcd_dtw, rel=1e-3)
     assert stereo["duration_ratio"] == pytest.approx(mono.duration_ratio, rel=1e-3)
+
+
+def test_report_pointing_at_a_folder_is_a_one_line_error(model_dir, tmp_path, capsys):  # noqa: F811
+    metadata = eval_set(tmp_path / "training", ["ez ji te hez dikim"])
+    (tmp_path / "out").mkdir()
+    (tmp_path / "r.png").mkdir()
+    for report, message in ((tmp_path / "out", f"--report {tmp_path / 'out'} is a folder: pass a file name such as"),
+                            (tmp_path / "r.json", f"the picture goes to {tmp_path / 'r.png'}, which is a folder")):
+        assert synthesize.main(["--evaluate", "--model", str(model_dir), "--metadata", str(metadata),
+                                "--report", str(report)]) == 1
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1
+    assert list((tmp_path / "out").iterdir()) == [] and not (tmp_path / "r.json").exists()
+
+
+def test_report_files_are_replaced_whole_or_not_at_all(model_dir, tmp_path, capsys):  # noqa: F811
+    metadata = eval_set(tmp_path / "training", ["ez ji te hez dikim"])
+    report = tmp_path / "out" / "report.json"
+    argv = ["--evaluate", "--model", str(model_dir), "--metadata", str(metadata), "--report", str(report)]
+    assert synthesize.main(argv) == 0
+    picture = report.with_suffix(".png").read_bytes()
+    capsys.readouterr()
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (len(picture) // 2, limit[1]))  # the disk fills up during the picture
+    try:
+        code = synthesize.main(argv + ["--seed", "5"])
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limit)
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and "error: cannot write the report" in err and len(err.splitlines()) == 1
+    assert report.with_suffix(".png").read_bytes() == picture  # the old picture, whole
+    assert json.loads(report.read_text())["clips"]  # the new report, whole
+    assert sorted(p.name for p in report.parent.iterdir()) == ["report.json", "report.png"]  # no temporary left

@@ -1,6 +1,7 @@
 """synthesize.py driven through main(argv) with a tiny random model saved like a trained one."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -81,6 +82,11 @@ def test_errors_are_one_line(model_dir, tmp_path, capsys, argv, message):
     (["--text", "ez", "--batch_size", "0"], "--batch_size must be 1 or more, not 0"),
     (["--text", "ez", "--seed", "-1"], "--seed must be 0 or more, not -1"),
     (["--evaluate", "--max_clips", "0"], "--max_clips must be 1 or more, not 0 (leave it out to evaluate on every clip)"),
+    (["--text", "ez", "--speaking_rate", "nan"], "argument --speaking_rate: must be a finite number, not 'nan'"),
+    (["--text", "ez", "--noise_scale", "nan"], "argument --noise_scale: must be a finite number, not 'nan'"),
+    (["--evaluate", "--noise_scale_duration", "NaN"], "argument --noise_scale_duration: must be a finite number, not 'NaN'"),
+    (["--text", "ez", "--speaking_rate", "inf"], "argument --speaking_rate: must be a finite number, not 'inf'"),
+    (["--text", "ez", "--noise_scale", "loud"], "argument --noise_scale: expected a number, not 'loud'"),
 ])
 def test_out_of_range_options_are_parser_errors(model_dir, tmp_path, capsys, argv, message):
     with pytest.raises(SystemExit) as exit_:
@@ -160,3 +166,21 @@ def test_export_errors(model_dir, tmp_path, capsys):
     with pytest.raises(SystemExit):
         synthesize.main(["--model", str(model_dir), "--quantize", "--text", "ez"])
     assert not (tmp_path / "again").exists() and not (tmp_path / "x").exists()
+
+
+def test_export_into_an_unwritable_place_is_a_one_line_error(model_dir, tmp_path, capsys):
+    (tmp_path / "file").write_text("not a folder")
+    assert synthesize.main(["--model", str(model_dir), "--export_onnx", str(tmp_path / "file" / "onnx")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "file" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_export_into_a_read_only_folder_is_a_one_line_error(model_dir, tmp_path, capsys):
+    (tmp_path / "locked").mkdir(mode=0o555)
+    try:
+        assert synthesize.main(["--model", str(model_dir), "--export_onnx", str(tmp_path / "locked" / "onnx")]) == 1
+    finally:
+        (tmp_path / "locked").chmod(0o755)
+    err = capsys.readouterr().err.strip()
+    assert "Permission denied" in err and len(err.splitlines()) == 1
