@@ -20,7 +20,6 @@ import json
 import math
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -188,8 +187,6 @@ def evaluate_models(args: argparse.Namespace, models: list[str], settings: Setti
     from kurdish_tts import evaluation
     from kurdish_tts.metadata import WAVS_DIR, MetadataError, read_metadata, write_bytes_atomic, write_text_atomic
 
-    if settings.seed is None:
-        settings = replace(settings, seed=0)  # scores comparable from run to run
     try:
         if args.report.is_dir():
             raise evaluation.EvaluationError(f"--report {args.report} is a folder: pass a file name such as "
@@ -206,13 +203,13 @@ def evaluate_models(args: argparse.Namespace, models: list[str], settings: Setti
         print(f"error: {e}", file=sys.stderr)
         return 1
     data_dir = args.metadata.parent
-    scores = []
+    scores, syntheses = [], {}  # syntheses: each model's first clip, as scored, for the picture
     for name, voice in voices.items():
-        scores += evaluation.score_model(voice, name, data_dir, clips, recognizer=recognizer, settings=settings)
+        scores += evaluation.score_model(voice, name, data_dir, clips, recognizer=recognizer, settings=settings,
+                                         syntheses=syntheses)
     report = evaluation.report_dict(scores)
     evaluation.print_table(report["summary"])
     recording, rate = evaluation.read_recording(data_dir / WAVS_DIR / clips[0].file)
-    syntheses = {name: voice.speak(clips[0].text, settings) for name, voice in voices.items()}
     png = evaluation.plot_report(scores, recording, syntheses, rate)
     try:  # each file whole or not at all
         write_text_atomic(args.report, json.dumps(report, ensure_ascii=False, indent=2))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import librosa
@@ -164,19 +164,24 @@ def check_clips(metadata: Path, clips: list[Clip], voices: dict, settings) -> No
 
 
 def score_model(voice, name: str, data_dir: Path, clips: list[Clip], seed: int = 0, recognizer=None,
-                settings=None) -> list[ClipScore]:
+                settings=None, syntheses: dict | None = None) -> list[ClipScore]:
     """Speak every clip's text with `voice` (a kurdish_tts.synthesis.Voice) and compare with the recording.
-    The voice speaks with `settings` (a kurdish_tts.synthesis.Settings); without them, with the default
-    voice and `seed`."""
+    The voice speaks with `settings` (a kurdish_tts.synthesis.Settings; the default voice without them) and,
+    when these name no seed, with `seed`: the same scores from run to run. When `syntheses` is given, the
+    first clip's synthesis, at its recording's sample rate, is stored in it under `name` (for plot_report)."""
     from kurdish_tts.synthesis import Settings
 
-    settings = settings or Settings(seed=seed)
+    settings = settings or Settings()
+    if settings.seed is None:
+        settings = replace(settings, seed=seed)
     scores = []
     for clip in clips:
         reference, rate = read_recording(Path(data_dir) / WAVS_DIR / clip.file)
         synthesized = voice.speak(clip.text, settings)
         if rate != voice.sampling_rate:
             synthesized = librosa.resample(synthesized, orig_sr=voice.sampling_rate, target_sr=rate)
+        if syntheses is not None and not scores:
+            syntheses[name] = synthesized
         cer = character_error_rate(clip.text, recognizer(synthesized, rate)) if recognizer else None
         scores.append(ClipScore(clip.file, name, mcd_dtw(reference, synthesized, rate),
                                 duration_ratio(reference, synthesized), cer))

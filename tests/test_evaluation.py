@@ -13,6 +13,7 @@ import torch
 
 import synthesize
 from conftest import speech_like
+from kurdish_tts import evaluation
 from kurdish_tts.evaluation import (MCD_SCALE, N_CEPSTRA, character_error_rate, duration_ratio, frame_distances,
                                     mcd_dtw, mel_cepstra, score_model)
 from kurdish_tts.metadata import Clip, write_metadata
@@ -294,6 +295,32 @@ def test_a_stereo_recording_is_scored_as_its_downmix(model_dir, tmp_path):  # no
     mono = score_model(Voice(model_dir), "mono", metadata.parent, [Clip("mono.wav", "ez ji te hez dikim")])[0]
     assert stereo["mcd_dtw"] == pytest.approx(mono.mcd_dtw, rel=1e-3)
     assert stereo["duration_ratio"] == pytest.approx(mono.duration_ratio, rel=1e-3)
+
+
+def test_score_model_is_deterministic_without_a_seed(model_dir, tmp_path):  # noqa: F811
+    metadata = eval_set(tmp_path / "training", ["ez ji te hez dikim", "av sar e"])
+    clips, voice = [Clip("e0.wav", "ez ji te hez dikim"), Clip("e1.wav", "av sar e")], Voice(model_dir)
+    runs = [score_model(voice, "m", metadata.parent, clips, settings=settings)
+            for settings in (Settings(), Settings(), Settings(seed=0), None)]
+    assert runs[0] == runs[1] == runs[2] == runs[3]
+    assert runs[0] != score_model(voice, "m", metadata.parent, clips, settings=Settings(seed=1))
+
+
+def test_the_picture_draws_every_signal_at_the_recording_rate(model_dir, tmp_path, monkeypatch):  # noqa: F811
+    data = tmp_path / "training"
+    (data / "wavs").mkdir(parents=True)
+    sf.write(data / "wavs" / "e0.wav", speech_like(1.5, rate=22050), 22050, subtype="PCM_16")
+    write_metadata(data / "metadata_eval.csv", [Clip("e0.wav", "ez ji te hez dikim")])
+    drawn, plot = {}, evaluation.plot_report
+    monkeypatch.setattr(evaluation, "plot_report", lambda scores, recording, syntheses, rate, *rest:
+                        drawn.update(syntheses=dict(syntheses), rate=rate) or plot(scores, recording, syntheses, rate, *rest))
+    report = tmp_path / "report.json"
+    assert synthesize.main(["--evaluate", "--model", str(model_dir), "--metadata", str(data / "metadata_eval.csv"),
+                            "--report", str(report)]) == 0
+    spoken = Voice(model_dir).speak("ez ji te hez dikim", Settings(seed=0))  # at the model's 16 kHz
+    assert drawn["rate"] == 22050
+    assert len(drawn["syntheses"][str(model_dir)]) == pytest.approx(len(spoken) * 22050 / 16000, abs=2)
+    assert report.with_suffix(".png").stat().st_size > 10_000
 
 
 def test_report_pointing_at_a_folder_is_a_one_line_error(model_dir, tmp_path, capsys):  # noqa: F811
