@@ -192,6 +192,9 @@ def evaluate_models(args: argparse.Namespace, models: list[str], settings: Setti
             raise evaluation.EvaluationError(f"--report {args.report} is a folder: pass a file name such as "
                                              f"{args.report / 'report.json'}")
         picture = args.report.with_suffix(".png")
+        if picture == args.report:
+            raise evaluation.EvaluationError(f"--report {args.report} names the picture's file: the JSON report needs "
+                                             f"its own name, such as {args.report.with_suffix('.json')}")
         if picture.is_dir():
             raise evaluation.EvaluationError(f"--report {args.report}: the picture goes to {picture}, which is a folder: "
                                              "pass another file name")

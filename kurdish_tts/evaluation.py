@@ -97,7 +97,7 @@ def character_error_rate(reference: str, hypothesis: str) -> float:
 
 
 class Recognizer:
-    """A local speech-recognition model (a transformers folder) that transcribes 16 kHz audio."""
+    """A local speech-recognition model (a transformers folder) that transcribes audio of any rate."""
 
     def __init__(self, path: str | Path):
         from transformers import pipeline
@@ -112,9 +112,12 @@ class Recognizer:
                                   f"({reason})") from e
 
     def __call__(self, audio: np.ndarray, rate: int) -> str:
+        from kurdish_tts.audio import resample
         from kurdish_tts.text import normalize_text
 
-        text = self.pipeline({"raw": audio.astype(np.float32), "sampling_rate": rate})["text"]
+        wanted = self.pipeline.feature_extractor.sampling_rate  # resampled here: transformers would need torchaudio
+        audio = resample(audio.astype(np.float32), rate, wanted)
+        text = self.pipeline({"raw": audio, "sampling_rate": wanted})["text"]
         return normalize_text(text).text
 
 
@@ -140,7 +143,8 @@ def check_clips(metadata: Path, clips: list[Clip], voices: dict, settings) -> No
             missing.append(clip.file)
             continue
         try:
-            sf.info(str(path))
+            if sf.info(str(path)).frames == 0:  # nothing to compare a synthesis with
+                unreadable.append(clip.file)
         except (sf.LibsndfileError, RuntimeError):
             unreadable.append(clip.file)
     fix = "put the wavs there or remove their lines; the wavs/ folder lies beside the metadata file"

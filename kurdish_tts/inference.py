@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from kurdish_tts.metadata import replace_folder
+
 ENCODER_FILE = "text_to_durations.onnx"
 DECODER_FILE = "durations_to_audio.onnx"
 # The text encoder's relative attention pads differently below window_size + 2 tokens; an exported
@@ -166,7 +168,11 @@ def export_onnx(model, tokenizer, output: Path, model_card: Path | None = None, 
     """Write both stages as ONNX (dynamic batch, text and frame lengths), with the config, the tokenizer
     files and the model card beside them, so that the folder is a model `synthesize.py --model` runs.
     `quantize` makes the vocoder's convolutions int8 (see `quantize_vocoder`).
-    The folder appears whole or not at all."""
+    The folder appears whole or not at all; an existing folder is replaced only if it is an earlier
+    export (anything else there, a PyTorch model say, is never deleted)."""
+    if output.exists() and not (output / ENCODER_FILE).is_file():
+        raise FileExistsError(f"{output} exists and is not an ONNX export: export to a new folder "
+                              f"(an earlier export is replaced, nothing else is)")
     model = model.eval().float().cpu()
     config = model.config
     speakers = config.num_speakers > 1
@@ -199,9 +205,7 @@ def export_onnx(model, tokenizer, output: Path, model_card: Path | None = None, 
         tokenizer.save_pretrained(staging)
         if model_card is not None and model_card.is_file():
             shutil.copy2(model_card, staging / "README.md")
-        if output.exists():
-            shutil.rmtree(output)
-        os.replace(staging, output)
+        replace_folder(staging, output)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return output

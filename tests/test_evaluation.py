@@ -269,10 +269,11 @@ def tiny_recognizer(folder):
     return folder
 
 
-def test_asr_model_gives_a_character_error_rate(model_dir, tmp_path):  # noqa: F811
+@pytest.mark.parametrize("rate", [16000, 22050])  # the recogniser wants 16 kHz: other rates are resampled for it
+def test_asr_model_gives_a_character_error_rate(model_dir, tmp_path, rate):  # noqa: F811
     data = tmp_path / "training"
     (data / "wavs").mkdir(parents=True)
-    sf.write(data / "wavs" / "e0.wav", speech_like(1.5, seed=0), 16000, subtype="PCM_16")
+    sf.write(data / "wavs" / "e0.wav", speech_like(1.5, rate, seed=0), rate, subtype="PCM_16")
     write_metadata(data / "metadata_eval.csv", [Clip("e0.wav", "ez ji te hez dikim")])
     report = tmp_path / "report.json"
     assert synthesize.main(["--evaluate", "--model", str(model_dir), "--metadata", str(data / "metadata_eval.csv"),
@@ -281,6 +282,15 @@ def test_asr_model_gives_a_character_error_rate(model_dir, tmp_path):  # noqa: F
     cer = scores["clips"][0]["cer"]
     assert cer is not None and cer > 0  # a random recogniser cannot transcribe it
     assert scores["summary"][str(model_dir)]["cer_mean"] == pytest.approx(cer)
+
+
+def test_an_empty_recording_is_refused_before_synthesis(model_dir, tmp_path, capsys):  # noqa: F811
+    metadata = eval_set(tmp_path / "training", ["ez ji te hez dikim"])
+    sf.write(metadata.parent / "wavs" / "e0.wav", np.zeros(0, np.float32), 16000, subtype="PCM_16")
+    assert synthesize.main(["--evaluate", "--model", str(model_dir), "--metadata", str(metadata),
+                            "--report", str(tmp_path / "r.json")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "1 recording unreadable in" in err and "e0.wav" in err and len(err.splitlines()) == 1
 
 
 def test_a_stereo_recording_is_scored_as_its_downmix(model_dir, tmp_path):  # noqa: F811
@@ -328,12 +338,14 @@ def test_report_pointing_at_a_folder_is_a_one_line_error(model_dir, tmp_path, ca
     (tmp_path / "out").mkdir()
     (tmp_path / "r.png").mkdir()
     for report, message in ((tmp_path / "out", f"--report {tmp_path / 'out'} is a folder: pass a file name such as"),
-                            (tmp_path / "r.json", f"the picture goes to {tmp_path / 'r.png'}, which is a folder")):
+                            (tmp_path / "r.json", f"the picture goes to {tmp_path / 'r.png'}, which is a folder"),
+                            (tmp_path / "p.png", "names the picture's file: the JSON report needs its own name")):
         assert synthesize.main(["--evaluate", "--model", str(model_dir), "--metadata", str(metadata),
                                 "--report", str(report)]) == 1
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1
     assert list((tmp_path / "out").iterdir()) == [] and not (tmp_path / "r.json").exists()
+    assert not (tmp_path / "p.png").exists()
 
 
 def test_report_files_are_replaced_whole_or_not_at_all(model_dir, tmp_path, capsys):  # noqa: F811

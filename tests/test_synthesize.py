@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -166,6 +167,19 @@ def test_export_errors(model_dir, tmp_path, capsys):
     with pytest.raises(SystemExit):
         synthesize.main(["--model", str(model_dir), "--quantize", "--text", "ez"])
     assert not (tmp_path / "again").exists() and not (tmp_path / "x").exists()
+
+
+def test_export_never_deletes_a_folder_that_is_not_an_export(model_dir, tmp_path, capsys):
+    model = tmp_path / "model"
+    shutil.copytree(model_dir, model)
+    before = sorted(p.name for p in model.iterdir())
+    assert synthesize.main(["--model", str(model), "--export_onnx", str(model)]) == 1  # onto the model itself
+    assert "exists and is not an ONNX export" in capsys.readouterr().err
+    assert sorted(p.name for p in model.iterdir()) == before
+    exported = tmp_path / "onnx"
+    assert synthesize.main(["--model", str(model), "--export_onnx", str(exported)]) == 0
+    assert synthesize.main(["--model", str(model), "--export_onnx", str(exported), "--quantize"]) == 0  # replaced
+    assert not list(tmp_path.glob(".onnx*"))  # no folder left aside
 
 
 def test_export_into_an_unwritable_place_is_a_one_line_error(model_dir, tmp_path, capsys):
