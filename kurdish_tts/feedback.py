@@ -154,9 +154,10 @@ class FeedbackStore:
             entries = self.pending_entries()
             archived = {e.sha256: folder.name for folder, _, round_entries in self.archived_rounds() for e in round_entries}
             same_audio = next((e for e in entries if e.sha256 == digest and e.id != clip_id), None)
-            if same_audio or (digest in archived and not any(e.id == clip_id for e in entries)):
-                where = f"pending as {same_audio.id}" if same_audio else f"archived in {archived[digest]}"
-                return (same_audio or entry), f"duplicate ({where})"
+            if same_audio is not None:  # the same recording is already pending under another id
+                return same_audio, f"duplicate (pending as {same_audio.id})"
+            if digest in archived and not any(e.id == clip_id for e in entries):  # trained on already; not stored
+                return entry, f"duplicate (archived in {archived[digest]})"
             if any(e.key() == entry.key() for e in entries):
                 return entry, "already pending"
             replaced = any(e.id == clip_id for e in entries)

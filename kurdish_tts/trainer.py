@@ -436,6 +436,8 @@ def train_step(run: Run, batch) -> dict[str, float] | None:
             accelerator.backward(loss_g, inputs=run.generator_parameters)
         if accelerator.sync_gradients:
             apply_updates(run, update_generator)
+        # accelerate's optimisers clear gradients only when they sync: between the micro-batches of
+        # one step these calls do nothing, and the gradients add up
         run.optimizer_d.zero_grad(set_to_none=True)
         run.optimizer_g.zero_grad(set_to_none=True)
     metrics["warmup"] = float(warming_up)
