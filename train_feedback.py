@@ -23,6 +23,7 @@ import contextlib
 import csv
 import hashlib
 import json
+import math
 import os
 import shutil
 import sys
@@ -71,15 +72,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     check_arguments(parser, args)
-    if args.feedback_weight <= 0:
-        parser.error("--feedback_weight must be above 0")
-    store = FeedbackStore(args.data_dir)
-    restore_current_model(store, args.output_dir)
-    if args.model_name_or_path is None:
-        args.model_name_or_path = str(args.output_dir) if (args.output_dir / "config.json").is_file() else MMS_KURMANJI
-    if args.discriminator is None and discriminator_folder(Path(args.model_name_or_path)).is_dir():
-        args.discriminator = discriminator_folder(Path(args.model_name_or_path))  # no warm-up from scratch again
+    if not (math.isfinite(args.feedback_weight) and args.feedback_weight > 0):
+        parser.error("--feedback_weight must be a number above 0")
     try:
+        store = FeedbackStore(args.data_dir)
+        restore_current_model(store, args.output_dir)
+        if args.model_name_or_path is None:
+            args.model_name_or_path = str(args.output_dir) if (args.output_dir / "config.json").is_file() else MMS_KURMANJI
+        if args.discriminator is None and discriminator_folder(Path(args.model_name_or_path)).is_dir():
+            args.discriminator = discriminator_folder(Path(args.model_name_or_path))  # no warm-up from scratch again
         if args.add_sample:
             return add_sample(store, args)
         if args.add_batch:
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingInterrupted as e:
         print(f"{e}; every feedback clip is still pending", file=sys.stderr)
         return 130
-    except (FeedbackRejected, TrainingError, MetadataError, FileNotFoundError, ValueError) as e:
+    except (FeedbackRejected, TrainingError, MetadataError, OSError, ValueError) as e:  # OSError: disk full, permissions...
         print(f"error: {e}", file=sys.stderr)
         return 1
 
@@ -172,7 +173,7 @@ def add_batch(store: FeedbackStore, args) -> int:
             entry, outcome = store.add(args.add_batch.parent / row["audio"], row["text"], characters,
                                        clip_id=row.get("id") or None, speaker=row.get("speaker") or args.speaker,
                                        source=row.get("source") or args.source, note=row.get("note") or args.note)
-        except FeedbackRejected as e:
+        except (FeedbackRejected, OSError) as e:  # OSError: this row's file could not be stored; the others go on
             rejected += 1
             print(f"row {number}: rejected: {e}")
             continue
@@ -224,7 +225,11 @@ def run_round(store: FeedbackStore, args) -> int:
         for leftover in (discriminator_folder(round_args.output_dir), round_args.output_dir):  # see restore_current_model
             shutil.rmtree(leftover, ignore_errors=True)
         train(round_args, base + feedback_clips, eval_clips, weights)
+    # The round's model is saved: its checkpoints go now, before the install, so that no later --resume can
+    # continue this round's training (and install its weights for clips it never saw).
     finished = latest_checkpoint(args.checkpoint_dir)  # the round's last checkpoint, saved as training ended
+    if finished is not None and checkpoint_record(finished).get("run"):
+        remove_run_checkpoints(args.checkpoint_dir, checkpoint_record(finished)["run"])
     backup = keep_backup(final_output, stamp)
     model = {"model": str(final_output.resolve()), **model_record(round_args.output_dir)}  # found from any folder
     info = {**model, "previous_model": str(backup or ""), "base_model": str(args.model_name_or_path),
@@ -234,9 +239,6 @@ def run_round(store: FeedbackStore, args) -> int:
           + (f"; previous kept as {backup}" if backup else ""))
     if args.archive_feedback:
         print(f"archived {archive_round(store, snapshot, info)}")
-    # The round is complete: its checkpoints go, so that a later --resume cannot continue this round's training.
-    if finished is not None and checkpoint_record(finished).get("run"):
-        remove_run_checkpoints(args.checkpoint_dir, checkpoint_record(finished)["run"])
     return 0
 
 

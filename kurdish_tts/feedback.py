@@ -36,10 +36,13 @@ class FeedbackRejected(ValueError):
     """A correction that cannot be stored: the message says why."""
 
 
+MAX_ID_LENGTH = 100  # an id names files: far below any file system's limit
+
+
 @dataclass
 class Entry:
     id: str
-    file: str  # "<id>.wav" inside wavs/
+    file: str  # "<id>-<first 12 hex digits of sha256>.wav" inside wavs/ (older entries: "<id>.wav")
     text: str  # normalised, speakable
     original_text: str
     sha256: str  # of the audio file as received: the same recording is never stored twice
@@ -146,17 +149,24 @@ class FeedbackStore:
             raise FeedbackRejected(f"{audio_path}: {seconds:.1f} s of audio is too short for {len(spoken)} characters of text")
         digest = hashlib.sha256(data).hexdigest()
         clip_id = clip_id or f"fb_{digest[:16]}"
-        if not clip_id.replace("_", "").replace("-", "").isalnum():
-            raise FeedbackRejected(f"id {clip_id!r}: use letters, digits, '-' and '_' only")
-        entry = Entry(clip_id, f"{clip_id}.wav", spoken, text, digest, round(seconds, 3), utc_now(), speaker, source, note)
+        if not clip_id.replace("_", "").replace("-", "").isalnum() or len(clip_id) > MAX_ID_LENGTH:
+            raise FeedbackRejected(f"id {clip_id[:40]!r}{'...' if len(clip_id) > 40 else ''}: use letters, digits, "
+                                   f"'-' and '_' only, at most {MAX_ID_LENGTH} of them")
+        # Named by content too: replacing an entry writes a new file, so that a kill before the new
+        # entries.json leaves the old entry with its own audio (the unlisted new wav is removed later).
+        entry = Entry(clip_id, f"{clip_id}-{digest[:12]}.wav", spoken, text, digest, round(seconds, 3), utc_now(), speaker, source, note)
         with self.locked():
             self.reconcile()
             entries = self.pending_entries()
-            archived = {e.sha256: folder.name for folder, _, round_entries in self.archived_rounds() for e in round_entries}
+            archived, archived_keys = {}, set()
+            for folder, _, round_entries in self.archived_rounds():
+                archived.update((e.sha256, folder.name) for e in round_entries)
+                archived_keys.update(e.key() for e in round_entries)
             same_audio = next((e for e in entries if e.sha256 == digest and e.id != clip_id), None)
             if same_audio is not None:  # the same recording is already pending under another id
                 return same_audio, f"duplicate (pending as {same_audio.id})"
-            if digest in archived and not any(e.id == clip_id for e in entries):  # trained on already; not stored
+            # trained on already (the very same correction, or this recording under an id not pending): not stored
+            if entry.key() in archived_keys or digest in archived and not any(e.id == clip_id for e in entries):
                 return entry, f"duplicate (archived in {archived[digest]})"
             if any(e.key() == entry.key() for e in entries):
                 return entry, "already pending"

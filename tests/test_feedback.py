@@ -160,6 +160,58 @@ def test_duplicates_and_replacement(workspace, tmp_path, capsys):
     assert [e["text"] for e in pending(workspace)] == ["ez ne ez im"]
 
 
+def test_a_trained_correction_sent_again_never_displaces_the_newer_one(workspace, tmp_path, capsys):
+    old, new = recording(tmp_path, "old.wav", 11), recording(tmp_path, "new.wav", 12)
+    batch = tmp_path / "b.jsonl"
+    batch.write_text(json.dumps({"audio": "old.wav", "text": "yek", "id": "x"}) + "\n")
+    assert feedback(workspace, "--add_batch", batch) == 0
+    store = train_feedback.FeedbackStore(workspace / "training")
+    store.archive_entries(store.pending_entries(), {"model": "m"})  # as a round with --archive_feedback does
+    (tmp_path / "n.jsonl").write_text(json.dumps({"audio": "new.wav", "text": "du", "id": "x"}) + "\n")
+    assert feedback(workspace, "--add_batch", tmp_path / "n.jsonl") == 0
+    capsys.readouterr()
+    assert feedback(workspace, "--add_batch", batch) == 0  # the trained one, once more
+    assert "duplicate (archived in" in capsys.readouterr().out
+    assert feedback(workspace, "--list") == 0
+    [entry] = pending(workspace)
+    assert entry["text"] == "du" and entry["sha256"] == sha256_of(new)
+
+
+def test_a_replace_killed_before_its_record_keeps_the_old_entry_with_its_own_audio(workspace, tmp_path, monkeypatch):
+    recording(tmp_path, "a.wav", 13), recording(tmp_path, "b.wav", 14)
+    for name, text in (("a", "yek"), ("b", "du")):
+        (tmp_path / f"{name}.jsonl").write_text(json.dumps({"audio": f"{name}.wav", "text": text, "id": "x"}) + "\n")
+    assert feedback(workspace, "--add_batch", tmp_path / "a.jsonl") == 0
+    [before] = pending(workspace)
+    wavs = workspace / "training" / "feedback" / "pending" / "wavs"
+    audio_before = (wavs / before["file"]).read_bytes()
+    monkeypatch.setattr(train_feedback.FeedbackStore, "_write_pending", lambda self, entries: (_ for _ in ()).throw(
+        KeyboardInterrupt("killed")))
+    with pytest.raises(KeyboardInterrupt):
+        feedback(workspace, "--add_batch", tmp_path / "b.jsonl")
+    monkeypatch.undo()
+    assert pending(workspace) == [before] and (wavs / before["file"]).read_bytes() == audio_before
+    assert feedback(workspace, "--add_sample", recording(tmp_path, "c.wav", 16), "sê") == 0  # the next intake
+    assert sorted(p.name for p in wavs.iterdir()) == sorted(e["file"] for e in pending(workspace))  # no unlisted wav
+    assert before in pending(workspace)
+
+
+def test_rows_that_cannot_be_stored_are_rejected_one_by_one(workspace, tmp_path, capsys):
+    recording(tmp_path, "a.wav", 15)
+    batch = tmp_path / "b.jsonl"
+    batch.write_text(json.dumps({"audio": "a.wav", "text": "yek", "id": "x" * 300}) + "\n"
+                     + json.dumps({"audio": "a.wav", "text": "yek", "id": "short"}) + "\n")
+    assert feedback(workspace, "--add_batch", batch) == 1
+    out = capsys.readouterr().out
+    assert "row 1: rejected: id 'xxxx" in out and "at most 100" in out and "row 2: added: short" in out
+    assert train_feedback.main(["--data_dir", str(tmp_path / "a.wav"), "--add_sample", str(tmp_path / "a.wav"),
+                                "ez"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: ") and "Not a directory" in err[-1] and not any("Traceback" in line for line in err)
+    with pytest.raises(SystemExit):
+        feedback(workspace, "--feedback_weight", "nan")
+
+
 def test_batch_with_good_and_bad_rows_stores_the_good(workspace, tmp_path, capsys):
     folder = tmp_path / "export"
     folder.mkdir()
@@ -335,7 +387,9 @@ def test_snapshot_takes_text_and_audio_together(workspace, tmp_path, monkeypatch
         assert feedback(workspace, "--add_batch", tmp_path / "b.jsonl") == 0
 
     replace("old.wav", "ez im")
-    old_wav = (workspace / "training" / "feedback" / "pending" / "wavs" / "x.wav").read_bytes()
+    pending_wavs = workspace / "training" / "feedback" / "pending" / "wavs"
+    [old] = pending(workspace)
+    old_wav = (pending_wavs / old["file"]).read_bytes()
     seen = {}
     real_locked = train_feedback.FeedbackStore.locked
 
@@ -348,16 +402,16 @@ def test_snapshot_takes_text_and_audio_together(workspace, tmp_path, monkeypatch
             replace("new.wav", "tu yî")
 
     def stopping_train(args, clips, eval_clips, weights):
-        seen["text"] = dict((c.file, c.text) for c in clips)["feedback_x.wav"]
-        seen["wav"] = (args.data_dir / "wavs" / "feedback_x.wav").read_bytes()
+        seen["text"] = dict((c.file, c.text) for c in clips)[f"feedback_{old['file']}"]
+        seen["wav"] = (args.data_dir / "wavs" / f"feedback_{old['file']}").read_bytes()
         raise train_feedback.TrainingError("stopped by the test")
 
     monkeypatch.setattr(train_feedback.FeedbackStore, "locked", locked_then_replaced)
     monkeypatch.setattr(train_feedback, "train", stopping_train)
     assert feedback(workspace, *round_args()) == 1
     assert seen["text"] == "ez im" and seen["wav"] == old_wav
-    assert [e["text"] for e in pending(workspace)] == ["tu yî"]
-    assert (workspace / "training" / "feedback" / "pending" / "wavs" / "x.wav").read_bytes() != old_wav
+    [new] = pending(workspace)
+    assert new["text"] == "tu yî" and (pending_wavs / new["file"]).read_bytes() != old_wav
 
 
 def test_feedback_id_equal_to_a_base_clip_id_overwrites_nothing(workspace, tmp_path, monkeypatch):
@@ -365,7 +419,8 @@ def test_feedback_id_equal_to_a_base_clip_id_overwrites_nothing(workspace, tmp_p
     (tmp_path / "b.csv").write_text("audio,text,id\nc2.wav,ez im,c2\n")
     assert feedback(workspace, "--add_batch", tmp_path / "b.csv") == 0
     base_wav = workspace / "training" / "wavs" / "c2.wav"
-    feedback_wav = workspace / "training" / "feedback" / "pending" / "wavs" / "c2.wav"
+    [entry] = pending(workspace)
+    feedback_wav = workspace / "training" / "feedback" / "pending" / "wavs" / entry["file"]
     before = base_wav.read_bytes(), feedback_wav.read_bytes()
     seen = {}
 
@@ -375,7 +430,7 @@ def test_feedback_id_equal_to_a_base_clip_id_overwrites_nothing(workspace, tmp_p
 
     monkeypatch.setattr(train_feedback, "train", stopping_train)
     assert feedback(workspace, *round_args()) == 1
-    assert (seen["staged"]["c2.wav"], seen["staged"]["feedback_c2.wav"]) == before
+    assert (seen["staged"]["c2.wav"], seen["staged"][f"feedback_{entry['file']}"]) == before
     assert (base_wav.read_bytes(), feedback_wav.read_bytes()) == before
 
 
