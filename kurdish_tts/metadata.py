@@ -46,7 +46,8 @@ def read_metadata(path: Path) -> list[Clip]:
     """Parse `path`; a malformed line is an error that names the file and line."""
     path = Path(path)
     if not path.is_file():
-        raise MetadataError(f"{path} not found: run prepare_data.py first or pass --data_dir")
+        raise MetadataError(f"{path} not found: run prepare_data.py first, or point to the right file "
+                            "(--data_dir; --metadata for synthesize.py --evaluate)")
     clips = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
