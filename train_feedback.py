@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import dataclasses
 import hashlib
 import json
 import math
@@ -31,6 +32,7 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from kurdish_tts import audio
 from kurdish_tts.feedback import Entry, FeedbackRejected, FeedbackStore, link_or_copy
 from kurdish_tts.metadata import (EVAL_FILE, TRAIN_FILE, WAVS_DIR, Clip, MetadataError, read_metadata, replace_folder,
                                   restore_replaced_folder, write_metadata)
@@ -105,10 +107,22 @@ def vocabulary_characters(args) -> frozenset:
     return load_vocabulary(args.model_name_or_path).characters
 
 
+def base_cleaning(data_dir: Path) -> audio.CleaningSettings:
+    """The cleaning the base data had (from its dataset.json), so that feedback clips match it; the
+    defaults of prepare_data.py when there is no record."""
+    record = data_dir / "dataset.json"
+    try:
+        used = json.loads(record.read_text(encoding="utf-8")).get("arguments", {}) if record.is_file() else {}
+    except json.JSONDecodeError:
+        used = {}
+    names = [f.name for f in dataclasses.fields(audio.CleaningSettings)]
+    return audio.CleaningSettings(**{name: used[name] for name in names if used.get(name) is not None})
+
+
 def add_sample(store: FeedbackStore, args) -> int:
     audio_path, text = args.add_sample
     entry, outcome = store.add(Path(audio_path), text, vocabulary_characters(args), speaker=args.speaker,
-                               source=args.source, note=args.note)
+                               source=args.source, note=args.note, settings=base_cleaning(args.data_dir))
     print(f"{outcome}: {entry.id} ({entry.seconds:.1f} s) \"{entry.text}\"")
     return 0
 
@@ -164,7 +178,7 @@ def row_problem(row) -> str:
 
 def add_batch(store: FeedbackStore, args) -> int:
     rows = read_batch(args.add_batch)
-    characters = vocabulary_characters(args)
+    characters, settings = vocabulary_characters(args), base_cleaning(args.data_dir)
     stored, rejected = 0, 0
     for number, row in enumerate(rows, start=1):
         try:
@@ -172,7 +186,8 @@ def add_batch(store: FeedbackStore, args) -> int:
                 raise FeedbackRejected(problem)
             entry, outcome = store.add(args.add_batch.parent / row["audio"], row["text"], characters,
                                        clip_id=row.get("id") or None, speaker=row.get("speaker") or args.speaker,
-                                       source=row.get("source") or args.source, note=row.get("note") or args.note)
+                                       source=row.get("source") or args.source, note=row.get("note") or args.note,
+                                       settings=settings)
         except (FeedbackRejected, OSError) as e:  # OSError: this row's file could not be stored; the others go on
             rejected += 1
             print(f"row {number}: rejected: {e}")

@@ -212,6 +212,16 @@ def test_rows_that_cannot_be_stored_are_rejected_one_by_one(workspace, tmp_path,
         feedback(workspace, "--feedback_weight", "nan")
 
 
+def test_intake_cleans_as_the_base_data_was_prepared(workspace, tmp_path):
+    record = {"arguments": {"normalize": "rms", "min_duration": 0.5, "trim_db": 40.0, "target_sr": 16000}}
+    (workspace / "training" / "dataset.json").write_text(json.dumps(record), encoding="utf-8")
+    assert feedback(workspace, "--add_sample", recording(tmp_path, "short.wav", 17, seconds=0.8), "av") == 0  # 1 s by default
+    [entry] = pending(workspace)
+    audio, rate = sf.read(workspace / "training" / "feedback" / "pending" / "wavs" / entry["file"])
+    rms_db = 20 * np.log10(np.sqrt(np.mean(audio ** 2)))
+    assert rate == 16000 and abs(rms_db - (-20.0)) < 0.5  # the base data's --normalize rms, not peak
+
+
 def test_batch_with_good_and_bad_rows_stores_the_good(workspace, tmp_path, capsys):
     folder = tmp_path / "export"
     folder.mkdir()
