@@ -353,7 +353,11 @@ def test_clips_added_during_a_round_stay_pending(workspace, tmp_path):
 
 def test_two_intakes_at_the_same_moment_keep_both(workspace, tmp_path):
     paths = [recording(tmp_path, f"c{i}.wav", 40 + i) for i in range(3)]
-    processes = [run_script(workspace, "--add_sample", path, f"deng {i}") for i, path in enumerate(paths)]
+    store = train_feedback.FeedbackStore(workspace / "training")
+    with store.locked():  # held here: the intakes must wait for it, then go one at a time
+        processes = [run_script(workspace, "--add_sample", path, f"deng {i}") for i, path in enumerate(paths)]
+        time.sleep(8)  # long enough for the three to start up and reach the lock
+        assert all(process.poll() is None for process in processes) and pending(workspace) == []
     for process in processes:
         _, err = process.communicate(timeout=120)
         assert process.returncode == 0, err
