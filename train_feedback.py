@@ -143,6 +143,8 @@ def read_batch(path: Path) -> list:
                 rows.append(json.loads(line))
             except json.JSONDecodeError as e:
                 rows.append(e)
+            except RecursionError:  # nested deeper than Python parses: this line only is bad
+                rows.append(json.JSONDecodeError("nested too deeply", line[:40], 0))
         if rows and all(isinstance(row, json.JSONDecodeError) for row in rows):
             raise ValueError(f"--add_batch {path}: no line is JSON; expected JSON Lines, one object a line")
         return rows

@@ -269,6 +269,15 @@ def test_json_lines_batch_rejects_each_bad_row_and_stores_the_good(workspace, tm
     assert [(e["id"], e["note"]) for e in pending(workspace)] == [("j1", "dengê dirêj"), ("j2", "")]
 
 
+def test_a_json_line_nested_too_deeply_is_one_rejected_row(workspace, tmp_path, capsys):
+    recording(tmp_path, "a.wav", 18)
+    lines = ["[" * 100_000, json.dumps({"audio": "a.wav", "text": "yek"})]
+    (tmp_path / "deep.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert feedback(workspace, "--add_batch", tmp_path / "deep.jsonl") == 1
+    out = capsys.readouterr().out.splitlines()
+    assert "row 1: rejected: " in out[0] and "not JSON" in out[0] and out[1].startswith("row 2: added: ")
+
+
 @pytest.mark.parametrize("name, content, message", [
     ("batch.jsonl", "audio,text\na.wav,yek\n", "no line is JSON"),
     ("batch.csv", "audio,words\na.wav,yek\n", "the CSV header must name audio and text"),
