@@ -55,9 +55,10 @@ def decode(data: bytes | Path) -> tuple[np.ndarray, int]:
         source = io.BytesIO(data) if isinstance(data, bytes) else str(data)
         audio, rate = sf.read(source, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError) as e:
-        if isinstance(data, Path):  # libsndfile does not say why it cannot open a file; this raises the OSError that does
-            with open(data, "rb"):
-                pass
+        if isinstance(data, Path):
+            # libsndfile says "File does not exist or is not a regular file" for any file it cannot open:
+            # reading the file raises the OSError that says why, and decoding its bytes names the real problem
+            return decode(data.read_bytes())
         detail = str(e).splitlines()[0].rsplit(": ", 1)[-1] if str(e) else ""  # drop "Error opening <...>"
         raise ClipRejected("undecodable audio", detail) from e
     if audio.size == 0:

@@ -145,7 +145,8 @@ def test_bad_clips_are_counted_and_skipped(tmp_path, capsys):
     assert "  vote filter: common_voice_kmr_14.mp3, common_voice_kmr_15.mp3, common_voice_kmr_16.mp3 ..." in summary
     assert "  unsafe path: ../../outside.mp3, /etc/passwd" in summary
     assert any(line.startswith("  too long: common_voice_kmr_13.mp3 (16.") for line in summary)
-    assert any(line.startswith("  undecodable audio: common_voice_kmr_4.mp3 (") for line in summary)
+    assert any(line.startswith("  undecodable audio: common_voice_kmr_4.mp3 (") and "regular file" not in line
+               for line in summary)  # libsndfile's real reason, not its "does not exist" for any file it cannot open
 
 
 def test_unusable_audio_files_are_counted_and_skipped(tmp_path):
