@@ -34,7 +34,7 @@ from kurdish_tts.discriminator import DiscriminatorConfig, VitsDiscriminator, lo
 from kurdish_tts.features import FeatureConfig
 from kurdish_tts.metadata import EVAL_FILE, TRAIN_FILE, Clip, check_clips, read_metadata, replace_folder
 from kurdish_tts.objective import LossWeights, compute_losses
-from kurdish_tts.synthesis import Voice
+from kurdish_tts.synthesis import Settings, Voice
 from kurdish_tts.text import normalize_text
 from kurdish_tts.vocabulary import MMS_KURMANJI, Vocabulary, build_tokenizer, builtin_vocabulary
 
@@ -672,8 +672,10 @@ def evaluate(run: Run) -> dict[str, float]:
                 first = first or out
                 for name, value in metrics.items():
                     totals[name] = totals.get(name, 0.0) + value * len(indices) / len(run.eval_dataset)
+            speaker = run.args.speaker_id if model.config.num_speakers > 1 else None  # the speaker being trained
             scores = evaluation.score_model(Voice.from_model(model, run.tokenizer), "model", run.args.data_dir,
-                                            run.eval_dataset.clips[:EVAL_SCORED_CLIPS], run.args.seed)
+                                            run.eval_dataset.clips[:EVAL_SCORED_CLIPS], run.args.seed,
+                                            settings=Settings(speaker_id=speaker))
             totals["mcd_dtw"] = float(np.mean([s.mcd_dtw for s in scores]))
             totals["duration_ratio"] = float(np.mean([s.duration_ratio for s in scores]))
             if run.writer is not None and first is not None:

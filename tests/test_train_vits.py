@@ -109,12 +109,24 @@ def test_num_epochs_counts_micro_batches_across_epochs(data, tmp_path, capsys):
     assert f"trained {math.ceil(5 * batches / 4)} steps" in capsys.readouterr().out
 
 
-def test_a_multi_speaker_model_trains_the_chosen_speaker(data, tmp_path, capsys):
+def test_a_multi_speaker_model_trains_the_chosen_speaker(data, tmp_path, capsys, monkeypatch):
+    from kurdish_tts import evaluation
+
     config = json.loads(TINY.read_text(encoding="utf-8")) | {"num_speakers": 3, "speaker_embedding_size": 8}
     (tmp_path / "three.json").write_text(json.dumps(config), encoding="utf-8")
     common = ["--init_config", tmp_path / "three.json", "--discriminator_warmup_steps", 0, "--max_steps", 3]
+    scored_as = []
+    real_score = evaluation.score_model
+
+    def recording_score(*args, settings=None, **kwargs):
+        scored_as.append(settings.speaker_id)
+        return real_score(*args, settings=settings, **kwargs)
+
+    monkeypatch.setattr(evaluation, "score_model", recording_score)
     for speaker in (0, 2):
-        assert train_vits.main(args_for(data, tmp_path / f"s{speaker}", *common, "--speaker_id", speaker)) == 0
+        assert train_vits.main(args_for(data, tmp_path / f"s{speaker}", *common, "--speaker_id", speaker,
+                                        "--eval_steps", 3)) == 0
+    assert scored_as == [0, 2]  # evaluation speaks as the speaker being trained
     zero, two = (weights(tmp_path / f"s{speaker}" / "model")["embed_speaker.weight"] for speaker in (0, 2))
     assert torch.equal(zero[1], two[1])  # speaker 1 trained in neither run: the same weights (same seed)
     assert not torch.equal(zero[0], two[0]) and not torch.equal(zero[2], two[2])
