@@ -36,7 +36,7 @@ SPOKEN_AS = {"ı": "i", "ğ": "g", "ö": "o", "ü": "u", "é": "e", "è": "e", "
 # "10 000", "2,500"; never after a lone 0: "0,125" is a decimal), an optional decimal part
 # ("3,5", "3.5"), an ordinal dot when a lower-case word follows ("2. roj"), and a case suffix
 # written onto it ("1984an", "2020'an").
-INTEGER = r"[1-9]\d{0,2}(?:(?P<sep>[., \u00a0\u202f])\d{3})+(?!\d)|\d+"
+INTEGER = r"[1-9]\d{0,2}(?:[., \u00a0\u202f]\d{3})+(?!\d)|\d+"
 NUMBER = re.compile(
     r"(?<![\w.,])(?P<sign>[-−](?=\d))?"
     rf"(?P<int>{INTEGER})"
@@ -47,7 +47,7 @@ NUMBER = re.compile(
 # A date, day.month.year (also with / or -): each part read as a number.
 DATE = re.compile(r"(?<![\w.,])(\d{1,2})([./-])(\d{1,2})\2(\d{4})(?!\d|[.,]\d)")
 PERCENT_BEFORE = re.compile(r"%\s*(?=[-−]?\d)")
-PERCENT_AFTER = re.compile(rf"(?<![\w.,])([-−]?(?:{INTEGER.replace('?P<sep>', '?:')})(?:[.,]\d+)?)\s*%")
+PERCENT_AFTER = re.compile(rf"(?<![\w.,])([-−]?(?:{INTEGER})(?:[.,]\d+)?)\s*%")
 PUNCTUATION = re.compile(r"[.,;:!?¿¡…()\[\]{}<>/\\|*_~^=+#@&$€£₺§¶•·]")
 
 
