@@ -23,7 +23,8 @@ import scipy.fft
 import soundfile as sf
 from scipy.spatial.distance import cdist
 
-from kurdish_tts.audio import to_mono
+from kurdish_tts import hub
+from kurdish_tts.audio import resample, to_mono
 from kurdish_tts.metadata import WAVS_DIR, Clip, MetadataError
 
 N_MELS = 80
@@ -107,12 +108,10 @@ class Recognizer:
         try:
             self.pipeline = pipeline("automatic-speech-recognition", model=str(path))
         except (OSError, ValueError, KeyError, TypeError, RuntimeError, ImportError) as e:  # whatever the folder lacks
-            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise EvaluationError(f"--asr_model {path} is not a speech-recognition model transformers can load "
-                                  f"({reason})") from e
+                                  f"({hub.error_line(e)})") from e
 
     def __call__(self, audio: np.ndarray, rate: int) -> str:
-        from kurdish_tts.audio import resample
         from kurdish_tts.text import normalize_text
 
         wanted = self.pipeline.feature_extractor.sampling_rate  # resampled here: transformers would need torchaudio
@@ -183,7 +182,7 @@ def score_model(voice, name: str, data_dir: Path, clips: list[Clip], seed: int =
         reference, rate = read_recording(Path(data_dir) / WAVS_DIR / clip.file)
         synthesized = voice.speak(clip.text, settings)
         if rate != voice.sampling_rate:
-            synthesized = librosa.resample(synthesized, orig_sr=voice.sampling_rate, target_sr=rate)
+            synthesized = resample(synthesized, voice.sampling_rate, rate)
         if syntheses is not None and not scores:
             syntheses[name] = synthesized
         cer = character_error_rate(clip.text, recognizer(synthesized, rate)) if recognizer else None

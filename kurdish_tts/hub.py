@@ -20,6 +20,12 @@ class HubUnreachable(RuntimeError):
     """The hub is needed for something that is not on disk."""
 
 
+def error_line(error: Exception) -> str:
+    """A library's error (the hub's, datasets', transformers') in one line: its type and first line."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+
+
 @functools.lru_cache(maxsize=1)
 def reachable() -> bool:
     """False when HF_HUB_OFFLINE is set or the hub does not accept a connection within a second or so."""

@@ -156,7 +156,7 @@ def _open_hub(name: str, split: str, audio_column, text_column) -> Source:
     try:
         data = datasets.load_dataset(name, split=split)
     except (OSError, ValueError) as e:  # not found, no such split, gated, HTTP errors (the hub's are OSErrors)
-        raise SourceError(f"cannot load hub dataset {name!r} split {split!r}: {_first_line(e)}") from e
+        raise SourceError(f"cannot load hub dataset {name!r} split {split!r}: {hub.error_line(e)}") from e
     return _arrow_source("hub", f"hub dataset {name} ({split})", data, audio_column, text_column)
 
 
@@ -170,10 +170,6 @@ def _datasets_log_quiet():
         yield
     finally:
         datasets_logging.set_verbosity(before)
-
-
-def _first_line(error: Exception) -> str:
-    return f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
 
 
 def _open_parquet(path: Path, split: str | None, audio_column, text_column) -> Source:
@@ -194,7 +190,7 @@ def _open_parquet(path: Path, split: str | None, audio_column, text_column) -> S
         with _datasets_log_quiet():  # it logs the damage before raising; the error below says it once
             data = datasets.load_dataset("parquet", data_files=[str(f) for f in chosen], split="train")
     except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid for a damaged file is a ValueError
-        raise SourceError(f"cannot read the parquet files of {path}: {_first_line(e)}") from e
+        raise SourceError(f"cannot read the parquet files of {path}: {hub.error_line(e)}") from e
     return _arrow_source("parquet", f"parquet {path}{f' ({label})' if label else ''}", data, audio_column, text_column)
 
 

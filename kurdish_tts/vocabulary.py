@@ -81,10 +81,9 @@ def load_vocabulary(model_name_or_path: str | Path, *, quiet: bool = False) -> V
 
     try:
         path = huggingface_hub.hf_hub_download(str(model_name_or_path), "vocab.json")
-    except (errors.HfHubHTTPError, errors.EntryNotFoundError, errors.LocalEntryNotFoundError, OSError, ValueError) as e:
-        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    except (errors.EntryNotFoundError, OSError, ValueError) as e:  # the hub's HTTP errors are OSErrors
         raise VocabularyUnavailable(f"cannot download the vocabulary of hub model {model_name_or_path!r}: "
-                                    f"{type(e).__name__}: {reason}") from e
+                                    f"{hub.error_line(e)}") from e
     return Vocabulary(json.loads(Path(path).read_text(encoding="utf-8")), str(model_name_or_path))
 
 
