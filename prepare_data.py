@@ -159,7 +159,7 @@ def prepare(args: argparse.Namespace) -> int:
     remove_leftovers(out)
     warn_if_audio_settings_changed(out, args)
     speakers = set(args.speaker) or None
-    settings = audio.CleaningSettings(args.target_sr, args.trim_db, args.min_duration, args.max_duration, args.normalize)
+    settings = audio.CleaningSettings.from_arguments(vars(args))
 
     print(f"source: {source.description}; vocabulary: {vocabulary.source}; workers: {args.num_workers}")
     dropped: Counter = Counter()

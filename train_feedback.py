@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
-import dataclasses
 import hashlib
 import json
 import math
@@ -115,8 +114,7 @@ def base_cleaning(data_dir: Path) -> audio.CleaningSettings:
         used = json.loads(record.read_text(encoding="utf-8")).get("arguments", {}) if record.is_file() else {}
     except json.JSONDecodeError:
         used = {}
-    names = [f.name for f in dataclasses.fields(audio.CleaningSettings)]
-    return audio.CleaningSettings(**{name: used[name] for name in names if used.get(name) is not None})
+    return audio.CleaningSettings.from_arguments(used)
 
 
 def add_sample(store: FeedbackStore, args) -> int:

@@ -10,7 +10,7 @@ callers count.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +41,12 @@ class CleaningSettings:
     min_duration: float = 1.0  # seconds, after trimming
     max_duration: float = 15.0
     normalize: str = "peak"  # peak | rms | none
+
+    @classmethod
+    def from_arguments(cls, arguments: dict) -> "CleaningSettings":
+        """From prepare_data.py's arguments (or those recorded in a dataset.json); missing ones default."""
+        names = [f.name for f in fields(cls)]
+        return cls(**{name: arguments[name] for name in names if arguments.get(name) is not None})
 
 
 def decode(data: bytes | Path) -> tuple[np.ndarray, int]:
