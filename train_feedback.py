@@ -243,8 +243,8 @@ def run_round(store: FeedbackStore, args) -> int:
     # The round's model is saved: its checkpoints go now, before the install, so that no later --resume can
     # continue this round's training (and install its weights for clips it never saw).
     finished = latest_checkpoint(args.checkpoint_dir)  # the round's last checkpoint, saved as training ended
-    if finished is not None and checkpoint_record(finished).get("run"):
-        remove_run_checkpoints(args.checkpoint_dir, checkpoint_record(finished)["run"])
+    if run_id := checkpoint_record(finished).get("run") if finished else None:
+        remove_run_checkpoints(args.checkpoint_dir, run_id)
     backup = keep_backup(final_output, stamp)
     model = {"model": str(final_output.resolve()), **model_record(round_args.output_dir)}  # found from any folder
     info = {**model, "previous_model": str(backup or ""), "base_model": str(args.model_name_or_path),

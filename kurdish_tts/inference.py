@@ -170,7 +170,7 @@ def export_onnx(model, tokenizer, output: Path, model_card: Path | None = None, 
     `quantize` makes the vocoder's convolutions int8 (see `quantize_vocoder`).
     The folder appears whole or not at all; an existing folder is replaced only if it is an earlier
     export (anything else there, a PyTorch model say, is never deleted)."""
-    if output.exists() and not (output / ENCODER_FILE).is_file():
+    if output.exists() and not is_onnx_folder(output):
         raise FileExistsError(f"{output} exists and is not an ONNX export: export to a new folder "
                               f"(an earlier export is replaced, nothing else is)")
     model = model.eval().float().cpu()

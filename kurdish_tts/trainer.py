@@ -163,6 +163,11 @@ class Run:
     writer: object = None
 
     @property
+    def speaker(self) -> int | None:
+        """The speaker the data trains: --speaker_id for a multi-speaker model, None for a one-voice one."""
+        return trained_speaker(self.args, self.model.config)
+
+    @property
     def generator_parameters(self) -> list:
         return [p for p in self.model.parameters() if p.requires_grad]
 
@@ -223,7 +228,8 @@ def build_run(args, train_clips: list[Clip], eval_clips: list[Clip], weights: li
     features = FeatureConfig.from_model_config(config)
 
     def dataset_of(clips):  # a multi-speaker model learns every clip as --speaker_id
-        speakers = [args.speaker_id] * len(clips) if config.num_speakers > 1 else None
+        speaker = trained_speaker(args, config)
+        speakers = None if speaker is None else [speaker] * len(clips)
         return TtsDataset(args.data_dir, clips, tokenizer, config.sampling_rate, features.hop_length, speakers)
 
     dataset = dataset_of(train_clips)
@@ -264,6 +270,10 @@ def build_run(args, train_clips: list[Clip], eval_clips: list[Clip], weights: li
     return Run(args, accelerator, model, discriminator, tokenizer, vocabulary, optimizer_g, optimizer_d, scheduler_g,
                scheduler_d, features, loss_weights, dataset, sampler, eval_dataset, progress,
                warm_discriminator=args.discriminator is not None)
+
+
+def trained_speaker(args, config) -> int | None:
+    return args.speaker_id if config.num_speakers > 1 else None
 
 
 def check_alignable(dataset: TtsDataset, hop_length: int, show: int = 3) -> None:
@@ -672,10 +682,9 @@ def evaluate(run: Run) -> dict[str, float]:
                 first = first or out
                 for name, value in metrics.items():
                     totals[name] = totals.get(name, 0.0) + value * len(indices) / len(run.eval_dataset)
-            speaker = run.args.speaker_id if model.config.num_speakers > 1 else None  # the speaker being trained
             scores = evaluation.score_model(Voice.from_model(model, run.tokenizer), "model", run.args.data_dir,
                                             run.eval_dataset.clips[:EVAL_SCORED_CLIPS], run.args.seed,
-                                            settings=Settings(speaker_id=speaker))
+                                            settings=Settings(speaker_id=run.speaker))
             totals["mcd_dtw"] = float(np.mean([s.mcd_dtw for s in scores]))
             totals["duration_ratio"] = float(np.mean([s.duration_ratio for s in scores]))
             if run.writer is not None and first is not None:
@@ -686,8 +695,7 @@ def evaluate(run: Run) -> dict[str, float]:
         for index, sentence in enumerate(EVAL_SENTENCES):
             text = normalize_text(sentence, run.vocabulary.characters).text
             ids = run.tokenizer(text, return_tensors="pt").to(run.accelerator.device)
-            speaker = {"speaker_id": run.args.speaker_id} if model.config.num_speakers > 1 else {}
-            waveform = model(**ids, **speaker).waveform[0].float().cpu().numpy()
+            waveform = model(**ids, speaker_id=run.speaker).waveform[0].float().cpu().numpy()
             sf.write(samples / f"{index}.wav", waveform, model.config.sampling_rate, subtype="PCM_16")
             if run.writer is not None:
                 run.writer.add_audio(f"samples/{index}", waveform, step, sample_rate=model.config.sampling_rate)
