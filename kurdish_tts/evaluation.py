@@ -25,7 +25,7 @@ from scipy.spatial.distance import cdist
 
 from kurdish_tts import hub
 from kurdish_tts.audio import resample, to_mono
-from kurdish_tts.metadata import WAVS_DIR, Clip, MetadataError
+from kurdish_tts.metadata import MISSING, NOT_BARE, WAVS_DIR, Clip, MetadataError, listed_wav
 
 N_MELS = 80
 N_CEPSTRA = 24  # c1..c24
@@ -133,18 +133,12 @@ def check_clips(metadata: Path, clips: list[Clip], voices: dict, settings) -> No
     wavs = Path(metadata).parent / WAVS_DIR
     outside, missing, unreadable = [], [], []
     for clip in clips:
-        name = Path(clip.file)
-        if name.name != clip.file or name.suffix != ".wav":  # the metadata contract: a bare <id>.wav
+        info, problem, _ = listed_wav(wavs, clip.file)  # the metadata contract: a bare <id>.wav inside wavs/
+        if problem == NOT_BARE:
             outside.append(clip.file)
-            continue
-        path = wavs / clip.file
-        if not path.is_file():
+        elif problem == MISSING:
             missing.append(clip.file)
-            continue
-        try:
-            if sf.info(str(path)).frames == 0:  # nothing to compare a synthesis with
-                unreadable.append(clip.file)
-        except (sf.LibsndfileError, RuntimeError):
+        elif problem or info.frames == 0:  # no samples: nothing to compare a synthesis with
             unreadable.append(clip.file)
     fix = "put the wavs there or remove their lines; the wavs/ folder lies beside the metadata file"
     for files, problem, hint in ((outside, "not named as a bare .wav file inside", "name each recording as <id>.wav, "

@@ -122,6 +122,25 @@ def _aside(target: Path) -> Path:
     return target.with_name(f".{target.name}.old")
 
 
+NOT_BARE, MISSING, UNREADABLE = "not a bare .wav name inside wavs/", "missing wav", "unreadable wav"
+
+
+def listed_wav(wavs: Path, file: str) -> tuple[object | None, str, str]:
+    """(header, "", "") of the wav a metadata line names, or (None, problem, detail): NOT_BARE for a
+    path instead of a bare `<id>.wav` name (nothing outside `wavs` is ever read), MISSING, or
+    UNREADABLE with libsndfile's reason."""
+    name = Path(file)
+    if name.name != file or name.suffix != ".wav":
+        return None, NOT_BARE, ""
+    path = wavs / file
+    if not path.is_file():
+        return None, MISSING, ""
+    try:
+        return sf.info(str(path)), "", ""
+    except (sf.LibsndfileError, RuntimeError) as e:
+        return None, UNREADABLE, str(e)
+
+
 def check_clips(
     data_dir: Path,
     clips: list[Clip],
@@ -147,9 +166,9 @@ def check_clips(
         raise MetadataError(f"{Path(data_dir) / metadata_name} lists no clips: prepare some data first")
     allowed = set(characters) | {" "} if characters is not None else None
     for clip in clips:
-        name = Path(clip.file)
-        if name.name != clip.file or name.suffix != ".wav":
-            note("not a bare .wav name inside wavs/", clip.file)
+        info, problem, detail = listed_wav(wavs, clip.file)
+        if problem == NOT_BARE:
+            note(problem, clip.file)
             continue
         if not clip.text:
             note("empty text", clip.file)
@@ -157,17 +176,10 @@ def check_clips(
             unsayable = sorted(set(clip.text) - allowed)
             if unsayable:
                 note("characters the model cannot say", f"{clip.file} ({''.join(unsayable)!r})")
-        path = wavs / clip.file
-        if not path.is_file():
-            note("missing wav", clip.file)
-            continue
-        try:
-            rate = sf.info(str(path)).samplerate
-        except (sf.LibsndfileError, RuntimeError) as e:
-            note("unreadable wav", f"{clip.file} ({e})")
-            continue
-        if rate != sample_rate:
-            note(f"sample rate is not {sample_rate} Hz", f"{clip.file} ({rate} Hz)")
+        if problem:
+            note(problem, f"{clip.file} ({detail})" if detail else clip.file)
+        elif info.samplerate != sample_rate:
+            note(f"sample rate is not {sample_rate} Hz", f"{clip.file} ({info.samplerate} Hz)")
     if problems:
         parts = [
             f"{len(items)} with {kind}: {', '.join(items[:show])}{' ...' if len(items) > show else ''}"
