@@ -19,6 +19,7 @@ import torch
 
 from kurdish_tts.alignment import monotonic_alignment_search
 from kurdish_tts.dataset import Batch
+from kurdish_tts.duration import stochastic_duration_nll
 from kurdish_tts.features import FeatureConfig, linear_spectrogram, mel_spectrogram
 
 
@@ -100,7 +101,7 @@ def generator_forward(model, batch: Batch, features: FeatureConfig, segment_fram
     durations = path.sum(2).unsqueeze(1)  # [B, 1, T_text] frames per token
 
     if config.use_stochastic_duration_prediction:
-        duration_nll = model.duration_predictor(hidden, text_padding, speaker, durations=durations, reverse=False)
+        duration_nll = stochastic_duration_nll(model.duration_predictor, hidden, text_padding, durations, speaker)
     else:
         predicted = model.duration_predictor(hidden, text_padding, speaker)  # log durations [B, 1, T_text]
         target = torch.log(durations + 1e-6) * text_padding

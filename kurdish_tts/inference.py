@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from kurdish_tts.duration import decode_durations, text_condition
 from kurdish_tts.metadata import replace_folder
 
 ENCODER_FILE = "text_to_durations.onnx"
@@ -57,17 +58,8 @@ class TextToDurations(_Stage):
         hidden = encoded.last_hidden_state.transpose(1, 2)  # [B, H, T_text]
         predictor = model.duration_predictor
         if model.config.use_stochastic_duration_prediction:
-            condition = predictor.conv_pre(hidden)
-            if speaker is not None:
-                condition = condition + predictor.cond(speaker)
-            condition = predictor.conv_proj(predictor.conv_dds(condition, mask)) * mask
-            # The flows in reverse, less the second one, which VITS inference has always skipped.
-            flows = list(reversed(predictor.flows))
-            latents = duration_noise  # [B, 2, T_text], already scaled by noise_scale_duration
-            for flow in flows[:-2] + [flows[-1]]:
-                latents = torch.flip(latents, [1])
-                latents, _ = flow(latents, mask, global_conditioning=condition, reverse=True)
-            log_durations = latents[:, :1]
+            condition = text_condition(predictor, hidden, mask, speaker)
+            log_durations = decode_durations(predictor, condition, mask, duration_noise)
         else:
             log_durations = predictor(hidden, mask, speaker)  # [B, 1, T_text]
         durations = torch.ceil(torch.exp(log_durations) * mask * length_scale).squeeze(1)  # [B, T_text] frames
