@@ -36,7 +36,8 @@ from kurdish_tts.metadata import EVAL_FILE, TRAIN_FILE, Clip, check_clips, read_
 from kurdish_tts.objective import LossWeights, compute_losses
 from kurdish_tts.synthesis import Settings, Voice
 from kurdish_tts.text import normalize_text
-from kurdish_tts.vocabulary import MMS_KURMANJI, Vocabulary, build_tokenizer, builtin_vocabulary
+from kurdish_tts.vocabulary import MMS_KURMANJI, Vocabulary, build_tokenizer, builtin_vocabulary, mms_vocabulary
+from kurdish_tts.weights import add_decoder_weight_norm, initialize_like_vits, plain_state_dict, train_every_token
 
 FREEZABLE = ("text_encoder", "duration_predictor", "flow", "posterior_encoder", "decoder")
 CHECKPOINT_PREFIX = "checkpoint-"
@@ -186,11 +187,16 @@ def load_generator_source(args) -> tuple[object, Vocabulary, DiscriminatorConfig
         except json.JSONDecodeError as e:
             raise TrainingError(f"--init_config {args.init_config} is not valid JSON ({e})") from e
         discriminator = values.pop("discriminator", None)
+        vocabularies = {"builtin": builtin_vocabulary, "mms": mms_vocabulary}
+        choice = values.pop("vocabulary", "builtin")
+        if choice not in vocabularies:
+            raise TrainingError(f"--init_config {args.init_config}: vocabulary {choice!r} is unknown: use "
+                                f"\"builtin\" (its own blank) or \"mms\" (MMS Kurmanji's ids)")
         config = VitsConfig(**values)
-        vocabulary = builtin_vocabulary()
+        vocabulary = vocabularies[choice]()
         if config.vocab_size < len(vocabulary.token_to_id):
             raise TrainingError(f"{args.init_config}: vocab_size {config.vocab_size} is below the "
-                                f"{len(vocabulary.token_to_id)} characters of the built-in vocabulary")
+                                f"{len(vocabulary.token_to_id)} tokens of the {choice} vocabulary")
         return config, vocabulary, DiscriminatorConfig.from_dict(discriminator) if discriminator else None
     source = str(args.model_name_or_path)
     try:
@@ -245,7 +251,14 @@ def build_run(args, train_clips: list[Clip], eval_clips: list[Clip], weights: li
     set_seed(args.seed)
     if set(args.freeze) == set(FREEZABLE):
         raise TrainingError("--freeze names every part of the generator: leave at least one part to train")
-    model = VitsModel(config) if args.init_config else VitsModel.from_pretrained(str(args.model_name_or_path))
+    if args.init_config:
+        model = VitsModel(config)
+        initialize_like_vits(model)
+    else:
+        model = VitsModel.from_pretrained(str(args.model_name_or_path))
+    if "decoder" not in args.freeze:  # before the optimiser and any checkpoint: their parameters are weight-normed
+        add_decoder_weight_norm(model)
+    train_every_token(model)
     for name in args.freeze:
         getattr(model, name).requires_grad_(False)
     if args.discriminator:
@@ -355,7 +368,7 @@ def save_checkpoint(run: Run) -> Path:
 def save_model_folder(run: Run, folder: Path, card: str | None = None) -> None:
     """A plain `transformers` model folder: config, safetensors weights, tokenizer, model card."""
     folder.mkdir(parents=True, exist_ok=True)
-    run.model.save_pretrained(folder, safe_serialization=True)
+    run.model.save_pretrained(folder, state_dict=plain_state_dict(run.model), safe_serialization=True)
     run.tokenizer.save_pretrained(folder)
     (folder / "README.md").write_text(card or model_card(run), encoding="utf-8")
 

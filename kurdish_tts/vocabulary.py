@@ -26,6 +26,14 @@ BLANK = "_"
 # apostrophe and hyphen that the MMS Kurmanji tokenizer keeps.
 KURMANJI_CHARACTERS = [BLANK, " ", "'", "-"] + list("abcçdeêfghiîjklmnopqrsştuûvwxyz")
 BUILTIN_VOCAB: dict[str, int] = {char: index for index, char in enumerate(KURMANJI_CHARACTERS)}
+# The real MMS Kurmanji vocabulary (facebook/mms-tts-kmr-script_latin's vocab.json), in its own order:
+# "n" at id 0 doubles as the blank and pad. The stand-in voice (data/pretrained/) uses it, so that
+# whatever fine-tunes the stand-in sees MMS's token ids.
+MMS_KURMANJI_VOCAB: dict[str, int] = {
+    "n": 0, "h": 1, "ş": 2, "ê": 3, "e": 4, "p": 5, "c": 6, "x": 7, "w": 8, "j": 9, "d": 10, "s": 11, "ç": 12,
+    "-": 13, "o": 14, "î": 15, "m": 16, "û": 17, "k": 18, "l": 19, "a": 20, "b": 21, "_": 22, "z": 23, "'": 24,
+    "u": 25, "f": 26, "v": 27, "q": 28, " ": 29, "y": 30, "t": 31, "i": 32, "g": 33, "r": 34, "<unk>": 35,
+}
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,11 @@ class Vocabulary:
 
 def builtin_vocabulary() -> Vocabulary:
     return Vocabulary(dict(BUILTIN_VOCAB), "built-in")
+
+
+def mms_vocabulary() -> Vocabulary:
+    """MMS Kurmanji's own vocabulary, without asking the hub."""
+    return Vocabulary(dict(MMS_KURMANJI_VOCAB), MMS_KURMANJI)
 
 
 class VocabularyUnavailable(FileNotFoundError):
@@ -106,6 +119,7 @@ def build_tokenizer(vocabulary: Vocabulary, scratch: Path | None = None):
     from transformers import VitsTokenizer
 
     pad = next(t for t, i in vocabulary.token_to_id.items() if i == 0)
+    unknown = "<unk>" if "<unk>" in vocabulary.token_to_id else pad  # MMS vocabularies end with <unk>
     with tempfile.TemporaryDirectory() as tmp:
         vocab_file = Path(scratch or tmp) / "vocab.json"
         vocab_file.parent.mkdir(parents=True, exist_ok=True)
@@ -113,7 +127,7 @@ def build_tokenizer(vocabulary: Vocabulary, scratch: Path | None = None):
         return VitsTokenizer(
             str(vocab_file),
             pad_token=pad,
-            unk_token=pad,
+            unk_token=unknown,
             add_blank=True,
             normalize=True,
             phonemize=False,
