@@ -4,7 +4,8 @@ For each clip of a metadata file, the model speaks the clip's text with a fixed 
 result is compared with the recording:
 
 - MCD-DTW: mel cepstral distortion (dB) between the two, after aligning them in time with
-  dynamic time warping, over cepstral coefficients 1-24 (c0, loudness, left out);
+  dynamic time warping, over mel-cepstral coefficients 1-24 of WORLD's spectral envelope
+  (c0, loudness, left out), the analysis of most papers;
 - duration ratio: length of the synthesis over length of the recording (both trimmed);
 - CER: character error rate of a speech recogniser's transcript of the synthesis against the
   text, when a local recognition model is given.
@@ -12,14 +13,15 @@ result is compared with the recording:
 
 from __future__ import annotations
 
+import functools
 import io
 import math
+import warnings
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import librosa
 import numpy as np
-import scipy.fft
 import soundfile as sf
 from scipy.spatial.distance import cdist
 
@@ -27,8 +29,8 @@ from kurdish_tts import hub
 from kurdish_tts.audio import resample, to_mono
 from kurdish_tts.metadata import MISSING, NOT_BARE, WAVS_DIR, Clip, MetadataError, listed_wav
 
-N_MELS = 80
 N_CEPSTRA = 24  # c1..c24
+FRAME_MS = 5.0
 MCD_SCALE = 10.0 / math.log(10.0) * math.sqrt(2.0)  # dB per unit of cepstral distance
 TRIM_DB = 40.0
 
@@ -47,15 +49,38 @@ class ClipScore:
 
 
 def mel_cepstra(audio: np.ndarray, rate: int) -> np.ndarray:
-    """[samples] -> [frames, 24] mel cepstral coefficients c1..c24 of the log mel magnitude (80 bands,
-    5 ms hop), scaled like a cepstrum: log|X(w)| = c0 + 2 sum_k c_k cos(k w), so that the MCD lands on the
-    usual dB scale. Close to, not identical with, an SPTK mel-cepstral analysis."""
-    mel = librosa.feature.melspectrogram(y=audio.astype(np.float32), sr=rate, n_fft=1024, hop_length=rate // 200,
-                                         win_length=1024, n_mels=N_MELS, fmax=rate / 2, power=2.0)
-    log_mel = 0.5 * np.log(np.maximum(mel, 1e-10))  # log magnitude
-    # Unnormalised DCT-II is 2 sum_m x_m cos(pi k (m + 1/2) / M): over 2M it is the cepstrum's integral.
-    cepstra = scipy.fft.dct(log_mel, type=2, axis=0) / (2 * N_MELS)  # [coefficients, frames]
-    return cepstra[1:N_CEPSTRA + 1].T
+    """[samples] -> [frames, 24] mel-cepstral coefficients c1..c24, 5 ms frames: the analysis most papers'
+    MCD uses. WORLD's spectral envelope (pyworld: DIO + StoneMask pitch, CheapTrick) turned into a
+    mel-cepstrum by SPTK (pysptk.sp2mc) with the all-pass constant for the rate (0.41 at 16 kHz).
+
+    Unlike a mel filter bank, the envelope does not carry the harmonics of the pitch, so a steady
+    buzz, another speaker and a close variant of one voice land far apart (the calibration table
+    in BENCHMARKS.md)."""
+    import pyworld
+
+    with warnings.catch_warnings():  # pysptk imports pkg_resources, which warns that it is deprecated
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+        import pysptk
+    signal = np.ascontiguousarray(audio, dtype=np.float64)
+    f0, times = pyworld.dio(signal, rate, frame_period=FRAME_MS)
+    f0 = pyworld.stonemask(signal, f0, times, rate)
+    envelope = pyworld.cheaptrick(signal, f0, times, rate)
+    cepstra = pysptk.sp2mc(envelope, order=N_CEPSTRA, alpha=all_pass_constant(rate))
+    return cepstra[:, 1:]  # c0 (loudness) left out
+
+
+@functools.lru_cache(maxsize=8)
+def all_pass_constant(rate: int) -> float:
+    """The frequency-warping constant alpha whose all-pass warping, omega + 2 atan(alpha sin omega /
+    (1 - alpha cos omega)), lies closest (least squares, both scaled to [0, 1]) to the mel scale
+    ln(1 + f / 1000) (Fant's, as SPTK fits it) from 0 to rate / 2: 0.41 at 16 kHz, 0.54 at 44.1 kHz."""
+    omega = np.linspace(0.0, np.pi, 1000)
+    mel = np.log1p(omega / np.pi * rate / 2 / 1000.0)
+    mel /= mel[-1]
+    alphas = np.arange(0.0, 0.99, 0.001)
+    warped = omega + 2 * np.arctan(alphas[:, None] * np.sin(omega) / (1 - alphas[:, None] * np.cos(omega)))
+    errors = np.mean((warped / np.pi - mel) ** 2, axis=1)
+    return float(round(alphas[np.argmin(errors)], 3))
 
 
 def mcd_dtw(reference: np.ndarray, synthesized: np.ndarray, rate: int) -> float:
@@ -84,6 +109,12 @@ def trimmed(audio: np.ndarray) -> np.ndarray:
 
 def duration_ratio(reference: np.ndarray, synthesized: np.ndarray) -> float:
     return len(trimmed(synthesized)) / max(1, len(trimmed(reference)))
+
+
+def loudness_ratio(reference: np.ndarray, synthesized: np.ndarray) -> float:
+    """RMS of the synthesis over the RMS of the recording (both trimmed): a collapse shows here."""
+    rms = [float(np.sqrt(np.mean(np.square(trimmed(a), dtype=np.float64)))) for a in (synthesized, reference)]
+    return rms[0] / max(rms[1], 1e-9)
 
 
 def character_error_rate(reference: str, hypothesis: str) -> float:
