@@ -28,6 +28,8 @@ import soundfile as sf
 from kurdish_tts.synthesis import Settings, SynthesisError, Voice
 from kurdish_tts.vocabulary import MMS_KURMANJI
 
+JUDGE = Path(__file__).resolve().parent / "data" / "judge"  # the toolkit's own recogniser, for the CER
+
 
 def finite(text: str) -> float:
     """A number option: NaN and infinity are refused (they pass every range check)."""
@@ -67,7 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--metadata", type=Path, default=Path("training/metadata_eval.csv"),
                             help="clips to evaluate on (their wavs/ lies beside the file)")
     evaluation.add_argument("--max_clips", type=int, help="evaluate on the first N clips only")
-    evaluation.add_argument("--asr_model", type=Path, help="a local speech-recognition model folder, for the CER")
+    evaluation.add_argument("--asr_model", type=Path, help="a local speech-recognition model folder, for the CER "
+                            f"(--evaluate uses the toolkit's judge, {JUDGE.relative_to(JUDGE.parents[1])}, when not given); "
+                            "in plain synthesis: print what it hears in the audio and its CER against the text")
     evaluation.add_argument("--report", type=Path, default=Path("evaluation/report.json"),
                             help="JSON report; the picture goes beside it (.png)")
     return parser
@@ -88,7 +92,7 @@ def read_utterances(args: argparse.Namespace) -> list[str]:
 # What each mode reads; an option of another mode given with it is refused, not ignored.
 SPEECH_OPTIONS = ("text", "text_file", "output")
 VOICE_OPTIONS = ("speaking_rate", "noise_scale", "noise_scale_duration", "speaker_id", "seed", "batch_size")
-EVALUATION_OPTIONS = ("metadata", "max_clips", "asr_model", "report")
+EVALUATION_OPTIONS = ("metadata", "max_clips", "report")
 EXPORT_OPTIONS = ("export_onnx", "quantize")
 
 
@@ -120,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         refuse(parser, given, SPEECH_OPTIONS, "--evaluate", "evaluation speaks the texts of --metadata and writes --report")
         refuse(parser, given, EXPORT_OPTIONS, "--evaluate", "export first, then evaluate the exported folder (--model DIR)")
     elif args.export_onnx:
-        refuse(parser, given, SPEECH_OPTIONS + VOICE_OPTIONS + EVALUATION_OPTIONS, "--export_onnx", "export only "
+        refuse(parser, given, SPEECH_OPTIONS + VOICE_OPTIONS + EVALUATION_OPTIONS + ("asr_model",), "--export_onnx", "export only "
                "writes the model; give the text and the voice settings when you run it (--model DIR)")
     else:
         refuse(parser, given, EVALUATION_OPTIONS, "plain synthesis", "evaluation options apply only with --evaluate")
@@ -137,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         utterances = read_utterances(args)
         voice = Voice(models[0])
+        recognizer = load_recognizer(args.asr_model) if args.asr_model else None
         voice.speaker(settings)
         for text in utterances:
             voice.sentences(text)  # every utterance checked before any audio is written
@@ -150,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
             target = args.output / f"{index:04d}.wav" if several else args.output
             target.parent.mkdir(parents=True, exist_ok=True)
             sf.write(target, audio, voice.sampling_rate, subtype="PCM_16")
+            if recognizer is not None:
+                report_heard(recognizer, " ".join(voice.sentences(text)), audio, voice.sampling_rate, target)
         elapsed = time.perf_counter() - started
     except SynthesisError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -157,6 +164,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {len(utterances)} file{'s' if several else ''} to {args.output}: {seconds:.1f} s of audio in "
           f"{elapsed:.1f} s (real-time factor {elapsed / max(seconds, 1e-9):.3f})")
     return 0
+
+
+def load_recognizer(path: Path):
+    from kurdish_tts.evaluation import EvaluationError, Recognizer
+
+    try:
+        return Recognizer(path)
+    except EvaluationError as e:
+        raise SynthesisError(str(e)) from e
+
+
+def report_heard(recognizer, text: str, audio: np.ndarray, rate: int, target: Path) -> None:
+    """Print what the recogniser hears in `audio` and its character error rate against `text`."""
+    from kurdish_tts.evaluation import character_error_rate
+
+    heard = recognizer(audio, rate)
+    print(f"{target}: the recogniser heard {heard!r} (CER {character_error_rate(text, heard):.0%} against {text!r})")
 
 
 def export(model: str, output: Path, quantize: bool) -> int:
@@ -201,7 +225,8 @@ def evaluate_models(args: argparse.Namespace, models: list[str], settings: Setti
         clips = read_metadata(args.metadata)[: args.max_clips]
         voices = {name: Voice(name) for name in models}
         evaluation.check_clips(args.metadata, clips, voices, settings)
-        recognizer = evaluation.Recognizer(args.asr_model) if args.asr_model else None
+        asr_model = args.asr_model or (JUDGE if (JUDGE / "config.json").is_file() else None)
+        recognizer = evaluation.Recognizer(asr_model) if asr_model else None
     except (SynthesisError, MetadataError, evaluation.EvaluationError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -169,7 +169,8 @@ def test_evaluation_honours_the_speaker(tmp_path):
     (["--export_onnx", "onnx", "--text", "ez", "--output", "x.wav"], "--text, --output do not combine with --export_onnx"),
     (["--export_onnx", "onnx", "--report", "r.json"], "--report does not combine with --export_onnx"),
     (["--text", "ez", "--metadata", "m.csv", "--max_clips", "2"], "--metadata, --max_clips do not combine with plain"),
-    (["--asr_model", "asr"], "--asr_model does not combine with plain synthesis: evaluation options apply only with --evaluate"),
+    (["--report", "r.json"], "--report does not combine with plain synthesis: evaluation options apply only with --evaluate"),
+    (["--export_onnx", "onnx", "--asr_model", "asr"], "--asr_model does not combine with --export_onnx"),
 ])
 def test_options_of_another_mode_are_refused(model_dir, tmp_path, monkeypatch, capsys, argv, message):  # noqa: F811
     monkeypatch.chdir(tmp_path)
@@ -282,6 +283,18 @@ def test_asr_model_gives_a_character_error_rate(model_dir, tmp_path, rate):  # n
     cer = scores["clips"][0]["cer"]
     assert cer is not None and cer > 0  # a random recogniser cannot transcribe it
     assert scores["summary"][str(model_dir)]["cer_mean"] == pytest.approx(cer)
+
+
+def test_plain_synthesis_says_what_the_recogniser_hears(model_dir, tmp_path, capsys):  # noqa: F811
+    out = tmp_path / "hello.wav"
+    assert synthesize.main(["--model", str(model_dir), "--text", "Ez 25 salî me.", "--output", str(out),
+                            "--asr_model", str(tiny_recognizer(tmp_path / "asr"))]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "the recogniser heard" in x)
+    assert line.startswith(str(out)) and "CER" in line and "against 'ez bîst û pênc salî me'" in line
+    assert synthesize.main(["--model", str(model_dir), "--text", "ez", "--output", str(tmp_path / "x.wav"),
+                            "--asr_model", str(model_dir)]) == 1
+    assert "is not a speech-recognition model" in capsys.readouterr().err
+    assert not (tmp_path / "x.wav").exists()
 
 
 def test_an_empty_recording_is_refused_before_synthesis(model_dir, tmp_path, capsys):  # noqa: F811
