@@ -56,11 +56,10 @@ def mel_cepstra(audio: np.ndarray, rate: int) -> np.ndarray:
     Unlike a mel filter bank, the envelope does not carry the harmonics of the pitch, so a steady
     buzz, another speaker and a close variant of one voice land far apart (the calibration table
     in BENCHMARKS.md)."""
-    import pyworld
-
-    with warnings.catch_warnings():  # pysptk imports pkg_resources, which warns that it is deprecated
+    with warnings.catch_warnings():  # both import pkg_resources, which warns that it is deprecated
         warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
         import pysptk
+        import pyworld
     signal = np.ascontiguousarray(audio, dtype=np.float64)
     f0, times = pyworld.dio(signal, rate, frame_period=FRAME_MS)
     f0 = pyworld.stonemask(signal, f0, times, rate)
