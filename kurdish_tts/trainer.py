@@ -48,8 +48,8 @@ EVAL_SENTENCES = [
     "Hewa îro pir xweş e, em ê herin baxçe.",
 ]
 EVAL_SCORED_CLIPS = 8  # held-out clips spoken and scored (MCD-DTW, duration ratio) at each evaluation
-LICENSE_NOTE = ("This model is fine-tuned from Meta's MMS text-to-speech model and inherits its licence, "
-                "CC BY-NC 4.0 (non-commercial use only).")
+MMS_LICENSE = ("cc-by-nc-4.0", "This model is fine-tuned from Meta's MMS text-to-speech model and inherits its "
+               "licence, CC BY-NC 4.0 (non-commercial use only).")
 
 
 class TrainingError(RuntimeError):
@@ -373,14 +373,34 @@ def save_model_folder(run: Run, folder: Path, card: str | None = None) -> None:
     (folder / "README.md").write_text(card or model_card(run), encoding="utf-8")
 
 
+def model_licence(args) -> tuple[str | None, str]:
+    """(licence id for the card's front matter, or None; a sentence for its Licence section): what the
+    model came from decides it. MMS passes on CC BY-NC 4.0; a local model folder passes on the licence
+    its own card names; weights from a config come from no other model."""
+    if args.init_config:
+        return None, (f"Trained from random weights (`{args.init_config}`): no other model's licence applies; "
+                      "the training data's licence does.")
+    source = Path(str(args.model_name_or_path))
+    if not source.is_dir():
+        return MMS_LICENSE if str(args.model_name_or_path) == MMS_KURMANJI else (
+            None, f"Fine-tuned from `{args.model_name_or_path}`: its licence applies.")
+    card = source / "README.md"
+    front = card.read_text(encoding="utf-8").split("---")[1] if card.is_file() and card.read_text(
+        encoding="utf-8").startswith("---") else ""
+    licence = next((line.split(":", 1)[1].strip() for line in front.splitlines() if line.startswith("license:")), None)
+    named = f" ({licence})" if licence else " (see the README.md of that folder)"
+    return licence, f"Fine-tuned from the model in `{source}` and under its licence{named}."
+
+
 def model_card(run: Run) -> str:
     args = run.args
     base = f"random weights of `{args.init_config}`" if args.init_config else f"`{args.model_name_or_path}`"
     data = json.loads((args.data_dir / "dataset.json").read_text(encoding="utf-8")) if (args.data_dir / "dataset.json").is_file() else {}
     hours = f"{data.get('hours_after', 0):.2f} h" if data else "unknown"
+    licence, licence_note = model_licence(args)
+    front = f"license: {licence}\n" if licence else ""
     return f"""---
-license: cc-by-nc-4.0
-language: kmr
+{front}language: kmr
 pipeline_tag: text-to-speech
 tags: [vits, mms, kurmanji, kurdish]
 ---
@@ -405,7 +425,7 @@ Normalise text first (numbers spelled out): `synthesize.py` in the toolkit does 
 
 ## Licence
 
-{LICENSE_NOTE}
+{licence_note}
 """
 
 

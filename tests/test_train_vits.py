@@ -65,7 +65,8 @@ def test_short_run_saves_a_model_that_speaks(data, tmp_path, capsys):
     model = tmp_path / "model"
     for name in ("config.json", "model.safetensors", "vocab.json", "tokenizer_config.json", "loss_curve.png"):
         assert (model / name).is_file(), name
-    assert "cc-by-nc-4.0" in (model / "README.md").read_text()
+    card = (model / "README.md").read_text()
+    assert "Trained from random weights" in card and "license:" not in card and "MMS" not in card.split("## Licence")[1]
     assert (tmp_path / "model-discriminator" / "discriminator.safetensors").is_file()
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["checkpoint-4"]  # --save_total_limit 1
     samples = sorted((tmp_path / "model-runs" / "samples").iterdir())
@@ -174,6 +175,8 @@ def test_freeze_keeps_those_weights_and_discriminator_loads(data, tmp_path, caps
     assert train_vits.main(run_args) == 0
     assert "discriminator 0.06 M (loaded)" in capsys.readouterr().out
     before, after = weights(first), weights(tmp_path / "b" / "model")
+    card = (tmp_path / "b" / "model" / "README.md").read_text()  # the licence is the starting folder's
+    assert f"Fine-tuned from the model in `{first}` and under its licence (see the README.md" in card
     frozen = [k for k in before if k.startswith(("decoder.", "text_encoder."))]
     trained = [k for k in before if k.startswith("flow.")]
     assert frozen and all(torch.equal(before[k], after[k]) for k in frozen)
@@ -336,3 +339,18 @@ def test_the_whole_script_runs_on_two_processes(data, tmp_path):
     assert "steps: 3 of batch 2 x 1 on 2 processes" in done.stdout
     assert (tmp_path / "model" / "model.safetensors").is_file()
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["checkpoint-2", "checkpoint-3"]
+
+
+def test_the_card_names_the_licence_of_what_the_model_came_from(tmp_path):
+    from argparse import Namespace
+
+    from kurdish_tts.trainer import model_licence
+    from kurdish_tts.vocabulary import MMS_KURMANJI
+
+    assert model_licence(Namespace(init_config=tmp_path / "c.json", model_name_or_path=MMS_KURMANJI))[0] is None
+    assert model_licence(Namespace(init_config=None, model_name_or_path=MMS_KURMANJI))[0] == "cc-by-nc-4.0"
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "README.md").write_text("---\nlicense: cc-by-nc-4.0\nlanguage: kmr\n---\n# a voice\n", encoding="utf-8")
+    licence, note = model_licence(Namespace(init_config=None, model_name_or_path=str(folder)))
+    assert licence == "cc-by-nc-4.0" and f"`{folder}`" in note
