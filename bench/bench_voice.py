@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Does a voice speak? A model scored on unseen sentences beside references that say what a number means.
+
+On the `heldout` sentences of data/corpus/sentences.tsv (never trained on by the stand-in, the
+judge or any fine-tuning), every row is compared with espeak-ng's rendering in the voice the
+model learnt (`--voice`, ku for the stand-in):
+
+    the model                       what is measured
+    espeak-ng, the same voice       the judge's floor (MCD 0 by definition)
+    espeak-ng ku+m1, a close variant
+    espeak-ng ku+f3, another voice  the stand-in must be closer to its voice than this
+    white noise, a harmonic buzz    what a voice that does not speak scores
+
+with MCD-DTW (WORLD + SPTK mel-cepstrum, dB), the judge's character error rate (data/judge/),
+the duration ratio and the loudness ratio. It writes a spectrogram picture of one sentence
+(espeak-ng beside the model) and exits 1 when the model misses the stand-in's bar: CER above
+--max_cer, or an MCD not below the other voice's.
+
+    python bench/bench_voice.py                                  # data/pretrained/model, 1-2 minutes
+    python bench/bench_voice.py --model runs/standin/model --picture bench/figures/standin.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "data"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from kurdish_tts.evaluation import Recognizer, character_error_rate, duration_ratio, loudness_ratio, mcd_dtw  # noqa: E402
+from kurdish_tts.references import buzz_like, noise_like  # noqa: E402
+from kurdish_tts.synthesis import Settings, Voice  # noqa: E402
+from sentences import read_sentences  # noqa: E402
+from speak import espeak_version, speak_clean, spoken_text  # noqa: E402
+
+RATE = 16_000
+CLOSE_VARIANT, OTHER_VOICE = "ku+m1", "ku+f3"
+
+
+def score_rows(model: Path, voice: str, judge: Path, group: str = "heldout") -> tuple[dict, dict]:
+    """-> ({row name: {measure: mean}}, {row name: first sentence's audio})."""
+    sentences = read_sentences(group)
+    texts = [spoken_text(s) for _, s in sentences]
+    references = [speak_clean(s, voice) for _, s in sentences]
+    synthesizer = Voice(model)
+    rng = np.random.default_rng(0)
+    rows = {
+        f"model {model}": [synthesizer.speak(t, Settings(seed=0)) for t in texts],
+        f"espeak-ng {voice} (the voice itself)": references,
+        f"espeak-ng {CLOSE_VARIANT} (a close variant)": [speak_clean(s, CLOSE_VARIANT) for _, s in sentences],
+        f"espeak-ng {OTHER_VOICE} (another voice)": [speak_clean(s, OTHER_VOICE) for _, s in sentences],
+        "white noise": [noise_like(r, rng) for r in references],
+        "harmonic buzz": [buzz_like(r, RATE) for r in references],
+    }
+    recognizer = Recognizer(judge)
+    table = {}
+    for name, audios in rows.items():
+        table[name] = {
+            "mcd_dtw": float(np.mean([mcd_dtw(r, a, RATE) for r, a in zip(references, audios)])),
+            "cer": float(np.mean([character_error_rate(t, recognizer(a, RATE)) for t, a in zip(texts, audios)])),
+            "duration_ratio": float(np.mean([duration_ratio(r, a) for r, a in zip(references, audios)])),
+            "loudness_ratio": float(np.mean([loudness_ratio(r, a) for r, a in zip(references, audios)])),
+        }
+    return table, {name: audios[0] for name, audios in rows.items()}
+
+
+def draw(first: dict, path: Path, title: str) -> None:
+    import librosa
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [n for n in first if not n.startswith(("white", "harmonic"))]
+    figure, axes = plt.subplots(len(names), 1, figsize=(9, 2.2 * len(names)), sharex=True)
+    for axis, name in zip(axes, names):
+        mel = librosa.power_to_db(librosa.feature.melspectrogram(y=first[name], sr=RATE, n_fft=1024, hop_length=160,
+                                                                 n_mels=80), ref=1.0)
+        axis.imshow(mel, aspect="auto", origin="lower", vmin=-80, vmax=20, extent=(0, len(first[name]) / RATE, 0, 80))
+        axis.set_title(name, fontsize=9)
+        axis.set_ylabel("mel bin")
+    axes[-1].set_xlabel(f"seconds: \"{title}\"")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, default=ROOT / "data" / "pretrained" / "model")
+    parser.add_argument("--voice", default="ku", help="the espeak-ng voice the model learnt")
+    parser.add_argument("--judge", type=Path, default=ROOT / "data" / "judge")
+    parser.add_argument("--max_cer", type=float, default=0.25)
+    parser.add_argument("--picture", type=Path, default=ROOT / "bench" / "results" / "voice.png")
+    parser.add_argument("--report", type=Path, default=ROOT / "bench" / "results" / "voice.json")
+    args = parser.parse_args(argv)
+    table, first = score_rows(args.model, args.voice, args.judge)
+    print(f"{len(read_sentences('heldout'))} held-out sentences, against espeak-ng {espeak_version()} voice {args.voice}")
+    print(f"| {'':44s} | MCD-DTW dB | judge CER | duration ratio | loudness ratio |")
+    print(f"|{'-' * 46}|-----------:|----------:|---------------:|---------------:|")
+    for name, row in table.items():
+        print(f"| {name:44s} | {row['mcd_dtw']:10.2f} | {row['cer']:8.1%} | {row['duration_ratio']:14.2f} | "
+              f"{row['loudness_ratio']:14.2f} |")
+    draw(first, args.picture, read_sentences("heldout")[0][1])
+    args.report.parent.mkdir(parents=True, exist_ok=True)
+    args.report.write_text(json.dumps({"voice": args.voice, "espeak_ng": espeak_version(), "rows": table}, indent=2,
+                                      ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"picture {args.picture}, figures {args.report}")
+    model = table[f"model {args.model}"]
+    other = table[f"espeak-ng {OTHER_VOICE} (another voice)"]["mcd_dtw"]
+    failures = []
+    if model["cer"] > args.max_cer:
+        failures.append(f"judge CER {model['cer']:.1%} is above {args.max_cer:.0%}")
+    if model["mcd_dtw"] >= other:
+        failures.append(f"MCD-DTW {model['mcd_dtw']:.2f} dB is not below {OTHER_VOICE}'s {other:.2f} dB")
+    if failures:
+        print(f"the model does not speak well enough yet: {'; '.join(failures)}", file=sys.stderr)
+        return 1
+    print("the model speaks: its CER and its distance to its voice are within the bar")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
