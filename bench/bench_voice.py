@@ -53,7 +53,7 @@ def score_rows(model: Path, voice: str, judge: Path, group: str = "heldout") -> 
     synthesizer = Voice(model)
     rng = np.random.default_rng(0)
     rows = {
-        f"model {model}": [synthesizer.speak(t, Settings(seed=0)) for t in texts],
+        model_row(model): [synthesizer.speak(t, Settings(seed=0)) for t in texts],
         f"espeak-ng {voice} (the voice itself)": references,
         f"espeak-ng {CLOSE_VARIANT} (a close variant)": [speak_clean(s, CLOSE_VARIANT) for _, s in sentences],
         f"espeak-ng {OTHER_VOICE} (another voice)": [speak_clean(s, OTHER_VOICE) for _, s in sentences],
@@ -70,6 +70,11 @@ def score_rows(model: Path, voice: str, judge: Path, group: str = "heldout") -> 
             "loudness_ratio": float(np.mean([loudness_ratio(r, a) for r, a in zip(references, audios)])),
         }
     return table, {name: audios[0] for name, audios in rows.items()}
+
+
+def model_row(model: Path) -> str:
+    shown = model.resolve().relative_to(ROOT) if model.resolve().is_relative_to(ROOT) else model
+    return f"model {shown}"
 
 
 def draw(first: dict, path: Path, title: str) -> None:
@@ -115,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     args.report.write_text(json.dumps({"voice": args.voice, "espeak_ng": espeak_version(), "rows": table}, indent=2,
                                       ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"picture {args.picture}, figures {args.report}")
-    model = table[f"model {args.model}"]
+    model = table[model_row(args.model)]
     other = table[f"espeak-ng {OTHER_VOICE} (another voice)"]["mcd_dtw"]
     failures = []
     if model["cer"] > args.max_cer:
