@@ -142,8 +142,9 @@ the `standin` sentences of `data/corpus/sentences.tsv` spoken by espeak-ng {espe
 `{voice}`. The toolkit fine-tunes it in its demo, tests and benchmarks where a user
 fine-tunes MMS, because the model hub is out of reach where the toolkit is built.
 
-It speaks like a formant synthesiser, because it learnt from one. Its weights are stored in
-fp16 and load as fp32. The discriminator it trained against is in `../discriminator/`
+It can at best speak like the formant synthesiser it learns from; how well it speaks after
+these steps (the judge's CER, the distance to espeak-ng, beside references) is in the toolkit's
+BENCHMARKS.md (`python bench/bench_voice.py`). Its weights are stored in fp16 and load as fp32. The discriminator it trained against is in `../discriminator/`
 (`train_vits.py --discriminator data/pretrained/discriminator`).
 
 ```python
