@@ -13,7 +13,7 @@ At the end it is scored on held-out espeak-ng speech (the judge_test group in a 
 and in ku+f4, which it never heard) and on references that do not speak (white noise, a
 harmonic buzz shaped like speech), and the figures are written to data/judge/scores.json.
 
-    python data/train_judge.py                      # about 25 minutes on 2 CPU cores
+    python data/train_judge.py                      # about 45 minutes on 2 CPU cores
     python data/train_judge.py --steps 200 --output /tmp/judge   # a quick look
 """
 
