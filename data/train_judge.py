@@ -23,7 +23,6 @@ import argparse
 import json
 import math
 import random
-import shutil
 import sys
 import tempfile
 import time
@@ -234,7 +233,6 @@ def main(argv: list[str] | None = None) -> int:
         noise=scores["white noise"], buzz=scores["harmonic buzz with speech's loudness"]),
                                        encoding="utf-8")
     replace_folder(scratch, args.output)
-    shutil.rmtree(args.output.parent / f".{args.output.name}.old", ignore_errors=True)
     print(f"judge saved to {args.output} ({(time.time() - started) / 60:.1f} min)")
     return 0
 

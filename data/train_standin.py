@@ -78,8 +78,6 @@ def publish(work: Path, steps: int, seconds: float) -> None:
     tmp = PUBLISHED / ".build.json"
     tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     tmp.replace(PUBLISHED / "build.json")
-    for old in PUBLISHED.glob(".*.old"):
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
