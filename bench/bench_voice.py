@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "data"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from kurdish_tts.evaluation import Recognizer, character_error_rate, duration_ratio, loudness_ratio, mcd_dtw  # noqa: E402
+from kurdish_tts.evaluation import Recognizer, compare_voices  # noqa: E402
 from kurdish_tts.references import buzz_like, noise_like  # noqa: E402
 from kurdish_tts.synthesis import Settings, Voice  # noqa: E402
 from sentences import read_sentences  # noqa: E402
@@ -61,14 +61,7 @@ def score_rows(model: Path, voice: str, judge: Path, group: str = "heldout") -> 
         "harmonic buzz": [buzz_like(r, RATE) for r in references],
     }
     recognizer = Recognizer(judge)
-    table = {}
-    for name, audios in rows.items():
-        table[name] = {
-            "mcd_dtw": float(np.mean([mcd_dtw(r, a, RATE) for r, a in zip(references, audios)])),
-            "cer": float(np.mean([character_error_rate(t, recognizer(a, RATE)) for t, a in zip(texts, audios)])),
-            "duration_ratio": float(np.mean([duration_ratio(r, a) for r, a in zip(references, audios)])),
-            "loudness_ratio": float(np.mean([loudness_ratio(r, a) for r, a in zip(references, audios)])),
-        }
+    table = {name: compare_voices(audios, references, texts, RATE, recognizer) for name, audios in rows.items()}
     return table, {name: audios[0] for name, audios in rows.items()}
 
 

@@ -16,6 +16,7 @@ Needs the Debian package espeak-ng.
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
 import shutil
@@ -41,6 +42,7 @@ SPEED = 150  # words a minute, as the demo corpus speaks
 CLEANING = CleaningSettings(min_duration=0.5)
 
 
+@functools.cache
 def espeak_version() -> str:
     """'1.51' (what `espeak-ng --version` prints), recorded beside everything spoken with it."""
     if shutil.which("espeak-ng") is None:

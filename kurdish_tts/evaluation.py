@@ -116,6 +116,19 @@ def loudness_ratio(reference: np.ndarray, synthesized: np.ndarray) -> float:
     return rms[0] / max(rms[1], 1e-9)
 
 
+def compare_voices(audios: list[np.ndarray], references: list[np.ndarray], texts: list[str], rate: int,
+                   recognizer=None) -> dict[str, float]:
+    """Means over utterances of MCD-DTW, duration ratio and loudness ratio against `references`, and,
+    with a recognizer, the CER of what it hears against `texts` (every signal at `rate`)."""
+    pairs = list(zip(references, audios))
+    measures = {"mcd_dtw": float(np.mean([mcd_dtw(r, a, rate) for r, a in pairs])),
+                "duration_ratio": float(np.mean([duration_ratio(r, a) for r, a in pairs])),
+                "loudness_ratio": float(np.mean([loudness_ratio(r, a) for r, a in pairs]))}
+    if recognizer is not None:
+        measures["cer"] = float(np.mean([character_error_rate(t, recognizer(a, rate)) for t, a in zip(texts, audios)]))
+    return measures
+
+
 def character_error_rate(reference: str, hypothesis: str) -> float:
     """Levenshtein distance between the strings over the length of the reference."""
     previous = list(range(len(hypothesis) + 1))
