@@ -10,6 +10,7 @@ the MMS layout (about 47 M parameters); a tiny config keeps CPU runs fast.
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from kurdish_tts.metadata import replace_folder
 LEAKY_SLOPE = 0.1
 CONFIG_FILE = "discriminator_config.json"
 WEIGHTS_FILE = "discriminator.safetensors"
+MMS_DECODER_CHANNELS = 512  # the upsample_initial_channel Meta's discriminator layout was made for
 
 
 @dataclass
@@ -41,6 +43,20 @@ class DiscriminatorConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def scaled_to(cls, generator_channels: int) -> "DiscriminatorConfig":
+        """Meta's layout narrowed for a generator whose decoder starts with `generator_channels`
+        channels (MMS: 512, the layout itself): every width and group count scaled by the same power
+        of two (at most 1), so that the grouped convolutions still divide, and at least 4 channels."""
+        factor = 2.0 ** min(0, round(math.log2(max(1, generator_channels) / MMS_DECODER_CHANNELS)))
+        meta = cls()
+        return cls(
+            periods=list(meta.periods),
+            period_channels=[max(4, int(c * factor)) for c in meta.period_channels],
+            scale_channels=[max(4, int(c * factor)) for c in meta.scale_channels],
+            scale_groups=[max(1, int(g * factor)) for g in meta.scale_groups],
+        )
 
 
 def _score(convs: nn.ModuleList, conv_post: nn.Module, hidden: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:

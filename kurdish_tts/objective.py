@@ -49,5 +49,11 @@ def compute_losses(model, discriminator, batch, features: FeatureConfig, weights
         loss_g = loss_g + weights.fm * parts["loss_fm"] + weights.gen * parts["loss_gen"]
     loss_d = weights.disc * parts["loss_disc"]
     metrics = {name: value.item() for name, value in parts.items()}
-    metrics.update(loss_g=loss_g.item(), loss_d=loss_d.item())
+    metrics.update(loss_g=loss_g.item(), loss_d=loss_d.item(),
+                   score_real=mean_score(scores_real), score_fake=mean_score(scores_fake))
     return loss_g, loss_d, metrics, out
+
+
+def mean_score(scores: list[torch.Tensor]) -> float:
+    """The discriminator's verdict averaged over its sub-discriminators (least squares: 1 real, 0 generated)."""
+    return float(torch.stack([score.detach().float().mean() for score in scores]).mean())

@@ -30,7 +30,8 @@ from tqdm import tqdm
 
 from kurdish_tts import evaluation, hub
 from kurdish_tts.dataset import LengthBucketSampler, TtsDataset, collate
-from kurdish_tts.discriminator import DiscriminatorConfig, VitsDiscriminator, load_discriminator, save_discriminator
+from kurdish_tts.discriminator import (CONFIG_FILE as DISCRIMINATOR_CONFIG_FILE, DiscriminatorConfig, VitsDiscriminator,
+                                       load_discriminator, save_discriminator)
 from kurdish_tts.features import FeatureConfig
 from kurdish_tts.metadata import EVAL_FILE, TRAIN_FILE, Clip, check_clips, read_metadata, replace_folder
 from kurdish_tts.objective import LossWeights, compute_losses
@@ -47,6 +48,8 @@ EVAL_SENTENCES = [
     "Ez 25 salî me û li Amedê dijîm.",
     "Hewa îro pir xweş e, em ê herin baxçe.",
 ]
+# Short names on the progress bar: the discriminator's mean score on real and on generated audio, gradient norms.
+BAR_NAMES = {"score_real": "real", "score_fake": "fake", "grad_norm_g": "|grad_g|", "grad_norm_d": "|grad_d|"}
 EVAL_SCORED_CLIPS = 8  # held-out clips spoken and scored (MCD-DTW, duration ratio) at each evaluation
 MMS_LICENSE = ("cc-by-nc-4.0", "This model is fine-tuned from Meta's MMS text-to-speech model and inherits its "
                "licence, CC BY-NC 4.0 (non-commercial use only).")
@@ -72,6 +75,9 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, defaults: dict | 
     model.add_argument("--discriminator", type=Path, help="Meta's D_100000.pth or a discriminator folder saved by this toolkit")
     model.add_argument("--discriminator_warmup_steps", type=int, default=200,
                        help="steps that train a fresh discriminator alone before it drives the generator")
+    model.add_argument("--layerdrop", type=float, default=0.0,
+                       help="probability of skipping a text-encoder layer while training (the model config's own "
+                            "value, 0.1 in MMS, is not used: dropping layers of a trained encoder unsettles a fine-tune)")
     model.add_argument("--freeze", nargs="+", choices=FREEZABLE, default=[], help="parts of the generator not to train")
     model.add_argument("--speaker_id", type=int, default=0,
                        help="with a multi-speaker model: the speaker whose embedding the data trains (the data is one voice)")
@@ -80,6 +86,8 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, defaults: dict | 
         weights.add_argument(f"--weight_{name}", type=float, default=default)
     optimisation = parser.add_argument_group("optimisation")
     optimisation.add_argument("--learning_rate", type=float, default=2e-5)
+    optimisation.add_argument("--discriminator_learning_rate", type=float,
+                              help="the discriminator's learning rate (default: --learning_rate)")
     optimisation.add_argument("--lr_decay", type=float, default=0.999875, help="learning-rate factor per epoch")
     optimisation.add_argument("--batch_size", type=int, default=4)
     optimisation.add_argument("--gradient_accumulation_steps", type=int, default=4)
@@ -116,6 +124,11 @@ def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -
             parser.error(f"--{name} must be at least 1")
     if args.max_steps is not None and args.max_steps < 1:
         parser.error("--max_steps must be at least 1")
+    if not 0.0 <= args.layerdrop < 1.0:
+        parser.error("--layerdrop is a probability: give a value from 0 up to (not including) 1")
+    for name in ("learning_rate", "discriminator_learning_rate"):
+        if getattr(args, name) is not None and not getattr(args, name) > 0:
+            parser.error(f"--{name} must be above 0")
 
 
 # --- what a training run keeps between steps ------------------------------------------------
@@ -161,6 +174,7 @@ class Run:
     eval_dataset: TtsDataset | None
     progress: Progress
     warm_discriminator: bool  # loaded from a trained checkpoint: no warm-up needed
+    discriminator_origin: str = ""  # where its weights or, for a fresh one, its widths come from
     writer: object = None
 
     @property
@@ -261,15 +275,19 @@ def build_run(args, train_clips: list[Clip], eval_clips: list[Clip], weights: li
     train_every_token(model)
     for name in args.freeze:
         getattr(model, name).requires_grad_(False)
+    model.text_encoder.encoder.layerdrop = args.layerdrop  # the module's copy: the saved config keeps its value
     if args.discriminator:
         discriminator = load_discriminator(args.discriminator, discriminator_config)
+        origin = f"loaded from {args.discriminator}"
     else:
-        discriminator = VitsDiscriminator(discriminator_config)
+        fresh, origin = fresh_discriminator_config(args, config, discriminator_config)
+        discriminator = VitsDiscriminator(fresh)
     sampler = LengthBucketSampler(dataset.samples, args.batch_size, seed=args.seed, weights=weights)
 
     betas, eps = (0.8, 0.99), 1e-9
     optimizer_g = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], args.learning_rate, betas=betas, eps=eps)
-    optimizer_d = torch.optim.AdamW(discriminator.parameters(), args.learning_rate, betas=betas, eps=eps)
+    optimizer_d = torch.optim.AdamW(discriminator.parameters(), args.discriminator_learning_rate or args.learning_rate,
+                                    betas=betas, eps=eps)
     scheduler_g = torch.optim.lr_scheduler.ExponentialLR(optimizer_g, gamma=args.lr_decay)
     scheduler_d = torch.optim.lr_scheduler.ExponentialLR(optimizer_d, gamma=args.lr_decay)
     # The networks are not wrapped for DistributedDataParallel: the training forward calls VitsModel's parts,
@@ -282,7 +300,32 @@ def build_run(args, train_clips: list[Clip], eval_clips: list[Clip], weights: li
                                args.weight_disc)
     return Run(args, accelerator, model, discriminator, tokenizer, vocabulary, optimizer_g, optimizer_d, scheduler_g,
                scheduler_d, features, loss_weights, dataset, sampler, eval_dataset, progress,
-               warm_discriminator=args.discriminator is not None)
+               warm_discriminator=args.discriminator is not None, discriminator_origin=origin)
+
+
+def fresh_discriminator_config(args, config, from_init_config: DiscriminatorConfig | None) -> tuple[DiscriminatorConfig, str]:
+    """The widths of a fresh discriminator, and a phrase that says where they come from: the
+    --init_config's "discriminator" section; else the config of a discriminator saved with the
+    model (`<model>-discriminator/`, as train_vits.py saves it, or `discriminator/` beside a
+    `model/` folder, as data/pretrained/ holds it); else Meta's layout scaled with the generator's
+    decoder, so that a small generator does not train against a 47 M-parameter discriminator."""
+    if from_init_config is not None:
+        return from_init_config, f"widths from {args.init_config}"
+    if not args.init_config:
+        model = Path(str(args.model_name_or_path))
+        for folder in (discriminator_folder(model), model.parent / "discriminator"):
+            saved = folder / DISCRIMINATOR_CONFIG_FILE
+            if model.is_dir() and saved.is_file():
+                try:
+                    values = json.loads(saved.read_text(encoding="utf-8"))
+                    return DiscriminatorConfig.from_dict(values), f"widths of {saved}"
+                except (json.JSONDecodeError, ValueError, TypeError) as e:
+                    raise TrainingError(f"{saved} is not a discriminator config ({e}); remove it or pass "
+                                        f"--discriminator") from e
+    channels = config.upsample_initial_channel
+    scaled = DiscriminatorConfig.scaled_to(channels)
+    layout = "Meta's layout" if scaled == DiscriminatorConfig() else "Meta's layout scaled"
+    return scaled, f"{layout} for a decoder of {channels} channels"
 
 
 def trained_speaker(args, config) -> int | None:
@@ -478,7 +521,7 @@ def train_step(run: Run, batch) -> dict[str, float] | None:
         if update_generator:
             accelerator.backward(loss_g, inputs=run.generator_parameters)
         if accelerator.sync_gradients:
-            apply_updates(run, update_generator)
+            metrics.update(apply_updates(run, update_generator))
         # accelerate's optimisers clear gradients only when they sync: between the micro-batches of
         # one step these calls do nothing, and the gradients add up
         run.optimizer_d.zero_grad(set_to_none=True)
@@ -487,8 +530,9 @@ def train_step(run: Run, batch) -> dict[str, float] | None:
     return metrics
 
 
-def apply_updates(run: Run, update_generator: bool) -> None:
-    """Average the gradients across processes, clip them and step, once per accumulated batch.
+def apply_updates(run: Run, update_generator: bool) -> dict[str, float]:
+    """Average the gradients across processes, clip them and step, once per accumulated batch;
+    -> each network's gradient norm before clipping (grad_norm_d, and grad_norm_g when it trains).
 
     Under fp16 the one gradient scaler unscales each optimiser once, steps both, and only then
     updates its scale: stepping through accelerate's optimisers would update the scale between
@@ -498,11 +542,12 @@ def apply_updates(run: Run, update_generator: bool) -> None:
     updates = [(run.optimizer_d.optimizer, list(run.discriminator.parameters()))]
     if update_generator:
         updates.append((run.optimizer_g.optimizer, run.generator_parameters))
-    for optimizer, parameters in updates:
+    norms = {}
+    for (optimizer, parameters), name in zip(updates, ("grad_norm_d", "grad_norm_g")):
         average_gradients(run.accelerator, parameters)
         if scaler is not None:
             scaler.unscale_(optimizer)
-        torch.nn.utils.clip_grad_norm_(parameters, run.args.max_grad_norm)
+        norms[name] = float(torch.nn.utils.clip_grad_norm_(parameters, run.args.max_grad_norm))
     for optimizer, _ in updates:
         if scaler is not None:
             scaler.step(optimizer)  # skipped when the unscaled gradients are not finite
@@ -510,6 +555,7 @@ def apply_updates(run: Run, update_generator: bool) -> None:
             optimizer.step()
     if scaler is not None:
         scaler.update()
+    return norms
 
 
 def average_gradients(accelerator, parameters: list[torch.Tensor]) -> None:
@@ -657,7 +703,7 @@ def handle_nonfinite(run: Run) -> None:
 def after_step(run: Run, metrics: dict, bar) -> None:
     args, step = run.args, run.progress.step
     if step % args.logging_steps == 0 or step == 1:
-        shown = {k.removeprefix("loss_"): f"{v:.3g}" for k, v in metrics.items() if k.startswith("loss_")}
+        shown = {BAR_NAMES.get(k, k.removeprefix("loss_")): f"{v:.3g}" for k, v in metrics.items() if k != "warmup"}
         bar.set_postfix(shown, refresh=False)
         run.progress.history.append([step, {k: v for k, v in metrics.items()}])
         if run.writer is not None:
@@ -679,8 +725,13 @@ def print_header(run: Run, total_steps: int, resume_from: Path | None) -> None:
     minutes = sum(run.dataset.samples) / run.dataset.sample_rate / 60
     print(f"data: {len(run.dataset)} clips ({minutes:.1f} min) from {args.data_dir}, "
           f"{len(run.eval_dataset) if run.eval_dataset else 0} for evaluation")
+    state = "" if run.warm_discriminator else f"fresh, {args.discriminator_warmup_steps} warm-up steps, "
     print(f"generator: {trainable / 1e6:.2f} M trainable parameters; discriminator {disc / 1e6:.2f} M "
-          f"({'loaded' if run.warm_discriminator else f'fresh, {args.discriminator_warmup_steps} warm-up steps'})")
+          f"({state}{run.discriminator_origin})")
+    rates = f"learning rate {args.learning_rate:g}"
+    if args.discriminator_learning_rate and args.discriminator_learning_rate != args.learning_rate:
+        rates += f", discriminator {args.discriminator_learning_rate:g}"
+    print(f"{rates}; text-encoder layer drop {args.layerdrop:g}")
     processes = run.accelerator.num_processes
     print(f"steps: {total_steps} of batch {args.batch_size} x {args.gradient_accumulation_steps}"
           + (f" on {processes} processes" if processes > 1 else "") + f"; precision "

@@ -470,7 +470,7 @@ def test_rerun_restores_a_model_left_aside_by_a_killed_installation(workspace, t
     out = capsys.readouterr().out
     assert f"restored {models / 'kurdish'}," in out
     assert f"restored {models / 'kurdish-discriminator'}" in out
-    assert f"from {models / 'kurdish'}" in out and "(loaded)" in out  # the discriminator too
+    assert f"from {models / 'kurdish'}" in out and "(loaded from" in out  # the discriminator too
     assert not (models / ".kurdish.old").exists() and not (models / ".kurdish-discriminator.old").exists()
     [backup] = models.glob("kurdish-2*")
     assert all(torch.equal(model_before[k], weights_of(backup)[k]) for k in model_before)

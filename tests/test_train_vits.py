@@ -173,7 +173,7 @@ def test_freeze_keeps_those_weights_and_discriminator_loads(data, tmp_path, caps
     init = run_args.index("--init_config")
     del run_args[init:init + 2]
     assert train_vits.main(run_args) == 0
-    assert "discriminator 0.06 M (loaded)" in capsys.readouterr().out
+    assert "discriminator 0.06 M (loaded from" in capsys.readouterr().out
     before, after = weights(first), weights(tmp_path / "b" / "model")
     card = (tmp_path / "b" / "model" / "README.md").read_text()  # the licence is the starting folder's
     assert f"Fine-tuned from the model in `{first}` and under its licence (see the README.md" in card
