@@ -109,7 +109,7 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, defaults: dict | 
     runtime.add_argument("--logging_steps", type=int, default=10)
     runtime.add_argument("--logging_dir", type=Path, help="TensorBoard logs and samples/step-N/ (default: <output_dir>-runs)")
     runtime.add_argument("--dataloader_workers", type=int, default=2 if cuda else 0)
-    runtime.add_argument("--max_nonfinite_steps", type=int, default=5, help="non-finite losses in a row that stop the run")
+    runtime.add_argument("--max_nonfinite_steps", type=int, default=5, help="optimiser steps in a row spoilt by a non-finite loss that stop the run")
     if defaults:
         parser.set_defaults(**defaults)
 
@@ -175,6 +175,7 @@ class Run:
     progress: Progress
     warm_discriminator: bool  # loaded from a trained checkpoint: no warm-up needed
     discriminator_origin: str = ""  # where its weights or, for a fresh one, its widths come from
+    spoilt_step: bool = False  # a micro-batch of the current optimiser step had a non-finite loss
     writer: object = None
 
     @property
@@ -501,11 +502,17 @@ def train_step(run: Run, batch) -> dict[str, float] | None:
     """One micro-batch: losses, backward passes, and (when accumulation is complete) the updates.
 
     A fresh discriminator trains alone during its warm-up: the generator is not updated.
-    Returns the metrics, or None when a loss was not finite (nothing is updated then).
+    A non-finite loss spoils its whole optimiser step: the gradients gathered so far are dropped,
+    the step's remaining micro-batches are passed over, and nothing is updated. Returns the
+    metrics of the micro-batch, or None when its step is spoilt.
     """
     args, accelerator = run.args, run.accelerator
     warming_up = not run.warm_discriminator and run.progress.step < args.discriminator_warmup_steps
-    with accelerator.accumulate(run.model, run.discriminator):
+    with accelerator.accumulate(run.model, run.discriminator):  # counts the micro-batch, even one passed over
+        if run.spoilt_step:
+            if accelerator.sync_gradients:
+                run.spoilt_step = False
+            return None
         with accelerator.autocast():
             loss_g, loss_d, metrics, _ = compute_losses(run.model, run.discriminator, batch, run.features, run.weights,
                                                         args.segment_frames, adversarial=not warming_up)
@@ -515,6 +522,7 @@ def train_step(run: Run, batch) -> dict[str, float] | None:
         if not finite:
             run.optimizer_g.zero_grad(set_to_none=True)
             run.optimizer_d.zero_grad(set_to_none=True)
+            run.spoilt_step = not accelerator.sync_gradients  # the rest of this step is passed over
             return None
         update_generator = not warming_up and bool(run.generator_parameters)
         accelerator.backward(loss_d, inputs=list(run.discriminator.parameters()), retain_graph=update_generator)
@@ -653,12 +661,12 @@ def train(args: argparse.Namespace, train_clips: list[Clip] | None = None, eval_
             for batch in loader:
                 metrics = train_step(run, batch.to(accelerator.device))
                 run.progress.batch_in_epoch += 1
-                if metrics is None:
+                if not accelerator.sync_gradients:  # inside an accumulated step
+                    continue
+                if metrics is None:  # the step was spoilt by a non-finite loss: nothing was updated
                     handle_nonfinite(run)
                     continue
                 run.progress.nonfinite_in_a_row = 0
-                if not accelerator.sync_gradients:
-                    continue
                 run.progress.step += 1
                 bar.update(1)
                 after_step(run, metrics, bar)
@@ -682,7 +690,7 @@ def train(args: argparse.Namespace, train_clips: list[Clip] | None = None, eval_
         elapsed = time.perf_counter() - started
         skipped = run.progress.nonfinite_total
         print(f"trained {run.progress.step - start_step} steps in {elapsed / 60:.1f} min"
-              + (f" ({skipped} micro-batches skipped for non-finite losses)" if skipped else "")
+              + (f" ({skipped} optimiser steps skipped for non-finite losses)" if skipped else "")
               + f"; model saved to {output}; "
               f"discriminator to {discriminator_folder(output)}")
         run.writer.close()
@@ -696,7 +704,8 @@ def handle_nonfinite(run: Run) -> None:
     if run.progress.nonfinite_in_a_row >= run.args.max_nonfinite_steps:
         found = list_checkpoints(run.args.checkpoint_dir, run.progress.run_id)
         kept = f"the last good checkpoint is {found[-1]}" if found else "no checkpoint of this run was saved yet"
-        raise TrainingError(f"{run.progress.nonfinite_in_a_row} non-finite losses in a row at step {run.progress.step}: "
+        raise TrainingError(f"{run.progress.nonfinite_in_a_row} optimiser steps in a row with non-finite losses at step "
+                            f"{run.progress.step}: "
                             f"lower --learning_rate or check the data; {kept}")
 
 

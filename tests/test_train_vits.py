@@ -189,29 +189,48 @@ def test_bf16_autocast_runs(data, tmp_path):
     assert all(np.isfinite(list(metrics.values())).all() for _, metrics in history)
 
 
-def test_non_finite_losses_stop_the_run(data, tmp_path, capsys):
-    assert train_vits.main(args_for(data, tmp_path, "--max_steps", 5, "--weight_mel", "nan",
-                                    "--max_nonfinite_steps", 2, "--discriminator_warmup_steps", 0)) == 1
-    assert "2 non-finite losses in a row" in capsys.readouterr().err
-
-
-def test_a_non_finite_step_is_skipped_and_counted(data, tmp_path, capsys, monkeypatch):
+def not_finite_on_calls(monkeypatch, spoilt: set[int]) -> list[int]:
+    """Make the training losses of the given calls (counted from 1) NaN; -> the calls made so far."""
     from kurdish_tts import trainer
 
     calls = []
+    compute_losses = trainer.compute_losses
 
-    def second_call_not_finite(*args, **kwargs):
+    def sometimes_not_finite(*args, **kwargs):
         loss_g, loss_d, metrics, out = compute_losses(*args, **kwargs)
-        calls.append(1)
-        if len(calls) == 2:
+        calls.append(len(calls) + 1)
+        if calls[-1] in spoilt:
             return loss_g * float("nan"), loss_d, dict(metrics, loss_g=float("nan")), out
         return loss_g, loss_d, metrics, out
 
-    compute_losses = trainer.compute_losses
-    monkeypatch.setattr(trainer, "compute_losses", second_call_not_finite)
-    assert train_vits.main(args_for(data, tmp_path, "--max_steps", 3, "--discriminator_warmup_steps", 0)) == 0
-    assert len(calls) == 4  # 3 steps and the skipped one
-    assert "(1 micro-batches skipped for non-finite losses)" in capsys.readouterr().out
+    monkeypatch.setattr(trainer, "compute_losses", sometimes_not_finite)
+    return calls
+
+
+@pytest.mark.parametrize("accumulation", [1, 2])
+def test_non_finite_losses_stop_the_run_counting_steps(data, tmp_path, capsys, monkeypatch, accumulation):
+    calls = not_finite_on_calls(monkeypatch, set(range(1, 100)))
+    assert train_vits.main(args_for(data, tmp_path, "--max_steps", 5, "--gradient_accumulation_steps", accumulation,
+                                    "--max_nonfinite_steps", 2, "--discriminator_warmup_steps", 0)) == 1
+    assert "2 optimiser steps in a row with non-finite losses at step 0" in capsys.readouterr().err
+    assert len(calls) == 2  # the first micro-batch of each step: the rest of a spoilt step is passed over
+
+
+@pytest.mark.parametrize("accumulation, spoilt, computed", [
+    (1, {2}, 4),  # 3 steps and the spoilt one
+    (2, {1}, 7),  # the spoilt step's second micro-batch is passed over: 1 + 3 x 2
+    (2, {4}, 8),  # the last micro-batch of step 2 drops the gradients of its first
+])
+def test_a_non_finite_loss_skips_its_whole_optimiser_step(data, tmp_path, capsys, monkeypatch, accumulation, spoilt,
+                                                          computed):
+    calls = not_finite_on_calls(monkeypatch, spoilt)
+    common = ["--gradient_accumulation_steps", accumulation, "--discriminator_warmup_steps", 0, "--seed", 7]
+    assert train_vits.main(args_for(data, tmp_path / "spoilt", *common, "--max_steps", 3)) == 0
+    assert len(calls) == computed
+    out = capsys.readouterr().out
+    assert "trained 3 steps" in out and "(1 optimiser steps skipped for non-finite losses)" in out
+    history = json.loads((tmp_path / "spoilt" / "model" / "loss_history.json").read_text())
+    assert [step for step, _ in history] == [1, 2, 3] and all(math.isfinite(m["loss_g"]) for _, m in history)
 
 
 @pytest.mark.parametrize("problem, message", [
