@@ -31,13 +31,13 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from kurdish_tts import audio
+from kurdish_tts import audio, checkpoint
 from kurdish_tts.feedback import Entry, FeedbackRejected, FeedbackStore, link_or_copy
 from kurdish_tts.metadata import (EVAL_FILE, TRAIN_FILE, WAVS_DIR, Clip, MetadataError, read_metadata, replace_folder,
                                   restore_replaced_folder, write_metadata)
 from kurdish_tts.trainer import (TrainingError, TrainingInterrupted, add_training_arguments, check_arguments,
                                  checkpoint_record, discriminator_folder, latest_checkpoint, remove_run_checkpoints,
-                                 train)
+                                 resolve_resume, train)
 from kurdish_tts.vocabulary import MMS_KURMANJI, builtin_vocabulary, load_vocabulary
 
 CURRENT_MODEL = Path("models/kurdish")
@@ -229,7 +229,11 @@ def run_round(store: FeedbackStore, args) -> int:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     with tempfile.TemporaryDirectory(dir=args.data_dir, prefix=".feedback-round-") as staging:
         staging = Path(staging)
-        snapshot, feedback_clips = stage_clips(args.data_dir, store, base, eval_clips, staging)
+        # A resumed round trains on the clips it staged before it was interrupted, not on what is pending now.
+        resume_from = resolve_resume(args)
+        staged = checkpoint.read_record(resume_from).get("snapshot") if resume_from else None
+        snapshot, feedback_clips = stage_clips(args.data_dir, store, base, eval_clips, staging,
+                                               None if staged is None else {tuple(key) for key in staged})
         print(f"round: {len(snapshot)} feedback clips (weight {args.feedback_weight:g}) + {len(base)} base clips; "
               f"from {args.model_name_or_path}")
         weights = [1.0] * len(base) + [args.feedback_weight] * len(snapshot)
@@ -239,7 +243,7 @@ def run_round(store: FeedbackStore, args) -> int:
         round_args.logging_dir = args.logging_dir or final_output.with_name(f"{final_output.name}-runs")
         for leftover in (discriminator_folder(round_args.output_dir), round_args.output_dir):  # see restore_current_model
             shutil.rmtree(leftover, ignore_errors=True)
-        train(round_args, base + feedback_clips, eval_clips, weights)
+        train(round_args, base + feedback_clips, eval_clips, weights, record={"snapshot": [e.key() for e in snapshot]})
     # The round's model is saved: its checkpoints go now, before the install, so that no later --resume can
     # continue this round's training (and install its weights for clips it never saw).
     finished = latest_checkpoint(args.checkpoint_dir)  # the round's last checkpoint, saved as training ended
@@ -258,16 +262,17 @@ def run_round(store: FeedbackStore, args) -> int:
 
 
 def stage_clips(data_dir: Path, store: FeedbackStore, base: list[Clip], eval_clips: list[Clip],
-                staging: Path) -> tuple[list[Entry], list[Clip]]:
+                staging: Path, only: set[tuple] | None = None) -> tuple[list[Entry], list[Clip]]:
     """A data folder for the round: hard links to the base wavs and to a snapshot of the pending
-    feedback, nothing copied. Returns the snapshot and its clips as the round names them.
+    feedback (the entries of `only`, for a resumed round), nothing copied. Returns the snapshot and
+    its clips as the round names them.
 
     The links keep the snapshot's audio even if an entry is replaced while the round trains; the
     feedback is named `feedback_<id>.wav` so that an app's id never collides with a base clip.
     """
     wavs = staging / WAVS_DIR
     wavs.mkdir()
-    snapshot = store.snapshot(wavs, prefix=STAGED_PREFIX)
+    snapshot = store.snapshot(wavs, prefix=STAGED_PREFIX, only=only)
     if not snapshot:
         raise TrainingError(f"no feedback pending in {store.pending}: add some with --add_sample or --add_batch")
     for clip in base + eval_clips:

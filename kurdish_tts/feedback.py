@@ -104,12 +104,21 @@ class FeedbackStore:
     def pending_entries(self) -> list[Entry]:
         return self.read_entries(self.pending)
 
-    def snapshot(self, wavs: Path, prefix: str = "") -> list[Entry]:
-        """The pending entries, their wavs linked into `wavs` as `<prefix><file>`, both under the
-        lock: an intake that replaces an entry afterwards changes neither the text nor the audio."""
+    def snapshot(self, wavs: Path, prefix: str = "", only: set[tuple] | None = None) -> list[Entry]:
+        """The pending entries (those whose `key()` is in `only`, when given), their wavs linked into
+        `wavs` as `<prefix><file>`, both under the lock: an intake that replaces an entry afterwards
+        changes neither the text nor the audio. FeedbackRejected when an entry of `only` is no
+        longer pending as it was."""
         with self.locked():
             self.reconcile()
             entries = self.pending_entries()
+            if only is not None:
+                gone = sorted(key[0] for key in only - {e.key() for e in entries})
+                if gone:
+                    raise FeedbackRejected(f"the interrupted round trained on {len(gone)} clip(s) that are no longer "
+                                           f"pending as they were ({', '.join(gone[:3])}): start a new round "
+                                           f"without --resume")
+                entries = [e for e in entries if e.key() in only]
             for e in entries:
                 link_or_copy(self.pending / WAVS_DIR / e.file, wavs / f"{prefix}{e.file}")
         return entries

@@ -28,7 +28,8 @@ import soundfile as sf
 import torch
 from tqdm import tqdm
 
-from kurdish_tts import evaluation, hub
+from kurdish_tts import checkpoint, evaluation, hub
+from kurdish_tts.checkpoint import data_fingerprint, run_settings
 from kurdish_tts.dataset import LengthBucketSampler, TtsDataset, collate
 from kurdish_tts.discriminator import (CONFIG_FILE as DISCRIMINATOR_CONFIG_FILE, DiscriminatorConfig, VitsDiscriminator,
                                        load_discriminator, save_discriminator)
@@ -176,6 +177,8 @@ class Run:
     warm_discriminator: bool  # loaded from a trained checkpoint: no warm-up needed
     discriminator_origin: str = ""  # where its weights or, for a fresh one, its widths come from
     spoilt_step: bool = False  # a micro-batch of the current optimiser step had a non-finite loss
+    settings: dict = field(default_factory=dict)  # what a checkpoint records and a resume must match
+    record: dict = field(default_factory=dict)  # the caller's own record, kept in every checkpoint
     writer: object = None
 
     @property
@@ -295,13 +298,13 @@ def build_run(args, train_clips: list[Clip], eval_clips: list[Clip], weights: li
     # not its forward (which only synthesises), so `apply_updates` averages the gradients itself.
     model, discriminator = model.to(accelerator.device), discriminator.to(accelerator.device)
     optimizer_g, optimizer_d = accelerator.prepare(optimizer_g, optimizer_d)
-    progress = Progress()
-    accelerator.register_for_checkpointing(model, discriminator, scheduler_g, scheduler_d, progress)
+    progress = Progress()  # checkpoints keep it, the weights and the schedules themselves (kurdish_tts/checkpoint.py)
     loss_weights = LossWeights(args.weight_mel, args.weight_kl, args.weight_duration, args.weight_fm, args.weight_gen,
                                args.weight_disc)
     return Run(args, accelerator, model, discriminator, tokenizer, vocabulary, optimizer_g, optimizer_d, scheduler_g,
                scheduler_d, features, loss_weights, dataset, sampler, eval_dataset, progress,
-               warm_discriminator=args.discriminator is not None, discriminator_origin=origin)
+               warm_discriminator=args.discriminator is not None, discriminator_origin=origin,
+               settings=run_settings(args, data_fingerprint(train_clips, dataset.samples, weights)))
 
 
 def fresh_discriminator_config(args, config, from_init_config: DiscriminatorConfig | None) -> tuple[DiscriminatorConfig, str]:
@@ -395,8 +398,10 @@ def save_checkpoint(run: Run) -> Path:
     if accelerator.is_main_process:
         shutil.rmtree(tmp, ignore_errors=True)
     accelerator.wait_for_everyone()
-    accelerator.save_state(str(tmp))
+    accelerator.save_state(str(tmp))  # the optimisers, the gradient scaler, every process's random states
     if accelerator.is_main_process:
+        checkpoint.save_state(tmp, run.model, run.discriminator, [run.scheduler_g, run.scheduler_d],
+                              run.progress.state_dict(), run.settings, run.record)
         save_model_folder(run, tmp / "model")
         record = {"step": run.progress.step, "epoch": run.progress.epoch, "run": run.progress.run_id, "saved": time.time()}
         (tmp / "progress.json").write_text(json.dumps(record), encoding="utf-8")
@@ -630,17 +635,19 @@ class StopSignal:
 
 
 def train(args: argparse.Namespace, train_clips: list[Clip] | None = None, eval_clips: list[Clip] | None = None,
-          weights: list[float] | None = None) -> Path:
-    """Train and return the saved model folder. Raises TrainingError (user-fixable) or TrainingInterrupted."""
+          weights: list[float] | None = None, record: dict | None = None) -> Path:
+    """Train and return the saved model folder. Raises TrainingError (user-fixable) or TrainingInterrupted.
+    `record` (JSON values) goes into every checkpoint: `checkpoint.read_record` gives it back before a resume."""
     if train_clips is None:
         train_clips = read_metadata(args.data_dir / TRAIN_FILE)
     if eval_clips is None and (args.data_dir / EVAL_FILE).is_file():
         eval_clips = read_metadata(args.data_dir / EVAL_FILE)
     resume_from = resolve_resume(args)
     run = build_run(args, train_clips, eval_clips or [], weights)
+    run.record = record or {}
     accelerator = run.accelerator
     if resume_from is not None:
-        accelerator.load_state(str(resume_from))
+        notices = resume(run, resume_from)
     run.progress.run_id = run.progress.run_id or uuid.uuid4().hex  # kept by a resume
     total_steps = args.max_steps or epochs_to_steps(run, args.num_epochs)
     from torch.utils.tensorboard import SummaryWriter
@@ -648,6 +655,8 @@ def train(args: argparse.Namespace, train_clips: list[Clip] | None = None, eval_
     if accelerator.is_main_process:
         run.writer = SummaryWriter(str(logging_dir(args)))
         print_header(run, total_steps, resume_from)
+        for notice in notices if resume_from is not None else []:
+            print(f"notice: {notice}")
     bar = tqdm(total=total_steps, initial=run.progress.step, unit="step", dynamic_ncols=True,
                disable=not accelerator.is_main_process)
     started, start_step = time.perf_counter(), run.progress.step
@@ -696,6 +705,32 @@ def train(args: argparse.Namespace, train_clips: list[Clip] | None = None, eval_
         run.writer.close()
     accelerator.wait_for_everyone()
     return args.output_dir
+
+
+def resume(run: Run, folder: Path) -> list[str]:
+    """Load a checkpoint into the run after checking that it is this run's (same settings, same data)
+    and that nothing in it would run code; -> notices about harmless changes."""
+    try:
+        checkpoint.check_accelerate_files(folder)
+        weights, schedules, progress, settings = checkpoint.read_state(folder)
+        notices = (checkpoint.compare_settings(settings, run.settings, folder) if settings is not None else
+                   [f"{folder} was saved before checkpoints recorded their settings: they are not checked"])
+        checkpoint.apply_state(folder, weights, schedules, run.model, run.discriminator,
+                               [run.scheduler_g, run.scheduler_d])
+    except checkpoint.CheckpointError as e:
+        raise TrainingError(str(e)) from e
+    run.progress.load_state_dict(progress)
+    # The optimisers, the scaler, every process's random states (checked above), and accelerate's count of
+    # micro-batches, which decides where accumulated steps end. Its loader directly: Accelerator.load_state
+    # refuses a folder with the pickles of older checkpoints, which it no longer loads.
+    from accelerate.checkpointing import load_accelerator_state
+
+    accelerator = run.accelerator
+    restored = load_accelerator_state(str(folder), [], [run.optimizer_g, run.optimizer_d], [], [],
+                                      accelerator.process_index, accelerator.scaler,
+                                      "on_device" if accelerator.num_processes > 1 else "cpu")
+    accelerator.step = restored.get("step", accelerator.step)
+    return notices
 
 
 def handle_nonfinite(run: Run) -> None:

@@ -623,3 +623,47 @@ def test_a_folder_replacement_killed_halfway_is_restored(tmp_path, monkeypatch):
     assert not current.exists()
     assert metadata.restore_replaced_folder(current) and (current / "config.json").read_text() == "old"
     assert not metadata.restore_replaced_folder(current)  # nothing left to restore
+
+
+def interrupt_after_first_step(monkeypatch) -> None:
+    """SIGTERM once the round's first optimiser step is done: the trainer saves a checkpoint and stops."""
+    from kurdish_tts import trainer
+
+    real = trainer.after_step
+
+    def then_stop(run, metrics, bar):
+        real(run, metrics, bar)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(trainer, "after_step", then_stop)
+
+
+def test_a_resumed_round_trains_on_the_clips_it_staged_not_on_what_came_since(workspace, tmp_path, capsys, monkeypatch):
+    assert feedback(workspace, "--add_sample", recording(tmp_path, "a.wav", 61), "ya berê") == 0
+    with monkeypatch.context() as patch:
+        interrupt_after_first_step(patch)
+        assert feedback(workspace, *round_args("--archive_feedback")) == 130
+    assert feedback(workspace, "--add_sample", recording(tmp_path, "b.wav", 62), "ya paşê") == 0
+    capsys.readouterr()
+    assert feedback(workspace, *round_args("--archive_feedback", "--resume")) == 0
+    out = capsys.readouterr().out
+    assert "round: 1 feedback clips" in out and "trained 1 steps" in out
+    assert [e["text"] for e in archived(workspace)] == ["ya berê"] and [e["text"] for e in pending(workspace)] == ["ya paşê"]
+
+
+def test_a_resumed_round_whose_clip_was_replaced_is_refused(workspace, tmp_path, capsys, monkeypatch):
+    recording(tmp_path, "a.wav", 63)
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text(json.dumps({"audio": "a.wav", "text": "ya berê", "id": "c1"}) + "\n")
+    assert feedback(workspace, "--add_batch", batch) == 0
+    with monkeypatch.context() as patch:
+        interrupt_after_first_step(patch)
+        assert feedback(workspace, *round_args()) == 130
+    batch.write_text(json.dumps({"audio": "a.wav", "text": "ya rast", "id": "c1"}) + "\n")  # the text corrected
+    assert feedback(workspace, "--add_batch", batch) == 0
+    capsys.readouterr()
+    assert feedback(workspace, *round_args("--resume")) == 1
+    err = capsys.readouterr().err.strip()
+    assert "the interrupted round trained on 1 clip(s) that are no longer pending as they were (c1)" in err
+    assert len(err.splitlines()) == 1
+    assert [e["text"] for e in pending(workspace)] == ["ya rast"]

@@ -1,0 +1,160 @@
+"""What a training checkpoint holds besides accelerate's files, and the check that a resumed run is
+the run that saved it.
+
+    checkpoint-N/
+      generator.safetensors, discriminator.safetensors   the weights as they train (weight norm on)
+      state.json          progress, both learning-rate schedules, the run's settings and data fingerprint
+      optimizer.bin, optimizer_1.bin, random_states_*.pkl[, scaler.pt]   accelerate's files
+      model/              a plain model folder; progress.json: step, epoch, run id, time saved
+
+Nothing in a checkpoint can run code when it is resumed: the run's own state is safetensors and
+JSON, and accelerate's files load with `weights_only=True` (a file that needs more is refused in
+one line). Checkpoints saved before state.json existed hold the same state as pickles
+(`custom_checkpoint_0..4.pkl`); they load with `weights_only=True` too, with a notice that their
+settings cannot be checked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import pickle
+from pathlib import Path
+
+import torch
+
+STATE_FILE = "state.json"
+GENERATOR_FILE = "generator.safetensors"
+DISCRIMINATOR_FILE = "discriminator.safetensors"
+LEGACY_FILES = [f"custom_checkpoint_{i}.pkl" for i in range(5)]  # generator, discriminator, 2 schedules, progress
+
+# Settings that decide what the run computes: resuming with another value is refused.
+CHECKED = ("model_name_or_path", "init_config", "discriminator", "discriminator_warmup_steps", "freeze", "speaker_id",
+           "layerdrop", "learning_rate", "discriminator_learning_rate", "lr_decay", "batch_size",
+           "gradient_accumulation_steps", "max_grad_norm", "segment_frames", "seed", "weight_mel", "weight_kl",
+           "weight_duration", "weight_fm", "weight_gen", "weight_disc")
+# Harmless to change between sessions: a notice says what changed.
+NOTICED = ("mixed_precision", "dataloader_workers", "max_nonfinite_steps", "eval_steps", "save_steps", "logging_steps",
+           "save_total_limit")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be resumed, or not with these settings: one line."""
+
+
+def data_fingerprint(clips, frames: list[int], weights: list[float] | None) -> str:
+    """sha256 of what the run trains on: every clip's file, text and length, and its sampling weight."""
+    rows = [[clip.file, clip.text, count, 1.0 if weights is None else weights[i]]
+            for i, (clip, count) in enumerate(zip(clips, frames))]
+    return hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def run_settings(args, fingerprint: str) -> dict:
+    """The settings a checkpoint records (JSON values: paths as strings)."""
+    def plain(value):
+        if isinstance(value, Path):
+            return str(value)
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        return value
+
+    values = {name: plain(getattr(args, name, None)) for name in CHECKED + NOTICED}
+    values["freeze"] = sorted(values["freeze"] or [])
+    values["data"] = fingerprint
+    return values
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b or (math.isnan(a) and math.isnan(b))
+    return a == b
+
+
+def compare_settings(saved: dict, current: dict, where: Path) -> list[str]:
+    """CheckpointError naming every checked setting that differs; -> notices for the harmless ones."""
+    changed = [name for name in CHECKED + ("data",) if name in saved and not _same(saved[name], current.get(name))]
+    if changed:
+        parts = ["the data (other clips, texts or weights than the checkpoint trained on)" if name == "data" else
+                 f"--{name} {_shown(current.get(name))} (the checkpoint: {_shown(saved[name])})" for name in changed]
+        raise CheckpointError(f"--resume {where}: {', '.join(parts)}; resume with the settings it was trained with, "
+                              f"or leave out --resume to start a new run")
+    return [f"--{name} {_shown(current.get(name))} (was {_shown(saved[name])})" for name in NOTICED
+            if name in saved and not _same(saved[name], current.get(name))]
+
+
+def _shown(value) -> str:
+    if value is None or value == []:
+        return "not given"
+    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def save_state(folder: Path, generator, discriminator, schedulers: list, progress: dict, settings: dict,
+               record: dict | None = None) -> None:
+    """`record`: what the caller needs to resume the same run (a feedback round: the clips it staged)."""
+    from safetensors.torch import save_file
+
+    for module, name in ((generator, GENERATOR_FILE), (discriminator, DISCRIMINATOR_FILE)):
+        save_file({k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}, str(folder / name))
+    state = {"progress": progress, "schedulers": [s.state_dict() for s in schedulers], "settings": settings,
+             "record": record or {}}
+    (folder / STATE_FILE).write_text(json.dumps(state, indent=1), encoding="utf-8")
+
+
+def read_record(folder: Path) -> dict:
+    """The caller's record in a checkpoint ({} when it has none or predates records)."""
+    try:
+        return json.loads((folder / STATE_FILE).read_text(encoding="utf-8")).get("record", {})
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return {}
+
+
+def read_state(folder: Path) -> tuple[list[dict], list[dict], dict, dict | None]:
+    """-> (generator and discriminator weights, schedules, progress, settings or None for an old checkpoint)."""
+    if (folder / STATE_FILE).is_file():
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            state = json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))
+            weights = [load_file(str(folder / name)) for name in (GENERATOR_FILE, DISCRIMINATOR_FILE)]
+            return weights, state["schedulers"], state["progress"], state["settings"]
+        except (OSError, json.JSONDecodeError, KeyError, SafetensorError) as e:
+            raise CheckpointError(f"--resume {folder}: the checkpoint is incomplete or damaged ({e}); "
+                                  f"resume from another one") from e
+    if all((folder / name).is_file() for name in LEGACY_FILES):
+        values = [safe_load(folder / name, folder) for name in LEGACY_FILES]
+        return values[:2], values[2:4], values[4], None
+    raise CheckpointError(f"--resume {folder}: no {STATE_FILE}: not a checkpoint saved by train_vits.py")
+
+
+def apply_state(folder: Path, weights: list[dict], schedules: list[dict], generator, discriminator,
+                schedulers: list) -> None:
+    for module, values in zip((generator, discriminator), weights):
+        try:
+            module.load_state_dict(values)
+        except RuntimeError as e:
+            first = str(e).strip().splitlines()[0]
+            raise CheckpointError(f"--resume {folder}: its weights do not fit this model ({first}); resume with the "
+                                  f"model it was trained from") from e
+    for scheduler, values in zip(schedulers, schedules):
+        scheduler.load_state_dict(values)
+
+
+def safe_load(path: Path, folder: Path):
+    """torch.load that runs no code: CheckpointError for a file that would need more than tensors and plain values."""
+    from accelerate.utils import load
+
+    try:
+        return load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, AttributeError, TypeError) as e:
+        raise CheckpointError(f"--resume {folder}: {path.name} holds more than tensors and plain values (or is "
+                              f"damaged); it was not loaded, as loading it could run code: resume from a "
+                              f"checkpoint of your own") from e
+
+
+def check_accelerate_files(folder: Path) -> None:
+    """Every pickle accelerate would load, loaded first without running code (accelerate itself
+    passes over random states it cannot read, which would make the resumed run differ)."""
+    for path in sorted(folder.glob("*.bin")) + sorted(folder.glob("random_states_*.pkl")) + sorted(folder.glob("scaler.pt")):
+        safe_load(path, folder)
