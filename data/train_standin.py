@@ -6,7 +6,8 @@ voice where a user fine-tunes MMS. It has MMS Kurmanji's structure (stochastic d
 predictor, MMS's vocabulary in its own order with "n" at id 0 as the blank, 16 kHz) with
 narrower widths (`configs/standin.json`: 5.1 M parameters, a 0.85 M discriminator), and learns
 the `standin` group of data/corpus/sentences.tsv spoken by espeak-ng's voice `ku`, with the
-original VITS recipe (learning rate 2e-4, no discriminator warm-up, no gradient clipping).
+original VITS recipe (learning rate 2e-4, no discriminator warm-up, no gradient clipping); from
+step 1,549 the text encoder, flow and duration predictor learn at 6e-4 (see PHASES).
 
 The build is resumable and can be spread over sessions: it trains in chunks, keeps resumable
 checkpoints in --work, and after each chunk publishes the model (fp16 weights that load as fp32)
@@ -41,6 +42,20 @@ VOICE = "ku"
 RECIPE = ["--batch_size", "16", "--gradient_accumulation_steps", "1", "--learning_rate", "2e-4",
           "--discriminator_warmup_steps", "0", "--max_grad_norm", "inf", "--save_steps", "100",
           "--save_total_limit", "2", "--eval_steps", "1000", "--logging_steps", "20", "--mixed_precision", "no"]
+# (first step, recipe). From step 1549 the text encoder, flow and duration predictor, which only the
+# KL and duration losses train, learn at 3x the rate: at 1,000 steps the decoder spoke the
+# posterior's latents at a judge CER of 35 %, the prior along the true alignment at 74-79 %.
+# Each phase is a run of its own (a fresh optimiser) from the previous phase's last weights.
+PHASES = [(0, RECIPE), (1549, RECIPE + ["--prior_learning_rate", "6e-4"])]
+
+
+def recipe_at(step: int) -> list[str]:
+    return [recipe for first, recipe in PHASES if first <= step][-1]
+
+
+def phase_end(step: int) -> int | None:
+    """The first step of the phase after the one `step` lies in (None in the last)."""
+    return min((first for first, _ in PHASES if first > step), default=None)
 
 
 def published_steps() -> int:
@@ -73,7 +88,8 @@ def publish(work: Path, steps: int, seconds: float) -> None:
     replace_folder(discriminator, PUBLISHED / "discriminator")
     history = json.loads((source / "loss_history.json").read_text(encoding="utf-8"))
     record = {"steps": steps, "cpu_hours": round(seconds / 3600, 2), "voice": VOICE, "espeak_ng": espeak_version(),
-              "config": "configs/standin.json", "recipe": RECIPE, "sentences": "standin group of data/corpus/sentences.tsv",
+              "config": "configs/standin.json",
+              "recipe": [[first, recipe] for first, recipe in PHASES if first < steps], "sentences": "standin group of data/corpus/sentences.tsv",
               "command": "python data/train_standin.py", "loss_history": history[-200:]}
     tmp = PUBLISHED / ".build.json"
     tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
@@ -91,7 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     data = args.work / "data"
     record = write_folder(data, VOICE, ["standin"], ["heldout"])
     print(f"data: {record['counts']['metadata.csv']} clips, {record['hours'] * 60:.1f} min of {record['source']}")
-    state = args.work / "build.json"  # steps that came before this work folder's checkpoints, and CPU time so far
+    # The current run: the step its weights started from (offset), its checkpoint folder, what it starts from;
+    # and the CPU time of the whole build so far.
+    state = args.work / "build.json"
     if state.is_file():
         build = json.loads(state.read_text(encoding="utf-8"))
     else:
@@ -99,28 +117,46 @@ def main(argv: list[str] | None = None) -> int:
         if build["offset"]:  # no checkpoints here: continue from the published voice
             build["seconds"] = json.loads((PUBLISHED / "build.json").read_text(encoding="utf-8"))["cpu_hours"] * 3600
         state.parent.mkdir(parents=True, exist_ok=True)
-        state.write_text(json.dumps(build), encoding="utf-8")
-    start = ["--init_config", str(CONFIG)] if build["offset"] == 0 else [
-        "--model_name_or_path", str(PUBLISHED / "model"), "--discriminator", str(PUBLISHED / "discriminator")]
-    checkpoints = args.work / "checkpoints"
+    build.setdefault("checkpoints", "checkpoints")
+    build.setdefault("start", ["--init_config", str(CONFIG)] if build["offset"] == 0 else [
+        "--model_name_or_path", str(PUBLISHED / "model"), "--discriminator", str(PUBLISHED / "discriminator")])
+    write_json(state, build)
     while True:
+        checkpoints = args.work / build["checkpoints"]
         done = build["offset"] + max((int(p.name.split("-")[1]) for p in checkpoints.glob("checkpoint-*")), default=0)
         if done >= args.steps:
             break
-        target = min(args.steps, done + args.chunk) - build["offset"]
+        boundary = phase_end(build["offset"])
+        if boundary is not None and done >= boundary:  # the next phase: a new run from this one's last weights
+            start = args.work / f"start-{done}"
+            for source, name in ((args.work / "model", "model"), (args.work / "model-discriminator", "discriminator")):
+                if not (start / name).is_dir():
+                    shutil.copytree(source, start / f".{name}")
+                    (start / f".{name}").rename(start / name)
+            build.update(offset=done, checkpoints=f"checkpoints-{done}", start=[
+                "--model_name_or_path", str(start / "model"), "--discriminator", str(start / "discriminator")])
+            write_json(state, build)
+            continue
+        end = min(args.steps, done + args.chunk, boundary or args.steps)
         started = time.time()
         argv = ["--data_dir", str(data), "--output_dir", str(args.work / "model"), "--checkpoint_dir", str(checkpoints),
-                "--max_steps", str(target), *start, *RECIPE]
+                "--max_steps", str(end - build["offset"]), *build["start"], *recipe_at(build["offset"])]
         if any(checkpoints.glob("checkpoint-*")):
             argv.append("--resume")
         code = train_vits.main(argv)
         build["seconds"] += time.time() - started
-        state.write_text(json.dumps(build), encoding="utf-8")
+        write_json(state, build)
         if code != 0:
             return code
-        publish(args.work, build["offset"] + target, build["seconds"])
-        print(f"published {PUBLISHED}: {build['offset'] + target} steps, {build['seconds'] / 3600:.2f} CPU hours")
+        publish(args.work, end, build["seconds"])
+        print(f"published {PUBLISHED}: {end} steps, {build['seconds'] / 3600:.2f} CPU hours")
     return 0
+
+
+def write_json(path: Path, values: dict) -> None:
+    tmp = path.with_name(f".{path.name}")
+    tmp.write_text(json.dumps(values, indent=1), encoding="utf-8")
+    tmp.replace(path)
 
 
 MODEL_CARD = """\

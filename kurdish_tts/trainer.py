@@ -89,6 +89,9 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, defaults: dict | 
     optimisation.add_argument("--learning_rate", type=float, default=2e-5)
     optimisation.add_argument("--discriminator_learning_rate", type=float,
                               help="the discriminator's learning rate (default: --learning_rate)")
+    optimisation.add_argument("--prior_learning_rate", type=float,
+                              help="the learning rate of the parts only the KL and duration losses train: text "
+                                   "encoder, flow, duration predictor (default: --learning_rate)")
     optimisation.add_argument("--lr_decay", type=float, default=0.999875, help="learning-rate factor per epoch")
     optimisation.add_argument("--batch_size", type=int, default=4)
     optimisation.add_argument("--gradient_accumulation_steps", type=int, default=4)
@@ -127,7 +130,7 @@ def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -
         parser.error("--max_steps must be at least 1")
     if not 0.0 <= args.layerdrop < 1.0:
         parser.error("--layerdrop is a probability: give a value from 0 up to (not including) 1")
-    for name in ("learning_rate", "discriminator_learning_rate"):
+    for name in ("learning_rate", "discriminator_learning_rate", "prior_learning_rate"):
         if getattr(args, name) is not None and not getattr(args, name) > 0:
             parser.error(f"--{name} must be above 0")
 
@@ -289,7 +292,7 @@ def build_run(args, train_clips: list[Clip], eval_clips: list[Clip], weights: li
     sampler = LengthBucketSampler(dataset.samples, args.batch_size, seed=args.seed, weights=weights)
 
     betas, eps = (0.8, 0.99), 1e-9
-    optimizer_g = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], args.learning_rate, betas=betas, eps=eps)
+    optimizer_g = torch.optim.AdamW(generator_groups(model, args), args.learning_rate, betas=betas, eps=eps)
     optimizer_d = torch.optim.AdamW(discriminator.parameters(), args.discriminator_learning_rate or args.learning_rate,
                                     betas=betas, eps=eps)
     scheduler_g = torch.optim.lr_scheduler.ExponentialLR(optimizer_g, gamma=args.lr_decay)
@@ -305,6 +308,23 @@ def build_run(args, train_clips: list[Clip], eval_clips: list[Clip], weights: li
                scheduler_d, features, loss_weights, dataset, sampler, eval_dataset, progress,
                warm_discriminator=args.discriminator is not None, discriminator_origin=origin,
                settings=run_settings(args, data_fingerprint(train_clips, dataset.samples, weights)))
+
+
+PRIOR_PARTS = ("text_encoder", "flow", "duration_predictor")  # trained by the KL and duration losses alone
+
+
+def generator_groups(model, args) -> list[dict]:
+    """The generator's trainable parameters as optimiser groups: one, or with --prior_learning_rate
+    the text encoder, flow and duration predictor in a group of their own. Those parts get no
+    gradient from the mel or adversarial losses, and Adam's step does not grow with a loss's
+    weight, so only their learning rate sets how fast they learn; the decoder's is bounded by the
+    adversarial game."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if args.prior_learning_rate is None:
+        return [{"params": trainable}]
+    prior = {id(p) for part in PRIOR_PARTS for p in getattr(model, part).parameters()}
+    return [group for group in ({"params": [p for p in trainable if id(p) in prior], "lr": args.prior_learning_rate},
+                                {"params": [p for p in trainable if id(p) not in prior]}) if group["params"]]
 
 
 def fresh_discriminator_config(args, config, from_init_config: DiscriminatorConfig | None) -> tuple[DiscriminatorConfig, str]:
@@ -753,7 +773,7 @@ def after_step(run: Run, metrics: dict, bar) -> None:
         if run.writer is not None:
             for name, value in metrics.items():
                 run.writer.add_scalar(f"train/{name}", value, step)
-            run.writer.add_scalar("train/learning_rate", run.scheduler_g.get_last_lr()[0], step)
+            run.writer.add_scalar("train/learning_rate", run.scheduler_g.get_last_lr()[-1], step)  # the last group: --learning_rate
             run.writer.add_scalar("train/nonfinite_skipped", run.progress.nonfinite_total, step)
     if step % args.eval_steps == 0 and run.accelerator.is_main_process:
         evaluate(run)
@@ -775,6 +795,8 @@ def print_header(run: Run, total_steps: int, resume_from: Path | None) -> None:
     rates = f"learning rate {args.learning_rate:g}"
     if args.discriminator_learning_rate and args.discriminator_learning_rate != args.learning_rate:
         rates += f", discriminator {args.discriminator_learning_rate:g}"
+    if args.prior_learning_rate and args.prior_learning_rate != args.learning_rate:
+        rates += f", text encoder, flow and duration predictor {args.prior_learning_rate:g}"
     print(f"{rates}; text-encoder layer drop {args.layerdrop:g}")
     processes = run.accelerator.num_processes
     print(f"steps: {total_steps} of batch {args.batch_size} x {args.gradient_accumulation_steps}"

@@ -130,3 +130,20 @@ def test_impossible_rates_are_refused(data, tmp_path, capsys):
         with pytest.raises(SystemExit) as exit_:
             train_vits.main(args_for(data, tmp_path, "--max_steps", 1, *extra))
         assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_the_prior_parts_have_a_learning_rate_of_their_own(data, tiny_model, tmp_path, capsys):
+    from safetensors.torch import load_file
+
+    start = load_file(str(tiny_model / "model.safetensors"))
+    extra = ["--discriminator", tiny_model.with_name("model-discriminator"), "--max_steps", 2,
+             "--prior_learning_rate", "1e-12"]
+    assert train_vits.main(fine_tune_args(data, tiny_model, tmp_path, *extra)) == 0
+    assert "text encoder, flow and duration predictor 1e-12" in capsys.readouterr().out
+    after = load_file(str(tmp_path / "model" / "model.safetensors"))
+
+    def moved(prefixes):
+        return max(float((after[k] - start[k]).abs().max()) for k in start if k.startswith(prefixes))
+
+    assert moved(("text_encoder.", "flow.", "duration_predictor.")) < 1e-6  # folding weight norm is exact to ~1e-7
+    assert moved(("decoder.", "posterior_encoder.")) > 1e-4

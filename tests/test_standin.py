@@ -114,3 +114,42 @@ def test_the_committed_heldout_clip_is_what_speak_makes():
     assert len(made) == len(clip) and np.abs(made - clip).max() < 2e-4  # 16-bit rounding
     version = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True).stdout
     assert json.loads((PRETRAINED / "build.json").read_text())["espeak_ng"] in version
+
+
+def test_the_standin_build_trains_in_chunks_changes_recipe_at_each_phase_and_resumes(tmp_path, monkeypatch):
+    """The orchestration of data/train_standin.py, with the training and the publication recorded
+    instead of run: chunks, where each phase starts (a new run from the last weights), resumes."""
+    import train_standin
+
+    calls, published = [], []
+
+    def fake_train(argv):
+        calls.append(argv)
+        args = dict(zip(argv[::2], argv[1::2]))
+        checkpoints, steps = tmp_path / "work" / args["--checkpoint_dir"].split("/")[-1], int(args["--max_steps"])
+        (checkpoints / f"checkpoint-{steps}").mkdir(parents=True)
+        for name in ("model", "model-discriminator"):
+            (tmp_path / "work" / name).mkdir(exist_ok=True)
+            (tmp_path / "work" / name / "step").write_text(str(steps))
+        return 0
+
+    monkeypatch.setattr(train_standin, "PHASES", [(0, ["--recipe", "a"]), (250, ["--recipe", "b"])])
+    monkeypatch.setattr(train_standin, "PUBLISHED", tmp_path / "published")
+    monkeypatch.setattr(train_standin, "write_folder", lambda *a, **k: {"counts": {"metadata.csv": 1}, "hours": 0.1,
+                                                                          "source": "espeak-ng"})
+    monkeypatch.setattr(train_standin, "publish", lambda work, steps, seconds: published.append(steps))
+    monkeypatch.setattr(train_vits, "main", fake_train)
+    work = ["--work", str(tmp_path / "work"), "--chunk", "100"]
+    assert train_standin.main(["--steps", "300", *work]) == 0
+    assert published == [100, 200, 250, 300]
+    options = [dict(zip(argv[::2], argv[1::2])) for argv in calls]
+    assert [o["--max_steps"] for o in options] == ["100", "200", "250", "50"]  # the last run counts from step 250
+    assert [o["--recipe"] for o in options] == ["a", "a", "a", "b"]
+    assert ["--resume" in argv for argv in calls] == [False, True, True, False]
+    assert "--init_config" in options[0] and options[3]["--model_name_or_path"].endswith("start-250/model")
+    start = tmp_path / "work" / "start-250"
+    assert (start / "model" / "step").read_text() == "250" and (start / "discriminator" / "step").read_text() == "250"
+    calls.clear()
+    assert train_standin.main(["--steps", "350", *work]) == 0  # a later session goes on in the second phase
+    assert len(calls) == 1 and "--resume" in calls[0] and dict(zip(calls[0][::2], calls[0][1::2]))["--max_steps"] == "100"
+    assert published[-1] == 350
