@@ -31,6 +31,8 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+
 from kurdish_tts import audio, checkpoint
 from kurdish_tts.feedback import Entry, FeedbackRejected, FeedbackStore, link_or_copy
 from kurdish_tts.metadata import (EVAL_FILE, TRAIN_FILE, WAVS_DIR, Clip, MetadataError, read_metadata, replace_folder,
@@ -41,6 +43,12 @@ from kurdish_tts.trainer import (TrainingError, TrainingInterrupted, add_trainin
 from kurdish_tts.vocabulary import MMS_KURMANJI, builtin_vocabulary, load_vocabulary
 
 CURRENT_MODEL = Path("models/kurdish")
+JUDGE = Path(__file__).resolve().parent / "data" / "judge"
+ROUND_FILE = "round.json"  # in a model folder a round installed: its scores and the model it replaced
+# A round's model is not installed when, on the held-out clips, it is worse than the model it started from by more
+# than: 0.05 in the judge's character error rate (absolute), 0.5 dB in MCD-DTW, or a loudness ratio 1.5 times
+# further from the recordings'.
+MARGINS = {"cer": 0.05, "mcd_dtw": 0.5, "loudness": 1.5}
 BATCH_COLUMNS = ("audio", "text", "id", "speaker", "source", "note")
 STAGED_PREFIX = "feedback_"  # feedback wavs in a round's data folder: an app's id never collides with a base clip
 
@@ -54,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_argument("--add_batch", type=Path, metavar="FILE", help="store many: a CSV or JSON Lines file "
                         "with audio, text and optional id, speaker, source, note")
     action.add_argument("--list", action="store_true", help="show pending and archived feedback")
+    action.add_argument("--rollback", action="store_true", help="put back the model the last round replaced")
     intake.add_argument("--speaker", default="", help="who spoke the correction")
     intake.add_argument("--source", default="", help="where it came from (an app, a person)")
     intake.add_argument("--note", default="", help="a remark kept with the correction")
@@ -61,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     round_.add_argument("--feedback_weight", type=float, default=5.0, help="a feedback clip is drawn this many times "
                         "as often as a base clip")
     round_.add_argument("--feedback_only", action="store_true", help="train on the feedback alone")
+    round_.add_argument("--force_install", action="store_true", help="install the round's model even when it scores "
+                        "worse than the model it started from on the held-out clips")
+    round_.add_argument("--asr_model", default=str(JUDGE), help="speech recogniser for the install check's CER "
+                        "('none' to leave the CER out)")
     round_.add_argument("--archive_feedback", action="store_true", help="after the new model is saved, move the "
                         "trained feedback to feedback/archive/<UTC>/")
     add_training_arguments(parser, defaults={"model_name_or_path": None, "learning_rate": 1e-5, "num_epochs": 5,
@@ -75,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     check_arguments(parser, args)
     if not (math.isfinite(args.feedback_weight) and args.feedback_weight > 0):
         parser.error("--feedback_weight must be a number above 0")
+    if args.asr_model != "none" and not (Path(args.asr_model) / "config.json").is_file():
+        parser.error(f"--asr_model {args.asr_model} is not a model folder: pass a local speech-recognition model "
+                     f"or 'none' to check the round's model without a CER")
     try:
         store = FeedbackStore(args.data_dir)
         restore_current_model(store, args.output_dir)
@@ -86,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
             return add_sample(store, args)
         if args.add_batch:
             return add_batch(store, args)
+        if args.rollback:
+            with store.round_lock():
+                return rollback(store, args.output_dir)
         if args.list:
             with contextlib.suppress(FeedbackRejected), store.round_lock():  # a running round finishes its own
                 finish_interrupted_round(store)
@@ -249,15 +268,76 @@ def run_round(store: FeedbackStore, args) -> int:
     finished = latest_checkpoint(args.checkpoint_dir)  # the round's last checkpoint, saved as training ended
     if run_id := checkpoint_record(finished).get("run") if finished else None:
         remove_run_checkpoints(args.checkpoint_dir, run_id)
+    scores = install_check(args, round_args.output_dir, eval_clips)
+    if scores["worse"] and not args.force_install:
+        kept = final_output.with_name(f"{final_output.name}-rejected")
+        replace_folder(round_args.output_dir, kept)
+        shutil.rmtree(discriminator_folder(round_args.output_dir), ignore_errors=True)
+        (kept / ROUND_FILE).write_text(json.dumps({"scores": scores}, indent=1), encoding="utf-8")
+        raise TrainingError(f"the round's model was not installed: on {scores['clips']} held-out clips it is worse "
+                            f"than {args.model_name_or_path} ({'; '.join(scores['worse'])}); it is kept in {kept}, "
+                            f"every clip stays pending; --force_install installs a round's model whatever its scores")
     backup = keep_backup(final_output, stamp)
-    model = {"model": str(final_output.resolve()), **model_record(round_args.output_dir)}  # found from any folder
-    info = {**model, "previous_model": str(backup or ""), "base_model": str(args.model_name_or_path),
-            "feedback_weight": args.feedback_weight, "feedback_only": args.feedback_only}
+    info = {"model": str(final_output.resolve()), "previous_model": str(backup.resolve() if backup else ""),
+            "base_model": str(args.model_name_or_path), "feedback_weight": args.feedback_weight,
+            "feedback_only": args.feedback_only, "scores": scores}
+    (round_args.output_dir / ROUND_FILE).write_text(json.dumps(info, indent=1), encoding="utf-8")
+    info |= model_record(round_args.output_dir)  # after round.json: found from any folder
     install_model(store, round_args.output_dir, final_output, (snapshot, info) if args.archive_feedback else None)
-    print(f"new model in {final_output} (weights sha256 {model['model_sha256'][:12]})"
+    print(f"new model in {final_output} (weights sha256 {info['model_sha256'][:12]})"
           + (f"; previous kept as {backup}" if backup else ""))
     if args.archive_feedback:
         print(f"archived {archive_round(store, snapshot, info)}")
+    return 0
+
+
+def install_check(args, new: Path, eval_clips: list[Clip]) -> dict:
+    """Score the round's model and the one it started from on the held-out clips; -> the scores and
+    the ways the new one is worse beyond MARGINS (an empty list when there are no held-out clips)."""
+    from kurdish_tts import evaluation
+    from kurdish_tts.synthesis import Voice
+
+    if not eval_clips:
+        print(f"no held-out clips ({EVAL_FILE}): the round's model is installed without a comparison")
+        return {"clips": 0, "worse": []}
+    recognizer = None if args.asr_model == "none" else evaluation.Recognizer(args.asr_model)
+    summary = {}
+    for name, model in (("before", args.model_name_or_path), ("after", new)):
+        scores = evaluation.score_model(Voice(model), name, args.data_dir, eval_clips, args.seed, recognizer)
+        summary[name] = {measure: float(np.mean([getattr(s, measure) for s in scores]))
+                         for measure in ("mcd_dtw", "duration_ratio", "loudness_ratio", "cer")
+                         if all(getattr(s, measure) is not None for s in scores)}
+    before, after = summary["before"], summary["after"]
+    worse = []
+    if "cer" in after and after["cer"] > before["cer"] + MARGINS["cer"]:
+        worse.append(f"CER {after['cer']:.3f} against {before['cer']:.3f}")
+    if after["mcd_dtw"] > before["mcd_dtw"] + MARGINS["mcd_dtw"]:
+        worse.append(f"MCD-DTW {after['mcd_dtw']:.2f} dB against {before['mcd_dtw']:.2f}")
+    if abs(math.log(after["loudness_ratio"])) > abs(math.log(before["loudness_ratio"])) + math.log(MARGINS["loudness"]):
+        worse.append(f"loudness ratio {after['loudness_ratio']:.2f} against {before['loudness_ratio']:.2f}")
+    print(f"install check on {len(eval_clips)} held-out clips: " + ", ".join(
+        f"{measure} {before[measure]:.3f} -> {after[measure]:.3f}" for measure in after))
+    return {"clips": len(eval_clips), "before": before, "after": after, "worse": worse, "margins": MARGINS,
+            "asr_model": None if recognizer is None else str(args.asr_model)}
+
+
+def rollback(store: FeedbackStore, current: Path) -> int:
+    """Put back the model the last round replaced (its round.json names it); the model rolled back is
+    kept as a dated copy, as a round keeps the one it replaces."""
+    record = current / ROUND_FILE
+    previous = Path(json.loads(record.read_text(encoding="utf-8")).get("previous_model") or "") if record.is_file() else None
+    if previous is None or not str(previous):
+        raise TrainingError(f"{current} was not installed by a round that replaced another model: nothing to roll back")
+    if not (previous / "config.json").is_file():
+        raise TrainingError(f"the model {current} replaced, {previous}, is gone: nothing to roll back to")
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    tmp = current.with_name(f".{current.name}.rollback")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(previous, tmp)
+    with store.locked():
+        kept = keep_backup(current, stamp)
+        replace_folder(tmp, current)
+    print(f"rolled back: {current} is {previous} again; the model rolled back is kept as {kept}")
     return 0
 
 

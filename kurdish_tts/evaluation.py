@@ -46,6 +46,7 @@ class ClipScore:
     mcd_dtw: float  # dB
     duration_ratio: float  # synthesis / recording
     cer: float | None = None
+    loudness_ratio: float | None = None  # synthesis / recording, RMS with silences trimmed
 
 
 def mel_cepstra(audio: np.ndarray, rate: int) -> np.ndarray:
@@ -224,7 +225,7 @@ def score_model(voice, name: str, data_dir: Path, clips: list[Clip], seed: int =
             syntheses[name] = synthesized
         cer = character_error_rate(clip.text, recognizer(synthesized, rate)) if recognizer else None
         scores.append(ClipScore(clip.file, name, mcd_dtw(reference, synthesized, rate),
-                                duration_ratio(reference, synthesized), cer))
+                                duration_ratio(reference, synthesized), cer, loudness_ratio(reference, synthesized)))
     return scores
 
 
@@ -234,7 +235,7 @@ def summarize(scores: list[ClipScore]) -> dict[str, dict[str, float]]:
     for model in dict.fromkeys(s.model for s in scores):
         rows = [s for s in scores if s.model == model]
         entry = {"clips": len(rows)}
-        for measure in ("mcd_dtw", "duration_ratio", "cer"):
+        for measure in ("mcd_dtw", "duration_ratio", "cer", "loudness_ratio"):
             values = [getattr(s, measure) for s in rows if getattr(s, measure) is not None]
             if values:
                 entry[f"{measure}_mean"] = float(np.mean(values))

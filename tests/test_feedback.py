@@ -49,8 +49,10 @@ def feedback(workspace: Path, *argv) -> int:
 
 
 def round_args(*extra) -> list[str]:
+    """A short round of the tiny random model. Its speech is noise before and after, so the install
+    check's verdict is chance: these rounds install whatever it says (its own tests use the stand-in)."""
     return ["--max_steps", 2, "--batch_size", 2, "--gradient_accumulation_steps", 1, "--eval_steps", 1000,
-            "--learning_rate", 1e-2, *extra]
+            "--learning_rate", 1e-2, "--asr_model", "none", "--force_install", *extra]
 
 
 def recording(folder: Path, name: str, seed: int, seconds: float = 2.0, rate: int = 44100, channels: int = 1) -> Path:
@@ -385,9 +387,9 @@ def test_feedback_only_trains_on_feedback_alone_and_note_is_kept(workspace, tmp_
     engine_saw = []
     real_train = train_feedback.train
 
-    def recording_train(args, clips, eval_clips, weights):
+    def recording_train(args, clips, eval_clips, weights, **kwargs):
         engine_saw.append(([c.file for c in clips], weights, (args.data_dir / "metadata.csv").read_text()))
-        return real_train(args, clips, eval_clips, weights)
+        return real_train(args, clips, eval_clips, weights, **kwargs)
 
     monkeypatch.setattr(train_feedback, "train", recording_train)
     assert feedback(workspace, *round_args("--feedback_only", "--feedback_weight", 3, "--archive_feedback")) == 0
@@ -424,7 +426,7 @@ def test_snapshot_takes_text_and_audio_together(workspace, tmp_path, monkeypatch
             seen["replaced"] = True
             replace("new.wav", "tu yî")
 
-    def stopping_train(args, clips, eval_clips, weights):
+    def stopping_train(args, clips, eval_clips, weights, **kwargs):
         seen["text"] = dict((c.file, c.text) for c in clips)[f"feedback_{old['file']}"]
         seen["wav"] = (args.data_dir / "wavs" / f"feedback_{old['file']}").read_bytes()
         raise train_feedback.TrainingError("stopped by the test")
@@ -447,7 +449,7 @@ def test_feedback_id_equal_to_a_base_clip_id_overwrites_nothing(workspace, tmp_p
     before = base_wav.read_bytes(), feedback_wav.read_bytes()
     seen = {}
 
-    def stopping_train(args, clips, eval_clips, weights):
+    def stopping_train(args, clips, eval_clips, weights, **kwargs):
         seen["staged"] = {c.file: (args.data_dir / "wavs" / c.file).read_bytes() for c in clips}
         raise train_feedback.TrainingError("stopped by the test")
 
@@ -509,9 +511,9 @@ def test_round_killed_between_install_and_archive_is_archived_once_and_not_retra
     engine_saw = []
     real_train = train_feedback.train
 
-    def recording_train(args, clips, eval_clips, weights):
+    def recording_train(args, clips, eval_clips, weights, **kwargs):
         engine_saw.append([c.file for c in clips if c.file.startswith("feedback_")])
-        return real_train(args, clips, eval_clips, weights)
+        return real_train(args, clips, eval_clips, weights, **kwargs)
 
     monkeypatch.setattr(train_feedback, "train", recording_train)
     capsys.readouterr()
@@ -667,3 +669,59 @@ def test_a_resumed_round_whose_clip_was_replaced_is_refused(workspace, tmp_path,
     assert "the interrupted round trained on 1 clip(s) that are no longer pending as they were (c1)" in err
     assert len(err.splitlines()) == 1
     assert [e["text"] for e in pending(workspace)] == ["ya rast"]
+
+
+@pytest.fixture
+def standin_workspace(base, tmp_path) -> Path:
+    """The workspace with the stand-in voice (data/pretrained/) as the current model."""
+    root = tmp_path / "s"
+    shutil.copytree(base / "training", root / "training")
+    pretrained = ROOT / "data" / "pretrained"
+    shutil.copytree(pretrained / "model", root / "models" / "kurdish")
+    shutil.copytree(pretrained / "discriminator", root / "models" / "kurdish-discriminator")
+    return root
+
+
+def gate_round(*extra) -> list[str]:
+    return ["--max_steps", 3, "--batch_size", 2, "--gradient_accumulation_steps", 1, "--eval_steps", 1000, *extra]
+
+
+def test_a_round_that_wrecks_the_voice_is_not_installed_unless_forced_and_rollback_undoes_it(standin_workspace, tmp_path,
+                                                                                             capsys):
+    workspace, models = standin_workspace, standin_workspace / "models"
+    before = sha256_of(models / "kurdish" / "model.safetensors")
+    assert feedback(workspace, "--add_sample", recording(tmp_path, "w.wav", 71), "ez ji te hez dikim") == 0
+    capsys.readouterr()
+    wreck = gate_round("--learning_rate", 3e-2, "--archive_feedback")
+    assert feedback(workspace, *wreck) == 1
+    out, err = capsys.readouterr()
+    assert "install check on 2 held-out clips" in out and "the round's model was not installed" in err
+    assert sha256_of(models / "kurdish" / "model.safetensors") == before and len(pending(workspace)) == 1
+    rejected = json.loads((models / "kurdish-rejected" / "round.json").read_text())["scores"]
+    before_scores, after_scores = rejected["before"], rejected["after"]
+    assert rejected["worse"] and (after_scores["cer"] > before_scores["cer"] + 0.05
+                                  or after_scores["mcd_dtw"] > before_scores["mcd_dtw"] + 0.5)
+    assert not list(models.glob(".kurdish-round*"))
+
+    assert feedback(workspace, *wreck, "--force_install") == 0
+    installed = json.loads((models / "kurdish" / "round.json").read_text())
+    assert installed["scores"]["worse"] and Path(installed["previous_model"]).is_dir()
+    assert sha256_of(models / "kurdish" / "model.safetensors") != before and archived(workspace)
+    capsys.readouterr()
+    assert feedback(workspace, "--rollback") == 0
+    assert "rolled back" in capsys.readouterr().out
+    assert sha256_of(models / "kurdish" / "model.safetensors") == before
+    wrecked = [p for p in models.glob("kurdish-2*") if (p / "round.json").is_file()]
+    assert len(wrecked) == 1  # the model rolled back is kept
+    assert feedback(workspace, "--rollback") == 1  # the stand-in itself replaced nothing
+    assert "nothing to roll back" in capsys.readouterr().err
+
+
+def test_a_gentle_round_passes_the_install_check(standin_workspace, tmp_path, capsys):
+    workspace = standin_workspace
+    assert feedback(workspace, "--add_sample", recording(tmp_path, "g.wav", 72), "ez ji te hez dikim") == 0
+    capsys.readouterr()
+    assert feedback(workspace, *gate_round("--learning_rate", 1e-7, "--max_steps", 1)) == 0
+    scores = json.loads((workspace / "models" / "kurdish" / "round.json").read_text())["scores"]
+    assert scores["worse"] == [] and abs(scores["after"]["cer"] - scores["before"]["cer"]) <= 0.05
+    assert scores["asr_model"].endswith("judge") and scores["margins"]["cer"] == 0.05

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Which part of a voice holds it back? The judge's CER of three paths through the model, on
+held-out sentences spoken by espeak-ng in the voice the model learnt:
+
+    decoder      the posterior encoder's means of espeak-ng's recording, decoded: the vocoder alone
+    prior        the text encoder's means along the true alignment (the alignment search on the
+                 recording), back through the flow, decoded: the vocoder and the prior
+    synthesis    plain synthesis from the text: all of it, with the predicted durations
+
+A gap between decoder and prior points at the text encoder and flow; between prior and synthesis
+at the duration predictor.
+
+    python bench/bench_voice_parts.py                         # data/pretrained/model, 8 sentences
+    python bench/bench_voice_parts.py --model runs/standin/model --sentences 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "data"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from kurdish_tts.evaluation import Recognizer, character_error_rate  # noqa: E402
+from sentences import read_sentences  # noqa: E402
+from speak import speak_clean, spoken_text  # noqa: E402
+
+RATE = 16_000
+
+
+def path_audios(model, tokenizer, text: str, recording: np.ndarray, noise_scale: float = 0.667,
+                seed: int = 0) -> dict[str, np.ndarray]:
+    import torch
+
+    from kurdish_tts.alignment import monotonic_alignment_search
+    from kurdish_tts.features import FeatureConfig, linear_spectrogram
+    from kurdish_tts.generator import prior_log_likelihood
+    from kurdish_tts.synthesis import Settings, Voice
+
+    features = FeatureConfig.from_model_config(model.config)
+    recording = recording[: len(recording) // features.hop_length * features.hop_length]
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        spectrogram = linear_spectrogram(torch.from_numpy(recording).float().unsqueeze(0), features)
+        frames = torch.ones(1, 1, spectrogram.shape[-1])
+        ids = tokenizer(text, return_tensors="pt")
+        encoded = model.text_encoder(input_ids=ids.input_ids, padding_mask=ids.attention_mask.unsqueeze(-1).float(),
+                                     attention_mask=ids.attention_mask)
+        m_p, logs_p = encoded.prior_means.transpose(1, 2), encoded.prior_log_variances.transpose(1, 2)
+        z, m_q, _ = model.posterior_encoder(spectrogram, frames, None)
+        path = monotonic_alignment_search(prior_log_likelihood(model.flow(z, frames, None), m_p, logs_p),
+                                          ids.attention_mask, frames)
+        means, log_std = torch.matmul(m_p, path), torch.matmul(logs_p, path)
+        z_p = means + torch.randn(means.shape, generator=generator) * torch.exp(log_std) * noise_scale
+        decoded = {"decoder": model.decoder(m_q, None),
+                   "prior": model.decoder(model.flow(z_p, frames, None, reverse=True), None)}
+    audios = {name: audio.squeeze().numpy() for name, audio in decoded.items()}
+    audios["synthesis"] = Voice.from_model(model, tokenizer).speak(text, Settings(seed=seed))
+    return audios
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, default=ROOT / "data" / "pretrained" / "model")
+    parser.add_argument("--voice", default="ku", help="the espeak-ng voice the model learnt")
+    parser.add_argument("--judge", type=Path, default=ROOT / "data" / "judge")
+    parser.add_argument("--sentences", type=int, default=8, help="held-out sentences scored (at most 20)")
+    args = parser.parse_args(argv)
+    import torch
+    from transformers import VitsModel, VitsTokenizer
+
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    model = VitsModel.from_pretrained(args.model).eval()
+    tokenizer = VitsTokenizer.from_pretrained(args.model)
+    judge = Recognizer(args.judge)
+    errors: dict[str, list[float]] = {}
+    for _, sentence in read_sentences("heldout")[: args.sentences]:
+        text = spoken_text(sentence)
+        for name, audio in path_audios(model, tokenizer, text, speak_clean(sentence, args.voice)).items():
+            errors.setdefault(name, []).append(character_error_rate(text, judge(audio, RATE)))
+    print(f"{args.model}, {args.sentences} held-out sentences, the judge's CER:")
+    for name, values in errors.items():
+        print(f"  {name:10s} {np.mean(values):6.1%}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
