@@ -6,8 +6,7 @@ voice where a user fine-tunes MMS. It has MMS Kurmanji's structure (stochastic d
 predictor, MMS's vocabulary in its own order with "n" at id 0 as the blank, 16 kHz) with
 narrower widths (`configs/standin.json`: 5.1 M parameters, a 0.85 M discriminator), and learns
 the `standin` group of data/corpus/sentences.tsv spoken by espeak-ng's voice `ku`, with the
-original VITS recipe (learning rate 2e-4, no discriminator warm-up, no gradient clipping); from
-step 1,549 the text encoder, flow and duration predictor learn at 6e-4 (see PHASES).
+original VITS recipe (learning rate 2e-4, no discriminator warm-up, no gradient clipping).
 
 The build is resumable and can be spread over sessions: it trains in chunks, keeps resumable
 checkpoints in --work, and after each chunk publishes the model (fp16 weights that load as fp32)
@@ -42,11 +41,9 @@ VOICE = "ku"
 RECIPE = ["--batch_size", "16", "--gradient_accumulation_steps", "1", "--learning_rate", "2e-4",
           "--discriminator_warmup_steps", "0", "--max_grad_norm", "inf", "--save_steps", "100",
           "--save_total_limit", "2", "--eval_steps", "1000", "--logging_steps", "20", "--mixed_precision", "no"]
-# (first step, recipe). From step 1549 the text encoder, flow and duration predictor, which only the
-# KL and duration losses train, learn at 3x the rate: at 1,000 steps the decoder spoke the
-# posterior's latents at a judge CER of 35 %, the prior along the true alignment at 74-79 %.
-# Each phase is a run of its own (a fresh optimiser) from the previous phase's last weights.
-PHASES = [(0, RECIPE), (1549, RECIPE + ["--prior_learning_rate", "6e-4"])]
+# (first step, recipe): a build may change its recipe at a step; each phase is then a run of its own
+# (a fresh optimiser) from the previous phase's last weights. The stand-in has one phase.
+PHASES = [(0, RECIPE)]
 
 
 def recipe_at(step: int) -> list[str]:
