@@ -59,6 +59,12 @@ def text_condition(predictor, hidden: torch.Tensor, mask: torch.Tensor, speaker:
     return predictor.conv_proj(predictor.conv_dds(condition, mask)) * mask
 
 
+def posterior_noise(batch: int, tokens: int, like: torch.Tensor) -> torch.Tensor:
+    """The standard normal noise [B, 2, T] the duration posterior starts from (a function of its own so
+    that a test can make it independent of how a batch is split)."""
+    return torch.randn(batch, 2, tokens, device=like.device, dtype=like.dtype)
+
+
 def stochastic_duration_nll(predictor, hidden: torch.Tensor, mask: torch.Tensor, durations: torch.Tensor,
                             speaker: torch.Tensor | None = None) -> torch.Tensor:
     """Negative log-likelihood (a variational bound) of `durations` [B, 1, T] frames per token: [B].
@@ -70,7 +76,7 @@ def stochastic_duration_nll(predictor, hidden: torch.Tensor, mask: torch.Tensor,
     duration_features = predictor.post_conv_pre(durations)
     duration_features = predictor.post_conv_proj(predictor.post_conv_dds(duration_features, mask)) * mask
 
-    noise = torch.randn(durations.shape[0], 2, durations.shape[2], device=hidden.device, dtype=hidden.dtype) * mask
+    noise = posterior_noise(durations.shape[0], durations.shape[2], hidden) * mask
     posterior, log_determinant_q = _through(predictor.post_flows, noise, mask, condition + duration_features)
     u_logits, auxiliary = torch.split(posterior, [1, 1], dim=1)
     u = torch.sigmoid(u_logits) * mask

@@ -153,3 +153,24 @@ def test_the_standin_build_trains_in_chunks_changes_recipe_at_each_phase_and_res
     assert train_standin.main(["--steps", "350", *work]) == 0  # a later session goes on in the second phase
     assert len(calls) == 1 and "--resume" in calls[0] and dict(zip(calls[0][::2], calls[0][1::2]))["--max_steps"] == "100"
     assert published[-1] == 350
+
+
+@needs_espeak
+def test_the_recipe_grid_trains_scores_each_point_and_resumes(tmp_path, capsys, monkeypatch):
+    sys.path.insert(0, str(ROOT / "bench"))
+    import bench_finetune
+
+    argv = ["--recipes", "own", "frozen", "--seeds", "1", "--steps", "2", "--points", "0", "1", "2", "--clips", "4",
+            "--sentences", "2", "--batch_size", "2", "--work", str(tmp_path / "work"),
+            "--output", str(tmp_path / "finetune.json"), "--picture", str(tmp_path / "finetune.png")]
+    assert bench_finetune.main(argv) == 0
+    results = json.loads((tmp_path / "finetune.json").read_text())
+    assert set(results["runs"]) == {"own/1", "frozen/1"} and results["sentences"] == 2
+    for scores in results["runs"].values():
+        assert list(scores) == ["0", "1", "2"] and scores["0"] == results["start"]
+        assert all(0 <= scores[p]["cer"] and scores[p]["to_target"] > 0 for p in scores)
+    assert results["runs"]["own/1"]["2"] != results["start"]  # the step-2 checkpoint was scored, not the start
+    assert "| frozen | 2 |" in capsys.readouterr().out and (tmp_path / "finetune.png").stat().st_size > 1000
+    trained = []
+    monkeypatch.setattr(train_vits, "main", lambda argv: trained.append(argv) or 0)
+    assert bench_finetune.main(argv) == 0 and trained == []  # a second run reuses every run's scores

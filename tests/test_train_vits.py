@@ -288,18 +288,23 @@ def test_a_stop_signal_saves_a_checkpoint_and_resume_goes_on(data, tmp_path, sto
     assert train_vits.main(args_for(data, tmp_path, "--max_steps", step + 1, "--resume")) == 0
 
 
-def test_gradient_accumulation_matches_the_big_batch(tmp_path):
+@pytest.mark.parametrize("stochastic", [True, False])
+def test_gradient_accumulation_matches_the_big_batch(tmp_path, monkeypatch, stochastic):
     """2 micro-batches of 2 with accumulation 2 give the gradients of one batch of 4.
 
-    Exact only without randomness that depends on the batch split: no dropout, a deterministic
-    duration predictor, and clips of equal length decoded whole.
+    Exact only without randomness that depends on the batch split: no dropout, clips of equal
+    length decoded whole, and the stochastic duration predictor's noise the same for every
+    utterance (the posterior encoder's noise then comes from the random generator in the same order).
     """
-    from kurdish_tts import trainer
+    from kurdish_tts import duration, trainer
     from kurdish_tts.dataset import collate
 
     config = json.loads(TINY.read_text())
-    config.update(use_stochastic_duration_prediction=False, hidden_dropout=0.0, attention_dropout=0.0,
+    config.update(use_stochastic_duration_prediction=stochastic, hidden_dropout=0.0, attention_dropout=0.0,
                   activation_dropout=0.0, duration_predictor_dropout=0.0, layerdrop=0.0)
+    pattern = lambda batch, tokens, like: torch.sin(torch.arange(2 * tokens, dtype=like.dtype)).view(1, 2, tokens).expand(  # noqa: E731
+        batch, 2, tokens).to(like.device)
+    monkeypatch.setattr(duration, "posterior_noise", pattern)
     (tmp_path / "config.json").write_text(json.dumps(config))
     texts = ["ez ji te hez dikim", "rojbaş tu çawa yîn", "em ê sibê biçin av", "hewa pir xweş e ez"]
     assert len(set(map(len, texts))) == 1

@@ -167,3 +167,39 @@ def test_bf16_autocast_gives_fp32_losses():
     with torch.autocast("cpu", dtype=torch.bfloat16):  # the alignment search works on fp32 likelihoods
         assert prior_log_likelihood(out.z_p, out.m_p[..., :5], out.logs_p[..., :5]).dtype == torch.float32
     assert loss_g.dtype == torch.float32 and loss_d.dtype == torch.float32 and math.isfinite(loss_g.item())
+
+
+def test_prior_log_likelihood_is_the_gaussian_log_density_summed_over_channels():
+    from kurdish_tts.generator import prior_log_likelihood
+
+    generator = torch.Generator().manual_seed(3)
+    z_p = torch.randn(2, 5, 7, generator=generator)  # [B, C, T_frames]
+    m_p = torch.randn(2, 5, 4, generator=generator)  # [B, C, T_text]
+    logs_p = 0.3 * torch.randn(2, 5, 4, generator=generator)
+    expected = torch.empty(2, 4, 7)
+    for b in range(2):
+        for t in range(4):
+            normal = torch.distributions.Normal(m_p[b, :, t], torch.exp(logs_p[b, :, t]))
+            for f in range(7):
+                expected[b, t, f] = normal.log_prob(z_p[b, :, f]).sum()
+    torch.testing.assert_close(prior_log_likelihood(z_p, m_p, logs_p), expected, rtol=1e-5, atol=1e-4)
+    half = prior_log_likelihood(z_p.half(), m_p.half(), logs_p.half())
+    assert half.dtype == torch.float32  # computed in fp32 whatever comes in
+
+
+def test_segments_lie_inside_each_clip_and_take_exactly_those_frames():
+    from kurdish_tts.generator import random_segments, take_segments
+
+    torch.manual_seed(0)
+    lengths = torch.tensor([10, 40, 32, 5])
+    values = torch.arange(4 * 2 * 40, dtype=torch.float32).view(4, 2, 40)
+    for _ in range(20):
+        starts = random_segments(lengths, 8)
+        assert (starts >= 0).all() and (starts[:3] + 8 <= lengths[:3]).all() and starts[3] == 0  # too short: from 0
+        taken = take_segments(values, starts, 8)
+        for b in range(4):
+            torch.testing.assert_close(taken[b], values[b, :, starts[b]:starts[b] + 8])
+    assert set(int(random_segments(lengths, 8)[1]) for _ in range(200)) == set(range(33))  # every start can come
+    padded = take_segments(values[:1, :, :5], torch.tensor([2]), 8)  # past the end: zeros
+    assert padded[0, 0].tolist() == [2.0, 3.0, 4.0, 0, 0, 0, 0, 0]
+    assert random_segments(torch.tensor([4, 3]), 8).tolist() == [0, 0]  # every clip shorter than a segment

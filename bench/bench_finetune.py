@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Fine-tuning recipes measured: which one moves a pretrained voice toward a new one without wrecking it?
+
+data/pretrained/model (the stand-in, trained on espeak-ng `ku`) is fine-tuned as a user
+fine-tunes MMS, on --clips `finetune` sentences of an espeak-ng voice it never heard (--target),
+once per recipe and seed:
+
+    fresh         a fresh discriminator, no warm-up: it drives the generator from the first step
+    default       train_vits.py's defaults: a fresh discriminator trained alone for 200 steps first
+    own           the stand-in's own trained discriminator (--discriminator), no warm-up needed
+    frozen        decoder, posterior encoder and flow frozen (only text encoder and durations learn)
+    no-adversarial  mel, KL and duration losses only
+
+At each of --points (steps; 0 is the stand-in itself) the checkpoint of that step speaks the 20
+held-out sentences, and the table gives, as bench_learning.py does, the distance to the target
+voice (must fall), to the original one, the judge's CER (must stay within 0.05 of the start),
+the duration and loudness ratios (a collapse shows there). Each run keeps its checkpoints and
+scores in --work, so an interrupted grid goes on where it stopped; the table, a plot and a JSON
+come out at the end.
+
+    python bench/bench_finetune.py                      # 5 recipes x 2 seeds x 300 steps: hours on 2 cores
+    python bench/bench_finetune.py --recipes default own --seeds 1 --steps 100 --points 0 50 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "data"))
+sys.path.insert(0, str(ROOT / "bench"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import train_vits  # noqa: E402
+from bench_learning import ORIGINAL_VOICE, PRETRAINED, measure  # noqa: E402
+from kurdish_tts.evaluation import Recognizer  # noqa: E402
+from kurdish_tts.synthesis import Settings, Voice  # noqa: E402
+from sentences import read_sentences  # noqa: E402
+from speak import speak_clean, spoken_text, write_folder  # noqa: E402
+
+RECIPES = {
+    "fresh": ["--discriminator_warmup_steps", "0"],
+    "default": [],
+    "own": ["--discriminator", str(PRETRAINED / "discriminator")],
+    "frozen": ["--freeze", "decoder", "posterior_encoder", "flow"],
+    "no-adversarial": ["--weight_gen", "0", "--weight_fm", "0", "--discriminator_warmup_steps", "0"],
+}
+MEASURES = ("to_target", "to_original", "cer", "duration_ratio", "loudness_ratio")
+
+
+def run_recipe(name: str, seed: int, args, data: Path, work: Path) -> None:
+    """Train one recipe and seed (resumable: --resume when its checkpoints are there)."""
+    if (work / "model" / "config.json").is_file():  # trained to the end already
+        return
+    checkpoints = work / "checkpoints"
+    every = math.gcd(*[p for p in args.points if p > 0])  # a checkpoint at every point
+    argv = ["--data_dir", str(data), "--model_name_or_path", str(PRETRAINED / "model"), "--output_dir",
+            str(work / "model"), "--checkpoint_dir", str(checkpoints), "--max_steps", str(args.steps),
+            "--batch_size", str(args.batch_size), "--gradient_accumulation_steps", "1", "--learning_rate",
+            str(args.learning_rate), "--mixed_precision", "no", "--eval_steps", "100000", "--seed", str(seed),
+            "--save_steps", str(every), "--save_total_limit", "1000", *RECIPES[name]]
+    if any(checkpoints.glob("checkpoint-*")):
+        argv.append("--resume")
+    code = train_vits.main(argv)
+    if code != 0:
+        raise SystemExit(f"recipe {name}, seed {seed}: train_vits.py exited {code}")
+
+
+def score_point(model: Path, texts, target, original, recognizer) -> dict:
+    voice = Voice(model)
+    return measure([voice.speak(t, Settings(seed=0)) for t in texts], texts, target, original, recognizer)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--recipes", nargs="+", choices=list(RECIPES), default=list(RECIPES))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2])
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--points", nargs="+", type=int, default=[0, 100, 200, 300])
+    parser.add_argument("--clips", type=int, default=100)
+    parser.add_argument("--sentences", type=int, default=20, help="held-out sentences scored at each point")
+    parser.add_argument("--target", default="ku+f3")
+    parser.add_argument("--learning_rate", type=float, default=1e-4)
+    parser.add_argument("--batch_size", type=int, default=8)
+    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "bench_finetune")
+    parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "finetune.json")
+    parser.add_argument("--picture", type=Path, default=ROOT / "bench" / "figures" / "finetune.png")
+    args = parser.parse_args(argv)
+    if max(args.points) > args.steps or 0 not in args.points:
+        parser.error("--points must include 0 and lie within --steps")
+    heldout = read_sentences("heldout")[: args.sentences]
+    texts = [spoken_text(s) for _, s in heldout]
+    target = [speak_clean(s, args.target) for _, s in heldout]
+    original = [speak_clean(s, ORIGINAL_VOICE) for _, s in heldout]
+    recognizer = Recognizer(ROOT / "data" / "judge")
+    data = args.work / f"data-{args.target}-{args.clips}"
+    if not (data / "metadata.csv").is_file():
+        write_folder(data, args.target, ["finetune"], [], limit=args.clips)
+    start = score_point(PRETRAINED / "model", texts, target, original, recognizer)
+    results = {"target": args.target, "clips": args.clips, "steps": args.steps, "learning_rate": args.learning_rate,
+               "batch_size": args.batch_size, "sentences": len(texts), "start": start, "runs": {}}
+    for name in args.recipes:
+        for seed in args.seeds:
+            work = args.work / f"{name}-seed{seed}-{args.steps}"
+            scores_file = work / "scores.json"
+            if scores_file.is_file():
+                scores = json.loads(scores_file.read_text(encoding="utf-8"))
+            else:
+                run_recipe(name, seed, args, data, work)
+                scores = {"0": start}
+                for point in sorted(p for p in args.points if p > 0):
+                    folder = work / "checkpoints" / f"checkpoint-{point}" / "model"
+                    scores[str(point)] = score_point(folder, texts, target, original, recognizer)
+                scores_file.write_text(json.dumps(scores, indent=1), encoding="utf-8")
+            results["runs"][f"{name}/{seed}"] = scores
+            print(f"{name} seed {seed}: " + ", ".join(
+                f"{p}: {s['to_target']:.2f} dB, CER {s['cer']:.1%}" for p, s in scores.items()), flush=True)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    print_table(results, args)
+    draw(results, args)
+    return 0
+
+
+def mean_over_seeds(results: dict, name: str, point: int) -> dict[str, float]:
+    rows = [scores[str(point)] for run, scores in results["runs"].items() if run.split("/")[0] == name]
+    return {m: float(np.mean([row[m] for row in rows])) for m in MEASURES}
+
+
+def print_table(results: dict, args) -> None:
+    print(f"\n{len(args.seeds)} seed(s), {args.clips} clips of {args.target}, batch {args.batch_size}, learning rate "
+          f"{args.learning_rate:g}; {results['sentences']} held-out sentences (means over seeds)")
+    print("| recipe | step | to target dB | to original dB | judge CER | duration | loudness |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name in args.recipes:
+        for point in sorted(args.points):
+            row = mean_over_seeds(results, name, point)
+            print(f"| {name} | {point} | {row['to_target']:.2f} | {row['to_original']:.2f} | {row['cer']:.1%} | "
+                  f"{row['duration_ratio']:.2f} | {row['loudness_ratio']:.2f} |")
+
+
+def draw(results: dict, args) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = sorted(args.points)
+    figure, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    for name in args.recipes:
+        rows = [mean_over_seeds(results, name, p) for p in points]
+        for axis, measure_name in zip(axes, ("to_target", "cer", "loudness_ratio")):
+            axis.plot(points, [row[measure_name] for row in rows], marker="o", label=name)
+    for axis, title in zip(axes, ("MCD-DTW to the target voice (dB)", "judge CER", "loudness ratio")):
+        axis.set(title=title, xlabel="fine-tuning step")
+    axes[0].legend(fontsize=8)
+    figure.tight_layout()
+    args.picture.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(args.picture, dpi=90)
+    plt.close(figure)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
