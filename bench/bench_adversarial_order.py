@@ -4,7 +4,7 @@
 The engine scores real and generated audio once, before the discriminator's update, and uses those
 scores for both losses (`kurdish_tts/objective.py`); the original VITS recipe scores the generated
 audio a second time, after the update. This measures, on batches of the stand-in's own training data
-with its trained discriminator, how much that changes the generator's gradient: the cosine between
+with its trained discriminator (its Adam moments warmed on other batches first), how much that changes the generator's gradient: the cosine between
 the gradients of its adversarial and feature-matching losses computed against the discriminator
 before and after one update, and their norms; plus the share of a step the extra pass would cost.
 
@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, default=4)
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--learning_rate", type=float, default=2e-4, help="the discriminator's update")
+    parser.add_argument("--warm_updates", type=int, default=8, help="discriminator updates on other batches first")
     args = parser.parse_args(argv)
     from transformers import VitsModel, VitsTokenizer
 
@@ -60,13 +61,22 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
-        write_folder(data, "ku", ["standin"], [], limit=args.batches * args.batch_size)
+        write_folder(data, "ku", ["standin"], [], limit=(args.batches + args.warm_updates) * args.batch_size)
         clips = read_metadata(data / "metadata.csv")
         dataset = TtsDataset(data, clips, tokenizer, model.config.sampling_rate, features.hop_length)
+        def batch_of(number: int):
+            return collate([dataset[i] for i in range(number * args.batch_size, (number + 1) * args.batch_size)])
+
         for b in range(args.batches):
             discriminator = load_discriminator(PRETRAINED / "discriminator").train()
             optimizer = torch.optim.AdamW(discriminator.parameters(), args.learning_rate, betas=(0.8, 0.99), eps=1e-9)
-            batch = collate([dataset[i] for i in range(b * args.batch_size, (b + 1) * args.batch_size)])
+            for w in range(args.warm_updates):  # Adam's first steps are full-size: warm its moments as in training
+                with torch.no_grad():
+                    warm = generator_forward(model, batch_of(args.batches + w), features)
+                optimizer.zero_grad()
+                loss_disc(discriminator(warm.waveform_real)[0], discriminator(warm.waveform_fake)[0]).backward()
+                optimizer.step()
+            batch = batch_of(b)
             out = generator_forward(model, batch, features)
             started = time.perf_counter()
             scores_real, features_real = discriminator(out.waveform_real)
@@ -82,8 +92,8 @@ def main(argv: list[str] | None = None) -> int:
             after = loss_gen(scores_fake) + loss_fm(features_real, features_fake)
             gradient_after = flat_gradient(after, parameters)
             cosine = float(torch.nn.functional.cosine_similarity(gradient_before, gradient_after, dim=0))
-            rows.append((cosine, float(gradient_before.norm()), float(gradient_after.norm()), float(before), float(after),
-                         pass_seconds))
+            rows.append((cosine, float(gradient_before.norm()), float(gradient_after.norm()), before.item(),
+                         after.item(), pass_seconds))
             print(f"batch {b}: cosine {cosine:.4f}, gradient norm {rows[-1][1]:.2f} -> {rows[-1][2]:.2f}, "
                   f"adversarial + feature-matching loss {rows[-1][3]:.3f} -> {rows[-1][4]:.3f}", flush=True)
     cosine, norm_before, norm_after, loss_before, loss_after, pass_seconds = np.mean(rows, axis=0)
