@@ -52,10 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--text_file", type=Path, help="a UTF-8 file, one utterance a line")
     parser.add_argument("--output", type=Path, default=Path("output.wav"), help="wav file, or folder for several lines")
     voice = parser.add_argument_group("voice")
-    voice.add_argument("--speaking_rate", type=finite, default=1.0, help="above 1 speaks faster")
-    voice.add_argument("--noise_scale", type=finite, default=Settings.noise_scale, help="variation of the voice")
-    voice.add_argument("--noise_scale_duration", type=finite, default=Settings.noise_scale_duration,
-                       help="variation of the rhythm")
+    voice.add_argument("--speaking_rate", type=finite, help="above 1 speaks faster (default: the model config's, 1.0 in MMS)")
+    voice.add_argument("--noise_scale", type=finite, help="variation of the voice (default: the model config's, 0.667 in MMS)")
+    voice.add_argument("--noise_scale_duration", type=finite,
+                       help="variation of the rhythm (default: the model config's, 0.8 in MMS)")
     voice.add_argument("--speaker_id", type=int, help="speaker of a multi-speaker model (default 0)")
     voice.add_argument("--seed", type=int, help="same seed, same audio")
     voice.add_argument("--batch_size", type=int, default=1, help="sentences synthesised together (helps on a GPU only)")
@@ -112,7 +112,7 @@ def refuse(parser: argparse.ArgumentParser, given: set[str], names: tuple[str, .
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.speaking_rate <= 0:
+    if args.speaking_rate is not None and args.speaking_rate <= 0:
         parser.error("--speaking_rate must be above 0")
     for name, value, least, hint in (("--batch_size", args.batch_size, 1, ""), ("--seed", args.seed, 0, ""),
                                      ("--max_clips", args.max_clips, 1, " (leave it out to evaluate on every clip)")):

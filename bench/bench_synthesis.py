@@ -73,7 +73,7 @@ def timed(function, rounds: int) -> tuple[float, float]:
     return float(np.median(times)), audio
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     options = parser.parse_args()
@@ -99,11 +99,11 @@ def main() -> None:
         with torch.no_grad():
             reference = model(**tokenizer(texts[1], return_tensors="pt")).waveform[0].numpy()
         ours = pytorch.speak(SENTENCES[1], quiet)
-        same = reference.shape == ours.shape and float(np.abs(reference - ours).max())
+        same = float(np.abs(reference - ours).max()) if reference.shape == ours.shape else float("inf")
         float_audio = onnx.speak(passage, Settings(seed=1))
         onnx_difference = float(np.abs(pytorch.speak(passage, Settings(seed=1)) - float_audio).max())
         int8_mcd = mcd_dtw(float_audio, int8.speak(passage, Settings(seed=1)), onnx.sampling_rate)
-        model.noise_scale, model.noise_scale_duration = Settings.noise_scale, Settings.noise_scale_duration
+        model.noise_scale, model.noise_scale_duration = model.config.noise_scale, model.config.noise_scale_duration
 
         for voice in (pytorch, onnx, int8):  # warm-up
             voice.speak(SENTENCES[0], Settings(seed=0))
@@ -118,14 +118,21 @@ def main() -> None:
     print(f"MMS-size VITS ({sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters), "
           f"{len(SENTENCES)} sentences, {torch.get_num_threads()} threads, median of {options.rounds} rounds; "
           f"ONNX export took {export_seconds:.1f} s")
-    print(f"PyTorch engine vs transformers without noise: largest difference {same}; "
+    print(f"PyTorch engine vs transformers without noise: largest difference {same:.2e}; "
           f"ONNX vs PyTorch with noise: {onnx_difference:.2e}; int8 vocoder vs float: MCD-DTW {int8_mcd:.2f} dB")
     baseline = results["transformers"][0] / results["transformers"][1]
     print(f"{'path':14s} {'s/round':>8s} {'audio s':>8s} {'RTF':>7s} {'speed-up':>9s}")
     for name, (seconds, audio) in results.items():
         rtf = seconds / audio
         print(f"{name:14s} {seconds:8.2f} {audio:8.2f} {rtf:7.3f} {baseline / rtf:8.2f}x")
+    failed = [what for what, ok in (
+        (f"the PyTorch engine differs from transformers' forward by {same:.2e} (or in length)", same < 1e-4),
+        (f"ONNX differs from PyTorch by {onnx_difference:.2e}", onnx_difference < 1e-3),
+    ) if not ok]
+    for what in failed:
+        print(f"check failed: {what}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

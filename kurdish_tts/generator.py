@@ -73,6 +73,20 @@ def take_segments(values: torch.Tensor, starts: torch.Tensor, length: int) -> to
     return torch.gather(padded, 2, index.expand(values.shape[0], values.shape[1], length))
 
 
+def duration_loss(model, hidden: torch.Tensor, text_padding: torch.Tensor, durations: torch.Tensor,
+                  speaker: torch.Tensor | None) -> torch.Tensor:
+    """The duration predictor's loss per utterance [B], its whole computation in fp32 whatever the autocast:
+    the stochastic predictor's flows (exp, log, splines) lose too much in half precision."""
+    float_ = lambda x: None if x is None else x.float()  # noqa: E731
+    with torch.autocast(hidden.device.type, enabled=False):
+        hidden, text_padding, durations, speaker = map(float_, (hidden, text_padding, durations, speaker))
+        if model.config.use_stochastic_duration_prediction:
+            return stochastic_duration_nll(model.duration_predictor, hidden, text_padding, durations, speaker)
+        predicted = model.duration_predictor(hidden, text_padding, speaker)  # log durations [B, 1, T_text]
+        target = torch.log(durations + 1e-6) * text_padding
+        return torch.sum((predicted - target) ** 2 * text_padding, dim=[1, 2])
+
+
 def generator_forward(model, batch: Batch, features: FeatureConfig, segment_frames: int = 32) -> GeneratorOutput:
     config = model.config
     hop = features.hop_length
@@ -100,12 +114,7 @@ def generator_forward(model, batch: Batch, features: FeatureConfig, segment_fram
         path = monotonic_alignment_search(log_likelihood, text_mask, frame_mask)  # [B, T_text, T_frames]
     durations = path.sum(2).unsqueeze(1)  # [B, 1, T_text] frames per token
 
-    if config.use_stochastic_duration_prediction:
-        duration_nll = stochastic_duration_nll(model.duration_predictor, hidden, text_padding, durations, speaker)
-    else:
-        predicted = model.duration_predictor(hidden, text_padding, speaker)  # log durations [B, 1, T_text]
-        target = torch.log(durations + 1e-6) * text_padding
-        duration_nll = torch.sum((predicted.float() - target) ** 2 * text_padding, dim=[1, 2])
+    duration_nll = duration_loss(model, hidden, text_padding, durations, speaker)
 
     m_p = torch.matmul(m_p_text, path)  # [B, C, T_frames]
     logs_p = torch.matmul(logs_p_text, path)

@@ -29,9 +29,12 @@ class SynthesisError(ValueError):
 
 @dataclass
 class Settings:
-    speaking_rate: float = 1.0
-    noise_scale: float = NOISE_SCALE
-    noise_scale_duration: float = NOISE_SCALE_DURATION
+    """How a voice speaks. Left at None, the speaking rate and the two noise scales are the model
+    config's own (`speaking_rate`, `noise_scale`, `noise_scale_duration`: 1.0, 0.667 and 0.8 in MMS)."""
+
+    speaking_rate: float | None = None
+    noise_scale: float | None = None
+    noise_scale_duration: float | None = None
     speaker_id: int | None = None
     seed: int | None = None
     batch_size: int = 1  # on a CPU, batching sentences only adds padding; on a GPU it pays
@@ -99,6 +102,14 @@ class Voice:
             raise SynthesisError(f"--speaker_id {settings.speaker_id} is out of range: this model has speakers 0-{speakers - 1}")
         return settings.speaker_id
 
+    def scales(self, settings: Settings) -> tuple[float, float, float]:
+        """(noise scale, duration noise scale, speaking rate): the settings', else the model config's."""
+        defaults = (getattr(self.config, "noise_scale", NOISE_SCALE),
+                    getattr(self.config, "noise_scale_duration", NOISE_SCALE_DURATION),
+                    getattr(self.config, "speaking_rate", 1.0))
+        given = (settings.noise_scale, settings.noise_scale_duration, settings.speaking_rate)
+        return tuple(float(default if value is None else value) for value, default in zip(given, defaults))
+
     def speak(self, text: str, settings: Settings = Settings()) -> np.ndarray:
         """One utterance: float32 mono audio at `self.sampling_rate`."""
         sentences = self.sentences(text)
@@ -108,7 +119,7 @@ class Voice:
         for start in range(0, len(sentences), settings.batch_size):
             inputs = self.tokenizer(sentences[start:start + settings.batch_size], return_tensors="np", padding=True)
             pieces += synthesize_batch(self.engine, self.config, inputs["input_ids"], inputs["attention_mask"], rng,
-                                       settings.noise_scale, settings.noise_scale_duration, settings.speaking_rate,
+                                       *self.scales(settings),
                                        speaker_id)
         pause = np.zeros(int(PAUSE_S * self.sampling_rate), dtype=np.float32)
         joined = [x for piece in pieces for x in (piece, pause)][:-1]

@@ -198,3 +198,34 @@ def test_export_into_a_read_only_folder_is_a_one_line_error(model_dir, tmp_path,
         (tmp_path / "locked").chmod(0o755)
     err = capsys.readouterr().err.strip()
     assert "Permission denied" in err and len(err.splitlines()) == 1
+
+
+def test_noise_scales_default_to_the_models_config(model_dir, tmp_path):
+    quiet = tmp_path / "quiet"
+    shutil.copytree(model_dir, quiet)
+    config = json.loads((quiet / "config.json").read_text())
+    (quiet / "config.json").write_text(json.dumps(config | {"noise_scale": 0.0, "noise_scale_duration": 0.0}))
+    voice = Voice(quiet)
+    assert voice.scales(Settings()) == (0.0, 0.0, 1.0)
+    first, second = (voice.speak("ez ji te hez dikim", Settings(seed=seed)) for seed in (1, 2))
+    assert np.array_equal(first, second)  # no noise from the config: the seed changes nothing
+    noisy = [voice.speak("ez ji te hez dikim", Settings(seed=seed, noise_scale=0.667)) for seed in (1, 2)]
+    assert not np.array_equal(*noisy)  # a setting given wins over the config
+    for name, seed in (("a.wav", "1"), ("b.wav", "2")):
+        assert synthesize.main(["--model", str(quiet), "--text", "ez ji te hez dikim", "--seed", seed,
+                                "--output", str(tmp_path / name)]) == 0
+    assert np.array_equal(sf.read(tmp_path / "a.wav")[0], sf.read(tmp_path / "b.wav")[0])
+
+
+def test_the_synthesis_engine_without_noise_is_the_transformers_forward(model_dir):
+    import torch
+    from transformers import VitsModel, VitsTokenizer
+
+    model, tokenizer = VitsModel.from_pretrained(model_dir).eval(), VitsTokenizer.from_pretrained(model_dir)
+    model.noise_scale = model.noise_scale_duration = 0.0
+    for text in ("ez ji te hez dikim", "rojbaş"):
+        with torch.no_grad():
+            reference = model(**tokenizer(text, return_tensors="pt")).waveform[0].numpy()
+        ours = Voice.from_model(model, tokenizer).speak(text, Settings(noise_scale=0.0, noise_scale_duration=0.0))
+        assert ours.shape == reference.shape
+        np.testing.assert_allclose(ours, reference, atol=1e-5)

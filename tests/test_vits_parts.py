@@ -160,10 +160,15 @@ def test_bf16_autocast_gives_fp32_losses():
     model, discriminator = VitsModel(VitsConfig(**values)), VitsDiscriminator(TINY_DISCRIMINATOR)
     batch = collate([{"input_ids": torch.tensor([0, 5, 0, 9, 0]), "waveform": torch.randn(256 * 20) * 0.1,
                       "speaker_id": None, "clip_id": "a"}])
+    duration_dtypes = []
+    for module in model.duration_predictor.modules():
+        if isinstance(module, torch.nn.Conv1d):
+            module.register_forward_hook(lambda m, i, o: duration_dtypes.append(o.dtype))
     with torch.autocast("cpu", dtype=torch.bfloat16):
         loss_g, loss_d, metrics, out = compute_losses(model, discriminator, batch, FeatureConfig(), LossWeights(),
                                                       segment_frames=8)
     assert out.waveform_fake.dtype == torch.bfloat16  # the networks did run in bf16
+    assert duration_dtypes and set(duration_dtypes) == {torch.float32}  # all of the duration loss in fp32
     with torch.autocast("cpu", dtype=torch.bfloat16):  # the alignment search works on fp32 likelihoods
         assert prior_log_likelihood(out.z_p, out.m_p[..., :5], out.logs_p[..., :5]).dtype == torch.float32
     assert loss_g.dtype == torch.float32 and loss_d.dtype == torch.float32 and math.isfinite(loss_g.item())
