@@ -10,6 +10,7 @@ once per recipe and seed:
     own           the stand-in's own trained discriminator (--discriminator), no warm-up needed
     frozen        decoder, posterior encoder and flow frozen (only text encoder and durations learn)
     no-adversarial  mel, KL and duration losses only
+    ramp          the default with both learning rates rising over their first 50 updates
 
 At each of --points (steps; 0 is the stand-in itself) the checkpoint of that step speaks the 20
 held-out sentences, and the table gives, as bench_learning.py does, the distance to the target
@@ -18,7 +19,7 @@ the duration and loudness ratios (a collapse shows there). Each run keeps its ch
 scores in --work, so an interrupted grid goes on where it stopped; the table, a plot and a JSON
 come out at the end.
 
-    python bench/bench_finetune.py                      # 5 recipes x 2 seeds x 300 steps: hours on 2 cores
+    python bench/bench_finetune.py                      # 6 recipes x 2 seeds x 300 steps: hours on 2 cores
     python bench/bench_finetune.py --recipes default own --seeds 1 --steps 100 --points 0 50 100
 """
 
@@ -52,6 +53,7 @@ RECIPES = {
     "own": ["--discriminator", str(PRETRAINED / "discriminator")],
     "frozen": ["--freeze", "decoder", "posterior_encoder", "flow"],
     "no-adversarial": ["--weight_gen", "0", "--weight_fm", "0", "--discriminator_warmup_steps", "0"],
+    "ramp": ["--lr_warmup_steps", "50"],
 }
 MEASURES = ("to_target", "to_original", "cer", "duration_ratio", "loudness_ratio")
 

@@ -31,8 +31,8 @@ LEGACY_FILES = [f"custom_checkpoint_{i}.pkl" for i in range(5)]  # generator, di
 
 # Settings that decide what the run computes: resuming with another value is refused.
 CHECKED = ("model_name_or_path", "init_config", "discriminator", "discriminator_warmup_steps", "freeze", "speaker_id",
-           "layerdrop", "learning_rate", "discriminator_learning_rate", "prior_learning_rate", "lr_decay", "batch_size",
-           "gradient_accumulation_steps", "max_grad_norm", "segment_frames", "seed", "weight_mel", "weight_kl",
+           "layerdrop", "learning_rate", "discriminator_learning_rate", "prior_learning_rate", "lr_decay",
+           "lr_warmup_steps", "batch_size", "gradient_accumulation_steps", "max_grad_norm", "segment_frames", "seed", "weight_mel", "weight_kl",
            "weight_duration", "weight_fm", "weight_gen", "weight_disc")
 # Harmless to change between sessions: a notice says what changed.
 NOTICED = ("mixed_precision", "dataloader_workers", "max_nonfinite_steps", "eval_steps", "save_steps", "logging_steps",

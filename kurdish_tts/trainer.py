@@ -93,6 +93,8 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, defaults: dict | 
                               help="the learning rate of the parts only the KL and duration losses train: text "
                                    "encoder, flow, duration predictor (default: --learning_rate)")
     optimisation.add_argument("--lr_decay", type=float, default=0.999875, help="learning-rate factor per epoch")
+    optimisation.add_argument("--lr_warmup_steps", type=int, default=0,
+                              help="each network's learning rate rises linearly over its first N updates")
     optimisation.add_argument("--batch_size", type=int, default=4)
     optimisation.add_argument("--gradient_accumulation_steps", type=int, default=4)
     optimisation.add_argument("--max_steps", type=int, default=None, help="optimiser steps (default: from --num_epochs)")
@@ -128,6 +130,8 @@ def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -
             parser.error(f"--{name} must be at least 1")
     if args.max_steps is not None and args.max_steps < 1:
         parser.error("--max_steps must be at least 1")
+    if args.lr_warmup_steps < 0:
+        parser.error("--lr_warmup_steps must be 0 (no ramp) or more")
     if not 0.0 <= args.layerdrop < 1.0:
         parser.error("--layerdrop is a probability: give a value from 0 up to (not including) 1")
     for name in ("learning_rate", "discriminator_learning_rate", "prior_learning_rate"):
@@ -581,14 +585,34 @@ def apply_updates(run: Run, update_generator: bool) -> dict[str, float]:
         if scaler is not None:
             scaler.unscale_(optimizer)
         norms[name] = float(torch.nn.utils.clip_grad_norm_(parameters, run.args.max_grad_norm))
-    for optimizer, _ in updates:
+    ramps = warmup_factors(run)
+    for (optimizer, _), ramp in zip(updates, ramps):
+        scheduled = [group["lr"] for group in optimizer.param_groups]
+        for group in optimizer.param_groups:  # the schedule's rate, scaled for this update only
+            group["lr"] *= ramp
         if scaler is not None:
             scaler.step(optimizer)  # skipped when the unscaled gradients are not finite
         else:
             optimizer.step()
+        for group, rate in zip(optimizer.param_groups, scheduled):
+            group["lr"] = rate
     if scaler is not None:
         scaler.update()
     return norms
+
+
+def warmup_factors(run: Run) -> tuple[float, float]:
+    """(discriminator, generator) learning-rate factors of this update under --lr_warmup_steps: each
+    network's rate rises linearly over its first N updates (the generator's begin after the
+    discriminator's warm-up). Adam's first steps move every weight by the full rate whatever the
+    gradient; a ramp keeps them from jolting a trained voice. Computed from the step, so a resumed
+    run goes on with the same ramp."""
+    steps = run.args.lr_warmup_steps
+    if steps <= 0:
+        return 1.0, 1.0
+    step = run.progress.step  # updates done before this one
+    generator_start = 0 if run.warm_discriminator else run.args.discriminator_warmup_steps
+    return min(1.0, (step + 1) / steps), min(1.0, max(1, step - generator_start + 1) / steps)
 
 
 def average_gradients(accelerator, parameters: list[torch.Tensor]) -> None:
@@ -797,7 +821,8 @@ def print_header(run: Run, total_steps: int, resume_from: Path | None) -> None:
         rates += f", discriminator {args.discriminator_learning_rate:g}"
     if args.prior_learning_rate and args.prior_learning_rate != args.learning_rate:
         rates += f", text encoder, flow and duration predictor {args.prior_learning_rate:g}"
-    print(f"{rates}; text-encoder layer drop {args.layerdrop:g}")
+    ramp = f", rising over {args.lr_warmup_steps} updates" if args.lr_warmup_steps else ""
+    print(f"{rates}{ramp}; text-encoder layer drop {args.layerdrop:g}")
     processes = run.accelerator.num_processes
     print(f"steps: {total_steps} of batch {args.batch_size} x {args.gradient_accumulation_steps}"
           + (f" on {processes} processes" if processes > 1 else "") + f"; precision "

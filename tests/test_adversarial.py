@@ -147,3 +147,21 @@ def test_the_prior_parts_have_a_learning_rate_of_their_own(data, tiny_model, tmp
 
     assert moved(("text_encoder.", "flow.", "duration_predictor.")) < 1e-6  # folding weight norm is exact to ~1e-7
     assert moved(("decoder.", "posterior_encoder.")) > 1e-4
+
+
+def test_the_learning_rates_ramp_up_over_lr_warmup_steps_and_the_schedule_is_kept(data, tiny_model, tmp_path,
+                                                                                 monkeypatch, capsys):
+    seen: dict[int, list[float]] = {}
+    real_step = torch.optim.AdamW.step
+
+    def recording(self, *args, **kwargs):
+        seen.setdefault(id(self), []).append(self.param_groups[0]["lr"])
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", recording)
+    extra = ["--max_steps", 5, "--lr_warmup_steps", 4, "--learning_rate", "1e-3"]  # a fresh discriminator: 2 warm-up steps
+    assert train_vits.main(fine_tune_args(data, tiny_model, tmp_path, *extra)) == 0
+    assert "rising over 4 updates" in capsys.readouterr().out
+    discriminator, generator = sorted(seen.values(), key=len, reverse=True)
+    assert discriminator == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3], rel=1e-3)
+    assert generator == pytest.approx([2.5e-4, 5e-4, 7.5e-4], rel=1e-3)  # from the end of the discriminator's warm-up
