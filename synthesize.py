@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from kurdish_tts.options import given_options, refuse
 from kurdish_tts.synthesis import Settings, SynthesisError, Voice
 from kurdish_tts.vocabulary import MMS_KURMANJI
 
@@ -96,19 +97,6 @@ EVALUATION_OPTIONS = ("metadata", "max_clips", "report")
 EXPORT_OPTIONS = ("export_onnx", "quantize")
 
 
-def given_options(argv: list[str] | None, args: argparse.Namespace) -> set[str]:
-    """The options named on the command line, whatever their values (a default given explicitly counts)."""
-    parser = build_parser()
-    parser.set_defaults(**{name: None for name in vars(args)})  # no option parses to None once given
-    return {name for name, value in vars(parser.parse_args(argv)).items() if value is not None}
-
-
-def refuse(parser: argparse.ArgumentParser, given: set[str], names: tuple[str, ...], mode: str, why: str) -> None:
-    flags = [f"--{name}" for name in names if name in given]
-    if flags:
-        parser.error(f"{', '.join(flags)} {'does' if len(flags) == 1 else 'do'} not combine with {mode}: {why}")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -119,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         if value is not None and value < least:
             parser.error(f"{name} must be {least} or more, not {value}{hint}")
     models = args.model or [MMS_KURMANJI]
-    given = given_options(argv, args)
+    given = given_options(build_parser, argv, args)
     if args.evaluate:
         refuse(parser, given, SPEECH_OPTIONS, "--evaluate", "evaluation speaks the texts of --metadata and writes --report")
         refuse(parser, given, EXPORT_OPTIONS, "--evaluate", "export first, then evaluate the exported folder (--model DIR)")

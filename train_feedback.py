@@ -37,6 +37,7 @@ from kurdish_tts import audio, checkpoint
 from kurdish_tts.feedback import Entry, FeedbackRejected, FeedbackStore, link_or_copy
 from kurdish_tts.metadata import (EVAL_FILE, TRAIN_FILE, WAVS_DIR, Clip, MetadataError, read_metadata, replace_folder,
                                   restore_replaced_folder, write_metadata)
+from kurdish_tts.options import given_options, refuse
 from kurdish_tts.trainer import (TrainingError, TrainingInterrupted, add_training_arguments, check_arguments,
                                  checkpoint_record, discriminator_folder, latest_checkpoint, remove_run_checkpoints,
                                  resolve_resume, train)
@@ -88,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     check_arguments(parser, args)
     if not (math.isfinite(args.feedback_weight) and args.feedback_weight > 0):
         parser.error("--feedback_weight must be a number above 0")
+    check_mode_options(parser, argv, args)
     if args.asr_model != "none" and not (Path(args.asr_model) / "config.json").is_file():
         parser.error(f"--asr_model {args.asr_model} is not a model folder: pass a local speech-recognition model "
                      f"or 'none' to check the round's model without a CER")
@@ -116,6 +118,27 @@ def main(argv: list[str] | None = None) -> int:
     except (FeedbackRejected, TrainingError, MetadataError, OSError, ValueError) as e:  # OSError: disk full, permissions...
         print(f"error: {e}", file=sys.stderr)
         return 1
+
+
+# What each mode reads; an option given with a mode that does not read it is refused, not ignored.
+SHARED_OPTIONS = ("data_dir", "output_dir")
+INTAKE_OPTIONS = ("add_sample", "add_batch", "speaker", "source", "note", "model_name_or_path", "init_config")
+SHOW_OPTIONS = ("list", "rollback")
+
+
+def check_mode_options(parser: argparse.ArgumentParser, argv: list[str] | None, args: argparse.Namespace) -> None:
+    given = given_options(build_parser, argv, args)
+    if args.add_sample or args.add_batch:
+        mode, allowed = ("--add_sample" if args.add_sample else "--add_batch"), SHARED_OPTIONS + INTAKE_OPTIONS
+        why = "intake only stores the correction; training flags go with a training round (no intake flag)"
+    elif args.list or args.rollback:
+        mode, allowed = ("--list" if args.list else "--rollback"), SHARED_OPTIONS + SHOW_OPTIONS
+        why = f"{mode} reads the feedback folder and the model folder only"
+    else:
+        refuse(parser, given, ("speaker", "source", "note"), "a training round",
+               "they describe a correction: give them with --add_sample or --add_batch")
+        return
+    refuse(parser, given, sorted(given - set(allowed)), mode, why)
 
 
 def vocabulary_characters(args) -> frozenset:

@@ -42,10 +42,16 @@ def workspace(base, tmp_path) -> Path:
     return tmp_path / "w"
 
 
+def folders(workspace: Path, argv) -> list[str]:
+    """The workspace's folders for a run of train_feedback.py (the checkpoints only for a training round)."""
+    common = ["--data_dir", str(workspace / "training"), "--output_dir", str(workspace / "models" / "kurdish")]
+    if not {"--add_sample", "--add_batch", "--list", "--rollback"} & set(map(str, argv)):
+        common += ["--checkpoint_dir", str(workspace / "fck")]
+    return common + list(map(str, argv))
+
+
 def feedback(workspace: Path, *argv) -> int:
-    return train_feedback.main(["--data_dir", str(workspace / "training"), "--output_dir",
-                                str(workspace / "models" / "kurdish"), "--checkpoint_dir", str(workspace / "fck"),
-                                *map(str, argv)])
+    return train_feedback.main(folders(workspace, argv))
 
 
 def round_args(*extra) -> list[str]:
@@ -317,9 +323,7 @@ def test_rejections_store_nothing(workspace, tmp_path, capsys, make, text, messa
 
 
 def run_script(workspace: Path, *argv, **kwargs) -> subprocess.Popen:
-    command = [sys.executable, str(ROOT / "train_feedback.py"), "--data_dir", str(workspace / "training"),
-               "--output_dir", str(workspace / "models" / "kurdish"), "--checkpoint_dir", str(workspace / "fck"),
-               *map(str, argv)]
+    command = [sys.executable, str(ROOT / "train_feedback.py"), *folders(workspace, argv)]
     return subprocess.Popen(command, cwd=ROOT, env=dict(os.environ, HF_HUB_OFFLINE="1"), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **kwargs)
 
@@ -725,3 +729,18 @@ def test_a_gentle_round_passes_the_install_check(standin_workspace, tmp_path, ca
     scores = json.loads((workspace / "models" / "kurdish" / "round.json").read_text())["scores"]
     assert scores["worse"] == [] and abs(scores["after"]["cer"] - scores["before"]["cer"]) <= 0.05
     assert scores["asr_model"].endswith("judge") and scores["margins"]["cer"] == 0.05
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--add_sample", "a.wav", "ez", "--max_steps", "5"], "--max_steps does not combine with --add_sample"),
+    (["--add_batch", "b.csv", "--archive_feedback", "--freeze", "decoder"],
+     "--archive_feedback, --freeze do not combine with --add_batch"),
+    (["--list", "--feedback_weight", "3"], "--feedback_weight does not combine with --list"),
+    (["--rollback", "--speaker", "amed"], "--speaker does not combine with --rollback"),
+    (["--max_steps", "2", "--note", "x"], "--note does not combine with a training round"),
+])
+def test_flags_that_do_not_apply_to_the_mode_are_refused(workspace, capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_:
+        feedback(workspace, *argv)
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+    assert pending(workspace) == []
