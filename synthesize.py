@@ -59,7 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="variation of the rhythm (default: the model config's, 0.8 in MMS)")
     voice.add_argument("--speaker_id", type=int, help="speaker of a multi-speaker model (default 0)")
     voice.add_argument("--seed", type=int, help="same seed, same audio")
-    voice.add_argument("--batch_size", type=int, default=1, help="sentences synthesised together (helps on a GPU only)")
+    voice.add_argument("--batch_size", type=int, default=1, help="sentences synthesised together (pays on a GPU; "
+                       "on a CPU it only adds padding)")
+    voice.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu",
+                       help="where a PyTorch model runs (auto: a CUDA GPU when there is one); ONNX runs on the CPU")
     parser.add_argument("--export_onnx", type=Path, metavar="DIR",
                         help="write --model as ONNX to DIR (then run it with --model DIR, in ONNX Runtime)")
     parser.add_argument("--quantize", action="store_true",
@@ -92,9 +95,19 @@ def read_utterances(args: argparse.Namespace) -> list[str]:
 
 # What each mode reads; an option of another mode given with it is refused, not ignored.
 SPEECH_OPTIONS = ("text", "text_file", "output")
-VOICE_OPTIONS = ("speaking_rate", "noise_scale", "noise_scale_duration", "speaker_id", "seed", "batch_size")
+VOICE_OPTIONS = ("speaking_rate", "noise_scale", "noise_scale_duration", "speaker_id", "seed", "batch_size", "device")
 EVALUATION_OPTIONS = ("metadata", "max_clips", "report")
 EXPORT_OPTIONS = ("export_onnx", "quantize")
+
+
+def resolve_device(parser: argparse.ArgumentParser, device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: no CUDA GPU here; use --device cpu or auto")
+    return device
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         if value is not None and value < least:
             parser.error(f"{name} must be {least} or more, not {value}{hint}")
     models = args.model or [MMS_KURMANJI]
+    device = resolve_device(parser, args.device)
     given = given_options(build_parser, argv, args)
     if args.evaluate:
         refuse(parser, given, SPEECH_OPTIONS, "--evaluate", "evaluation speaks the texts of --metadata and writes --report")
@@ -123,12 +137,12 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings(args.speaking_rate, args.noise_scale, args.noise_scale_duration, args.speaker_id, args.seed,
                         args.batch_size)
     if args.evaluate:
-        return evaluate_models(args, models, settings)
+        return evaluate_models(args, models, settings, device)
     if args.export_onnx:
         return export(models[0], args.export_onnx, args.quantize)
     try:
         utterances = read_utterances(args)
-        voice = Voice(models[0])
+        voice = Voice(models[0], device=device)
         recognizer = load_recognizer(args.asr_model) if args.asr_model else None
         voice.speaker(settings)
         for text in utterances:
@@ -193,7 +207,7 @@ def export(model: str, output: Path, quantize: bool) -> int:
     return 0
 
 
-def evaluate_models(args: argparse.Namespace, models: list[str], settings: Settings) -> int:
+def evaluate_models(args: argparse.Namespace, models: list[str], settings: Settings, device: str = "cpu") -> int:
     """Score every model on the clips of --metadata, spoken with `settings` (seed 0 unless one is given):
     a table, a JSON report and a picture."""
     from kurdish_tts import evaluation
@@ -211,7 +225,7 @@ def evaluate_models(args: argparse.Namespace, models: list[str], settings: Setti
             raise evaluation.EvaluationError(f"--report {args.report}: the picture goes to {picture}, which is a folder: "
                                              "pass another file name")
         clips = read_metadata(args.metadata)[: args.max_clips]
-        voices = {name: Voice(name) for name in models}
+        voices = {name: Voice(name, device=device) for name in models}
         evaluation.check_clips(args.metadata, clips, voices, settings)
         asr_model = args.asr_model or (JUDGE if (JUDGE / "config.json").is_file() else None)
         recognizer = evaluation.Recognizer(asr_model) if asr_model else None

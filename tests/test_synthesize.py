@@ -229,3 +229,17 @@ def test_the_synthesis_engine_without_noise_is_the_transformers_forward(model_di
         ours = Voice.from_model(model, tokenizer).speak(text, Settings(noise_scale=0.0, noise_scale_duration=0.0))
         assert ours.shape == reference.shape
         np.testing.assert_allclose(ours, reference, atol=1e-5)
+
+
+def test_the_device_is_chosen_or_refused(model_dir, tmp_path, capsys):
+    import torch
+
+    assert synthesize.main(["--model", str(model_dir), "--text", "ez im", "--device", "auto", "--seed", "1",
+                            "--output", str(tmp_path / "auto.wav")]) == 0
+    assert synthesize.main(["--model", str(model_dir), "--text", "ez im", "--device", "cpu", "--seed", "1",
+                            "--output", str(tmp_path / "cpu.wav")]) == 0
+    if not torch.cuda.is_available():
+        assert np.array_equal(sf.read(tmp_path / "auto.wav")[0], sf.read(tmp_path / "cpu.wav")[0])
+        with pytest.raises(SystemExit) as exit_:
+            synthesize.main(["--model", str(model_dir), "--text", "ez im", "--device", "cuda"])
+        assert exit_.value.code == 2 and "--device cuda: no CUDA GPU here" in capsys.readouterr().err
