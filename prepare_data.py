@@ -62,6 +62,16 @@ OUTPUT_FILES = (TRAIN_FILE, EVAL_FILE, REPORT_FILE, STATS_FILE)  # written atomi
 MODEL_HOP = 256
 
 
+class ClientIdAction(argparse.Action):
+    """--client_id, repeatable; the old spelling --speaker still works, with a notice (a "speaker" is a
+    free-text name in train_feedback.py and an embedding index in --speaker_id)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if option_string == "--speaker":
+            print("notice: --speaker is now spelt --client_id (a Common Voice client_id)", file=sys.stderr)
+        setattr(namespace, self.dest, [*(getattr(namespace, self.dest) or []), values])  # the default list stays empty
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -81,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     filters.add_argument("--max_duration", type=float, default=15.0, help="seconds, after trimming")
     filters.add_argument("--filter_speaking_rate", action="store_true",
                          help="drop clips whose characters per second lie outside the interquartile fences")
-    filters.add_argument("--speaker", action="append", default=[], metavar="CLIENT_ID", help="keep only this speaker (repeatable)")
+    filters.add_argument("--client_id", "--speaker", action=ClientIdAction, default=[], metavar="CLIENT_ID",
+                         help="keep only this Common Voice client_id (repeatable; --speaker is its old spelling)")
     filters.add_argument("--top_speakers", type=int,
                          help="keep the N speakers with the most kept clips (every speaker's clips are processed first)")
     filters.add_argument("--gender", help="keep only this gender (e.g. female, male: matches female_feminine too)")
@@ -132,8 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--min_duration must be below --max_duration")
     if args.num_workers < 1:
         parser.error("--num_workers must be at least 1")
-    if args.speaker and args.top_speakers:
-        parser.error("--speaker and --top_speakers exclude each other")
+    if args.client_id and args.top_speakers:
+        parser.error("--client_id and --top_speakers exclude each other")
     if any(n is not None and n < 1 for n in (args.top_speakers, args.max_samples)):
         parser.error("--top_speakers and --max_samples must be at least 1")
     if args.eval_size is not None and args.eval_size < 0:
@@ -158,7 +169,7 @@ def prepare(args: argparse.Namespace) -> int:
     wavs.mkdir(parents=True, exist_ok=True)
     remove_leftovers(out)
     warn_if_audio_settings_changed(out, args)
-    speakers = set(args.speaker) or None
+    speakers = set(args.client_id) or None
     settings = audio.CleaningSettings.from_arguments(vars(args))
 
     print(f"source: {source.description}; vocabulary: {vocabulary.source}; workers: {args.num_workers}")
@@ -454,7 +465,7 @@ FILTER_ADVICE = {
     "vote filter": "lower --min_upvotes or raise --max_downvotes",
     "too short": "lower --min_duration",
     "too long": "raise --max_duration",
-    "other speaker": "check the --speaker ids (the dataset's client_id values)",
+    "other speaker": "check the --client_id values (the dataset's client_id column)",
     "other gender": "check --gender against the dataset's gender values (female, male, ...) or leave it out",
     "speaking rate outlier": "leave out --filter_speaking_rate",
     "beyond --max_samples": "raise --max_samples",

@@ -49,7 +49,7 @@ def compute_losses(model, discriminator, batch, features: FeatureConfig, weights
         loss_g = loss_g + weights.fm * parts["loss_fm"] + weights.gen * parts["loss_gen"]
     loss_d = weights.disc * parts["loss_disc"]
     metrics = {name: value.item() for name, value in parts.items()}
-    metrics.update(loss_g=loss_g.item(), loss_d=loss_d.item(),
+    metrics.update(generator_total=loss_g.item(), discriminator_total=loss_d.item(),
                    score_real=mean_score(scores_real), score_fake=mean_score(scores_fake))
     return loss_g, loss_d, metrics, out
 

@@ -50,7 +50,9 @@ EVAL_SENTENCES = [
     "Hewa îro pir xweş e, em ê herin baxçe.",
 ]
 # Short names on the progress bar: the discriminator's mean score on real and on generated audio, gradient norms.
-BAR_NAMES = {"score_real": "real", "score_fake": "fake", "grad_norm_g": "|grad_g|", "grad_norm_d": "|grad_d|"}
+# The weighted sums each network minimises are G and D; the parts keep their loss names without "loss_".
+BAR_NAMES = {"score_real": "real", "score_fake": "fake", "grad_norm_g": "|grad_g|", "grad_norm_d": "|grad_d|",
+             "generator_total": "G", "discriminator_total": "D"}
 EVAL_SCORED_CLIPS = 8  # held-out clips spoken and scored (MCD-DTW, duration ratio) at each evaluation
 MMS_LICENSE = ("cc-by-nc-4.0", "This model is fine-tuned from Meta's MMS text-to-speech model and inherits its "
                "licence, CC BY-NC 4.0 (non-commercial use only).")
@@ -181,7 +183,7 @@ class Run:
     sampler: LengthBucketSampler
     eval_dataset: TtsDataset | None
     progress: Progress
-    warm_discriminator: bool  # loaded from a trained checkpoint: no warm-up needed
+    discriminator_loaded: bool  # loaded from a trained checkpoint: no warm-up needed
     discriminator_origin: str = ""  # where its weights or, for a fresh one, its widths come from
     spoilt_step: bool = False  # a micro-batch of the current optimiser step had a non-finite loss
     settings: dict = field(default_factory=dict)  # what a checkpoint records and a resume must match
@@ -310,7 +312,7 @@ def build_run(args, train_clips: list[Clip], eval_clips: list[Clip], weights: li
                                args.weight_disc)
     return Run(args, accelerator, model, discriminator, tokenizer, vocabulary, optimizer_g, optimizer_d, scheduler_g,
                scheduler_d, features, loss_weights, dataset, sampler, eval_dataset, progress,
-               warm_discriminator=args.discriminator is not None, discriminator_origin=origin,
+               discriminator_loaded=args.discriminator is not None, discriminator_origin=origin,
                settings=run_settings(args, data_fingerprint(train_clips, dataset.samples, weights)))
 
 
@@ -536,7 +538,7 @@ def train_step(run: Run, batch) -> dict[str, float] | None:
     metrics of the micro-batch, or None when its step is spoilt.
     """
     args, accelerator = run.args, run.accelerator
-    warming_up = not run.warm_discriminator and run.progress.step < args.discriminator_warmup_steps
+    warming_up = not run.discriminator_loaded and run.progress.step < args.discriminator_warmup_steps
     with accelerator.accumulate(run.model, run.discriminator):  # counts the micro-batch, even one passed over
         if run.spoilt_step:
             if accelerator.sync_gradients:
@@ -545,7 +547,7 @@ def train_step(run: Run, batch) -> dict[str, float] | None:
         with accelerator.autocast():
             loss_g, loss_d, metrics, _ = compute_losses(run.model, run.discriminator, batch, run.features, run.weights,
                                                         args.segment_frames, adversarial=not warming_up)
-        finite = math.isfinite(metrics["loss_g"]) and math.isfinite(metrics["loss_d"])
+        finite = math.isfinite(metrics["generator_total"]) and math.isfinite(metrics["discriminator_total"])
         if accelerator.num_processes > 1:  # every process skips, or none: the gradient averaging must meet
             finite = bool(accelerator.reduce(torch.tensor(float(not finite), device=accelerator.device)) == 0)
         if not finite:
@@ -611,7 +613,7 @@ def warmup_factors(run: Run) -> tuple[float, float]:
     if steps <= 0:
         return 1.0, 1.0
     step = run.progress.step  # updates done before this one
-    generator_start = 0 if run.warm_discriminator else run.args.discriminator_warmup_steps
+    generator_start = 0 if run.discriminator_loaded else run.args.discriminator_warmup_steps
     return min(1.0, (step + 1) / steps), min(1.0, max(1, step - generator_start + 1) / steps)
 
 
@@ -642,7 +644,7 @@ def step_schedulers(run: Run) -> None:
     after a first fp16 step skipped for overflow: the order over the whole run is right."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before `optimizer\.step\(\)`")
-        if run.warm_discriminator or run.progress.step > run.args.discriminator_warmup_steps:
+        if run.discriminator_loaded or run.progress.step > run.args.discriminator_warmup_steps:
             run.scheduler_g.step()
         run.scheduler_d.step()
 
@@ -813,7 +815,7 @@ def print_header(run: Run, total_steps: int, resume_from: Path | None) -> None:
     minutes = sum(run.dataset.samples) / run.dataset.sample_rate / 60
     print(f"data: {len(run.dataset)} clips ({minutes:.1f} min) from {args.data_dir}, "
           f"{len(run.eval_dataset) if run.eval_dataset else 0} for evaluation")
-    state = "" if run.warm_discriminator else f"fresh, {args.discriminator_warmup_steps} warm-up steps, "
+    state = "" if run.discriminator_loaded else f"fresh, {args.discriminator_warmup_steps} warm-up steps, "
     print(f"generator: {trainable / 1e6:.2f} M trainable parameters; discriminator {disc / 1e6:.2f} M "
           f"({state}{run.discriminator_origin})")
     rates = f"learning rate {args.learning_rate:g}"

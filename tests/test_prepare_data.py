@@ -201,7 +201,7 @@ def test_vote_and_duration_flags(tmp_path):
 
 
 def test_speaker_gender_and_max_samples(release, tmp_path):
-    assert run(release, tmp_path / "a", "--speaker", "b" * 64, "--eval_size", 0) == 0
+    assert run(release, tmp_path / "a", "--client_id", "b" * 64, "--eval_size", 0) == 0
     assert report(tmp_path / "a")["speakers"]["clips"] == {"b" * 64: 3}
     assert run(release, tmp_path / "b", "--top_speakers", 1, "--eval_size", 0) == 0
     assert report(tmp_path / "b")["speakers"]["clips"] == {"a" * 64: 5}
@@ -400,7 +400,7 @@ def test_a_damaged_parquet_file_and_a_refused_hub_dataset_are_one_line_errors(tm
 @pytest.mark.parametrize("flags, message", [
     (["--min_duration", "3", "--max_duration", "2"], "--min_duration must be below --max_duration"),
     (["--num_workers", "0"], "--num_workers must be at least 1"),
-    (["--speaker", "x", "--top_speakers", "1"], "exclude each other"),
+    (["--client_id", "x", "--top_speakers", "1"], "exclude each other"),
     (["--top_speakers", "0"], "must be at least 1"),
     (["--max_samples", "0"], "must be at least 1"),
     (["--eval_size", "-2"], "--eval_size must be at least 0"),
@@ -633,11 +633,13 @@ def test_progress_bar_reaches_every_row(tmp_path, capsys):
         dict(default_rows(1)[0], path="common_voice_kmr_0.mp3"),  # a duplicate
     ]
     out = tmp_path / "out"
-    speakers = ["--speaker", "a" * 64, "--speaker", "b" * 64, "--gender", "female"]
+    speakers = ["--client_id", "a" * 64, "--speaker", "b" * 64, "--gender", "female"]  # the old spelling too
     assert run(write_release(tmp_path / "cv", rows), out, *speakers, "--eval_size", 0) == 0
     assert sum(report(out)["counts"]["dropped"].values()) == 7  # the 2 male rows among them
-    bar = capsys.readouterr().err.split("\r")[-1]
+    err = capsys.readouterr().err
+    bar = err.split("\r")[-1]
     assert "100%" in bar and "9/9" in bar and "dropped=7, kept=2" in bar
+    assert "notice: --speaker is now spelt --client_id" in err
 
 
 def test_no_clip_left_advice_fits_the_reason(tmp_path, capsys):
@@ -652,8 +654,8 @@ def test_no_clip_left_advice_fits_the_reason(tmp_path, capsys):
     err = error_line(capsys)
     assert "most by 'too short': 3" in err and "loosen that filter: lower --min_duration" in err
 
-    assert run(short, tmp_path / "c", "--speaker", "nobody") == 1
-    assert "most by 'other speaker': 3" in (err := error_line(capsys)) and "--speaker" in err
+    assert run(short, tmp_path / "c", "--client_id", "nobody") == 1
+    assert "most by 'other speaker': 3" in (err := error_line(capsys)) and "--client_id" in err
 
     empty = write_release(tmp_path / "empty", [])
     assert run(empty, tmp_path / "d") == 1

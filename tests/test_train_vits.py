@@ -200,7 +200,7 @@ def not_finite_on_calls(monkeypatch, spoilt: set[int]) -> list[int]:
         loss_g, loss_d, metrics, out = compute_losses(*args, **kwargs)
         calls.append(len(calls) + 1)
         if calls[-1] in spoilt:
-            return loss_g * float("nan"), loss_d, dict(metrics, loss_g=float("nan")), out
+            return loss_g * float("nan"), loss_d, dict(metrics, generator_total=float("nan")), out
         return loss_g, loss_d, metrics, out
 
     monkeypatch.setattr(trainer, "compute_losses", sometimes_not_finite)
@@ -230,7 +230,7 @@ def test_a_non_finite_loss_skips_its_whole_optimiser_step(data, tmp_path, capsys
     out = capsys.readouterr().out
     assert "trained 3 steps" in out and "(1 optimiser steps skipped for non-finite losses)" in out
     history = json.loads((tmp_path / "spoilt" / "model" / "loss_history.json").read_text())
-    assert [step for step, _ in history] == [1, 2, 3] and all(math.isfinite(m["loss_g"]) for _, m in history)
+    assert [step for step, _ in history] == [1, 2, 3] and all(math.isfinite(m["generator_total"]) for _, m in history)
 
 
 @pytest.mark.parametrize("problem, message", [
