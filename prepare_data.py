@@ -44,7 +44,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 from kurdish_tts import audio, charts, hub
-from kurdish_tts.metadata import (EVAL_FILE, TRAIN_FILE, WAVS_DIR, Clip, write_metadata,
+from kurdish_tts.metadata import (EVAL_FILE, TRAIN_FILE, WAVS_DIR, Clip, tokens_of, too_short, write_metadata,
                                   write_text_atomic)
 from kurdish_tts.sources import Source, SourceError, SourceRow, open_source
 from kurdish_tts.text import normalize_text
@@ -57,9 +57,6 @@ IN_FLIGHT_PER_WORKER = 3  # chunks queued per worker: enough to keep it busy, me
 SHOW_EXAMPLES = 3
 REPORT_FILE, STATS_FILE = "dataset.json", "stats.png"
 OUTPUT_FILES = (TRAIN_FILE, EVAL_FILE, REPORT_FILE, STATS_FILE)  # written atomically at the end of a run
-# VITS aligns every token to at least one spectrogram frame (hop 256 samples); the tokenizer
-# puts a blank between characters, so a clip needs 2 * characters + 1 frames.
-MODEL_HOP = 256
 
 
 class ClientIdAction(argparse.Action):
@@ -386,7 +383,7 @@ def _process_clip(job: Job) -> Outcome:
     if not normalized.text.strip():
         reason = "empty text" if not row.text.strip() else "nothing sayable in text"
         return Outcome(row.key, reason, row.text[:40], seconds_in=seconds_in)
-    if seconds * job.settings.target_sr // MODEL_HOP < 2 * len(normalized.text) + 1:
+    if too_short(round(seconds * job.settings.target_sr), tokens_of(normalized.text)):
         return Outcome(row.key, "audio too short for its text", f"{seconds:.2f} s, {len(normalized.text)} characters",
                        seconds_in=seconds_in)
     if cleaned is not None:

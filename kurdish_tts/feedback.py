@@ -23,13 +23,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from kurdish_tts import audio
-from kurdish_tts.metadata import TRAIN_FILE, WAVS_DIR, Clip, MetadataError, write_metadata, write_text_atomic
+from kurdish_tts.metadata import (TRAIN_FILE, WAVS_DIR, Clip, MetadataError, tokens_of, too_short, write_metadata,
+                                  write_text_atomic)
 from kurdish_tts.text import normalize_text
 
 ENTRIES_FILE = "entries.json"
 ROUND_FILE = "round.json"
 IN_PROGRESS_FILE = "round-in-progress.json"
-MODEL_HOP = 256  # VITS aligns each token (2 per character with blanks) to at least one frame of 256 samples
 
 
 class FeedbackRejected(ValueError):
@@ -154,7 +154,7 @@ class FeedbackStore:
         if not spoken:
             raise FeedbackRejected(f"{audio_path}: the text {text[:40]!r} has nothing the model can say")
         seconds = cleaned.size / settings.target_sr
-        if seconds * settings.target_sr // MODEL_HOP < 2 * len(spoken) + 1:
+        if too_short(cleaned.size, tokens_of(spoken)):
             raise FeedbackRejected(f"{audio_path}: {seconds:.1f} s of audio is too short for {len(spoken)} characters of text")
         digest = hashlib.sha256(data).hexdigest()
         clip_id = clip_id or f"fb_{digest[:16]}"

@@ -22,6 +22,21 @@ SEPARATOR = "|"
 TRAIN_FILE = "metadata.csv"
 EVAL_FILE = "metadata_eval.csv"
 WAVS_DIR = "wavs"
+# VITS aligns every token to at least one spectrogram frame; MMS (and every config here) makes a
+# frame every 256 samples, and its tokenizer puts a blank around every character.
+MODEL_HOP = 256
+
+
+def tokens_of(text: str) -> int:
+    """Tokens the MMS-style tokenizer makes of normalised `text`: a blank before, between and after."""
+    return 2 * len(text) + 1
+
+
+def too_short(samples: int, tokens: int, hop: int = MODEL_HOP) -> bool:
+    """The one rule: a clip of `samples` cannot be aligned with `tokens` tokens when it has fewer frames."""
+    return samples // hop < tokens
+
+
 UMASK = os.umask(0o022)  # reading the process's umask means setting it: set it straight back
 os.umask(UMASK)
 

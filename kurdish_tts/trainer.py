@@ -34,7 +34,7 @@ from kurdish_tts.dataset import LengthBucketSampler, TtsDataset, collate
 from kurdish_tts.discriminator import (CONFIG_FILE as DISCRIMINATOR_CONFIG_FILE, DiscriminatorConfig, VitsDiscriminator,
                                        load_discriminator, save_discriminator)
 from kurdish_tts.features import FeatureConfig
-from kurdish_tts.metadata import EVAL_FILE, TRAIN_FILE, Clip, check_clips, read_metadata, replace_folder
+from kurdish_tts.metadata import EVAL_FILE, TRAIN_FILE, Clip, check_clips, read_metadata, replace_folder, too_short
 from kurdish_tts.objective import LossWeights, compute_losses
 from kurdish_tts.synthesis import Settings, Voice
 from kurdish_tts.text import normalize_text
@@ -365,7 +365,7 @@ def trained_speaker(args, config) -> int | None:
 def check_alignable(dataset: TtsDataset, hop_length: int, show: int = 3) -> None:
     """Every token needs at least one spectrogram frame: audio too short for its text cannot be aligned."""
     short = [clip.file for clip, samples in zip(dataset.clips, dataset.samples)
-             if samples // hop_length < len(dataset.tokenizer(clip.text).input_ids)]
+             if too_short(samples, len(dataset.tokenizer(clip.text).input_ids), hop_length)]
     if short:
         raise TrainingError(f"{len(short)} clips are too short for their text (fewer frames than tokens): "
                             f"{', '.join(short[:show])}; remove them from the metadata or re-run prepare_data.py")
