@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from kurdish_tts import audio, checkpoint
+from kurdish_tts.evaluation import EvaluationError
 from kurdish_tts.feedback import Entry, FeedbackRejected, FeedbackStore, link_or_copy
 from kurdish_tts.metadata import (EVAL_FILE, TRAIN_FILE, WAVS_DIR, Clip, MetadataError, read_metadata, replace_folder,
                                   restore_replaced_folder, write_metadata)
@@ -41,7 +42,7 @@ from kurdish_tts.options import given_options, refuse
 from kurdish_tts.trainer import (TrainingError, TrainingInterrupted, add_training_arguments, check_arguments,
                                  checkpoint_record, discriminator_folder, latest_checkpoint, remove_run_checkpoints,
                                  resolve_resume, train)
-from kurdish_tts.vocabulary import MMS_KURMANJI, builtin_vocabulary, load_vocabulary
+from kurdish_tts.vocabulary import MMS_KURMANJI, VocabularyUnavailable, builtin_vocabulary, load_vocabulary
 
 CURRENT_MODEL = Path("models/kurdish")
 JUDGE = Path(__file__).resolve().parent / "data" / "judge"
@@ -115,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingInterrupted as e:
         print(f"{e}; every feedback clip is still pending", file=sys.stderr)
         return 130
-    except (FeedbackRejected, TrainingError, MetadataError, OSError, ValueError) as e:  # OSError: disk full, permissions...
+    except (FeedbackRejected, TrainingError, MetadataError, EvaluationError, VocabularyUnavailable, OSError) as e:
+        # the project's own errors, and OSError (disk full, permissions); anything else is a bug, with its traceback
         print(f"error: {e}", file=sys.stderr)
         return 1
 
@@ -169,13 +171,13 @@ def add_sample(store: FeedbackStore, args) -> int:
 
 def read_batch(path: Path) -> list:
     """The rows of a CSV (with a header) or JSON Lines file, in order, as parsed: `row_problem`
-    judges each one. Raises ValueError when the file as a whole cannot be read or parsed."""
+    judges each one. Raises FeedbackRejected when the file as a whole cannot be read or parsed."""
     try:
         text = path.read_text(encoding="utf-8-sig")  # -sig: spreadsheet exports start with a BOM
     except FileNotFoundError as e:
         raise FileNotFoundError(f"--add_batch {path} not found") from e
     except (OSError, UnicodeError) as e:
-        raise ValueError(f"--add_batch {path}: cannot read it as UTF-8 text ({e})") from e
+        raise FeedbackRejected(f"--add_batch {path}: cannot read it as UTF-8 text ({e})") from e
     if path.suffix.lower() in (".jsonl", ".json", ".ndjson"):
         rows = []
         for line in filter(str.strip, text.splitlines()):
@@ -186,17 +188,17 @@ def read_batch(path: Path) -> list:
             except RecursionError:  # nested deeper than Python parses: this line only is bad
                 rows.append(json.JSONDecodeError("nested too deeply", line[:40], 0))
         if rows and all(isinstance(row, json.JSONDecodeError) for row in rows):
-            raise ValueError(f"--add_batch {path}: no line is JSON; expected JSON Lines, one object a line")
+            raise FeedbackRejected(f"--add_batch {path}: no line is JSON; expected JSON Lines, one object a line")
         return rows
     try:
         reader = csv.DictReader(text.splitlines(keepends=True), strict=True)  # an unclosed quote is an error
         header = reader.fieldnames or []
         if not {"audio", "text"} <= set(header) <= set(BATCH_COLUMNS):
-            raise ValueError(f"--add_batch {path}: the CSV header must name audio and text (optional: id, speaker, "
+            raise FeedbackRejected(f"--add_batch {path}: the CSV header must name audio and text (optional: id, speaker, "
                              f"source, note); got {','.join(header) or 'nothing'}")
         return list(reader)
     except csv.Error as e:
-        raise ValueError(f"--add_batch {path}: not a readable CSV file ({e})") from e
+        raise FeedbackRejected(f"--add_batch {path}: not a readable CSV file ({e})") from e
 
 
 def row_problem(row) -> str:

@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingInterrupted as e:
         print(e, file=sys.stderr)
         return 130
-    except (TrainingError, MetadataError, FileNotFoundError, ValueError) as e:
+    except (TrainingError, MetadataError) as e:  # the project's own errors: anything else is a bug, with its traceback
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0

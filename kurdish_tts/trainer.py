@@ -224,7 +224,11 @@ def load_generator_source(args) -> tuple[object, Vocabulary, DiscriminatorConfig
         if config.vocab_size < len(vocabulary.token_to_id):
             raise TrainingError(f"{args.init_config}: vocab_size {config.vocab_size} is below the "
                                 f"{len(vocabulary.token_to_id)} tokens of the {choice} vocabulary")
-        return config, vocabulary, DiscriminatorConfig.from_dict(discriminator) if discriminator else None
+        try:
+            widths = DiscriminatorConfig.from_dict(discriminator) if discriminator else None
+        except (ValueError, TypeError) as e:
+            raise TrainingError(f"--init_config {args.init_config}: its \"discriminator\" section: {e}") from e
+        return config, vocabulary, widths
     source = str(args.model_name_or_path)
     try:
         hub.require(source)
@@ -290,7 +294,10 @@ def build_run(args, train_clips: list[Clip], eval_clips: list[Clip], weights: li
         getattr(model, name).requires_grad_(False)
     model.text_encoder.encoder.layerdrop = args.layerdrop  # the module's copy: the saved config keeps its value
     if args.discriminator:
-        discriminator = load_discriminator(args.discriminator, discriminator_config)
+        try:
+            discriminator = load_discriminator(args.discriminator, discriminator_config)
+        except (ValueError, FileNotFoundError) as e:  # not found, or not this layout: one line
+            raise TrainingError(f"--discriminator: {e}") from e
         origin = f"loaded from {args.discriminator}"
     else:
         fresh, origin = fresh_discriminator_config(args, config, discriminator_config)
