@@ -196,6 +196,12 @@ class Run:
         return trained_speaker(self.args, self.model.config)
 
     @property
+    def generator_start(self) -> int:
+        """The step from which the generator trains: after a fresh discriminator's warm-up, at once
+        beside a loaded one."""
+        return 0 if self.discriminator_loaded else self.args.discriminator_warmup_steps
+
+    @property
     def generator_parameters(self) -> list:
         return [p for p in self.model.parameters() if p.requires_grad]
 
@@ -348,11 +354,11 @@ def fresh_discriminator_config(args, config, from_init_config: DiscriminatorConf
     decoder, so that a small generator does not train against a 47 M-parameter discriminator."""
     if from_init_config is not None:
         return from_init_config, f"widths from {args.init_config}"
-    if not args.init_config:
-        model = Path(str(args.model_name_or_path))
+    model = Path(str(args.model_name_or_path))
+    if not args.init_config and model.is_dir():
         for folder in (discriminator_folder(model), model.parent / "discriminator"):
             saved = folder / DISCRIMINATOR_CONFIG_FILE
-            if model.is_dir() and saved.is_file():
+            if saved.is_file():
                 try:
                     values = json.loads(saved.read_text(encoding="utf-8"))
                     return DiscriminatorConfig.from_dict(values), f"widths of {saved}"
@@ -466,9 +472,8 @@ def model_licence(args) -> tuple[str | None, str]:
     if not source.is_dir():
         return MMS_LICENSE if str(args.model_name_or_path) == MMS_KURMANJI else (
             None, f"Fine-tuned from `{args.model_name_or_path}`: its licence applies.")
-    card = source / "README.md"
-    front = card.read_text(encoding="utf-8").split("---")[1] if card.is_file() and card.read_text(
-        encoding="utf-8").startswith("---") else ""
+    card = (source / "README.md").read_text(encoding="utf-8") if (source / "README.md").is_file() else ""
+    front = card.split("---")[1] if card.startswith("---") else ""
     licence = next((line.split(":", 1)[1].strip() for line in front.splitlines() if line.startswith("license:")), None)
     named = f" ({licence})" if licence else " (see the README.md of that folder)"
     return licence, f"Fine-tuned from the model in `{source}` and under its licence{named}."
@@ -545,7 +550,7 @@ def train_step(run: Run, batch) -> dict[str, float] | None:
     metrics of the micro-batch, or None when its step is spoilt.
     """
     args, accelerator = run.args, run.accelerator
-    warming_up = not run.discriminator_loaded and run.progress.step < args.discriminator_warmup_steps
+    warming_up = run.progress.step < run.generator_start
     with accelerator.accumulate(run.model, run.discriminator):  # counts the micro-batch, even one passed over
         if run.spoilt_step:
             if accelerator.sync_gradients:
@@ -620,8 +625,7 @@ def warmup_factors(run: Run) -> tuple[float, float]:
     if steps <= 0:
         return 1.0, 1.0
     step = run.progress.step  # updates done before this one
-    generator_start = 0 if run.discriminator_loaded else run.args.discriminator_warmup_steps
-    return min(1.0, (step + 1) / steps), min(1.0, max(1, step - generator_start + 1) / steps)
+    return min(1.0, (step + 1) / steps), min(1.0, max(1, step - run.generator_start + 1) / steps)
 
 
 def average_gradients(accelerator, parameters: list[torch.Tensor]) -> None:
@@ -651,7 +655,7 @@ def step_schedulers(run: Run) -> None:
     after a first fp16 step skipped for overflow: the order over the whole run is right."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before `optimizer\.step\(\)`")
-        if run.discriminator_loaded or run.progress.step > run.args.discriminator_warmup_steps:
+        if run.discriminator_loaded or run.progress.step > run.generator_start:
             run.scheduler_g.step()
         run.scheduler_d.step()
 
@@ -699,8 +703,7 @@ def train(args: argparse.Namespace, train_clips: list[Clip] | None = None, eval_
     run = build_run(args, train_clips, eval_clips or [], weights)
     run.record = record or {}
     accelerator = run.accelerator
-    if resume_from is not None:
-        notices = resume(run, resume_from)
+    notices = resume(run, resume_from) if resume_from is not None else []
     run.progress.run_id = run.progress.run_id or uuid.uuid4().hex  # kept by a resume
     total_steps = args.max_steps or epochs_to_steps(run, args.num_epochs)
     from torch.utils.tensorboard import SummaryWriter
@@ -708,7 +711,7 @@ def train(args: argparse.Namespace, train_clips: list[Clip] | None = None, eval_
     if accelerator.is_main_process:
         run.writer = SummaryWriter(str(logging_dir(args)))
         print_header(run, total_steps, resume_from)
-        for notice in notices if resume_from is not None else []:
+        for notice in notices:
             print(f"notice: {notice}")
     bar = tqdm(total=total_steps, initial=run.progress.step, unit="step", dynamic_ncols=True,
                disable=not accelerator.is_main_process)
