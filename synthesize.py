@@ -226,7 +226,7 @@ def evaluate_models(args: argparse.Namespace, models: list[str], settings: Setti
                                              "pass another file name")
         clips = read_metadata(args.metadata)[: args.max_clips]
         voices = {name: Voice(name, device=device) for name in models}
-        evaluation.check_clips(args.metadata, clips, voices, settings)
+        evaluation.check_scorable(args.metadata, clips, voices, settings)
         asr_model = args.asr_model or (JUDGE if (JUDGE / "config.json").is_file() else None)
         recognizer = evaluation.Recognizer(asr_model) if asr_model else None
     except (SynthesisError, MetadataError, evaluation.EvaluationError) as e:

@@ -33,16 +33,19 @@ from pathlib import Path
 
 import numpy as np
 
-from kurdish_tts import audio, checkpoint
+from kurdish_tts import audio, hub
 from kurdish_tts.evaluation import EvaluationError
 from kurdish_tts.feedback import Entry, FeedbackRejected, FeedbackStore, link_or_copy
 from kurdish_tts.metadata import (EVAL_FILE, TRAIN_FILE, WAVS_DIR, Clip, MetadataError, read_metadata, replace_folder,
                                   restore_replaced_folder, write_metadata)
 from kurdish_tts.options import given_options, refuse
-from kurdish_tts.trainer import (TrainingError, TrainingInterrupted, add_training_arguments, check_arguments,
-                                 checkpoint_record, discriminator_folder, latest_checkpoint, remove_run_checkpoints,
-                                 resolve_resume, train)
-from kurdish_tts.vocabulary import MMS_KURMANJI, VocabularyUnavailable, builtin_vocabulary, load_vocabulary
+from kurdish_tts.training import TrainingError, TrainingInterrupted, add_training_arguments, check_arguments, train
+from kurdish_tts.training.arguments import logging_dir
+from kurdish_tts.training.checkpoints import (checkpoint_record, latest_checkpoint, read_record, remove_run_checkpoints,
+                                              resolve_resume)
+from kurdish_tts.training.output import discriminator_folder
+from kurdish_tts.training.run import read_init_config
+from kurdish_tts.vocabulary import MMS_KURMANJI, VocabularyUnavailable, load_vocabulary
 
 CURRENT_MODEL = Path("models/kurdish")
 JUDGE = Path(__file__).resolve().parent / "data" / "judge"
@@ -91,9 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     if not (math.isfinite(args.feedback_weight) and args.feedback_weight > 0):
         parser.error("--feedback_weight must be a number above 0")
     check_mode_options(parser, argv, args)
-    if args.asr_model != "none" and not (Path(args.asr_model) / "config.json").is_file():
-        parser.error(f"--asr_model {args.asr_model} is not a model folder: pass a local speech-recognition model "
-                     f"or 'none' to check the round's model without a CER")
+    problem = None if args.asr_model == "none" else hub.model_folder_problem(args.asr_model, hub_ids=False)
+    if problem:
+        parser.error(f"--asr_model: {problem}: pass a local speech-recognition model folder or 'none' to check the "
+                     f"round's model without a CER")
     try:
         store = FeedbackStore(args.data_dir)
         restore_current_model(store, args.output_dir)
@@ -144,9 +148,9 @@ def check_mode_options(parser: argparse.ArgumentParser, argv: list[str] | None, 
 
 
 def vocabulary_characters(args) -> frozenset:
-    """The characters the model of this round can say (the built-in alphabet for --init_config)."""
+    """The characters the model of this round can say (for --init_config: the vocabulary it names)."""
     if args.init_config:
-        return builtin_vocabulary().characters
+        return read_init_config(args.init_config)[1].characters
     return load_vocabulary(args.model_name_or_path).characters
 
 
@@ -275,7 +279,7 @@ def run_round(store: FeedbackStore, args) -> int:
         staging = Path(staging)
         # A resumed round trains on the clips it staged before it was interrupted, not on what is pending now.
         resume_from = resolve_resume(args)
-        staged = checkpoint.read_record(resume_from).get("snapshot") if resume_from else None
+        staged = read_record(resume_from).get("snapshot") if resume_from else None
         snapshot, feedback_clips = stage_clips(args.data_dir, store, base, eval_clips, staging,
                                                None if staged is None else {tuple(key) for key in staged})
         print(f"round: {len(snapshot)} feedback clips (weight {args.feedback_weight:g}) + {len(base)} base clips; "
@@ -284,7 +288,7 @@ def run_round(store: FeedbackStore, args) -> int:
         round_args = argparse.Namespace(**vars(args))
         round_args.data_dir = staging
         round_args.output_dir = round_folder(final_output)
-        round_args.logging_dir = args.logging_dir or final_output.with_name(f"{final_output.name}-runs")
+        round_args.logging_dir = logging_dir(final_output, args.logging_dir)
         for leftover in (discriminator_folder(round_args.output_dir), round_args.output_dir):  # see restore_current_model
             shutil.rmtree(leftover, ignore_errors=True)
         train(round_args, base + feedback_clips, eval_clips, weights, record={"snapshot": [e.key() for e in snapshot]})

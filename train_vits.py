@@ -21,7 +21,7 @@ import argparse
 import sys
 
 from kurdish_tts.metadata import MetadataError
-from kurdish_tts.trainer import TrainingError, TrainingInterrupted, add_training_arguments, check_arguments, train
+from kurdish_tts.training import TrainingError, TrainingInterrupted, add_training_arguments, check_arguments, train
 
 
 def build_parser() -> argparse.ArgumentParser:

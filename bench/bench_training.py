@@ -3,12 +3,17 @@
 discriminator, 47 M) on this machine's CPU, split into its parts.
 
 Builds a run through the training engine on generated clips (6-8 s, Common Voice-like
-sentences), then times `--steps` steps after one warm-up step, each split into:
-data loading, features (spectrograms), alignment search, generator forward, discriminator
-forward, losses, discriminator backward, generator backward, optimiser. Reports the share of
-the step spent outside the networks' forward and backward passes, the peak memory of the
-process, and an estimate of GPU memory at the same batch in fp16, from the bytes the forward
-pass saves for backward.
+sentences) and times `--steps` of the engine's own steps (`training.loop.train_step`, with
+accelerate's backward, the gradient averaging, clipping and the scaler's path in
+`apply_updates`) after one warm-up step. The parts are timed by wrapping the functions the
+step calls: data loading (the engine's sampler and collate), features (spectrograms),
+alignment search, generator forward, discriminator forward, losses, discriminator backward,
+generator backward (accelerate's `backward`, told apart by the parameters it is given), the
+updates (`apply_updates`: averaging, clipping, both AdamW steps), and the rest of the step
+(accumulation bookkeeping, clearing gradients). Reports the share of the step spent outside the
+networks' forward and backward passes, the peak memory of the process, and an estimate (not a
+measurement) of GPU memory at the same batch in fp16, from the bytes the forward pass saves for
+backward.
 
     python bench/bench_training.py              # batch 4, 3 steps
     python bench/bench_training.py --batch_size 2 --steps 1
@@ -35,7 +40,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import train_vits  # noqa: E402
 from kurdish_tts import generator as generator_module  # noqa: E402
-from kurdish_tts import objective, trainer  # noqa: E402
+from kurdish_tts import objective  # noqa: E402
+from kurdish_tts.training import loop, run as runs  # noqa: E402
+from kurdish_tts.metadata import read_metadata  # noqa: E402
 from kurdish_tts.dataset import collate  # noqa: E402
 from test_train_vits import write_data  # noqa: E402
 
@@ -101,40 +108,39 @@ def main() -> None:
             "--data_dir", str(data), "--init_config", str(tmp / "mms.json"), "--batch_size", str(options.batch_size),
             "--gradient_accumulation_steps", "1", "--discriminator_warmup_steps", "0", "--output_dir", str(tmp / "model"),
             "--checkpoint_dir", str(tmp / "checkpoints")])
-        clips = trainer.read_metadata(data / "metadata.csv")
-        run = trainer.build_run(args, clips, [], None)
+        clips = read_metadata(data / "metadata.csv")
+        run = runs.build_run(args, clips, [], None)
         clock = Clock()
         generator_module.linear_spectrogram = clock.wrap("features", generator_module.linear_spectrogram)
         generator_module.mel_spectrogram = clock.wrap("features", generator_module.mel_spectrogram)
         generator_module.monotonic_alignment_search = clock.wrap("alignment", generator_module.monotonic_alignment_search)
         run.discriminator.forward = clock.wrap("discriminator forward", run.discriminator.forward)
         objective.generator_forward = clock.wrap("generator forward (all)", generator_module.generator_forward)
-        indices = list(range(options.batch_size))
+        loop.compute_losses = clock.wrap("forward + losses (all)", loop.compute_losses)
+        loop.apply_updates = clock.wrap("optimiser", loop.apply_updates)
         g_params = run.generator_parameters
         d_params = list(run.discriminator.parameters())
+        backward = run.accelerator.backward
+
+        def timed_backward(loss, **kwargs):  # the step's first backward is the discriminator's, on its parameters
+            network = "discriminator" if kwargs.get("inputs") and kwargs["inputs"][0] is d_params[0] else "generator"
+            return clock.wrap(f"{network} backward", backward)(loss, **kwargs)
+
+        run.accelerator.backward = timed_backward
+        batches = loop.epoch_batches(run)
         for step in range(options.steps + 1):
             if step == 1:
                 clock.totals.clear()
                 started = time.perf_counter()
             with clock.part("data loading"):
-                batch = collate([run.dataset[i] for i in indices])
-            with clock.part("forward + losses (all)"):
-                loss_g, loss_d, metrics, _ = objective.compute_losses(run.model, run.discriminator, batch, run.features,
-                                                                      run.weights, args.segment_frames)
-            with clock.part("discriminator backward"):
-                loss_d.backward(inputs=d_params, retain_graph=True)
-            with clock.part("generator backward"):
-                loss_g.backward(inputs=g_params)
-            with clock.part("optimiser"):
-                torch.nn.utils.clip_grad_norm_(d_params, args.max_grad_norm)
-                torch.nn.utils.clip_grad_norm_(g_params, args.max_grad_norm)
-                run.optimizer_d.step()
-                run.optimizer_g.step()
-                run.optimizer_d.zero_grad(set_to_none=True)
-                run.optimizer_g.zero_grad(set_to_none=True)
+                batch = collate([run.dataset[i] for i in batches[step % len(batches)]])
+            with clock.part("step"):
+                metrics = loop.train_step(run, batch)
+            if metrics is None or "grad_norm_g" not in metrics:
+                raise SystemExit(f"step {step} did not update both networks: the benchmark would time another step")
         elapsed = (time.perf_counter() - started) / options.steps
         totals = {name: value / options.steps for name, value in clock.totals.items()}
-        activations = saved_activation_bytes(run, collate([run.dataset[i] for i in indices]))
+        activations = saved_activation_bytes(run, collate([run.dataset[i] for i in batches[0]]))
     parts = {
         "data loading": totals["data loading"],
         "features": totals["features"],
@@ -144,18 +150,19 @@ def main() -> None:
         "losses": totals["forward + losses (all)"] - totals["generator forward (all)"] - totals["discriminator forward"],
         "discriminator backward": totals["discriminator backward"],
         "generator backward": totals["generator backward"],
-        "optimiser": totals["optimiser"],
+        "updates (averaging, clipping, AdamW)": totals["optimiser"],
     }
+    parts["rest of the engine's step"] = elapsed - sum(parts.values())
     networks = ("generator forward", "discriminator forward", "discriminator backward", "generator backward")
     outside = sum(v for k, v in parts.items() if k not in networks)
     g_count = sum(p.numel() for p in g_params)
     d_count = sum(p.numel() for p in d_params)
     print(f"\nMMS size: generator {g_count / 1e6:.1f} M, discriminator {d_count / 1e6:.1f} M parameters; "
           f"batch {options.batch_size} of 6-8 s clips; {options.steps} steps on {torch.get_num_threads()} threads")
-    print(f"{'part':24s} {'s/step':>8s} {'share':>7s}")
+    print(f"{'part':38s} {'s/step':>8s} {'share':>7s}")
     for name, value in parts.items():
-        print(f"{name:24s} {value:8.3f} {100 * value / elapsed:6.1f}%")
-    print(f"{'step':24s} {elapsed:8.3f}")
+        print(f"{name:38s} {value:8.3f} {100 * value / elapsed:6.1f}%")
+    print(f"{'step':38s} {elapsed:8.3f}")
     print(f"outside the networks' forward/backward: {100 * outside / elapsed:.1f}% of the step")
     print(f"peak memory (RSS): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB")
     # GPU estimate: fp32 weights + grads + two Adam moments = 16 bytes a parameter; activations saved for

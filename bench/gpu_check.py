@@ -34,7 +34,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 
 import train_vits  # noqa: E402
-from kurdish_tts import trainer  # noqa: E402
+from kurdish_tts.training import loop  # noqa: E402
 from test_train_vits import write_data  # noqa: E402
 
 SENTENCES = ["ez bîst û pênc salî me û li amedê dijîm", "îro hewa pir xweş e em ê herin baxçe û bilîzin",
@@ -62,7 +62,7 @@ def run_once(data: Path, config: Path, work: Path, precision: str, steps: int, b
         total = torch.cuda.get_device_properties(0).total_memory
         torch.cuda.set_per_process_memory_fraction(min(1.0, device_cap_gb * 2**30 / total) if device_cap_gb else 1.0)
     scales, times, losses = [], [], []
-    real_updates, real_step = trainer.apply_updates, trainer.train_step
+    real_updates, real_step = loop.apply_updates, loop.train_step
 
     def watched_updates(run, update_generator):
         scaler = run.accelerator.scaler
@@ -84,7 +84,7 @@ def run_once(data: Path, config: Path, work: Path, precision: str, steps: int, b
             losses.append(metrics)
         return metrics
 
-    trainer.apply_updates, trainer.train_step = watched_updates, timed_step
+    loop.apply_updates, loop.train_step = watched_updates, timed_step
     argv = ["--data_dir", str(data), "--init_config", str(config), "--output_dir", str(work / "model"),
             "--checkpoint_dir", str(work / "checkpoints"), "--batch_size", str(batch),
             "--gradient_accumulation_steps", str(accumulation), "--max_steps", str(steps),
@@ -97,7 +97,7 @@ def run_once(data: Path, config: Path, work: Path, precision: str, steps: int, b
     except torch.cuda.OutOfMemoryError as e:
         code, error = 1, f"out of memory: {str(e).splitlines()[0]}"
     finally:
-        trainer.apply_updates, trainer.train_step = real_updates, real_step
+        loop.apply_updates, loop.train_step = real_updates, real_step
     wall = time.perf_counter() - started
     skipped = [i for i, (before, after) in enumerate(scales) if after < before]
     micro = times[accumulation * 2:] or times  # past the first steps (allocation, kernels' first calls)

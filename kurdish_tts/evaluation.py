@@ -26,7 +26,7 @@ import soundfile as sf
 from scipy.spatial.distance import cdist
 
 from kurdish_tts import hub
-from kurdish_tts.audio import resample, to_mono
+from kurdish_tts.audio import resample, to_mono, trim_silence
 from kurdish_tts.metadata import MISSING, NOT_BARE, WAVS_DIR, Clip, MetadataError, listed_wav
 
 N_CEPSTRA = 24  # c1..c24
@@ -104,7 +104,8 @@ def read_recording(path: Path) -> tuple[np.ndarray, int]:
 
 
 def trimmed(audio: np.ndarray) -> np.ndarray:
-    return librosa.effects.trim(audio, top_db=TRIM_DB)[0] if np.abs(audio).max() > 0 else audio
+    """Leading and trailing silence cut by data preparation's rule (quieter than TRIM_DB below the peak)."""
+    return trim_silence(audio, TRIM_DB)
 
 
 def duration_ratio(reference: np.ndarray, synthesized: np.ndarray) -> float:
@@ -164,7 +165,7 @@ class Recognizer:
         return normalize_text(text).text
 
 
-def check_clips(metadata: Path, clips: list[Clip], voices: dict, settings) -> None:
+def check_scorable(metadata: Path, clips: list[Clip], voices: dict, settings) -> None:
     """Before any synthesis: MetadataError, one line that says what to fix, when the clips of `metadata`
     cannot be scored (none listed, a name that is not a bare .wav name inside wavs/, a recording missing or
     unreadable, a text one of `voices` cannot say); SynthesisError when a model has no speaker

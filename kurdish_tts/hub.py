@@ -49,3 +49,16 @@ def require(name_or_path: str | Path, what: str = "model") -> None:
             f"cannot download {what} '{name_or_path}': the model hub is unreachable "
             f"(offline or HF_HUB_OFFLINE=1); pass a local folder instead"
         )
+
+
+def model_folder_problem(name_or_path: str | Path, *, hub_ids: bool = True) -> str | None:
+    """What is wrong with `name_or_path` as a model folder, in a few words; None when nothing is.
+
+    An existing path must hold a config.json. A path that does not exist may be a hub id when
+    `hub_ids` is true; otherwise it is not found."""
+    path = Path(name_or_path)
+    if not path.exists():
+        return None if hub_ids else f"{path} not found"
+    if not (path / "config.json").is_file():
+        return f"{path} is not a model folder (no config.json)"
+    return None

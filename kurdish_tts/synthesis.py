@@ -60,8 +60,9 @@ class Voice:
 
         source = str(model_name_or_path)
         path = Path(source)
-        if path.exists() and not (path / "config.json").is_file():
-            raise SynthesisError(f"{path} is not a model folder (no config.json): pass a folder saved by train_vits.py")
+        problem = hub.model_folder_problem(path)
+        if problem:
+            raise SynthesisError(f"{problem}: pass a folder saved by train_vits.py")
         if not path.exists() and ("/" not in source or source.startswith((".", "/"))):
             raise SynthesisError(f"model {source} not found: pass a model folder such as models/kurdish or a hub id")
         if path.is_dir() and is_onnx_folder(path):

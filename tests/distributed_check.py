@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import train_vits  # noqa: E402
-from kurdish_tts import trainer  # noqa: E402
+from kurdish_tts.training import loop, run as runs  # noqa: E402
 from kurdish_tts.dataset import collate  # noqa: E402
 from kurdish_tts.metadata import read_metadata  # noqa: E402
 from test_train_vits import args_for  # noqa: E402
@@ -22,10 +22,10 @@ from test_train_vits import args_for  # noqa: E402
 
 def main(data: Path, out: Path) -> None:
     args = train_vits.build_parser().parse_args(args_for(data, out, "--discriminator_warmup_steps", 0))
-    run = trainer.build_run(args, read_metadata(data / "metadata.csv"), [], None)
+    run = runs.build_run(args, read_metadata(data / "metadata.csv"), [], None)
     before = torch.cat([p.detach().reshape(-1) for p in run.model.parameters()])
-    batches = trainer.epoch_batches(run)[:2]
-    finite = [trainer.train_step(run, collate([run.dataset[i] for i in indices])) is not None for indices in batches]
+    batches = loop.epoch_batches(run)[:2]
+    finite = [loop.train_step(run, collate([run.dataset[i] for i in indices])) is not None for indices in batches]
     after = torch.cat([p.detach().reshape(-1) for p in [*run.model.parameters(), *run.discriminator.parameters()]])
     clips = run.accelerator.gather(torch.tensor([sorted(i for b in batches for i in b)]))
     weights = run.accelerator.gather(after.unsqueeze(0))

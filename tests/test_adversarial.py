@@ -107,18 +107,18 @@ def test_the_bar_and_history_show_the_discriminators_scores_and_both_gradient_no
 
 @pytest.mark.parametrize("flag, expected", [([], 0.0), (["--layerdrop", "0.3"], 0.3)])
 def test_layer_drop_is_off_unless_asked_for(data, tmp_path, monkeypatch, flag, expected):
-    from kurdish_tts import trainer
+    from kurdish_tts.training import loop
 
     config = json.loads(TINY.read_text()) | {"layerdrop": 0.5}  # as MMS's config carries 0.1
     (tmp_path / "drop.json").write_text(json.dumps(config))
     seen = []
-    real_step = trainer.train_step
+    real_step = loop.train_step
 
     def watching(run, batch):
         seen.append(run.model.text_encoder.encoder.layerdrop)
         return real_step(run, batch)
 
-    monkeypatch.setattr(trainer, "train_step", watching)
+    monkeypatch.setattr(loop, "train_step", watching)
     assert train_vits.main(args_for(data, tmp_path, "--init_config", tmp_path / "drop.json", "--max_steps", 1, *flag)) == 0
     assert seen == [expected]
     assert json.loads((tmp_path / "model" / "config.json").read_text())["layerdrop"] == 0.5  # the saved config is untouched

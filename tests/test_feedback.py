@@ -322,6 +322,19 @@ def test_rejections_store_nothing(workspace, tmp_path, capsys, make, text, messa
     assert pending(workspace) == []
 
 
+def test_intake_for_a_model_from_a_config_reads_the_vocabulary_as_training_does(workspace, tmp_path, capsys):
+    """--init_config's "vocabulary" decides what intake accepts by the same rule that training reads it with."""
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"vocabulary": "klingon"}), encoding="utf-8")
+    assert feedback(workspace, "--add_sample", recording(tmp_path, "a.wav", 1), "ez", "--init_config", config) == 1
+    err = capsys.readouterr().err.strip()
+    assert "vocabulary 'klingon' is unknown" in err and len(err.splitlines()) == 1
+    assert pending(workspace) == []
+    config.write_text(json.dumps({"vocabulary": "mms"}), encoding="utf-8")
+    assert feedback(workspace, "--add_sample", recording(tmp_path, "b.wav", 2), "ez", "--init_config", config) == 0
+    assert len(pending(workspace)) == 1
+
+
 def run_script(workspace: Path, *argv, **kwargs) -> subprocess.Popen:
     command = [sys.executable, str(ROOT / "train_feedback.py"), *folders(workspace, argv)]
     return subprocess.Popen(command, cwd=ROOT, env=dict(os.environ, HF_HUB_OFFLINE="1"), stdout=subprocess.PIPE,
@@ -633,15 +646,15 @@ def test_a_folder_replacement_killed_halfway_is_restored(tmp_path, monkeypatch):
 
 def interrupt_after_first_step(monkeypatch) -> None:
     """SIGTERM once the round's first optimiser step is done: the trainer saves a checkpoint and stops."""
-    from kurdish_tts import trainer
+    from kurdish_tts.training import loop
 
-    real = trainer.after_step
+    real = loop.after_step
 
     def then_stop(run, metrics, bar):
         real(run, metrics, bar)
         os.kill(os.getpid(), signal.SIGTERM)
 
-    monkeypatch.setattr(trainer, "after_step", then_stop)
+    monkeypatch.setattr(loop, "after_step", then_stop)
 
 
 def test_a_resumed_round_trains_on_the_clips_it_staged_not_on_what_came_since(workspace, tmp_path, capsys, monkeypatch):

@@ -191,10 +191,10 @@ def test_bf16_autocast_runs(data, tmp_path):
 
 def not_finite_on_calls(monkeypatch, spoilt: set[int]) -> list[int]:
     """Make the training losses of the given calls (counted from 1) NaN; -> the calls made so far."""
-    from kurdish_tts import trainer
+    from kurdish_tts.training import loop
 
     calls = []
-    compute_losses = trainer.compute_losses
+    compute_losses = loop.compute_losses
 
     def sometimes_not_finite(*args, **kwargs):
         loss_g, loss_d, metrics, out = compute_losses(*args, **kwargs)
@@ -203,7 +203,7 @@ def not_finite_on_calls(monkeypatch, spoilt: set[int]) -> list[int]:
             return loss_g * float("nan"), loss_d, dict(metrics, generator_total=float("nan")), out
         return loss_g, loss_d, metrics, out
 
-    monkeypatch.setattr(trainer, "compute_losses", sometimes_not_finite)
+    monkeypatch.setattr(loop, "compute_losses", sometimes_not_finite)
     return calls
 
 
@@ -296,7 +296,8 @@ def test_gradient_accumulation_matches_the_big_batch(tmp_path, monkeypatch, stoc
     length decoded whole, and the stochastic duration predictor's noise the same for every
     utterance (the posterior encoder's noise then comes from the random generator in the same order).
     """
-    from kurdish_tts import duration, trainer
+    from kurdish_tts import duration
+    from kurdish_tts.training import loop, run as runs
     from kurdish_tts.dataset import collate
 
     config = json.loads(TINY.read_text())
@@ -315,7 +316,7 @@ def test_gradient_accumulation_matches_the_big_batch(tmp_path, monkeypatch, stoc
         args = parser.parse_args(args_for(data, tmp_path / f"acc{accumulation}", "--init_config", tmp_path / "config.json",
                                           "--gradient_accumulation_steps", accumulation, "--segment_frames", 128,
                                           "--discriminator_warmup_steps", 0))
-        run = trainer.build_run(args, [Clip(f"c{i}.wav", t) for i, t in enumerate(texts)], [], None)
+        run = runs.build_run(args, [Clip(f"c{i}.wav", t) for i, t in enumerate(texts)], [], None)
         if scale is not None:  # what fp16 on a GPU does to the gradients, on the CPU
             run.accelerator.scaler = torch.amp.GradScaler("cpu", init_scale=scale)
         seen = {}
@@ -326,7 +327,7 @@ def test_gradient_accumulation_matches_the_big_batch(tmp_path, monkeypatch, stoc
 
             optimizer.optimizer.step = record_then_step
         for indices in micro_batches:
-            trainer.train_step(run, collate([run.dataset[i] for i in indices]))
+            loop.train_step(run, collate([run.dataset[i] for i in indices]))
         return seen
 
     whole = captured_gradients(1, [[0, 1, 2, 3]])
@@ -368,7 +369,7 @@ def test_the_whole_script_runs_on_two_processes(data, tmp_path):
 def test_the_card_names_the_licence_of_what_the_model_came_from(tmp_path):
     from argparse import Namespace
 
-    from kurdish_tts.trainer import model_licence
+    from kurdish_tts.training.card import model_licence
     from kurdish_tts.vocabulary import MMS_KURMANJI
 
     assert model_licence(Namespace(init_config=tmp_path / "c.json", model_name_or_path=MMS_KURMANJI))[0] is None

@@ -1,5 +1,5 @@
-"""What a training checkpoint holds besides accelerate's files, and the check that a resumed run is
-the run that saved it.
+"""Training checkpoints: what one holds, saving one atomically, finding them, and resuming one after
+checking that it is this run's.
 
     checkpoint-N/
       generator.safetensors, discriminator.safetensors   the weights as they train (weight norm on)
@@ -19,10 +19,21 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import pickle
+import shutil
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+from kurdish_tts.training.errors import TrainingError
+from kurdish_tts.training.output import save_model_folder
+
+if TYPE_CHECKING:
+    from kurdish_tts.training.run import Run
+
+CHECKPOINT_PREFIX = "checkpoint-"
+OPTIMIZER_FILES = ("optimizer.bin", "optimizer_1.bin")  # accelerate's names: the generator's, the discriminator's
 
 STATE_FILE = "state.json"
 GENERATOR_FILE = "generator.safetensors"
@@ -153,8 +164,116 @@ def safe_load(path: Path, folder: Path):
                               f"checkpoint of your own") from e
 
 
-def check_accelerate_files(folder: Path) -> None:
-    """Every pickle accelerate would load, loaded first without running code (accelerate itself
-    passes over random states it cannot read, which would make the resumed run differ)."""
-    for path in sorted(folder.glob("*.bin")) + sorted(folder.glob("random_states_*.pkl")) + sorted(folder.glob("scaler.pt")):
+def read_accelerate_files(folder: Path) -> list[dict]:
+    """Every pickle accelerate saved, loaded without running code; -> the optimisers' states.
+
+    The optimisers' states are handed to the optimisers from here (they are the big files: read
+    once); the random states and the scaler are only checked here and loaded by accelerate, which
+    would pass over random states it cannot read and make the resumed run differ."""
+    for path in sorted(folder.glob("random_states_*.pkl")) + sorted(folder.glob("scaler.pt")):
         safe_load(path, folder)
+    missing = [name for name in OPTIMIZER_FILES if not (folder / name).is_file()]
+    if missing:
+        raise CheckpointError(f"--resume {folder}: {', '.join(missing)} missing: the checkpoint is incomplete; "
+                              f"resume from another one")
+    return [safe_load(folder / name, folder) for name in OPTIMIZER_FILES]
+
+
+# --- the folders of a run ----------------------------------------------------------------------
+
+def list_checkpoints(folder: Path, run_id: str | None = None) -> list[Path]:
+    """The checkpoints in `folder` by step (only those of run `run_id` when it is given)."""
+    found = [p for p in Path(folder).glob(f"{CHECKPOINT_PREFIX}*") if p.is_dir() and p.name[len(CHECKPOINT_PREFIX):].isdigit()]
+    if run_id is not None:
+        found = [p for p in found if checkpoint_record(p).get("run") == run_id]
+    return sorted(found, key=lambda p: int(p.name[len(CHECKPOINT_PREFIX):]))
+
+
+def checkpoint_record(path: Path) -> dict:
+    """A checkpoint's progress.json: step, epoch, run (its run's id) and saved (a Unix time)."""
+    try:
+        return json.loads((path / "progress.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def latest_checkpoint(folder: Path) -> Path | None:
+    """The checkpoint saved last, whatever its step: a folder may also hold an earlier run's."""
+    found = list_checkpoints(folder)
+    return max(found, key=lambda p: checkpoint_record(p).get("saved", p.stat().st_mtime)) if found else None
+
+
+def remove_run_checkpoints(folder: Path, run_id: str) -> None:
+    for path in list_checkpoints(folder, run_id):
+        shutil.rmtree(path)
+
+
+def resolve_resume(args) -> Path | None:
+    if not args.resume:
+        return None
+    if args.resume == "latest":
+        found = latest_checkpoint(args.checkpoint_dir)
+        if found is None:
+            raise TrainingError(f"--resume: no checkpoint in {args.checkpoint_dir}; train without --resume to start fresh")
+        return found
+    path = Path(args.resume)
+    if not (path / "progress.json").is_file():
+        raise TrainingError(f"--resume {path}: not a checkpoint folder made by this toolkit")
+    return path
+
+
+def save_checkpoint(run: Run) -> Path:
+    """Write the whole training state to `checkpoint-<step>`: into a temporary folder, renamed when complete."""
+    args, accelerator = run.args, run.accelerator
+    target = args.checkpoint_dir / f"{CHECKPOINT_PREFIX}{run.progress.step}"
+    if accelerator.is_main_process:
+        args.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    tmp = args.checkpoint_dir / f".tmp-{CHECKPOINT_PREFIX}{run.progress.step}"
+    if accelerator.is_main_process:
+        shutil.rmtree(tmp, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(tmp))  # the optimisers, the gradient scaler, every process's random states
+    if accelerator.is_main_process:
+        save_state(tmp, run.model, run.discriminator, [run.scheduler_g, run.scheduler_d],
+                              run.progress.state_dict(), run.settings, run.record)
+        save_model_folder(run, tmp / "model")
+        record = {"step": run.progress.step, "epoch": run.progress.epoch, "run": run.progress.run_id, "saved": time.time()}
+        (tmp / "progress.json").write_text(json.dumps(record), encoding="utf-8")
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+        for old in list_checkpoints(args.checkpoint_dir, run.progress.run_id)[: -args.save_total_limit]:
+            shutil.rmtree(old)
+    accelerator.wait_for_everyone()
+    return target
+
+
+
+def resume(run: Run, folder: Path) -> list[str]:
+    """Load a checkpoint into the run after checking that it is this run's (same settings, same data)
+    and that nothing in it would run code; -> notices about harmless changes."""
+    try:
+        optimizers = read_accelerate_files(folder)
+        weights, schedules, progress, settings = read_state(folder)
+        notices = (compare_settings(settings, run.settings, folder) if settings is not None else
+                   [f"{folder} was saved before checkpoints recorded their settings: they are not checked"])
+        apply_state(folder, weights, schedules, run.model, run.discriminator, [run.scheduler_g, run.scheduler_d])
+        for optimizer, state in zip((run.optimizer_g, run.optimizer_d), optimizers):
+            try:
+                optimizer.load_state_dict(state)
+            except (ValueError, KeyError) as e:
+                raise CheckpointError(f"--resume {folder}: its optimiser states do not fit this run ({e}); resume "
+                                      f"with the settings it was trained with") from e
+    except CheckpointError as e:
+        raise TrainingError(str(e)) from e
+    run.progress.load_state_dict(progress)
+    # The scaler, every process's random states (checked above), and accelerate's count of micro-batches,
+    # which decides where accumulated steps end. Its loader directly: Accelerator.load_state refuses a folder
+    # with the pickles of older checkpoints, which it no longer loads.
+    from accelerate.checkpointing import load_accelerator_state
+
+    accelerator = run.accelerator
+    restored = load_accelerator_state(str(folder), [], [], [], [], accelerator.process_index, accelerator.scaler,
+                                      "on_device" if accelerator.num_processes > 1 else "cpu")
+    accelerator.step = restored.get("step", accelerator.step)
+    return notices

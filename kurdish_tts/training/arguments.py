@@ -1,0 +1,94 @@
+"""The training engine's flags, the rules between them, and the folders they name."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from kurdish_tts.objective import LossWeights
+from kurdish_tts.vocabulary import MMS_KURMANJI
+
+FREEZABLE = ("text_encoder", "duration_predictor", "flow", "posterior_encoder", "decoder")
+
+
+def add_training_arguments(parser: argparse.ArgumentParser, *, defaults: dict | None = None) -> None:
+    """Every flag of the training engine, in argparse groups; `defaults` overrides some defaults."""
+    cuda = torch.cuda.is_available()
+    data = parser.add_argument_group("data")
+    data.add_argument("--data_dir", type=Path, default=Path("training"), help="holds wavs/, metadata.csv, metadata_eval.csv")
+    model = parser.add_argument_group("model")
+    model.add_argument("--model_name_or_path", default=MMS_KURMANJI, help="hub id or local model folder to start from")
+    model.add_argument("--init_config", type=Path, help="start from random weights of this VitsConfig JSON instead "
+                       "(its optional \"discriminator\" section sizes the discriminator)")
+    model.add_argument("--discriminator", type=Path, help="Meta's D_100000.pth or a discriminator folder saved by this toolkit")
+    model.add_argument("--discriminator_warmup_steps", type=int, default=200,
+                       help="steps that train a fresh discriminator alone before it drives the generator")
+    model.add_argument("--layerdrop", type=float, default=0.0,
+                       help="probability of skipping a text-encoder layer while training (the model config's own "
+                            "value, 0.1 in MMS, is not used: dropping layers of a trained encoder unsettles a fine-tune)")
+    model.add_argument("--freeze", nargs="+", choices=FREEZABLE, default=[], help="parts of the generator not to train")
+    model.add_argument("--speaker_id", type=int, default=0,
+                       help="with a multi-speaker model: the speaker whose embedding the data trains (the data is one voice)")
+    weights = parser.add_argument_group("loss weights")
+    for name, default in asdict(LossWeights()).items():
+        weights.add_argument(f"--weight_{name}", type=float, default=default)
+    optimisation = parser.add_argument_group("optimisation")
+    optimisation.add_argument("--learning_rate", type=float, default=2e-5)
+    optimisation.add_argument("--discriminator_learning_rate", type=float,
+                              help="the discriminator's learning rate (default: --learning_rate)")
+    optimisation.add_argument("--prior_learning_rate", type=float,
+                              help="the learning rate of the parts only the KL and duration losses train: text "
+                                   "encoder, flow, duration predictor (default: --learning_rate)")
+    optimisation.add_argument("--lr_decay", type=float, default=0.999875, help="learning-rate factor per epoch")
+    optimisation.add_argument("--lr_warmup_steps", type=int, default=0,
+                              help="each network's learning rate rises linearly over its first N updates")
+    optimisation.add_argument("--batch_size", type=int, default=4)
+    optimisation.add_argument("--gradient_accumulation_steps", type=int, default=4)
+    optimisation.add_argument("--max_steps", type=int, default=None, help="optimiser steps (default: from --num_epochs)")
+    optimisation.add_argument("--num_epochs", type=int, default=10)
+    optimisation.add_argument("--max_grad_norm", type=float, default=5.0)
+    optimisation.add_argument("--segment_frames", type=int, default=32, help="spectrogram frames decoded per clip and step")
+    optimisation.add_argument("--seed", type=int, default=1234)
+    checkpoints = parser.add_argument_group("checkpoints and output")
+    checkpoints.add_argument("--output_dir", type=Path, default=Path("models/kurdish"))
+    checkpoints.add_argument("--checkpoint_dir", type=Path, default=Path("training/checkpoints"))
+    checkpoints.add_argument("--save_steps", type=int, default=500)
+    checkpoints.add_argument("--save_total_limit", type=int, default=3,
+                             help="checkpoints of this run kept (earliest steps removed first; other runs' are left alone)")
+    checkpoints.add_argument("--resume", nargs="?", const="latest", help="continue from the latest checkpoint or a given one")
+    runtime = parser.add_argument_group("runtime")
+    runtime.add_argument("--mixed_precision", choices=["no", "fp16", "bf16"], default="fp16" if cuda else "no")
+    runtime.add_argument("--eval_steps", type=int, default=500)
+    runtime.add_argument("--logging_steps", type=int, default=10)
+    runtime.add_argument("--logging_dir", type=Path, help="TensorBoard logs and samples/step-N/ (default: <output_dir>-runs)")
+    runtime.add_argument("--dataloader_workers", type=int, default=2 if cuda else 0)
+    runtime.add_argument("--max_nonfinite_steps", type=int, default=5, help="optimiser steps in a row spoilt by a non-finite loss that stop the run")
+    if defaults:
+        parser.set_defaults(**defaults)
+
+
+def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Rules between flags, as parser errors (exit 2)."""
+    if args.mixed_precision == "fp16" and not torch.cuda.is_available():
+        parser.error("--mixed_precision fp16 needs a CUDA GPU; use bf16 or no on the CPU")
+    for name in ("batch_size", "gradient_accumulation_steps", "save_steps", "eval_steps", "logging_steps",
+                 "segment_frames", "save_total_limit", "max_nonfinite_steps"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1")
+    if args.max_steps is not None and args.max_steps < 1:
+        parser.error("--max_steps must be at least 1")
+    if args.lr_warmup_steps < 0:
+        parser.error("--lr_warmup_steps must be 0 (no ramp) or more")
+    if not 0.0 <= args.layerdrop < 1.0:
+        parser.error("--layerdrop is a probability: give a value from 0 up to (not including) 1")
+    for name in ("learning_rate", "discriminator_learning_rate", "prior_learning_rate"):
+        if getattr(args, name) is not None and not getattr(args, name) > 0:
+            parser.error(f"--{name} must be above 0")
+
+
+def logging_dir(output_dir: Path, given: Path | None = None) -> Path:
+    """TensorBoard logs and evaluation samples: `given` (--logging_dir), or `<output_dir>-runs` beside the model."""
+    return given or output_dir.with_name(f"{output_dir.name}-runs")

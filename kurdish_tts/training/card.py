@@ -1,0 +1,71 @@
+"""The model card of a trained voice, and the licence it passes on: what the model came from decides it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kurdish_tts.vocabulary import MMS_KURMANJI
+
+if TYPE_CHECKING:
+    from kurdish_tts.training.run import Run
+
+MMS_LICENSE = ("cc-by-nc-4.0", "This model is fine-tuned from Meta's MMS text-to-speech model and inherits its "
+               "licence, CC BY-NC 4.0 (non-commercial use only).")
+
+
+def model_licence(args) -> tuple[str | None, str]:
+    """(licence id for the card's front matter, or None; a sentence for its Licence section): what the
+    model came from decides it. MMS passes on CC BY-NC 4.0; a local model folder passes on the licence
+    its own card names; weights from a config come from no other model."""
+    if args.init_config:
+        return None, (f"Trained from random weights (`{args.init_config}`): no other model's licence applies; "
+                      "the training data's licence does.")
+    source = Path(str(args.model_name_or_path))
+    if not source.is_dir():
+        return MMS_LICENSE if str(args.model_name_or_path) == MMS_KURMANJI else (
+            None, f"Fine-tuned from `{args.model_name_or_path}`: its licence applies.")
+    card = (source / "README.md").read_text(encoding="utf-8") if (source / "README.md").is_file() else ""
+    front = card.split("---")[1] if card.startswith("---") else ""
+    licence = next((line.split(":", 1)[1].strip() for line in front.splitlines() if line.startswith("license:")), None)
+    named = f" ({licence})" if licence else " (see the README.md of that folder)"
+    return licence, f"Fine-tuned from the model in `{source}` and under its licence{named}."
+
+
+def model_card(run: Run) -> str:
+    args = run.args
+    base = f"random weights of `{args.init_config}`" if args.init_config else f"`{args.model_name_or_path}`"
+    data = json.loads((args.data_dir / "dataset.json").read_text(encoding="utf-8")) if (args.data_dir / "dataset.json").is_file() else {}
+    hours = f"{data.get('hours_after', 0):.2f} h" if data else "unknown"
+    licence, licence_note = model_licence(args)
+    front = f"license: {licence}\n" if licence else ""
+    return f"""---
+{front}language: kmr
+pipeline_tag: text-to-speech
+tags: [vits, mms, kurmanji, kurdish]
+---
+
+# Kurmanji Kurdish VITS voice
+
+A VITS text-to-speech model for Kurmanji Kurdish (Latin script), trained from {base}
+for {run.progress.step} optimiser steps on {len(run.dataset)} clips ({hours}) with full VITS training
+(alignment search, duration, KL, mel, adversarial and feature-matching losses).
+
+- learning rate {args.learning_rate}, batch {args.batch_size} x {args.gradient_accumulation_steps} accumulation,
+  mixed precision `{args.mixed_precision}`, frozen: {", ".join(args.freeze) or "nothing"}
+- loss weights: mel {args.weight_mel}, KL {args.weight_kl}, duration {args.weight_duration},
+  feature matching {args.weight_fm}, adversarial {args.weight_gen}
+
+```python
+from transformers import pipeline
+speak = pipeline("text-to-speech", model="path/to/this/folder")
+```
+
+Normalise text first (numbers spelled out): `synthesize.py` in the toolkit does it.
+
+## Licence
+
+{licence_note}
+"""
+

@@ -1,0 +1,310 @@
+"""The training loop: `train(args, ...)` runs a whole training.
+
+Each optimiser step gathers `--gradient_accumulation_steps` micro-batches (`train_step`: the
+losses and both backward passes), then `apply_updates` averages, clips and applies both
+networks' gradients; `after_step` logs, evaluates and saves checkpoints. A fresh
+discriminator trains alone for its warm-up first; Ctrl-C or SIGTERM saves a checkpoint and stops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+import uuid
+import warnings
+import signal
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from kurdish_tts.dataset import collate
+from kurdish_tts.metadata import EVAL_FILE, TRAIN_FILE, Clip, read_metadata
+from kurdish_tts.objective import compute_losses
+from kurdish_tts.training.arguments import logging_dir
+from kurdish_tts.training.checkpoints import list_checkpoints, resolve_resume, resume, save_checkpoint
+from kurdish_tts.training.errors import TrainingError, TrainingInterrupted
+from kurdish_tts.training.evaluation import evaluate
+from kurdish_tts.training.output import discriminator_folder, save_final
+from kurdish_tts.training.run import Run, build_run
+
+# Short names on the progress bar: the discriminator's mean score on real and on generated audio, gradient norms.
+# The weighted sums each network minimises are G and D; the parts keep their loss names without "loss_".
+BAR_NAMES = {"score_real": "real", "score_fake": "fake", "grad_norm_g": "|grad_g|", "grad_norm_d": "|grad_d|",
+             "generator_total": "G", "discriminator_total": "D"}
+
+
+def train(args: argparse.Namespace, train_clips: list[Clip] | None = None, eval_clips: list[Clip] | None = None,
+          weights: list[float] | None = None, record: dict | None = None) -> Path:
+    """Train and return the saved model folder. Raises TrainingError (user-fixable) or TrainingInterrupted.
+    `record` (JSON values) goes into every checkpoint: `checkpoint.read_record` gives it back before a resume."""
+    if train_clips is None:
+        train_clips = read_metadata(args.data_dir / TRAIN_FILE)
+    if eval_clips is None and (args.data_dir / EVAL_FILE).is_file():
+        eval_clips = read_metadata(args.data_dir / EVAL_FILE)
+    resume_from = resolve_resume(args)
+    run = build_run(args, train_clips, eval_clips or [], weights)
+    run.record = record or {}
+    accelerator = run.accelerator
+    notices = resume(run, resume_from) if resume_from is not None else []
+    run.progress.run_id = run.progress.run_id or uuid.uuid4().hex  # kept by a resume
+    total_steps = args.max_steps or epochs_to_steps(run, args.num_epochs)
+    from torch.utils.tensorboard import SummaryWriter
+
+    if accelerator.is_main_process:
+        run.writer = SummaryWriter(str(logging_dir(args.output_dir, args.logging_dir)))
+        print_header(run, total_steps, resume_from)
+        for notice in notices:
+            print(f"notice: {notice}")
+    bar = tqdm(total=total_steps, initial=run.progress.step, unit="step", dynamic_ncols=True,
+               disable=not accelerator.is_main_process)
+    started, start_step = time.perf_counter(), run.progress.step
+    with StopSignal() as stop:
+        while run.progress.step < total_steps:
+            loader = torch.utils.data.DataLoader(run.dataset, batch_sampler=epoch_batches(run), collate_fn=collate,
+                                                 num_workers=args.dataloader_workers,
+                                                 generator=torch.Generator())  # leaves the global RNG alone
+            run.model.train()
+            run.discriminator.train()
+            for batch in loader:
+                metrics = train_step(run, batch.to(accelerator.device))
+                run.progress.batch_in_epoch += 1
+                if not accelerator.sync_gradients:  # inside an accumulated step
+                    continue
+                if metrics is None:  # the step was spoilt by a non-finite loss: nothing was updated
+                    handle_nonfinite(run)
+                    continue
+                run.progress.nonfinite_in_a_row = 0
+                run.progress.step += 1
+                bar.update(1)
+                after_step(run, metrics, bar)
+                if stop.received is not None:
+                    path = save_checkpoint(run)
+                    bar.close()
+                    raise TrainingInterrupted(f"stopped at step {run.progress.step}; checkpoint saved to {path}; "
+                                              f"continue with --resume")
+                if run.progress.step >= total_steps:
+                    break
+            else:
+                run.progress.epoch += 1
+                run.progress.batch_in_epoch = 0
+                step_schedulers(run)
+    bar.close()
+    if run.progress.step % args.save_steps:
+        save_checkpoint(run)
+    output = None
+    if accelerator.is_main_process:
+        output = save_final(run)
+        elapsed = time.perf_counter() - started
+        skipped = run.progress.nonfinite_total
+        print(f"trained {run.progress.step - start_step} steps in {elapsed / 60:.1f} min"
+              + (f" ({skipped} optimiser steps skipped for non-finite losses)" if skipped else "")
+              + f"; model saved to {output}; "
+              f"discriminator to {discriminator_folder(output)}")
+        run.writer.close()
+    accelerator.wait_for_everyone()
+    return args.output_dir
+
+
+def train_step(run: Run, batch) -> dict[str, float] | None:
+    """One micro-batch: losses, backward passes, and (when accumulation is complete) the updates.
+
+    A fresh discriminator trains alone during its warm-up: the generator is not updated.
+    A non-finite loss spoils its whole optimiser step: the gradients gathered so far are dropped,
+    the step's remaining micro-batches are passed over, and nothing is updated. Returns the
+    metrics of the micro-batch, or None when its step is spoilt.
+    """
+    args, accelerator = run.args, run.accelerator
+    warming_up = run.progress.step < run.generator_start
+    with accelerator.accumulate(run.model, run.discriminator):  # counts the micro-batch, even one passed over
+        if run.spoilt_step:
+            if accelerator.sync_gradients:
+                run.spoilt_step = False
+            return None
+        with accelerator.autocast():
+            loss_g, loss_d, metrics, _ = compute_losses(run.model, run.discriminator, batch, run.features, run.weights,
+                                                        args.segment_frames, adversarial=not warming_up)
+        finite = math.isfinite(metrics["generator_total"]) and math.isfinite(metrics["discriminator_total"])
+        if accelerator.num_processes > 1:  # every process skips, or none: the gradient averaging must meet
+            finite = bool(accelerator.reduce(torch.tensor(float(not finite), device=accelerator.device)) == 0)
+        if not finite:
+            run.optimizer_g.zero_grad(set_to_none=True)
+            run.optimizer_d.zero_grad(set_to_none=True)
+            run.spoilt_step = not accelerator.sync_gradients  # the rest of this step is passed over
+            return None
+        update_generator = not warming_up and bool(run.generator_parameters)
+        accelerator.backward(loss_d, inputs=list(run.discriminator.parameters()), retain_graph=update_generator)
+        if update_generator:
+            accelerator.backward(loss_g, inputs=run.generator_parameters)
+        if accelerator.sync_gradients:
+            metrics.update(apply_updates(run, update_generator))
+        # accelerate's optimisers clear gradients only when they sync: between the micro-batches of
+        # one step these calls do nothing, and the gradients add up
+        run.optimizer_d.zero_grad(set_to_none=True)
+        run.optimizer_g.zero_grad(set_to_none=True)
+    metrics["warmup"] = float(warming_up)
+    return metrics
+
+
+def apply_updates(run: Run, update_generator: bool) -> dict[str, float]:
+    """Average the gradients across processes, clip them and step, once per accumulated batch;
+    -> each network's gradient norm before clipping (grad_norm_d, and grad_norm_g when it trains).
+
+    Under fp16 the one gradient scaler unscales each optimiser once, steps both, and only then
+    updates its scale: stepping through accelerate's optimisers would update the scale between
+    the two steps and unscale twice.
+    """
+    scaler = run.accelerator.scaler
+    updates = [(run.optimizer_d.optimizer, list(run.discriminator.parameters()))]
+    if update_generator:
+        updates.append((run.optimizer_g.optimizer, run.generator_parameters))
+    norms = {}
+    for (optimizer, parameters), name in zip(updates, ("grad_norm_d", "grad_norm_g")):
+        average_gradients(run.accelerator, parameters)
+        if scaler is not None:
+            scaler.unscale_(optimizer)
+        norms[name] = float(torch.nn.utils.clip_grad_norm_(parameters, run.args.max_grad_norm))
+    ramps = warmup_factors(run)
+    for (optimizer, _), ramp in zip(updates, ramps):
+        scheduled = [group["lr"] for group in optimizer.param_groups]
+        for group in optimizer.param_groups:  # the schedule's rate, scaled for this update only
+            group["lr"] *= ramp
+        if scaler is not None:
+            scaler.step(optimizer)  # skipped when the unscaled gradients are not finite
+        else:
+            optimizer.step()
+        for group, rate in zip(optimizer.param_groups, scheduled):
+            group["lr"] = rate
+    if scaler is not None:
+        scaler.update()
+    return norms
+
+
+def warmup_factors(run: Run) -> tuple[float, float]:
+    """(discriminator, generator) learning-rate factors of this update under --lr_warmup_steps: each
+    network's rate rises linearly over its first N updates (the generator's begin after the
+    discriminator's warm-up). Adam's first steps move every weight by the full rate whatever the
+    gradient; a ramp keeps them from jolting a trained voice. Computed from the step, so a resumed
+    run goes on with the same ramp."""
+    steps = run.args.lr_warmup_steps
+    if steps <= 0:
+        return 1.0, 1.0
+    step = run.progress.step  # updates done before this one
+    return min(1.0, (step + 1) / steps), min(1.0, max(1, step - run.generator_start + 1) / steps)
+
+
+def average_gradients(accelerator, parameters: list[torch.Tensor]) -> None:
+    """Replace each gradient by its mean over the processes (one collective for all of them)."""
+    gradients = [p.grad for p in parameters if p.grad is not None]
+    if accelerator.num_processes == 1 or not gradients:
+        return
+    mean = accelerator.reduce(torch.cat([g.reshape(-1) for g in gradients]), reduction="mean")
+    for gradient, part in zip(gradients, torch.split(mean, [g.numel() for g in gradients])):
+        gradient.copy_(part.view_as(gradient))
+
+
+def after_step(run: Run, metrics: dict, bar) -> None:
+    args, step = run.args, run.progress.step
+    if step % args.logging_steps == 0 or step == 1:
+        shown = {BAR_NAMES.get(k, k.removeprefix("loss_")): f"{v:.3g}" for k, v in metrics.items() if k != "warmup"}
+        bar.set_postfix(shown, refresh=False)
+        run.progress.history.append([step, {k: v for k, v in metrics.items()}])
+        if run.writer is not None:
+            for name, value in metrics.items():
+                run.writer.add_scalar(f"train/{name}", value, step)
+            run.writer.add_scalar("train/learning_rate", run.scheduler_g.get_last_lr()[-1], step)  # the last group: --learning_rate
+            run.writer.add_scalar("train/nonfinite_skipped", run.progress.nonfinite_total, step)
+    if step % args.eval_steps == 0 and run.accelerator.is_main_process:
+        evaluate(run)
+    if step % args.save_steps == 0:
+        path = save_checkpoint(run)
+        bar.write(f"step {step}: checkpoint {path}")
+
+
+def handle_nonfinite(run: Run) -> None:
+    run.progress.nonfinite_in_a_row += 1
+    run.progress.nonfinite_total += 1
+    if run.progress.nonfinite_in_a_row >= run.args.max_nonfinite_steps:
+        found = list_checkpoints(run.args.checkpoint_dir, run.progress.run_id)
+        kept = f"the last good checkpoint is {found[-1]}" if found else "no checkpoint of this run was saved yet"
+        raise TrainingError(f"{run.progress.nonfinite_in_a_row} optimiser steps in a row with non-finite losses at step "
+                            f"{run.progress.step}: "
+                            f"lower --learning_rate or check the data; {kept}")
+
+
+def epoch_batches(run: Run) -> list[list[int]]:
+    """This process's share of the epoch's batches, from the current position on."""
+    run.sampler.set_epoch(run.progress.epoch)
+    batches = run.sampler.batches()
+    share = run.accelerator.num_processes
+    batches = batches[: len(batches) // share * share][run.accelerator.process_index::share] if share > 1 else batches
+    return batches[run.progress.batch_in_epoch:]
+
+
+def step_schedulers(run: Run) -> None:
+    """The learning rates decay once an epoch; the generator's only once it trains.
+
+    PyTorch warns when a scheduler steps before its optimizer has stepped in this process. That
+    happens rightly after a resume at the end of an epoch (the epoch's decay comes first), and
+    after a first fp16 step skipped for overflow: the order over the whole run is right."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before `optimizer\.step\(\)`")
+        if run.discriminator_loaded or run.progress.step > run.generator_start:
+            run.scheduler_g.step()
+        run.scheduler_d.step()
+
+
+def epochs_to_steps(run: Run, epochs: int) -> int:
+    """Optimiser steps that take `epochs` passes over the data (at least that many). Gradient
+    accumulation runs on across the end of an epoch, so the micro-batches of all epochs count."""
+    run.sampler.set_epoch(0)
+    batches = len(run.sampler.batches()) // max(1, run.accelerator.num_processes)
+    return max(1, math.ceil(epochs * batches / run.args.gradient_accumulation_steps))
+
+
+def print_header(run: Run, total_steps: int, resume_from: Path | None) -> None:
+    args = run.args
+    trainable = sum(p.numel() for p in run.generator_parameters)
+    disc = sum(p.numel() for p in run.discriminator.parameters())
+    minutes = sum(run.dataset.samples) / run.dataset.sample_rate / 60
+    print(f"data: {len(run.dataset)} clips ({minutes:.1f} min) from {args.data_dir}, "
+          f"{len(run.eval_dataset) if run.eval_dataset else 0} for evaluation")
+    state = "" if run.discriminator_loaded else f"fresh, {args.discriminator_warmup_steps} warm-up steps, "
+    print(f"generator: {trainable / 1e6:.2f} M trainable parameters; discriminator {disc / 1e6:.2f} M "
+          f"({state}{run.discriminator_origin})")
+    rates = f"learning rate {args.learning_rate:g}"
+    if args.discriminator_learning_rate and args.discriminator_learning_rate != args.learning_rate:
+        rates += f", discriminator {args.discriminator_learning_rate:g}"
+    if args.prior_learning_rate and args.prior_learning_rate != args.learning_rate:
+        rates += f", text encoder, flow and duration predictor {args.prior_learning_rate:g}"
+    ramp = f", rising over {args.lr_warmup_steps} updates" if args.lr_warmup_steps else ""
+    print(f"{rates}{ramp}; text-encoder layer drop {args.layerdrop:g}")
+    processes = run.accelerator.num_processes
+    print(f"steps: {total_steps} of batch {args.batch_size} x {args.gradient_accumulation_steps}"
+          + (f" on {processes} processes" if processes > 1 else "") + f"; precision "
+          f"{args.mixed_precision}; device {run.accelerator.device}"
+          + (f"; resuming from {resume_from} at step {run.progress.step}" if resume_from else ""))
+
+
+class StopSignal:
+    """Turns Ctrl-C and SIGTERM into a flag the loop checks between steps."""
+
+    def __init__(self):
+        self.received: int | None = None
+        self.previous = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self.previous[sig] = signal.signal(sig, self.handle)
+            except ValueError:  # not the main thread: signals stay with the caller
+                pass
+        return self
+
+    def handle(self, sig, frame):
+        self.received = sig
+
+    def __exit__(self, *exc):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)

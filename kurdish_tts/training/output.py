@@ -1,0 +1,46 @@
+"""What a training leaves behind: a plain `transformers` model folder (config, safetensors weights,
+tokenizer, model card, loss curve) and the discriminator beside it."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kurdish_tts.discriminator import save_discriminator
+from kurdish_tts.metadata import replace_folder
+from kurdish_tts.training.card import model_card
+from kurdish_tts.training.evaluation import plot_loss_curve
+from kurdish_tts.weights import plain_state_dict
+
+if TYPE_CHECKING:
+    from kurdish_tts.training.run import Run
+
+
+def save_model_folder(run: Run, folder: Path, card: str | None = None) -> None:
+    """A plain `transformers` model folder: config, safetensors weights, tokenizer, model card."""
+    folder.mkdir(parents=True, exist_ok=True)
+    run.model.save_pretrained(folder, state_dict=plain_state_dict(run.model), safe_serialization=True)
+    run.tokenizer.save_pretrained(folder)
+    (folder / "README.md").write_text(card or model_card(run), encoding="utf-8")
+
+
+def save_final(run: Run) -> Path:
+    """The final model folder (atomically replaced) and the discriminator beside it."""
+    args = run.args
+    output = args.output_dir
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}."))
+    save_model_folder(run, tmp)
+    plot_loss_curve(run.progress.history, tmp / "loss_curve.png")
+    (tmp / "loss_history.json").write_text(json.dumps(run.progress.history), encoding="utf-8")
+    replace_folder(tmp, output)
+    save_discriminator(run.discriminator, discriminator_folder(output))
+    return output
+
+
+
+def discriminator_folder(output_dir: Path) -> Path:
+    """Where the discriminator trained beside the model in `output_dir` is saved: `<output_dir>-discriminator`."""
+    return output_dir.with_name(f"{output_dir.name}-discriminator")

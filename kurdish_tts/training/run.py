@@ -1,0 +1,275 @@
+"""A training run: what the loop works with, and how it is built from the flags and the data.
+
+`build_run` checks the data before any weights load, then loads the generator (a local or hub
+model, or random weights from an --init_config), a discriminator (loaded, or fresh and sized to
+the generator), the optimisers and their schedules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from kurdish_tts import hub
+from kurdish_tts.dataset import LengthBucketSampler, TtsDataset
+from kurdish_tts.discriminator import (CONFIG_FILE as DISCRIMINATOR_CONFIG_FILE, DiscriminatorConfig, VitsDiscriminator,
+                                       load_discriminator)
+from kurdish_tts.features import FeatureConfig
+from kurdish_tts.metadata import EVAL_FILE, Clip, check_clips, too_short
+from kurdish_tts.objective import LossWeights
+from kurdish_tts.training.arguments import FREEZABLE
+from kurdish_tts.training.checkpoints import data_fingerprint, run_settings
+from kurdish_tts.training.errors import TrainingError
+from kurdish_tts.training.output import discriminator_folder
+from kurdish_tts.vocabulary import Vocabulary, build_tokenizer, builtin_vocabulary, mms_vocabulary
+from kurdish_tts.weights import add_decoder_weight_norm, initialize_like_vits, train_every_token
+
+
+@dataclass
+class Progress:
+    """Counters saved in every checkpoint, so that a resumed run continues exactly."""
+
+    run_id: str = ""  # the same for every checkpoint of one run, resumes included
+    step: int = 0  # optimiser steps done
+    epoch: int = 0
+    batch_in_epoch: int = 0  # micro-batches of this epoch already consumed
+    nonfinite_in_a_row: int = 0
+    nonfinite_total: int = 0
+    history: list = field(default_factory=list)  # [step, metrics] every logging interval
+
+    def state_dict(self) -> dict:
+        return asdict(self)
+
+    def load_state_dict(self, state: dict) -> None:
+        for key, value in state.items():
+            setattr(self, key, value)
+
+
+@dataclass
+class Run:
+    """Everything the loop works with."""
+
+    args: argparse.Namespace
+    accelerator: object
+    model: torch.nn.Module
+    discriminator: torch.nn.Module
+    tokenizer: object
+    vocabulary: Vocabulary
+    optimizer_g: torch.optim.Optimizer
+    optimizer_d: torch.optim.Optimizer
+    scheduler_g: object
+    scheduler_d: object
+    features: FeatureConfig
+    weights: LossWeights
+    dataset: TtsDataset
+    sampler: LengthBucketSampler
+    eval_dataset: TtsDataset | None
+    progress: Progress
+    discriminator_loaded: bool  # loaded from a trained checkpoint: no warm-up needed
+    discriminator_origin: str = ""  # where its weights or, for a fresh one, its widths come from
+    spoilt_step: bool = False  # a micro-batch of the current optimiser step had a non-finite loss
+    settings: dict = field(default_factory=dict)  # what a checkpoint records and a resume must match
+    record: dict = field(default_factory=dict)  # the caller's own record, kept in every checkpoint
+    writer: object = None
+
+    @property
+    def speaker(self) -> int | None:
+        """The speaker the data trains: --speaker_id for a multi-speaker model, None for a one-voice one."""
+        return trained_speaker(self.args, self.model.config)
+
+    @property
+    def generator_start(self) -> int:
+        """The step from which the generator trains: after a fresh discriminator's warm-up, at once
+        beside a loaded one."""
+        return 0 if self.discriminator_loaded else self.args.discriminator_warmup_steps
+
+    @property
+    def generator_parameters(self) -> list:
+        return [p for p in self.model.parameters() if p.requires_grad]
+
+
+def read_init_config(path: Path) -> tuple[dict, Vocabulary, DiscriminatorConfig | None]:
+    """An --init_config file: (its VitsConfig values, the vocabulary its "vocabulary" key names, the
+    widths of its optional "discriminator" section). "vocabulary" is "builtin" (the default: the
+    toolkit's own ids with a blank of its own) or "mms" (MMS Kurmanji's ids, n at id 0)."""
+    if not path.is_file():
+        raise TrainingError(f"--init_config {path} not found")
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise TrainingError(f"--init_config {path} is not valid JSON ({e})") from e
+    discriminator = values.pop("discriminator", None)
+    vocabularies = {"builtin": builtin_vocabulary, "mms": mms_vocabulary}
+    choice = values.pop("vocabulary", "builtin")
+    if choice not in vocabularies:
+        raise TrainingError(f"--init_config {path}: vocabulary {choice!r} is unknown: use "
+                            f"\"builtin\" (its own blank) or \"mms\" (MMS Kurmanji's ids)")
+    try:
+        widths = DiscriminatorConfig.from_dict(discriminator) if discriminator else None
+    except (ValueError, TypeError) as e:
+        raise TrainingError(f"--init_config {path}: its \"discriminator\" section: {e}") from e
+    return values, vocabularies[choice](), widths
+
+
+def load_generator_source(args) -> tuple[object, Vocabulary, DiscriminatorConfig | None]:
+    """(VitsConfig, vocabulary, discriminator config from --init_config) without loading any weights."""
+    from transformers import VitsConfig
+
+    if args.init_config:
+        values, vocabulary, widths = read_init_config(args.init_config)
+        config = VitsConfig(**values)
+        if config.vocab_size < len(vocabulary.token_to_id):
+            raise TrainingError(f"{args.init_config}: vocab_size {config.vocab_size} is below the "
+                                f"{len(vocabulary.token_to_id)} tokens of its vocabulary")
+        return config, vocabulary, widths
+    source = str(args.model_name_or_path)
+    try:
+        hub.require(source)
+    except hub.HubUnreachable as e:
+        raise TrainingError(f"{e} (for example --model_name_or_path models/kurdish, or --init_config configs/tiny.json)") from e
+    problem = hub.model_folder_problem(source)
+    if problem:
+        raise TrainingError(problem)
+    config = VitsConfig.from_pretrained(source)
+    from transformers import VitsTokenizer
+
+    tokenizer = VitsTokenizer.from_pretrained(source)
+    return config, Vocabulary(dict(tokenizer.get_vocab()), source), None
+
+
+def build_run(args, train_clips: list[Clip], eval_clips: list[Clip], weights: list[float] | None) -> Run:
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState, GradientState
+    from accelerate.utils import set_seed
+    from transformers import VitsModel, VitsTokenizer
+    from transformers.utils.logging import disable_progress_bar
+
+    disable_progress_bar()  # the training bar is the one to watch
+    config, vocabulary, discriminator_config = load_generator_source(args)
+    # Check the data before any weights are loaded: a bad clip should cost seconds, not minutes.
+    check_clips(args.data_dir, train_clips, config.sampling_rate, vocabulary.characters)
+    if eval_clips:
+        check_clips(args.data_dir, eval_clips, config.sampling_rate, vocabulary.characters, metadata_name=EVAL_FILE)
+
+    if not 0 <= args.speaker_id < config.num_speakers:
+        raise TrainingError(f"--speaker_id {args.speaker_id}: the model has {config.num_speakers} speaker"
+                            f"{'s' if config.num_speakers > 1 else ''} (ids 0 to {config.num_speakers - 1})")
+    tokenizer = build_tokenizer(vocabulary) if args.init_config else VitsTokenizer.from_pretrained(str(args.model_name_or_path))
+    features = FeatureConfig.from_model_config(config)
+
+    def dataset_of(clips):  # a multi-speaker model learns every clip as --speaker_id
+        speaker = trained_speaker(args, config)
+        speakers = None if speaker is None else [speaker] * len(clips)
+        return TtsDataset(args.data_dir, clips, tokenizer, config.sampling_rate, features.hop_length, speakers)
+
+    dataset = dataset_of(train_clips)
+    eval_dataset = dataset_of(eval_clips) if eval_clips else None
+    for data in filter(None, (dataset, eval_dataset)):
+        check_alignable(data, features.hop_length)
+
+    # One process may train several times (tests, a feedback round after a first run): start from a clean state.
+    AcceleratorState._reset_state()
+    GradientState._reset_state()
+    accelerator = Accelerator(mixed_precision=args.mixed_precision,
+                              gradient_accumulation_steps=args.gradient_accumulation_steps)
+    set_seed(args.seed)
+    if set(args.freeze) == set(FREEZABLE):
+        raise TrainingError("--freeze names every part of the generator: leave at least one part to train")
+    if args.init_config:
+        model = VitsModel(config)
+        initialize_like_vits(model)
+    else:
+        model = VitsModel.from_pretrained(str(args.model_name_or_path))
+    if "decoder" not in args.freeze:  # before the optimiser and any checkpoint: their parameters are weight-normed
+        add_decoder_weight_norm(model)
+    train_every_token(model)
+    for name in args.freeze:
+        getattr(model, name).requires_grad_(False)
+    model.text_encoder.encoder.layerdrop = args.layerdrop  # the module's copy: the saved config keeps its value
+    if args.discriminator:
+        try:
+            discriminator = load_discriminator(args.discriminator, discriminator_config)
+        except (ValueError, FileNotFoundError) as e:  # not found, or not this layout: one line
+            raise TrainingError(f"--discriminator: {e}") from e
+        origin = f"loaded from {args.discriminator}"
+    else:
+        fresh, origin = fresh_discriminator_config(args, config, discriminator_config)
+        discriminator = VitsDiscriminator(fresh)
+    sampler = LengthBucketSampler(dataset.samples, args.batch_size, seed=args.seed, weights=weights)
+
+    betas, eps = (0.8, 0.99), 1e-9
+    optimizer_g = torch.optim.AdamW(generator_groups(model, args), args.learning_rate, betas=betas, eps=eps)
+    optimizer_d = torch.optim.AdamW(discriminator.parameters(), args.discriminator_learning_rate or args.learning_rate,
+                                    betas=betas, eps=eps)
+    scheduler_g = torch.optim.lr_scheduler.ExponentialLR(optimizer_g, gamma=args.lr_decay)
+    scheduler_d = torch.optim.lr_scheduler.ExponentialLR(optimizer_d, gamma=args.lr_decay)
+    # The networks are not wrapped for DistributedDataParallel: the training forward calls VitsModel's parts,
+    # not its forward (which only synthesises), so `apply_updates` averages the gradients itself.
+    model, discriminator = model.to(accelerator.device), discriminator.to(accelerator.device)
+    optimizer_g, optimizer_d = accelerator.prepare(optimizer_g, optimizer_d)
+    progress = Progress()  # checkpoints keep it, the weights and the schedules themselves (checkpoints.py)
+    loss_weights = LossWeights(args.weight_mel, args.weight_kl, args.weight_duration, args.weight_fm, args.weight_gen,
+                               args.weight_disc)
+    return Run(args, accelerator, model, discriminator, tokenizer, vocabulary, optimizer_g, optimizer_d, scheduler_g,
+               scheduler_d, features, loss_weights, dataset, sampler, eval_dataset, progress,
+               discriminator_loaded=args.discriminator is not None, discriminator_origin=origin,
+               settings=run_settings(args, data_fingerprint(train_clips, dataset.samples, weights)))
+
+
+PRIOR_PARTS = ("text_encoder", "flow", "duration_predictor")  # trained by the KL and duration losses alone
+
+
+def generator_groups(model, args) -> list[dict]:
+    """The generator's trainable parameters as optimiser groups: one, or with --prior_learning_rate
+    the text encoder, flow and duration predictor in a group of their own. Those parts get no
+    gradient from the mel or adversarial losses, and Adam's step does not grow with a loss's
+    weight, so only their learning rate sets how fast they learn; the decoder's is bounded by the
+    adversarial game."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if args.prior_learning_rate is None:
+        return [{"params": trainable}]
+    prior = {id(p) for part in PRIOR_PARTS for p in getattr(model, part).parameters()}
+    return [group for group in ({"params": [p for p in trainable if id(p) in prior], "lr": args.prior_learning_rate},
+                                {"params": [p for p in trainable if id(p) not in prior]}) if group["params"]]
+
+
+def fresh_discriminator_config(args, config, from_init_config: DiscriminatorConfig | None) -> tuple[DiscriminatorConfig, str]:
+    """The widths of a fresh discriminator, and a phrase that says where they come from: the
+    --init_config's "discriminator" section; else the config of a discriminator saved with the
+    model (`<model>-discriminator/`, as train_vits.py saves it, or `discriminator/` beside a
+    `model/` folder, as data/pretrained/ holds it); else Meta's layout scaled with the generator's
+    decoder, so that a small generator does not train against a 47 M-parameter discriminator."""
+    if from_init_config is not None:
+        return from_init_config, f"widths from {args.init_config}"
+    model = Path(str(args.model_name_or_path))
+    if not args.init_config and model.is_dir():
+        for folder in (discriminator_folder(model), model.parent / "discriminator"):
+            saved = folder / DISCRIMINATOR_CONFIG_FILE
+            if saved.is_file():
+                try:
+                    values = json.loads(saved.read_text(encoding="utf-8"))
+                    return DiscriminatorConfig.from_dict(values), f"widths of {saved}"
+                except (json.JSONDecodeError, ValueError, TypeError) as e:
+                    raise TrainingError(f"{saved} is not a discriminator config ({e}); remove it or pass "
+                                        f"--discriminator") from e
+    channels = config.upsample_initial_channel
+    scaled = DiscriminatorConfig.scaled_to(channels)
+    layout = "Meta's layout" if scaled == DiscriminatorConfig() else "Meta's layout scaled"
+    return scaled, f"{layout} for a decoder of {channels} channels"
+
+
+def trained_speaker(args, config) -> int | None:
+    return args.speaker_id if config.num_speakers > 1 else None
+
+
+def check_alignable(dataset: TtsDataset, hop_length: int, show: int = 3) -> None:
+    """Every token needs at least one spectrogram frame: audio too short for its text cannot be aligned."""
+    short = [clip.file for clip, samples in zip(dataset.clips, dataset.samples)
+             if too_short(samples, len(dataset.tokenizer(clip.text).input_ids), hop_length)]
+    if short:
+        raise TrainingError(f"{len(short)} clips are too short for their text (fewer frames than tokens): "
+                            f"{', '.join(short[:show])}; remove them from the metadata or re-run prepare_data.py")
