@@ -33,7 +33,12 @@ IN_PROGRESS_FILE = "round-in-progress.json"
 
 
 class FeedbackRejected(ValueError):
-    """A correction that cannot be stored: the message says why."""
+    """A correction that cannot be stored: the message says why; `reason` is the audio check's short
+    key ("too long", "undecodable audio", ...) when the audio was refused."""
+
+    def __init__(self, message: str, reason: str = ""):
+        super().__init__(message)
+        self.reason = reason
 
 
 MAX_ID_LENGTH = 100  # an id names files: far below any file system's limit
@@ -51,6 +56,9 @@ class Entry:
     speaker: str = ""
     source: str = ""
     note: str = ""
+    spoken_text: str = ""  # what the voice was asked to say when it said it wrong (from the service)
+    model: str = ""  # the model that said it wrong
+    consent: str = ""  # the licence the donor agreed the recording is kept under
 
     def key(self) -> tuple[str, str, str]:
         """What makes an entry the same entry: a replaced text is a new one."""
@@ -139,7 +147,8 @@ class FeedbackStore:
     # --- intake ----------------------------------------------------------------------------
 
     def add(self, audio_path: Path, text: str, characters, *, clip_id: str | None = None, speaker: str = "",
-            source: str = "", note: str = "", settings: audio.CleaningSettings = audio.CleaningSettings()) -> tuple[Entry, str]:
+            source: str = "", note: str = "", settings: audio.CleaningSettings = audio.CleaningSettings(),
+            spoken_text: str = "", model: str = "", consent: str = "") -> tuple[Entry, str]:
         """Clean and store one correction; returns (entry, what happened: added|replaced|duplicate)."""
         audio_path = Path(audio_path)
         try:
@@ -149,7 +158,7 @@ class FeedbackStore:
         try:
             cleaned = audio.clean(data, settings)
         except audio.ClipRejected as e:
-            raise FeedbackRejected(f"{audio_path}: {e}") from e
+            raise FeedbackRejected(f"{audio_path}: {e}", e.reason) from e
         spoken = normalize_text(text, characters).text
         if not spoken:
             raise FeedbackRejected(f"{audio_path}: the text {text[:40]!r} has nothing the model can say")
@@ -163,7 +172,8 @@ class FeedbackStore:
                                    f"'-' and '_' only, at most {MAX_ID_LENGTH} of them")
         # Named by content too: replacing an entry writes a new file, so that a kill before the new
         # entries.json leaves the old entry with its own audio (the unlisted new wav is removed later).
-        entry = Entry(clip_id, f"{clip_id}-{digest[:12]}.wav", spoken, text, digest, round(seconds, 3), utc_now(), speaker, source, note)
+        entry = Entry(clip_id, f"{clip_id}-{digest[:12]}.wav", spoken, text, digest, round(seconds, 3), utc_now(), speaker,
+                      source, note, spoken_text, model, consent)
         with self.locked():
             self.reconcile()
             entries = self.pending_entries()
@@ -184,6 +194,19 @@ class FeedbackStore:
             entries = [e for e in entries if e.id != clip_id] + [entry]
             self._write_pending(entries)
         return entry, "replaced" if replaced else "added"
+
+    def remove(self, clip_id: str) -> Entry:
+        """Take a pending entry out (moderation, a donor's wish): its line and its wav go; FeedbackRejected
+        when no entry of that id is pending."""
+        with self.locked():
+            self.reconcile()
+            entries = self.pending_entries()
+            found = next((e for e in entries if e.id == clip_id), None)
+            if found is None:
+                raise FeedbackRejected(f"no pending feedback entry {clip_id!r}")
+            self._write_pending([e for e in entries if e.id != clip_id])
+            (self.pending / WAVS_DIR / found.file).unlink(missing_ok=True)
+        return found
 
     # --- archiving -------------------------------------------------------------------------
 

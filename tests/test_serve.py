@@ -1,0 +1,266 @@
+"""serve.py: a real uvicorn on a loopback port, driven by httpx and the OpenAI SDK."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import serve
+import train_feedback
+from conftest import ROOT, encode, speech_like
+from kurdish_tts import service
+
+STANDIN = ROOT / "data" / "pretrained" / "model"
+TEXT = "Rojbaş. Ez 25 salî me. Hewa îro pir xweş e."
+
+
+class Server:
+    """serve.py's app under uvicorn in a thread, on a free loopback port."""
+
+    def __init__(self, workspace: Path, *extra: str, check_every_s: float = 0.0):
+        import uvicorn
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        args = serve.build_parser().parse_args(["--model", str(workspace / "models" / "kurdish"), "--data_dir",
+                                                str(workspace / "training"), "--port", str(self.port), *extra])
+        shelf = service.Shelf(args.model, check_every_s=check_every_s)
+        config = uvicorn.Config(serve.create_app(args, shelf), host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self):
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            assert time.monotonic() < deadline and self.thread.is_alive(), "the server did not start"
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+@pytest.fixture
+def workspace(tmp_path) -> Path:
+    shutil.copytree(STANDIN, tmp_path / "models" / "kurdish")
+    (tmp_path / "training").mkdir()
+    return tmp_path
+
+
+def add_key(workspace: Path, name: str, capsys) -> str:
+    assert serve.main(["--data_dir", str(workspace / "training"), "--add_key", name]) == 0
+    return capsys.readouterr().out.strip().splitlines()[-1]
+
+
+def clip(tmp_path: Path, name: str = "fix.wav", seconds: float = 2.0, seed: int = 1) -> Path:
+    path = tmp_path / name
+    path.write_bytes(encode(speech_like(seconds, 44100, seed=seed), 44100, "WAV"))
+    return path
+
+
+def test_speech_through_the_openai_sdk_streams_by_sentence_and_repeats_exactly(workspace):
+    import httpx
+    from openai import OpenAI
+
+    with Server(workspace) as server:
+        client = OpenAI(base_url=f"{server.url}/v1", api_key="not-needed-for-speech")
+        wav = client.audio.speech.create(model="tts-1", voice="alloy", input=TEXT, response_format="wav")
+        audio, rate = sf.read(io.BytesIO(wav.content), dtype="float32")
+        assert rate == 16000 and len(audio) > 16000  # three sentences and two pauses: more than a second
+        with client.audio.speech.with_streaming_response.create(model="kurdish", voice="alloy", input=TEXT,
+                                                                response_format="pcm") as response:
+            streamed = b"".join(response.iter_bytes())
+        with httpx.stream("POST", f"{server.url}/v1/audio/speech", timeout=60,
+                          json={"model": "kurdish", "input": TEXT + " Spas.", "response_format": "pcm"}) as response:
+            chunks = list(response.iter_raw())
+        again = httpx.post(f"{server.url}/v1/audio/speech", json={"input": TEXT, "response_format": "pcm"}, timeout=60)
+    samples = np.frombuffer(streamed, "<i2").astype(np.float32) / 32767
+    assert np.abs(samples - audio[:len(samples)]).max() < 1e-3 and len(samples) == len(audio)  # the same speech
+    assert again.content == streamed  # seeded (and cached): the same request, the same audio
+    assert len(chunks) >= 4  # one piece a sentence, sent as it is made
+
+
+@pytest.mark.parametrize("response_format", ["flac", "mp3", "opus"])
+def test_formats_that_cannot_be_joined_come_whole_and_decode(workspace, response_format):
+    import httpx
+
+    with Server(workspace) as server:
+        response = httpx.post(f"{server.url}/v1/audio/speech", timeout=60,
+                              json={"input": "Rojbaş.", "response_format": response_format, "speed": 1.5})
+    assert response.status_code == 200 and response.headers["content-type"] == service.media_type(response_format)
+    audio, rate = sf.read(io.BytesIO(response.content), dtype="float32")
+    assert len(audio) > 1000 and np.abs(audio).max() > 0.01
+
+
+@pytest.mark.parametrize("body, status, message", [
+    ({"input": "x" * 50}, 413, "at most 40"),
+    ({"input": "Rojbaş", "response_format": "aiff"}, 422, "response_format 'aiff'"),
+    ({"input": "Rojbaş", "speed": 9}, 422, "speed 9"),
+    ({"input": "?! …"}, 422, "nothing in"),
+    ({"input": "Rojbaş", "model": "elsewhere"}, 404, "model 'elsewhere' is not served"),
+])
+def test_speech_requests_it_cannot_serve_are_refused_in_one_line(workspace, body, status, message):
+    import httpx
+
+    with Server(workspace, "--max_text_chars", "40") as server:
+        response = httpx.post(f"{server.url}/v1/audio/speech", json=body, timeout=60)
+    assert response.status_code == status and message in response.json()["error"]["message"]
+
+
+def test_the_model_list_holds_model_folders_only(workspace):
+    import httpx
+
+    models = workspace / "models"
+    shutil.copytree(models / "kurdish", models / "kurdish-20261201T120000Z")  # a feedback round's backup
+    (models / "kurdish-discriminator").mkdir()
+    (models / "kurdish-discriminator" / "config.json").write_text("{}")
+    (models / "kurdish-runs").mkdir()
+    with Server(workspace) as server:
+        listed = httpx.get(f"{server.url}/v1/models").json()["data"]
+        health = httpx.get(f"{server.url}/healthz").json()
+    assert {m["id"]: m["kind"] for m in listed} == {"kurdish": "served", "kurdish-20261201T120000Z": "backup"}
+    assert health["status"] == "ok"
+
+
+def test_feedback_needs_a_key_lands_in_the_feedback_store_and_can_be_removed(workspace, tmp_path, capsys):
+    import httpx
+
+    key = add_key(workspace, "app", capsys)
+    stored = json.loads((workspace / "training" / "service" / "keys.json").read_text())
+    assert key not in json.dumps(stored) and stored["app"] == service.key_digest(key)  # only the hash is kept
+    files = {"audio": ("fix.wav", clip(tmp_path).read_bytes(), "audio/wav")}
+    form = {"text": "Ez li Amedê dijîm.", "spoken_text": "Ez li Amed dijîm.", "model": "kurdish", "consent": "CC0-1.0"}
+    with Server(workspace) as server:
+        refused = httpx.post(f"{server.url}/v1/feedback", files=files, data=form)
+        wrong = httpx.post(f"{server.url}/v1/feedback", files=files, data=form, headers={"Authorization": "Bearer nope"})
+        auth = {"Authorization": f"Bearer {key}"}
+        added = httpx.post(f"{server.url}/v1/feedback", files=files, data=form, headers=auth)
+        listed = httpx.get(f"{server.url}/v1/feedback", headers=auth).json()
+        assert train_feedback.main(["--data_dir", str(workspace / "training"), "--list"]) == 0
+        shown = capsys.readouterr().out
+        removed = httpx.delete(f"{server.url}/v1/feedback/{added.json()['id']}", headers=auth)
+        again = httpx.delete(f"{server.url}/v1/feedback/{added.json()['id']}", headers=auth)
+    assert refused.status_code == wrong.status_code == 401 and "--add_key" in refused.json()["error"]["message"]
+    assert added.status_code == 201 and added.json()["text"] == "ez li amedê dijîm"
+    [entry] = listed["pending"]
+    assert (entry["speaker"], entry["spoken_text"], entry["model"], entry["consent"]) == (
+        "app", "Ez li Amed dijîm.", "kurdish", "CC0-1.0")
+    assert added.json()["id"] in shown
+    assert removed.status_code == 200 and again.status_code == 404
+    store = workspace / "training" / "feedback" / "pending"
+    assert json.loads((store / "entries.json").read_text()) == [] and not list((store / "wavs").glob("*.wav"))
+
+
+def test_bad_uploads_are_refused_with_their_status_and_store_nothing(workspace, tmp_path, capsys):
+    import httpx
+
+    auth = {"Authorization": f"Bearer {add_key(workspace, 'app', capsys)}"}
+    cases = [("big.wav", clip(tmp_path, "big.wav", seconds=3.0).read_bytes(), "ez", 413, "over 0.3 MB"),
+             ("x.wav", b"RIFF....garbage", "ez", 415, "undecodable audio"),
+             ("long.wav", encode(speech_like(16.0, 4000, seed=3), 4000, "WAV"), "ez", 413, "too long"),
+             ("fix.wav", clip(tmp_path).read_bytes(), "?!", 422, "nothing the model can say")]
+    with Server(workspace, "--max_upload_mb", "0.3") as server:
+        for name, data, text, status, message in cases:
+            response = httpx.post(f"{server.url}/v1/feedback", files={"audio": (name, data)}, data={"text": text},
+                                  headers=auth)
+            assert response.status_code == status and message in response.json()["error"]["message"], name
+            assert str(workspace) not in response.json()["error"]["message"]  # no server paths in an answer
+    assert not (workspace / "training" / "feedback" / "pending" / "entries.json").is_file()
+    assert not list((workspace / "training" / "service" / "uploads").iterdir())
+
+
+def test_two_uploads_at_once_are_both_kept(workspace, tmp_path, capsys):
+    import httpx
+
+    auth = {"Authorization": f"Bearer {add_key(workspace, 'app', capsys)}"}
+    clips = [clip(tmp_path, f"{i}.wav", seed=i).read_bytes() for i in range(2)]
+    with Server(workspace) as server:
+        def send(i):
+            return httpx.post(f"{server.url}/v1/feedback", files={"audio": (f"{i}.wav", clips[i])},
+                              data={"text": f"gotin {i}"}, headers=auth, timeout=60)
+
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(pool.map(send, range(2)))
+    assert [a.status_code for a in answers] == [201, 201]
+    entries = json.loads((workspace / "training" / "feedback" / "pending" / "entries.json").read_text())
+    assert sorted(e["text"] for e in entries) == ["gotin sifir", "gotin yek"]
+
+
+def test_votes_give_win_rates_per_pair_with_a_wilson_interval_and_a_swap_starts_a_new_row(workspace, capsys):
+    import httpx
+
+    models = workspace / "models"
+    shutil.copytree(models / "kurdish", models / "kurdish-20261201T120000Z")
+    auth = {"Authorization": f"Bearer {add_key(workspace, 'app', capsys)}"}
+    with Server(workspace) as server:
+        for winner in ("a", "a", "b", "tie"):
+            vote = {"text": "Rojbaş", "a": "kurdish", "b": "kurdish-20261201T120000Z", "winner": winner}
+            assert httpx.post(f"{server.url}/v1/ab", json=vote, headers=auth).status_code == 201
+        bad = httpx.post(f"{server.url}/v1/ab", json={**vote, "winner": "both"}, headers=auth)
+        unkeyed = httpx.post(f"{server.url}/v1/ab", json=vote)
+        [row] = httpx.get(f"{server.url}/v1/ab").json()["pairs"]
+        replace_weights(models / "kurdish")  # a feedback round installs a new model: the service swaps it in
+        httpx.post(f"{server.url}/v1/ab", json={**vote, "winner": "b"}, headers=auth)
+        rows = httpx.get(f"{server.url}/v1/ab").json()["pairs"]
+    assert bad.status_code == 422 and unkeyed.status_code == 401
+    assert row["a"] == "kurdish" and row["count"] == 4 and row["a_wins"] == 2.5 and row["ties"] == 1
+    low, high = service.wilson(2.5, 4)
+    assert row["a_win_rate"] == 0.625 and row["a_win_rate_95"] == [round(low, 4), round(high, 4)] and low < 0.625 < high
+    assert len(rows) == 2 and {r["count"] for r in rows} == {4, 1}
+
+
+def replace_weights(folder: Path) -> None:
+    """Install a changed model the way a round does: a new folder renamed over the old one."""
+    from safetensors.torch import load_file, save_file
+
+    new = folder.with_name(f".{folder.name}.new")
+    shutil.copytree(folder, new)
+    weights = load_file(str(new / "model.safetensors"))
+    weights = {k: v * 1.05 if k.startswith("decoder.conv_post") else v for k, v in weights.items()}
+    save_file(weights, str(new / "model.safetensors"), metadata={"format": "pt"})
+    old = folder.with_name(f".{folder.name}.old")
+    folder.rename(old)
+    new.rename(folder)
+    shutil.rmtree(old)
+
+
+def test_a_new_model_is_served_without_a_restart(workspace):
+    import httpx
+
+    body = {"input": "Rojbaş.", "response_format": "pcm"}
+    with Server(workspace) as server:
+        before = httpx.post(f"{server.url}/v1/audio/speech", json=body, timeout=60).content
+        replace_weights(workspace / "models" / "kurdish")
+        after = httpx.post(f"{server.url}/v1/audio/speech", json=body, timeout=60).content
+    assert before != after and len(before) == len(after)  # louder output of the same durations
+
+
+def test_too_many_requests_answer_429_with_retry_after(workspace):
+    import httpx
+
+    with Server(workspace, "--rate_limit", "2") as server:
+        answers = [httpx.get(f"{server.url}/v1/models") for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429] and int(answers[2].headers["Retry-After"]) > 0
+
+
+def test_keys_are_made_once_and_removed(workspace, capsys):
+    add_key(workspace, "app", capsys)
+    assert serve.main(["--data_dir", str(workspace / "training"), "--add_key", "app"]) == 1
+    assert "exists" in capsys.readouterr().err
+    assert serve.main(["--data_dir", str(workspace / "training"), "--remove_key", "app"]) == 0
+    assert serve.main(["--data_dir", str(workspace / "training"), "--remove_key", "app"]) == 1
+    assert "no key named 'app'" in capsys.readouterr().err
