@@ -27,7 +27,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
@@ -39,6 +39,7 @@ from kurdish_tts.service import FORMATS, ServiceError
 MAX_SPEED = 4.0
 MIN_SPEED = 0.25
 CACHE_ENTRIES = 128
+PAGE = Path(__file__).resolve().parent / "kurdish_tts" / "page.html"  # no build step: one file, plain JS
 UPLOAD_DIR = "uploads"  # under <data_dir>/service: an upload lives here only until the intake has stored it
 
 
@@ -160,6 +161,10 @@ def create_app(args: argparse.Namespace, shelf: service.Shelf | None = None):
         name = owner or f"open:{client(request)}"
         writes.check(name)
         return name
+
+    @app.get("/", response_class=HTMLResponse)
+    async def page():
+        return HTMLResponse(PAGE.read_text(encoding="utf-8"))
 
     @app.get("/healthz")
     async def healthz():

@@ -27,7 +27,7 @@ TEXT = "Rojbaş. Ez 25 salî me. Hewa îro pir xweş e."
 class Server:
     """serve.py's app under uvicorn in a thread, on a free loopback port."""
 
-    def __init__(self, workspace: Path, *extra: str, check_every_s: float = 0.0):
+    def __init__(self, workspace: Path, *extra: str, check_every_s: float = 0.0, load=None):
         import uvicorn
 
         with socket.socket() as probe:
@@ -35,7 +35,7 @@ class Server:
             self.port = probe.getsockname()[1]
         args = serve.build_parser().parse_args(["--model", str(workspace / "models" / "kurdish"), "--data_dir",
                                                 str(workspace / "training"), "--port", str(self.port), *extra])
-        shelf = service.Shelf(args.model, check_every_s=check_every_s)
+        shelf = service.Shelf(args.model, load=load, check_every_s=check_every_s)
         config = uvicorn.Config(serve.create_app(args, shelf), host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -264,3 +264,88 @@ def test_keys_are_made_once_and_removed(workspace, capsys):
     assert serve.main(["--data_dir", str(workspace / "training"), "--remove_key", "app"]) == 0
     assert serve.main(["--data_dir", str(workspace / "training"), "--remove_key", "app"]) == 1
     assert "no key named 'app'" in capsys.readouterr().err
+
+
+class SlowVoice:
+    """Stands in for a voice that takes a while, so that requests pile up."""
+
+    def __init__(self, voice, seconds: float):
+        self.voice, self.seconds = voice, seconds
+        self.config, self.sampling_rate = voice.config, voice.sampling_rate
+
+    def sentences(self, text):
+        return self.voice.sentences(text)
+
+    def speak(self, text, settings):
+        time.sleep(self.seconds)
+        return self.voice.speak(text, settings)
+
+
+def test_a_full_queue_answers_503_with_retry_after_and_the_page_and_cors_are_served(workspace):
+    import httpx
+
+    from kurdish_tts.synthesis import Voice
+
+    slow = lambda folder: SlowVoice(Voice(folder), 1.0)  # noqa: E731
+    with Server(workspace, "--queue", "1", "--workers", "1", "--cors_origin", "https://app.example", load=slow) as server:
+        httpx.post(f"{server.url}/v1/audio/speech", json={"input": "Ez.", "response_format": "pcm"}, timeout=60)  # loaded
+        with ThreadPoolExecutor(1) as pool:
+            first = pool.submit(httpx.post, f"{server.url}/v1/audio/speech", timeout=60,
+                                json={"input": "Rojbaş.", "response_format": "mp3"})
+            time.sleep(0.5)  # the first is being spoken
+            second = httpx.post(f"{server.url}/v1/audio/speech", json={"input": "Spas.", "response_format": "mp3"},
+                                timeout=60)
+            assert first.result().status_code == 200
+        page = httpx.get(server.url)
+        preflight = httpx.options(f"{server.url}/v1/audio/speech", headers={
+            "Origin": "https://app.example", "Access-Control-Request-Method": "POST"})
+    assert second.status_code == 503 and int(second.headers["Retry-After"]) > 0
+    assert page.status_code == 200 and "MediaRecorder" in page.text and "/v1/ab" in page.text
+    assert preflight.headers["access-control-allow-origin"] == "https://app.example"
+
+
+def chromium():
+    """Headless Chromium through Selenium (Debian's chromium and chromium-driver), or a skip that says why."""
+    driver_path = shutil.which("chromedriver")
+    if driver_path is None or not any(shutil.which(name) for name in ("chromium", "chromium-browser")):
+        pytest.skip("needs Debian's chromium and chromium-driver (bash .ci/run installs them)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--autoplay-policy=no-user-gesture-required"):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(driver_path), options=options)
+
+
+def test_the_page_speaks_a_sentence_and_sends_an_uploaded_correction(workspace, tmp_path, capsys):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    key = add_key(workspace, "page", capsys)
+    upload = clip(tmp_path, "mine.wav")
+    with Server(workspace) as server:
+        browser = chromium()
+        try:
+            browser.get(server.url)
+            wait = WebDriverWait(browser, 60)
+            wait.until(lambda b: b.find_element(By.ID, "model").get_attribute("value") == "kurdish")
+            browser.find_element(By.ID, "speak").click()
+            wait.until(lambda b: b.find_element(By.ID, "status").text == "Done.")
+            assert browser.find_element(By.ID, "player").get_attribute("src").startswith("blob:")
+            duration = browser.execute_script(
+                "const a = document.getElementById('player');"
+                "return new Promise(r => a.readyState >= 1 ? r(a.duration) : a.onloadedmetadata = () => r(a.duration));")
+            assert duration > 0.5
+            browser.find_element(By.ID, "key").send_keys(key)
+            browser.execute_script("document.getElementById('key').dispatchEvent(new Event('change'))")
+            browser.find_element(By.ID, "file").send_keys(str(upload))
+            browser.find_element(By.ID, "correct").clear()
+            browser.find_element(By.ID, "correct").send_keys("Ez bi kurdî diaxivim.")
+            browser.find_element(By.ID, "send").click()
+            wait.until(lambda b: b.find_element(By.ID, "status").text.startswith(("Thank you", "4")))
+            assert browser.find_element(By.ID, "status").text.startswith("Thank you")
+        finally:
+            browser.quit()
+    [entry] = json.loads((workspace / "training" / "feedback" / "pending" / "entries.json").read_text())
+    assert entry["text"] == "ez bi kurdî diaxivim" and entry["speaker"] == "page" and entry["model"] == "kurdish"
