@@ -349,3 +349,28 @@ def test_the_page_speaks_a_sentence_and_sends_an_uploaded_correction(workspace, 
             browser.quit()
     [entry] = json.loads((workspace / "training" / "feedback" / "pending" / "entries.json").read_text())
     assert entry["text"] == "ez bi kurdî diaxivim" and entry["speaker"] == "page" and entry["model"] == "kurdish"
+
+
+def test_a_request_in_flight_during_a_swap_finishes_on_the_model_it_started_with(workspace, tmp_path):
+    import httpx
+
+    from kurdish_tts.synthesis import PAUSE_S, Settings, Voice
+
+    shutil.copytree(workspace / "models" / "kurdish", tmp_path / "old")
+    slow = lambda folder: SlowVoice(Voice(folder), 0.4)  # noqa: E731
+    body = {"input": TEXT, "response_format": "pcm"}
+    with Server(workspace, load=slow) as server:
+        httpx.post(f"{server.url}/v1/audio/speech", json={"input": "Ez.", "response_format": "pcm"}, timeout=60)  # loaded
+        with ThreadPoolExecutor(1) as pool:
+            during = pool.submit(httpx.post, f"{server.url}/v1/audio/speech", json=body, timeout=60)
+            time.sleep(0.6)  # its first sentence is spoken by the old model
+            replace_weights(workspace / "models" / "kurdish")
+            spoken_during = during.result().content
+        spoken_after = httpx.post(f"{server.url}/v1/audio/speech", json=body, timeout=60).content
+    old = Voice(tmp_path / "old")
+    sentences = old.sentences(TEXT)
+    pause = np.zeros(int(PAUSE_S * old.sampling_rate), np.float32)
+    expected = np.concatenate([x for i, s in enumerate(sentences)
+                               for x in (old.speak(s, Settings(speaking_rate=1.0, seed=i)), pause)][:-1])
+    assert spoken_during == service.pcm16(expected)  # all of it the old model's
+    assert spoken_after != spoken_during  # the next request: the new model, not the cache
