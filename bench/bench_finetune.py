@@ -11,6 +11,8 @@ once per recipe and seed:
     frozen        decoder, posterior encoder and flow frozen (only text encoder and durations learn)
     no-adversarial  mel, KL and duration losses only
     ramp          the default with both learning rates rising over their first 50 updates
+    lr-2e-5       the default at train_vits.py's default learning rate, 2e-5, instead of --learning_rate
+    reconstruction-first  the default, but the generator trains on mel, KL and duration during the warm-up
 
 At each of --points (steps; 0 is the stand-in itself) the checkpoint of that step speaks the 20
 held-out sentences, and the table gives, as bench_learning.py does, the distance to the target
@@ -54,6 +56,8 @@ RECIPES = {
     "frozen": ["--freeze", "decoder", "posterior_encoder", "flow"],
     "no-adversarial": ["--weight_gen", "0", "--weight_fm", "0", "--discriminator_warmup_steps", "0"],
     "ramp": ["--lr_warmup_steps", "50"],
+    "lr-2e-5": ["--learning_rate", "2e-5"],
+    "reconstruction-first": ["--warmup_generator", "reconstruction"],  # train_vits.py's default rate instead of the grid's (argparse: last wins)
 }
 MEASURES = ("to_target", "to_original", "cer", "duration_ratio", "loudness_ratio")
 

@@ -55,7 +55,7 @@ def test_a_fresh_discriminator_takes_the_saved_widths_else_scales_with_the_gener
     saved = json.loads((tiny_model.with_name("model-discriminator") / "discriminator_config.json").read_text())
     assert train_vits.main(fine_tune_args(data, tiny_model, tmp_path / "a", "--max_steps", 1)) == 0
     out = capsys.readouterr().out
-    assert f"fresh, 2 warm-up steps, widths of {tiny_model.with_name('model-discriminator')}" in out
+    assert f"fresh, 2 warm-up steps (the generator waits), widths of {tiny_model.with_name('model-discriminator')}" in out
     assert json.loads((tmp_path / "a" / "model-discriminator" / "discriminator_config.json").read_text()) == saved
 
     # data/pretrained/ keeps model/ and discriminator/ side by side

@@ -52,6 +52,7 @@ def test_a_checkpoint_records_its_settings_and_data(saved):
      "--batch_size 1 (the checkpoint: 2), --gradient_accumulation_steps 2 (the checkpoint: 1)"),
     (["--freeze", "decoder"], "--freeze decoder (the checkpoint: not given)"),
     (["--discriminator_warmup_steps", "0"], "--discriminator_warmup_steps 0 (the checkpoint: 2)"),
+    (["--warmup_generator", "reconstruction"], "--warmup_generator reconstruction (the checkpoint: frozen)"),
     (["--weight_kl", "2"], "--weight_kl 2.0 (the checkpoint: 1.0)"),
 ])
 def test_a_resume_with_other_settings_is_refused_naming_them(data, saved, capsys, extra, named):
@@ -87,6 +88,18 @@ def test_the_warm_up_leaves_the_generator_alone_and_survives_a_resume(data, tmp_
     assert any(not torch.equal(step[4][k], step[5][k]) for k in step[4])  # step 5 trains the generator
     history = dict(json.loads((out / "model" / "loss_history.json").read_text()))
     assert [history[n]["warmup"] for n in (1, 2, 3, 4, 5)] == [1.0, 1.0, 1.0, 1.0, 0.0]
+
+
+def test_a_reconstruction_warm_up_trains_the_generator_without_the_adversarial_losses(data, tmp_path):
+    out = tmp_path / "reconstruction"
+    assert train_vits.main(args_for(data, out, "--discriminator_warmup_steps", 4, "--warmup_generator", "reconstruction",
+                                    "--max_steps", 2, "--save_steps", 1, "--save_total_limit", 5,
+                                    "--logging_steps", 1)) == 0
+    step = {n: tensors(out / "checkpoints" / f"checkpoint-{n}" / "generator.safetensors") for n in (1, 2)}
+    assert any(not torch.equal(step[1][k], step[2][k]) for k in step[1])  # the generator trains in the warm-up
+    for _, metrics in json.loads((out / "model" / "loss_history.json").read_text()):
+        reconstruction = 45 * metrics["loss_mel"] + metrics["loss_kl"] + metrics["loss_dur"]  # the default weights
+        assert metrics["warmup"] == 1.0 and metrics["generator_total"] == pytest.approx(reconstruction, rel=1e-5)
 
 
 class Planted:

@@ -26,6 +26,9 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, defaults: dict | 
     model.add_argument("--discriminator", type=Path, help="Meta's D_100000.pth or a discriminator folder saved by this toolkit")
     model.add_argument("--discriminator_warmup_steps", type=int, default=200,
                        help="steps that train a fresh discriminator alone before it drives the generator")
+    model.add_argument("--warmup_generator", choices=["frozen", "reconstruction"], default="frozen",
+                       help="what the generator does during a fresh discriminator's warm-up: waits (frozen), or "
+                            "trains on the mel, KL and duration losses alone (reconstruction)")
     model.add_argument("--layerdrop", type=float, default=0.0,
                        help="probability of skipping a text-encoder layer while training (the model config's own "
                             "value, 0.1 in MMS, is not used: dropping layers of a trained encoder unsettles a fine-tune)")

@@ -41,7 +41,8 @@ DISCRIMINATOR_FILE = "discriminator.safetensors"
 LEGACY_FILES = [f"custom_checkpoint_{i}.pkl" for i in range(5)]  # generator, discriminator, 2 schedules, progress
 
 # Settings that decide what the run computes: resuming with another value is refused.
-CHECKED = ("model_name_or_path", "init_config", "discriminator", "discriminator_warmup_steps", "freeze", "speaker_id",
+CHECKED = ("model_name_or_path", "init_config", "discriminator", "discriminator_warmup_steps", "warmup_generator",
+           "freeze", "speaker_id",
            "layerdrop", "learning_rate", "discriminator_learning_rate", "prior_learning_rate", "lr_decay",
            "lr_warmup_steps", "batch_size", "gradient_accumulation_steps", "max_grad_norm", "segment_frames", "seed", "weight_mel", "weight_kl",
            "weight_duration", "weight_fm", "weight_gen", "weight_disc")

@@ -3,7 +3,7 @@
 Each optimiser step gathers `--gradient_accumulation_steps` micro-batches (`train_step`: the
 losses and both backward passes), then `apply_updates` averages, clips and applies both
 networks' gradients; `after_step` logs, evaluates and saves checkpoints. A fresh
-discriminator trains alone for its warm-up first; Ctrl-C or SIGTERM saves a checkpoint and stops.
+discriminator warms up before it drives the generator; Ctrl-C or SIGTERM saves a checkpoint and stops.
 """
 
 from __future__ import annotations
@@ -110,13 +110,15 @@ def train(args: argparse.Namespace, train_clips: list[Clip] | None = None, eval_
 def train_step(run: Run, batch) -> dict[str, float] | None:
     """One micro-batch: losses, backward passes, and (when accumulation is complete) the updates.
 
-    A fresh discriminator trains alone during its warm-up: the generator is not updated.
+    During a fresh discriminator's warm-up the adversarial and feature-matching losses stay out of
+    the generator's loss, and the generator either waits (--warmup_generator frozen) or trains on
+    the mel, KL and duration losses alone (reconstruction).
     A non-finite loss spoils its whole optimiser step: the gradients gathered so far are dropped,
     the step's remaining micro-batches are passed over, and nothing is updated. Returns the
     metrics of the micro-batch, or None when its step is spoilt.
     """
     args, accelerator = run.args, run.accelerator
-    warming_up = run.progress.step < run.generator_start
+    warming_up = run.progress.step < run.adversarial_start  # the discriminator does not drive the generator yet
     with accelerator.accumulate(run.model, run.discriminator):  # counts the micro-batch, even one passed over
         if run.spoilt_step:
             if accelerator.sync_gradients:
@@ -133,7 +135,7 @@ def train_step(run: Run, batch) -> dict[str, float] | None:
             run.optimizer_d.zero_grad(set_to_none=True)
             run.spoilt_step = not accelerator.sync_gradients  # the rest of this step is passed over
             return None
-        update_generator = not warming_up and bool(run.generator_parameters)
+        update_generator = run.progress.step >= run.generator_start and bool(run.generator_parameters)
         accelerator.backward(loss_d, inputs=list(run.discriminator.parameters()), retain_graph=update_generator)
         if update_generator:
             accelerator.backward(loss_g, inputs=run.generator_parameters)
@@ -270,7 +272,8 @@ def print_header(run: Run, total_steps: int, resume_from: Path | None) -> None:
     minutes = sum(run.dataset.samples) / run.dataset.sample_rate / 60
     print(f"data: {len(run.dataset)} clips ({minutes:.1f} min) from {args.data_dir}, "
           f"{len(run.eval_dataset) if run.eval_dataset else 0} for evaluation")
-    state = "" if run.discriminator_loaded else f"fresh, {args.discriminator_warmup_steps} warm-up steps, "
+    waiting = "the generator waits" if args.warmup_generator == "frozen" else "the generator trains without it"
+    state = "" if run.discriminator_loaded else f"fresh, {args.discriminator_warmup_steps} warm-up steps ({waiting}), "
     print(f"generator: {trainable / 1e6:.2f} M trainable parameters; discriminator {disc / 1e6:.2f} M "
           f"({state}{run.discriminator_origin})")
     rates = f"learning rate {args.learning_rate:g}"

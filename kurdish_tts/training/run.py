@@ -82,10 +82,16 @@ class Run:
         return trained_speaker(self.args, self.model.config)
 
     @property
-    def generator_start(self) -> int:
-        """The step from which the generator trains: after a fresh discriminator's warm-up, at once
-        beside a loaded one."""
+    def adversarial_start(self) -> int:
+        """The step from which the discriminator drives the generator: after a fresh discriminator's
+        warm-up, at once beside a loaded one."""
         return 0 if self.discriminator_loaded else self.args.discriminator_warmup_steps
+
+    @property
+    def generator_start(self) -> int:
+        """The step from which the generator trains: with the adversarial losses (--warmup_generator
+        frozen), or from the first step on the reconstruction losses alone (reconstruction)."""
+        return 0 if self.args.warmup_generator == "reconstruction" else self.adversarial_start
 
     @property
     def generator_parameters(self) -> list:
