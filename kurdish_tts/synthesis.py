@@ -45,7 +45,7 @@ class Voice:
 
     @classmethod
     def from_model(cls, model, tokenizer, name: str = "model") -> "Voice":
-        """A voice around a model already in memory (the trainer's evaluation uses this)."""
+        """A voice around a model already in memory (evaluation during training uses this)."""
         voice = cls.__new__(cls)
         voice._setup(TorchEngine(model), model.config, tokenizer, name)
         return voice

@@ -645,7 +645,7 @@ def test_a_folder_replacement_killed_halfway_is_restored(tmp_path, monkeypatch):
 
 
 def interrupt_after_first_step(monkeypatch) -> None:
-    """SIGTERM once the round's first optimiser step is done: the trainer saves a checkpoint and stops."""
+    """SIGTERM once the round's first optimiser step is done: the training loop saves a checkpoint and stops."""
     from kurdish_tts.training import loop
 
     real = loop.after_step
