@@ -21,7 +21,7 @@ the duration and loudness ratios (a collapse shows there). Each run keeps its ch
 scores in --work, so an interrupted grid goes on where it stopped; the table, a plot and a JSON
 come out at the end.
 
-    python bench/bench_finetune.py                      # 6 recipes x 2 seeds x 300 steps: hours on 2 cores
+    python bench/bench_finetune.py                      # 8 recipes x 2 seeds x 300 steps: about 4.5 hours on 2 cores
     python bench/bench_finetune.py --recipes default own --seeds 1 --steps 100 --points 0 50 100
 """
 
