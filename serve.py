@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
@@ -204,15 +205,11 @@ def create_app(args: argparse.Namespace, shelf: service.Shelf | None = None):
         def say(index: int, sentence: str):
             audio = voice.speak(sentence, Settings(speaking_rate=body.speed, speaker_id=speaker, seed=index))
             if index < len(sentences) - 1:
-                import numpy as np
-
                 audio = np.concatenate([audio, np.zeros(int(PAUSE_S * rate), dtype=audio.dtype)])
             return audio
 
         if kind not in service.STREAMED:  # formats that cannot be joined from pieces: sent whole
             try:
-                import numpy as np
-
                 pieces = [await synthesis.run(say, i, s) for i, s in enumerate(sentences)]
                 encoded = await synthesis.run(service.encode_whole, np.concatenate(pieces), rate, kind)
             finally:
