@@ -17,10 +17,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import os
+import socket
 import sys
 import tempfile
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
@@ -32,10 +35,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-import train_feedback
-from kurdish_tts import service
+from kurdish_tts import hub, service
 from kurdish_tts.feedback import FeedbackRejected, FeedbackStore
 from kurdish_tts.service import FORMATS, ServiceError
+from kurdish_tts.vocabulary import load_vocabulary
 
 MAX_SPEED = 4.0
 MIN_SPEED = 0.25
@@ -123,6 +126,30 @@ class Synthesis:
 
     async def run(self, function, *args):
         return await asyncio.get_running_loop().run_in_executor(self.pool, function, *args)
+
+
+@contextlib.contextmanager
+def running(app, host: str = "127.0.0.1"):
+    """`app` under uvicorn in a thread, on a free port of `host`, until the block ends; -> its URL
+    (the tests and bench/bench_serve.py)."""
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"the service did not start on {host}:{port}")
+        time.sleep(0.05)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
 def speaker_of(voice, name: str | None) -> int | None:
@@ -251,16 +278,13 @@ def create_app(args: argparse.Namespace, shelf: service.Shelf | None = None):
                     raise ServiceError(413, f"the upload is over {args.max_upload_mb:g} MB (--max_upload_mb)")
                 upload.write(block)
             upload.flush()
-            characters = train_feedback.vocabulary_characters(argparse.Namespace(
-                init_config=None, model_name_or_path=str(shelf.served[0])))
+            characters = load_vocabulary(shelf.served[0]).characters  # what the served voice can say
             try:
                 entry, outcome = await run_in_threadpool(
                     store.add, Path(upload.name), text, characters, speaker=name, source="serve", note=note,
-                    settings=train_feedback.base_cleaning(args.data_dir), spoken_text=spoken_text, model=model,
-                    consent=consent)
+                    spoken_text=spoken_text, model=model, consent=consent)
             except FeedbackRejected as e:
-                reason = getattr(e, "reason", "")
-                status = 413 if reason == "too long" else 415 if reason in ("undecodable audio", "empty file") else 422
+                status = 413 if e.reason == "too long" else 415 if e.reason in ("undecodable audio", "empty file") else 422
                 message = str(e).replace(upload.name, audio.filename or "the upload")
                 raise ServiceError(status, message) from e
         return JSONResponse({"id": entry.id, "status": outcome, "text": entry.text, "seconds": entry.seconds},
@@ -328,10 +352,9 @@ def main(argv: list[str] | None = None) -> int:
     except ServiceError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    missing = [str(m) for m in args.model if not (m / "config.json").is_file()]
-    if missing:
-        print(f"error: not a model folder (no config.json): {', '.join(missing)}; pass --model a folder saved by "
-              f"train_vits.py", file=sys.stderr)
+    problems = [p for p in (hub.model_folder_problem(m, hub_ids=False) for m in args.model) if p]
+    if problems:
+        print(f"error: --model {problems[0]}: pass a model folder saved by train_vits.py", file=sys.stderr)
         return 1
     import torch
     import uvicorn

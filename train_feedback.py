@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kurdish_tts import audio, hub
+from kurdish_tts import hub
 from kurdish_tts.evaluation import EvaluationError
 from kurdish_tts.feedback import Entry, FeedbackRejected, FeedbackStore, link_or_copy
 from kurdish_tts.metadata import (EVAL_FILE, TRAIN_FILE, WAVS_DIR, Clip, MetadataError, read_metadata, replace_folder,
@@ -154,21 +154,10 @@ def vocabulary_characters(args) -> frozenset:
     return load_vocabulary(args.model_name_or_path).characters
 
 
-def base_cleaning(data_dir: Path) -> audio.CleaningSettings:
-    """The cleaning the base data had (from its dataset.json), so that feedback clips match it; the
-    defaults of prepare_data.py when there is no record."""
-    record = data_dir / "dataset.json"
-    try:
-        used = json.loads(record.read_text(encoding="utf-8")).get("arguments", {}) if record.is_file() else {}
-    except json.JSONDecodeError:
-        used = {}
-    return audio.CleaningSettings.from_arguments(used)
-
-
 def add_sample(store: FeedbackStore, args) -> int:
     audio_path, text = args.add_sample
     entry, outcome = store.add(Path(audio_path), text, vocabulary_characters(args), speaker=args.speaker,
-                               source=args.source, note=args.note, settings=base_cleaning(args.data_dir))
+                               source=args.source, note=args.note)
     print(f"{outcome}: {entry.id} ({entry.seconds:.1f} s) \"{entry.text}\"")
     return 0
 
@@ -226,7 +215,7 @@ def row_problem(row) -> str:
 
 def add_batch(store: FeedbackStore, args) -> int:
     rows = read_batch(args.add_batch)
-    characters, settings = vocabulary_characters(args), base_cleaning(args.data_dir)
+    characters, settings = vocabulary_characters(args), store.base_cleaning()  # read once for the whole batch
     stored, rejected = 0, 0
     for number, row in enumerate(rows, start=1):
         try:

@@ -18,10 +18,8 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -36,22 +34,6 @@ import serve  # noqa: E402
 from kurdish_tts.text import number_to_words  # noqa: E402
 
 SENTENCE = "Ez {} salî me û li Amedê dijîm."
-
-
-def start(model: Path, data: Path, workers: int):
-    import uvicorn
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    args = serve.build_parser().parse_args(["--model", str(model), "--data_dir", str(data), "--rate_limit", "0",
-                                            "--workers", str(workers), "--queue", "64"])
-    server = uvicorn.Server(uvicorn.Config(serve.create_app(args), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    return server, thread, f"http://127.0.0.1:{port}"
 
 
 def main() -> int:
@@ -72,8 +54,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         model = Path(tmp) / "models" / "kurdish"
         shutil.copytree(options.model, model)
-        server, thread, url = start(model, Path(tmp) / "training", options.workers)
-        try:
+        args = serve.build_parser().parse_args(["--model", str(model), "--data_dir", str(Path(tmp) / "training"),
+                                                "--rate_limit", "0", "--workers", str(options.workers), "--queue", "64"])
+        with serve.running(serve.create_app(args)) as url:
             def request(client: httpx.Client, text: str) -> float:
                 started = time.perf_counter()
                 answer = client.post(f"{url}/v1/audio/speech", json={"input": text, "response_format": "wav"})
@@ -107,9 +90,6 @@ def main() -> int:
                     for _ in answer.iter_raw():
                         first = first or time.perf_counter() - started
                 whole = time.perf_counter() - started
-        finally:
-            server.should_exit = True
-            thread.join(timeout=30)
     stream = {"sentences": options.sentences, "first_audio_s": first, "one_sentence_s": alone, "whole_s": whole}
     print(f"streamed {options.sentences} sentences: first audio after {first:.2f} s (one sentence alone: {alone:.2f} s), "
           f"all after {whole:.2f} s; {options.workers} synthesis worker(s), {torch.get_num_threads()} torch threads each")

@@ -71,7 +71,8 @@ def utc_now() -> str:
 
 class FeedbackStore:
     def __init__(self, data_dir: Path):
-        self.root = Path(data_dir) / "feedback"
+        self.data_dir = Path(data_dir)
+        self.root = self.data_dir / "feedback"
         self.pending = self.root / "pending"
         self.archive = self.root / "archive"
 
@@ -147,9 +148,11 @@ class FeedbackStore:
     # --- intake ----------------------------------------------------------------------------
 
     def add(self, audio_path: Path, text: str, characters, *, clip_id: str | None = None, speaker: str = "",
-            source: str = "", note: str = "", settings: audio.CleaningSettings = audio.CleaningSettings(),
+            source: str = "", note: str = "", settings: audio.CleaningSettings | None = None,
             spoken_text: str = "", model: str = "", consent: str = "") -> tuple[Entry, str]:
-        """Clean and store one correction; returns (entry, what happened: added|replaced|duplicate)."""
+        """Clean (as the base data was: `settings`, by default `base_cleaning()`) and store one correction;
+        returns (entry, what happened: added|replaced|duplicate)."""
+        settings = self.base_cleaning() if settings is None else settings
         audio_path = Path(audio_path)
         try:
             data = audio_path.read_bytes()
@@ -194,6 +197,16 @@ class FeedbackStore:
             entries = [e for e in entries if e.id != clip_id] + [entry]
             self._write_pending(entries)
         return entry, "replaced" if replaced else "added"
+
+    def base_cleaning(self) -> audio.CleaningSettings:
+        """The cleaning the base data had (from its dataset.json), so that feedback clips match it; the
+        defaults of prepare_data.py when there is no record."""
+        record = self.data_dir / "dataset.json"
+        try:
+            used = json.loads(record.read_text(encoding="utf-8")).get("arguments", {}) if record.is_file() else {}
+        except json.JSONDecodeError:
+            used = {}
+        return audio.CleaningSettings.from_arguments(used)
 
     def remove(self, clip_id: str) -> Entry:
         """Take a pending entry out (moderation, a donor's wish): its line and its wav go; FeedbackRejected

@@ -66,12 +66,7 @@ def wav_header(rate: int, data_bytes: int | None = None) -> bytes:
 
 
 def encode_whole(audio: np.ndarray, rate: int, response_format: str) -> bytes:
-    """One utterance in a format that cannot be joined from pieces (flac, mp3, opus), or wav/pcm whole."""
-    if response_format == "pcm":
-        return pcm16(audio)
-    if response_format == "wav":
-        body = pcm16(audio)
-        return wav_header(rate, len(body)) + body
+    """One utterance in a format that cannot be joined from pieces: flac, mp3 or opus."""
     import soundfile as sf
 
     kind, subtype, _ = ENCODINGS[response_format]

@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 import json
 import shutil
-import socket
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,6 +16,7 @@ import soundfile as sf
 import serve
 import train_feedback
 from conftest import ROOT, encode, speech_like
+from test_feedback import recording
 from kurdish_tts import service
 
 STANDIN = ROOT / "data" / "pretrained" / "model"
@@ -25,33 +24,20 @@ TEXT = "Rojbaş. Ez 25 salî me. Hewa îro pir xweş e."
 
 
 class Server:
-    """serve.py's app under uvicorn in a thread, on a free loopback port."""
+    """serve.py's app under uvicorn in a thread, on a free loopback port (serve.running)."""
 
     def __init__(self, workspace: Path, *extra: str, check_every_s: float = 0.0, load=None):
-        import uvicorn
-
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
         args = serve.build_parser().parse_args(["--model", str(workspace / "models" / "kurdish"), "--data_dir",
-                                                str(workspace / "training"), "--port", str(self.port), *extra])
-        shelf = service.Shelf(args.model, load=load, check_every_s=check_every_s)
-        config = uvicorn.Config(serve.create_app(args, shelf), host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.url = f"http://127.0.0.1:{self.port}"
+                                                str(workspace / "training"), *extra])
+        self.app = serve.create_app(args, service.Shelf(args.model, load=load, check_every_s=check_every_s))
 
     def __enter__(self):
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            assert time.monotonic() < deadline and self.thread.is_alive(), "the server did not start"
-            time.sleep(0.05)
+        self.running = serve.running(self.app)
+        self.url = self.running.__enter__()
         return self
 
     def __exit__(self, *exc):
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
+        return self.running.__exit__(*exc)
 
 
 @pytest.fixture
@@ -64,12 +50,6 @@ def workspace(tmp_path) -> Path:
 def add_key(workspace: Path, name: str, capsys) -> str:
     assert serve.main(["--data_dir", str(workspace / "training"), "--add_key", name]) == 0
     return capsys.readouterr().out.strip().splitlines()[-1]
-
-
-def clip(tmp_path: Path, name: str = "fix.wav", seconds: float = 2.0, seed: int = 1) -> Path:
-    path = tmp_path / name
-    path.write_bytes(encode(speech_like(seconds, 44100, seed=seed), 44100, "WAV"))
-    return path
 
 
 def test_speech_through_the_openai_sdk_streams_by_sentence_and_repeats_exactly(workspace):
@@ -142,7 +122,7 @@ def test_feedback_needs_a_key_lands_in_the_feedback_store_and_can_be_removed(wor
     key = add_key(workspace, "app", capsys)
     stored = json.loads((workspace / "training" / "service" / "keys.json").read_text())
     assert key not in json.dumps(stored) and stored["app"] == service.key_digest(key)  # only the hash is kept
-    files = {"audio": ("fix.wav", clip(tmp_path).read_bytes(), "audio/wav")}
+    files = {"audio": ("fix.wav", recording(tmp_path, "fix.wav", 1).read_bytes(), "audio/wav")}
     form = {"text": "Ez li Amedê dijîm.", "spoken_text": "Ez li Amed dijîm.", "model": "kurdish", "consent": "CC0-1.0"}
     with Server(workspace) as server:
         refused = httpx.post(f"{server.url}/v1/feedback", files=files, data=form)
@@ -169,10 +149,10 @@ def test_bad_uploads_are_refused_with_their_status_and_store_nothing(workspace, 
     import httpx
 
     auth = {"Authorization": f"Bearer {add_key(workspace, 'app', capsys)}"}
-    cases = [("big.wav", clip(tmp_path, "big.wav", seconds=3.0).read_bytes(), "ez", 413, "over 0.3 MB"),
+    cases = [("big.wav", recording(tmp_path, "big.wav", 1, seconds=3.0).read_bytes(), "ez", 413, "over 0.3 MB"),
              ("x.wav", b"RIFF....garbage", "ez", 415, "undecodable audio"),
              ("long.wav", encode(speech_like(16.0, 4000, seed=3), 4000, "WAV"), "ez", 413, "too long"),
-             ("fix.wav", clip(tmp_path).read_bytes(), "?!", 422, "nothing the model can say")]
+             ("fix.wav", recording(tmp_path, "fix.wav", 1).read_bytes(), "?!", 422, "nothing the model can say")]
     with Server(workspace, "--max_upload_mb", "0.3") as server:
         for name, data, text, status, message in cases:
             response = httpx.post(f"{server.url}/v1/feedback", files={"audio": (name, data)}, data={"text": text},
@@ -187,7 +167,7 @@ def test_two_uploads_at_once_are_both_kept(workspace, tmp_path, capsys):
     import httpx
 
     auth = {"Authorization": f"Bearer {add_key(workspace, 'app', capsys)}"}
-    clips = [clip(tmp_path, f"{i}.wav", seed=i).read_bytes() for i in range(2)]
+    clips = [recording(tmp_path, f"{i}.wav", i).read_bytes() for i in range(2)]
     with Server(workspace) as server:
         def send(i):
             return httpx.post(f"{server.url}/v1/feedback", files={"audio": (f"{i}.wav", clips[i])},
@@ -323,7 +303,7 @@ def test_the_page_speaks_a_sentence_and_sends_an_uploaded_correction(workspace, 
     from selenium.webdriver.support.ui import WebDriverWait
 
     key = add_key(workspace, "page", capsys)
-    upload = clip(tmp_path, "mine.wav")
+    upload = recording(tmp_path, "mine.wav", 1)
     with Server(workspace) as server:
         browser = chromium()
         try:
