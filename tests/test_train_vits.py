@@ -149,6 +149,15 @@ def test_settings_that_cannot_train_are_one_line_errors(data, tmp_path, capsys, 
     assert message in err and len(err.strip().splitlines()) == 1
 
 
+def test_a_folder_that_holds_no_model_is_a_one_line_error(data, tmp_path, capsys):
+    argv = args_for(data, tmp_path, "--max_steps", 1)
+    del argv[argv.index("--init_config"):argv.index("--init_config") + 2]
+    assert train_vits.main([*argv, "--model_name_or_path", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path} is not a model folder (no config.json): pass a folder saved by train_vits.py" in err
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_resume_without_checkpoint_is_an_error(data, tmp_path, capsys):
     assert train_vits.main(args_for(data, tmp_path, "--max_steps", 2, "--resume")) == 1
     assert "no checkpoint in" in capsys.readouterr().err

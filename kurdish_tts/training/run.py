@@ -139,7 +139,7 @@ def load_generator_source(args) -> tuple[object, Vocabulary, DiscriminatorConfig
         raise TrainingError(f"{e} (for example --model_name_or_path models/kurdish, or --init_config configs/tiny.json)") from e
     problem = hub.model_folder_problem(source)
     if problem:
-        raise TrainingError(problem)
+        raise TrainingError(f"--model_name_or_path {problem}: pass a folder saved by train_vits.py, or a hub id")
     config = VitsConfig.from_pretrained(source)
     from transformers import VitsTokenizer
 
