@@ -127,6 +127,38 @@ def set_loudness(audio: np.ndarray, mode: str) -> np.ndarray:
     return (audio * gain).astype(np.float32)
 
 
+# What a recorded correction (a donation) must pass beyond the base data's cleaning: the figures of
+# voice-donation services for MMS Kurmanji (1-15 s come from the cleaning's duration limits).
+CLIP_LEVEL = 0.999  # a sample this close to full scale is clipped
+MAX_CLIPPED = 0.002  # at most 0.2 % of the samples clipped
+MIN_RMS_DB = -42.0  # the speech's RMS, dBFS, before any normalisation
+MIN_LETTERS_PER_SECOND, MAX_LETTERS_PER_SECOND = 3.0, 28.0
+
+
+def check_donation(decoded: np.ndarray, rate: int, letters: int, top_db: float) -> None:
+    """Raise `ClipRejected` when a recorded correction is clipped, too quiet, or its text cannot be what
+    it says (`letters` of spoken text over the trimmed speech, in letters a second): `decoded` is the
+    upload as decoded ([samples, channels] at `rate`), before any cleaning."""
+    clipped = float(np.mean(np.abs(decoded).max(axis=1) >= CLIP_LEVEL))
+    if clipped > MAX_CLIPPED:
+        raise ClipRejected("clipped", f"{clipped:.1%} of the samples are at full scale (at most {MAX_CLIPPED:.1%}): "
+                                      "record with the input gain lower")
+    speech = trim_silence(to_mono(decoded), top_db)
+    rms = float(np.sqrt(np.mean(np.square(speech, dtype=np.float64)))) if speech.size else 0.0
+    rms_db = 20 * np.log10(max(rms, 1e-10))
+    if rms_db < MIN_RMS_DB:
+        raise ClipRejected("too quiet", f"the speech is at {rms_db:.0f} dBFS RMS (at least {MIN_RMS_DB:.0f}): "
+                                        "record closer to the microphone or with more gain")
+    seconds = speech.size / rate
+    pace = letters / seconds
+    if pace < MIN_LETTERS_PER_SECOND:
+        raise ClipRejected("too slow", f"{letters} letters in {seconds:.1f} s of speech is {pace:.1f} a second (at "
+                                       f"least {MIN_LETTERS_PER_SECOND:g}): give the text of everything the recording says")
+    if pace > MAX_LETTERS_PER_SECOND:
+        raise ClipRejected("too fast", f"{letters} letters in {seconds:.1f} s of speech is {pace:.0f} a second (at most "
+                                       f"{MAX_LETTERS_PER_SECOND:g}): does the recording say all of the text?")
+
+
 def clean(data: bytes | Path, settings: CleaningSettings) -> np.ndarray:
     """Decode and clean one clip: float32 mono at `settings.target_sr`, or `ClipRejected`."""
     return clean_decoded(*decode(data), settings)

@@ -150,7 +150,8 @@ class FeedbackStore:
     def add(self, audio_path: Path, text: str, characters, *, clip_id: str | None = None, speaker: str = "",
             source: str = "", note: str = "", settings: audio.CleaningSettings | None = None,
             spoken_text: str = "", model: str = "", consent: str = "") -> tuple[Entry, str]:
-        """Clean (as the base data was: `settings`, by default `base_cleaning()`) and store one correction;
+        """Clean (as the base data was: `settings`, by default `base_cleaning()`), check as a donation
+        (`audio.check_donation`: clipping, loudness, letters a second) and store one correction;
         returns (entry, what happened: added|replaced|duplicate)."""
         settings = self.base_cleaning() if settings is None else settings
         audio_path = Path(audio_path)
@@ -158,11 +159,14 @@ class FeedbackStore:
             data = audio_path.read_bytes()
         except (OSError, ValueError) as e:  # ValueError: a NUL in the path
             raise FeedbackRejected(f"{audio_path}: cannot read the file ({e.strerror or e})") from e
+        spoken = normalize_text(text, characters).text
         try:
-            cleaned = audio.clean(data, settings)
+            decoded, rate = audio.decode(data)
+            cleaned = audio.clean_decoded(decoded, rate, settings)
+            if spoken:
+                audio.check_donation(decoded, rate, sum(c.isalpha() for c in spoken), settings.trim_db)
         except audio.ClipRejected as e:
             raise FeedbackRejected(f"{audio_path}: {e}", e.reason) from e
-        spoken = normalize_text(text, characters).text
         if not spoken:
             raise FeedbackRejected(f"{audio_path}: the text {text[:40]!r} has nothing the model can say")
         seconds = cleaned.size / settings.target_sr

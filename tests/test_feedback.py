@@ -128,7 +128,7 @@ def test_add_list_train_archive(workspace, tmp_path, capsys):
     assert f"2 clips -> {info['model']} (weights sha256 {info['model_sha256'][:12]})" in out
 
     # The next round moves that model to a dated backup: the record still finds it by its weights.
-    assert feedback(workspace, "--add_sample", recording(tmp_path, "three.wav", 3), "sêyem") == 0
+    assert feedback(workspace, "--add_sample", recording(tmp_path, "three.wav", 3), "ya sêyem") == 0
     assert feedback(workspace, *round_args("--archive_feedback")) == 0
     holders = [folder.name for folder in (workspace / "models").glob("kurdish*")
                if (folder / "model.safetensors").is_file()
@@ -152,13 +152,13 @@ def test_sampler_draws_feedback_weight_times_as_often(weight):
 
 def test_duplicates_and_replacement(workspace, tmp_path, capsys):
     clip = recording(tmp_path, "a.wav", 3)
-    assert feedback(workspace, "--add_sample", clip, "ez im") == 0
-    assert feedback(workspace, "--add_sample", clip, "ez im") == 0
+    assert feedback(workspace, "--add_sample", clip, "ez im, tu yî") == 0
+    assert feedback(workspace, "--add_sample", clip, "ez im, tu yî") == 0
     assert "already pending" in capsys.readouterr().out
     copy = tmp_path / "copy.wav"
     shutil.copy(clip, copy)
     batch = tmp_path / "batch.jsonl"
-    batch.write_text(json.dumps({"audio": "copy.wav", "text": "tu yî", "id": "other"}) + "\n")
+    batch.write_text(json.dumps({"audio": "copy.wav", "text": "tu yî, ne ez", "id": "other"}) + "\n")
     assert feedback(workspace, "--add_batch", batch) == 0  # same audio under another id: not stored twice
     assert "duplicate" in capsys.readouterr().out and len(pending(workspace)) == 1
     the_id = pending(workspace)[0]["id"]
@@ -171,23 +171,23 @@ def test_duplicates_and_replacement(workspace, tmp_path, capsys):
 def test_a_trained_correction_sent_again_never_displaces_the_newer_one(workspace, tmp_path, capsys):
     old, new = recording(tmp_path, "old.wav", 11), recording(tmp_path, "new.wav", 12)
     batch = tmp_path / "b.jsonl"
-    batch.write_text(json.dumps({"audio": "old.wav", "text": "yek", "id": "x"}) + "\n")
+    batch.write_text(json.dumps({"audio": "old.wav", "text": "yek heye", "id": "x"}) + "\n")
     assert feedback(workspace, "--add_batch", batch) == 0
     store = train_feedback.FeedbackStore(workspace / "training")
     store.archive_entries(store.pending_entries(), {"model": "m"})  # as a round with --archive_feedback does
-    (tmp_path / "n.jsonl").write_text(json.dumps({"audio": "new.wav", "text": "du", "id": "x"}) + "\n")
+    (tmp_path / "n.jsonl").write_text(json.dumps({"audio": "new.wav", "text": "du heb hene", "id": "x"}) + "\n")
     assert feedback(workspace, "--add_batch", tmp_path / "n.jsonl") == 0
     capsys.readouterr()
     assert feedback(workspace, "--add_batch", batch) == 0  # the trained one, once more
     assert "duplicate (archived in" in capsys.readouterr().out
     assert feedback(workspace, "--list") == 0
     [entry] = pending(workspace)
-    assert entry["text"] == "du" and entry["sha256"] == sha256_of(new)
+    assert entry["text"] == "du heb hene" and entry["sha256"] == sha256_of(new)
 
 
 def test_a_replace_killed_before_its_record_keeps_the_old_entry_with_its_own_audio(workspace, tmp_path, monkeypatch):
     recording(tmp_path, "a.wav", 13), recording(tmp_path, "b.wav", 14)
-    for name, text in (("a", "yek"), ("b", "du")):
+    for name, text in (("a", "yek heye"), ("b", "du heb hene")):
         (tmp_path / f"{name}.jsonl").write_text(json.dumps({"audio": f"{name}.wav", "text": text, "id": "x"}) + "\n")
     assert feedback(workspace, "--add_batch", tmp_path / "a.jsonl") == 0
     [before] = pending(workspace)
@@ -199,7 +199,7 @@ def test_a_replace_killed_before_its_record_keeps_the_old_entry_with_its_own_aud
         feedback(workspace, "--add_batch", tmp_path / "b.jsonl")
     monkeypatch.undo()
     assert pending(workspace) == [before] and (wavs / before["file"]).read_bytes() == audio_before
-    assert feedback(workspace, "--add_sample", recording(tmp_path, "c.wav", 16), "sê") == 0  # the next intake
+    assert feedback(workspace, "--add_sample", recording(tmp_path, "c.wav", 16), "sê heb hene") == 0  # the next intake
     assert sorted(p.name for p in wavs.iterdir()) == sorted(e["file"] for e in pending(workspace))  # no unlisted wav
     assert before in pending(workspace)
 
@@ -207,13 +207,13 @@ def test_a_replace_killed_before_its_record_keeps_the_old_entry_with_its_own_aud
 def test_rows_that_cannot_be_stored_are_rejected_one_by_one(workspace, tmp_path, capsys):
     recording(tmp_path, "a.wav", 15)
     batch = tmp_path / "b.jsonl"
-    batch.write_text(json.dumps({"audio": "a.wav", "text": "yek", "id": "x" * 300}) + "\n"
-                     + json.dumps({"audio": "a.wav", "text": "yek", "id": "short"}) + "\n")
+    batch.write_text(json.dumps({"audio": "a.wav", "text": "yek heye", "id": "x" * 300}) + "\n"
+                     + json.dumps({"audio": "a.wav", "text": "yek heye", "id": "short"}) + "\n")
     assert feedback(workspace, "--add_batch", batch) == 1
     out = capsys.readouterr().out
     assert "row 1: rejected: id 'xxxx" in out and "at most 100" in out and "row 2: added: short" in out
     assert train_feedback.main(["--data_dir", str(tmp_path / "a.wav"), "--add_sample", str(tmp_path / "a.wav"),
-                                "ez"]) == 1
+                                "ez hatim"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: ") and "Not a directory" in err[-1] and not any("Traceback" in line for line in err)
     with pytest.raises(SystemExit):
@@ -223,7 +223,7 @@ def test_rows_that_cannot_be_stored_are_rejected_one_by_one(workspace, tmp_path,
 def test_intake_cleans_as_the_base_data_was_prepared(workspace, tmp_path):
     record = {"arguments": {"normalize": "rms", "min_duration": 0.5, "trim_db": 40.0, "target_sr": 16000}}
     (workspace / "training" / "dataset.json").write_text(json.dumps(record), encoding="utf-8")
-    assert feedback(workspace, "--add_sample", recording(tmp_path, "short.wav", 17, seconds=0.8), "av") == 0  # 1 s by default
+    assert feedback(workspace, "--add_sample", recording(tmp_path, "short.wav", 17, seconds=0.8), "av e") == 0  # 1 s by default
     [entry] = pending(workspace)
     audio, rate = sf.read(workspace / "training" / "feedback" / "pending" / "wavs" / entry["file"])
     rms_db = 20 * np.log10(np.sqrt(np.mean(audio ** 2)))
@@ -256,15 +256,15 @@ def test_batch_with_good_and_bad_rows_stores_the_good(workspace, tmp_path, capsy
 def test_json_lines_batch_rejects_each_bad_row_and_stores_the_good(workspace, tmp_path, capsys):
     recording(tmp_path, "a.wav", 14)
     recording(tmp_path, "b.wav", 15)
-    lines = [json.dumps({"audio": "a.wav", "text": "yek", "id": "j1", "note": "dengê dirêj"}),
-             "17", "null", '"a.wav"', '["a.wav", "yek"]',
-             json.dumps({"audio": None, "text": "yek"}),
+    lines = [json.dumps({"audio": "a.wav", "text": "yek heye", "id": "j1", "note": "dengê dirêj"}),
+             "17", "null", '"a.wav"', '["a.wav", "yek heye"]',
+             json.dumps({"audio": None, "text": "yek heye"}),
              json.dumps({"audio": "a.wav"}),
-             json.dumps({"audio": "a.wav", "text": "yek", "duration": 2.0}),
-             json.dumps({"audio": "a.wav", "text": "yek", "id": 5}),
+             json.dumps({"audio": "a.wav", "text": "yek heye", "duration": 2.0}),
+             json.dumps({"audio": "a.wav", "text": "yek heye", "id": 5}),
              '{"audio": "a.wav", "text": ',
              "",
-             json.dumps({"audio": str(tmp_path / "b.wav"), "text": "du", "id": "j2"})]
+             json.dumps({"audio": str(tmp_path / "b.wav"), "text": "du heb hene", "id": "j2"})]
     (tmp_path / "batch.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert feedback(workspace, "--add_batch", tmp_path / "batch.jsonl") == 1
     out = capsys.readouterr().out.splitlines()
@@ -279,7 +279,7 @@ def test_json_lines_batch_rejects_each_bad_row_and_stores_the_good(workspace, tm
 
 def test_a_json_line_nested_too_deeply_is_one_rejected_row(workspace, tmp_path, capsys):
     recording(tmp_path, "a.wav", 18)
-    lines = ["[" * 100_000, json.dumps({"audio": "a.wav", "text": "yek"})]
+    lines = ["[" * 100_000, json.dumps({"audio": "a.wav", "text": "yek heye"})]
     (tmp_path / "deep.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert feedback(workspace, "--add_batch", tmp_path / "deep.jsonl") == 1
     out = capsys.readouterr().out.splitlines()
@@ -312,6 +312,13 @@ def test_unreadable_batch_file_is_one_error(workspace, tmp_path, capsys, name, c
     (lambda d: recording(d, "short.wav", 4, seconds=0.3), "ez", "too short"),
     (lambda d: recording(d, "long.wav", 5, seconds=16.0), "ez", "too long"),
     (lambda d: recording(d, "e.wav", 6), "", "nothing the model can say"),
+    # the donation checks: clipping, loudness and letters a second, on the upload as it came
+    (lambda d: (d / "c.wav").write_bytes(encode(np.clip(6 * speech_like(2.0, 16000, 8), -1, 1), 16000, "WAV"))
+     and d / "c.wav", "ez ji te hez dikim", "clipped: "),
+    (lambda d: (d / "q.wav").write_bytes(encode(0.01 * speech_like(2.0, 16000, 9), 16000, "WAV")) and d / "q.wav",
+     "ez ji te hez dikim", "too quiet: "),
+    (lambda d: recording(d, "slow.wav", 10), "ez", "too slow: 2 letters in 2.0 s"),
+    (lambda d: recording(d, "fast.wav", 11, seconds=1.2), "ez ji te hez dikim " * 4, "too fast: 56 letters"),
     (lambda d: recording(d, "p.wav", 7), "?! …", "nothing the model can say"),
 ])
 def test_rejections_store_nothing(workspace, tmp_path, capsys, make, text, message):
@@ -326,12 +333,12 @@ def test_intake_for_a_model_from_a_config_reads_the_vocabulary_as_training_does(
     """--init_config's "vocabulary" decides what intake accepts by the same rule that training reads it with."""
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"vocabulary": "klingon"}), encoding="utf-8")
-    assert feedback(workspace, "--add_sample", recording(tmp_path, "a.wav", 1), "ez", "--init_config", config) == 1
+    assert feedback(workspace, "--add_sample", recording(tmp_path, "a.wav", 1), "ez hatim", "--init_config", config) == 1
     err = capsys.readouterr().err.strip()
     assert "vocabulary 'klingon' is unknown" in err and len(err.splitlines()) == 1
     assert pending(workspace) == []
     config.write_text(json.dumps({"vocabulary": "mms"}), encoding="utf-8")
-    assert feedback(workspace, "--add_sample", recording(tmp_path, "b.wav", 2), "ez", "--init_config", config) == 0
+    assert feedback(workspace, "--add_sample", recording(tmp_path, "b.wav", 2), "ez hatim", "--init_config", config) == 0
     assert len(pending(workspace)) == 1
 
 
@@ -369,14 +376,14 @@ def test_killed_round_keeps_pending_and_rerun_archives_once(workspace, tmp_path)
 
 
 def test_clips_added_during_a_round_stay_pending(workspace, tmp_path):
-    assert feedback(workspace, "--add_sample", recording(tmp_path, "before.wav", 30), "berê") == 0
+    assert feedback(workspace, "--add_sample", recording(tmp_path, "before.wav", 30), "roja berê") == 0
     process = run_script(workspace, *round_args("--archive_feedback")[2:], "--max_steps", 20)
     wait_for_training(workspace, process)
     assert feedback(workspace, "--add_sample", recording(tmp_path, "during.wav", 31), "di navbera de") == 0
     _, err = process.communicate(timeout=600)
     assert process.returncode == 0, err[-800:]
     assert [e["text"] for e in pending(workspace)] == ["di navbera de"]
-    assert [e["text"] for e in archived(workspace)] == ["berê"]
+    assert [e["text"] for e in archived(workspace)] == ["roja berê"]
 
 
 def test_two_intakes_at_the_same_moment_keep_both(workspace, tmp_path):
@@ -397,8 +404,8 @@ def test_two_intakes_at_the_same_moment_keep_both(workspace, tmp_path):
 def test_feedback_only_trains_on_feedback_alone_and_note_is_kept(workspace, tmp_path, monkeypatch):
     batch = tmp_path / "batch.csv"
     recording(tmp_path, "b.wav", 60)
-    batch.write_text("audio,text,id,note\nb.wav,du,n2,\n", encoding="utf-8")
-    assert feedback(workspace, "--add_sample", recording(tmp_path, "a.wav", 61), "yek", "--note", "stress on yek") == 0
+    batch.write_text("audio,text,id,note\nb.wav,du heb hene,n2,\n", encoding="utf-8")
+    assert feedback(workspace, "--add_sample", recording(tmp_path, "a.wav", 61), "yek heye", "--note", "stress on yek") == 0
     assert feedback(workspace, "--add_batch", batch, "--note", "from the batch") == 0
     assert [e["note"] for e in pending(workspace)] == ["stress on yek", "from the batch"]
     engine_saw = []
@@ -428,7 +435,7 @@ def test_snapshot_takes_text_and_audio_together(workspace, tmp_path, monkeypatch
         (tmp_path / "b.jsonl").write_text(json.dumps({"audio": audio, "text": text, "id": "x"}) + "\n")
         assert feedback(workspace, "--add_batch", tmp_path / "b.jsonl") == 0
 
-    replace("old.wav", "ez im")
+    replace("old.wav", "ez im, tu yî")
     pending_wavs = workspace / "training" / "feedback" / "pending" / "wavs"
     [old] = pending(workspace)
     old_wav = (pending_wavs / old["file"]).read_bytes()
@@ -441,7 +448,7 @@ def test_snapshot_takes_text_and_audio_together(workspace, tmp_path, monkeypatch
             yield
         if not seen:  # the first lock the round releases: the snapshot's
             seen["replaced"] = True
-            replace("new.wav", "tu yî")
+            replace("new.wav", "tu yî, ne ez")
 
     def stopping_train(args, clips, eval_clips, weights, **kwargs):
         seen["text"] = dict((c.file, c.text) for c in clips)[f"feedback_{old['file']}"]
@@ -451,14 +458,14 @@ def test_snapshot_takes_text_and_audio_together(workspace, tmp_path, monkeypatch
     monkeypatch.setattr(train_feedback.FeedbackStore, "locked", locked_then_replaced)
     monkeypatch.setattr(train_feedback, "train", stopping_train)
     assert feedback(workspace, *round_args()) == 1
-    assert seen["text"] == "ez im" and seen["wav"] == old_wav
+    assert seen["text"] == "ez im tu yî" and seen["wav"] == old_wav
     [new] = pending(workspace)
-    assert new["text"] == "tu yî" and (pending_wavs / new["file"]).read_bytes() != old_wav
+    assert new["text"] == "tu yî ne ez" and (pending_wavs / new["file"]).read_bytes() != old_wav
 
 
 def test_feedback_id_equal_to_a_base_clip_id_overwrites_nothing(workspace, tmp_path, monkeypatch):
     recording(tmp_path, "c2.wav", 52)
-    (tmp_path / "b.csv").write_text("audio,text,id\nc2.wav,ez im,c2\n")
+    (tmp_path / "b.csv").write_text("audio,text,id\nc2.wav,ez im tu yî,c2\n")
     assert feedback(workspace, "--add_batch", tmp_path / "b.csv") == 0
     base_wav = workspace / "training" / "wavs" / "c2.wav"
     [entry] = pending(workspace)
@@ -479,7 +486,7 @@ def test_feedback_id_equal_to_a_base_clip_id_overwrites_nothing(workspace, tmp_p
 def test_rerun_restores_a_model_left_aside_by_a_killed_installation(workspace, tmp_path, capsys):
     """A kill between replace_folder's two renames leaves only models/.kurdish.old (and the same for the
     discriminator): the next run puts them back instead of falling back to the hub model."""
-    assert feedback(workspace, "--add_sample", recording(tmp_path, "r.wav", 70), "dîsa") == 0
+    assert feedback(workspace, "--add_sample", recording(tmp_path, "r.wav", 70), "careke dîsa") == 0
     models = workspace / "models"
     model_before = weights_of(models / "kurdish")
     for name in ("kurdish", "kurdish-discriminator"):
@@ -524,7 +531,7 @@ def test_round_killed_between_install_and_archive_is_archived_once_and_not_retra
     assert [e["id"] for e in pending(workspace)] == first and archived(workspace) == []
     assert (workspace / "training" / "feedback" / "round-in-progress.json").is_file()
 
-    assert feedback(workspace, "--add_sample", recording(tmp_path, "later.wav", 82), "paşê") == 0
+    assert feedback(workspace, "--add_sample", recording(tmp_path, "later.wav", 82), "roja paşê") == 0
     engine_saw = []
     real_train = train_feedback.train
 
@@ -536,7 +543,7 @@ def test_round_killed_between_install_and_archive_is_archived_once_and_not_retra
     capsys.readouterr()
     assert feedback(workspace, *round_args("--archive_feedback")) == 0
     assert "finished the archive of a round interrupted after installing" in capsys.readouterr().out
-    [later] = [e for e in archived(workspace) if e["text"] == "paşê"]
+    [later] = [e for e in archived(workspace) if e["text"] == "roja paşê"]
     assert engine_saw == [[f"feedback_{later['file']}"]]  # not the clips the killed round trained on
     assert pending(workspace) == [] and sorted(e["id"] for e in archived(workspace)) == sorted(first + [later["id"]])
     rounds = sorted((workspace / "training" / "feedback" / "archive").glob("2*"))
@@ -599,14 +606,14 @@ def test_a_finished_round_leaves_no_checkpoint_for_a_later_resume(workspace, tmp
     """A later round's --resume must not continue a finished round's training (it would install that
     round's weights as the new round's)."""
     checkpoints = workspace / "fck"
-    assert feedback(workspace, "--add_sample", recording(tmp_path, "a.wav", 97), "yekem") == 0
+    assert feedback(workspace, "--add_sample", recording(tmp_path, "a.wav", 97), "ya yekem") == 0
     assert feedback(workspace, *round_args("--save_steps", 1, "--archive_feedback")) == 0
     assert not list(checkpoints.glob("checkpoint-*"))
-    assert feedback(workspace, "--add_sample", recording(tmp_path, "b.wav", 98), "duyem") == 0
+    assert feedback(workspace, "--add_sample", recording(tmp_path, "b.wav", 98), "ya duyem") == 0
     capsys.readouterr()
     assert feedback(workspace, *round_args("--resume")) == 1
     assert "--resume: no checkpoint in" in capsys.readouterr().err
-    assert [e["text"] for e in pending(workspace)] == ["duyem"]
+    assert [e["text"] for e in pending(workspace)] == ["ya duyem"]
 
 
 def test_backups_made_within_the_same_second_are_both_kept(tmp_path):

@@ -152,7 +152,10 @@ def test_bad_uploads_are_refused_with_their_status_and_store_nothing(workspace, 
     cases = [("big.wav", recording(tmp_path, "big.wav", 1, seconds=3.0).read_bytes(), "ez", 413, "over 0.3 MB"),
              ("x.wav", b"RIFF....garbage", "ez", 415, "undecodable audio"),
              ("long.wav", encode(speech_like(16.0, 4000, seed=3), 4000, "WAV"), "ez", 413, "too long"),
-             ("fix.wav", recording(tmp_path, "fix.wav", 1).read_bytes(), "?!", 422, "nothing the model can say")]
+             ("fix.wav", recording(tmp_path, "fix.wav", 1).read_bytes(), "?!", 422, "nothing the model can say"),
+             ("quiet.wav", encode(0.01 * speech_like(2.0, 16000, seed=4), 16000, "WAV"), "ez ji te hez dikim", 422,
+              "too quiet"),
+             ("fix.wav", recording(tmp_path, "fix.wav", 1).read_bytes(), "ez", 422, "too slow")]
     with Server(workspace, "--max_upload_mb", "0.3") as server:
         for name, data, text, status, message in cases:
             response = httpx.post(f"{server.url}/v1/feedback", files={"audio": (name, data)}, data={"text": text},
@@ -161,6 +164,31 @@ def test_bad_uploads_are_refused_with_their_status_and_store_nothing(workspace, 
             assert str(workspace) not in response.json()["error"]["message"]  # no server paths in an answer
     assert not (workspace / "training" / "feedback" / "pending" / "entries.json").is_file()
     assert not list((workspace / "training" / "service" / "uploads").iterdir())
+
+
+def test_an_upload_cut_off_midway_leaves_nothing_pending(workspace, tmp_path, capsys):
+    import socket
+    from urllib.parse import urlsplit
+
+    import httpx
+
+    key = add_key(workspace, "app", capsys)
+    body = (b"--cut\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\nez ji te hez dikim\r\n--cut\r\n"
+            b'Content-Disposition: form-data; name="audio"; filename="cut.wav"\r\nContent-Type: audio/wav\r\n\r\n'
+            + recording(tmp_path, "cut.wav", 5).read_bytes() + b"\r\n--cut--\r\n")  # whole, it would be stored
+    with Server(workspace) as server:
+        address = urlsplit(server.url)
+        with socket.create_connection((address.hostname, address.port)) as connection:
+            connection.sendall(b"POST /v1/feedback HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key.encode()
+                               + b"\r\nContent-Type: multipart/form-data; boundary=cut\r\nContent-Length: "
+                               + str(len(body)).encode() + b"\r\n\r\n" + body[: len(body) // 2])
+            time.sleep(0.5)  # the server has read half of the audio; then the client is gone
+        time.sleep(0.5)
+        listed = httpx.get(f"{server.url}/v1/feedback", headers={"Authorization": f"Bearer {key}"})
+        assert listed.status_code == 200 and listed.json()["pending"] == []
+    assert not (workspace / "training" / "feedback" / "pending" / "entries.json").is_file()
+    uploads = workspace / "training" / "service" / "uploads"
+    assert not uploads.exists() or not list(uploads.iterdir())
 
 
 def test_two_uploads_at_once_are_both_kept(workspace, tmp_path, capsys):
