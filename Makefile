@@ -33,6 +33,7 @@ test: venv
 
 bench: venv
 	$(PY) bench/bench_prepare.py
+	$(PY) bench/bench_text.py
 	$(PY) bench/bench_alignment.py
 	$(PY) bench/bench_training.py
 	$(PY) bench/bench_synthesis.py

@@ -47,6 +47,8 @@ from kurdish_tts import audio, charts, hub
 from kurdish_tts.metadata import (EVAL_FILE, TRAIN_FILE, WAVS_DIR, Clip, tokens_of, too_short, write_metadata,
                                   write_text_atomic)
 from kurdish_tts.sources import Source, SourceError, SourceRow, open_source
+from kurdish_tts.text import CARD_KEY as TEXT_VERSION_KEY
+from kurdish_tts.text import VERSION as TEXT_VERSION
 from kurdish_tts.text import normalize_text
 from kurdish_tts.vocabulary import MMS_KURMANJI, load_vocabulary
 
@@ -510,6 +512,7 @@ def build_report(args, source, vocabulary, kept, train, held_out, dropped, examp
         "sample_rate": args.target_sr,
         "vocabulary": {"source": vocabulary.source, "characters": "".join(sorted(vocabulary.characters))},
         "removed_characters": dict(removed.most_common()),
+        TEXT_VERSION_KEY: TEXT_VERSION,
     }
 
 

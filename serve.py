@@ -38,6 +38,7 @@ from starlette.concurrency import run_in_threadpool
 from kurdish_tts import hub, service
 from kurdish_tts.feedback import FeedbackRejected, FeedbackStore
 from kurdish_tts.service import FORMATS, ServiceError
+from kurdish_tts.synthesis import normalizer_notice
 from kurdish_tts.vocabulary import load_vocabulary
 
 MAX_SPEED = 4.0
@@ -356,6 +357,8 @@ def main(argv: list[str] | None = None) -> int:
     if problems:
         print(f"error: --model {problems[0]}: pass a model folder saved by train_vits.py", file=sys.stderr)
         return 1
+    for notice in filter(None, map(normalizer_notice, args.model)):
+        print(f"notice: {notice}", file=sys.stderr)
     import torch
     import uvicorn
 

@@ -20,13 +20,14 @@ import json
 import math
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
 from kurdish_tts.options import given_options, refuse
-from kurdish_tts.synthesis import Settings, SynthesisError, Voice
+from kurdish_tts.synthesis import Settings, SynthesisError, Voice, normalizer_notice
 from kurdish_tts.vocabulary import MMS_KURMANJI
 
 JUDGE = Path(__file__).resolve().parent / "data" / "judge"  # the toolkit's own recogniser, for the CER
@@ -63,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "on a CPU it only adds padding)")
     voice.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu",
                        help="where a PyTorch model runs (auto: a CUDA GPU when there is one); ONNX runs on the CPU")
+    parser.add_argument("--normalize_only", action="store_true",
+                        help="print the text as it will be spoken, a sentence a line, and exit (no audio; the "
+                             "alphabet of --model when it is a local folder, MMS Kurmanji's otherwise)")
     parser.add_argument("--export_onnx", type=Path, metavar="DIR",
                         help="write --model as ONNX to DIR (then run it with --model DIR, in ONNX Runtime)")
     parser.add_argument("--quantize", action="store_true",
@@ -122,6 +126,12 @@ def main(argv: list[str] | None = None) -> int:
     models = args.model or [MMS_KURMANJI]
     device = resolve_device(parser, args.device)
     given = given_options(build_parser, argv, args)
+    if args.normalize_only:
+        refuse(parser, given, ("output",) + VOICE_OPTIONS + EVALUATION_OPTIONS + EXPORT_OPTIONS + ("evaluate", "asr_model"),
+               "--normalize_only", "it only prints the text as it will be spoken")
+        if len(models) > 1:
+            parser.error("--normalize_only takes one --model (its alphabet)")
+        return print_normalized(models[0], read_utterances(args))
     if args.evaluate:
         refuse(parser, given, SPEECH_OPTIONS, "--evaluate", "evaluation speaks the texts of --metadata and writes --report")
         refuse(parser, given, EXPORT_OPTIONS, "--evaluate", "export first, then evaluate the exported folder (--model DIR)")
@@ -143,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         utterances = read_utterances(args)
         voice = Voice(models[0], device=device)
+        if notice := normalizer_notice(models[0]):
+            print(f"notice: {notice}", file=sys.stderr)
         recognizer = load_recognizer(args.asr_model) if args.asr_model else None
         voice.speaker(settings)
         for text in utterances:
@@ -165,6 +177,30 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"wrote {len(utterances)} file{'s' if several else ''} to {args.output}: {seconds:.1f} s of audio in "
           f"{elapsed:.1f} s (real-time factor {elapsed / max(seconds, 1e-9):.3f})")
+    return 0
+
+
+def print_normalized(model: str, utterances: list[str]) -> int:
+    """Each utterance's sentences as they will be spoken, one a line (an empty line between
+    utterances); what is removed, on standard error."""
+    from kurdish_tts.text import VERSION, sentences
+    from kurdish_tts.vocabulary import builtin_vocabulary, load_vocabulary
+
+    folder = Path(model).expanduser()
+    try:
+        vocabulary = load_vocabulary(folder) if folder.is_dir() else builtin_vocabulary()
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    removed: Counter = Counter()
+    for index, text in enumerate(utterances):
+        pieces = sentences(text, vocabulary.characters)
+        removed.update(pieces[0].removed)
+        print(("\n" if index else "") + "\n".join(piece.text for piece in pieces if piece.text))
+    if removed:
+        shown = ", ".join(f"{c!r} x{n}" for c, n in removed.most_common(10))
+        print(f"removed (the model cannot say them): {shown}", file=sys.stderr)
+    print(f"text normaliser version {VERSION}, alphabet of {vocabulary.source}", file=sys.stderr)
     return 0
 
 

@@ -34,6 +34,7 @@ sys.path.insert(0, str(HERE))
 
 from kurdish_tts.audio import CleaningSettings, clean_decoded, write_wav  # noqa: E402
 from kurdish_tts.metadata import EVAL_FILE, TRAIN_FILE, WAVS_DIR, Clip, write_metadata, write_text_atomic  # noqa: E402
+from kurdish_tts import text  # noqa: E402
 from kurdish_tts.text import normalize_text  # noqa: E402
 from kurdish_tts.vocabulary import mms_vocabulary  # noqa: E402
 from sentences import GROUP_SIZES, read_sentences  # noqa: E402
@@ -95,7 +96,8 @@ def write_folder(output: Path, voice: str, train: list[str], eval_groups: list[s
     record = {"source": f"espeak-ng {espeak_version()} voice {voice} at {speed} words a minute",
               "espeak_ng": espeak_version(), "voice": voice, "speed": speed, "groups": {"train": train, "eval": eval_groups},
               "counts": counts, "hours": round(seconds / 3600, 3), "arguments": asdict(CLEANING),
-              "sample_rate": CLEANING.target_sr, "vocabulary": "MMS Kurmanji (facebook/mms-tts-kmr-script_latin)"}
+              "sample_rate": CLEANING.target_sr, "vocabulary": "MMS Kurmanji (facebook/mms-tts-kmr-script_latin)",
+              text.CARD_KEY: text.VERSION}
     write_text_atomic(output / "dataset.json", json.dumps(record, indent=2, ensure_ascii=False) + "\n")
     return record
 

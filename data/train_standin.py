@@ -32,6 +32,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
+from kurdish_tts import text  # noqa: E402
 from kurdish_tts.metadata import replace_folder  # noqa: E402
 from speak import espeak_version, write_folder  # noqa: E402
 
@@ -77,7 +78,8 @@ def publish(work: Path, steps: int, seconds: float) -> None:
         if (source / name).is_file():
             shutil.copy2(source / name, staging / name)
     (staging / "README.md").write_text(MODEL_CARD.format(steps=steps, espeak=espeak_version(), voice=VOICE,
-                                                         hours=seconds / 3600), encoding="utf-8")
+                                                         normalizer=text.VERSION, hours=seconds / 3600),
+                                       encoding="utf-8")
     replace_folder(staging, PUBLISHED / "model")
     discriminator = Path(tempfile.mkdtemp(prefix=".discriminator.", dir=PUBLISHED))
     shutil.rmtree(discriminator)
@@ -159,6 +161,7 @@ def write_json(path: Path, values: dict) -> None:
 MODEL_CARD = """\
 ---
 language: kmr
+text_normalizer: {normalizer}
 pipeline_tag: text-to-speech
 tags: [vits, kurmanji, kurdish, espeak-ng]
 ---

@@ -7,7 +7,6 @@ shapes the speech.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,10 +15,9 @@ import numpy as np
 from kurdish_tts import hub
 from kurdish_tts.inference import (NOISE_SCALE, NOISE_SCALE_DURATION, OnnxEngine, TorchEngine, is_onnx_folder,
                                    synthesize_batch)
-from kurdish_tts.text import normalize_text
+from kurdish_tts.text import CARD_KEY, sentences, version_notice
 from kurdish_tts.vocabulary import Vocabulary
 
-SENTENCE_END = re.compile(r"(?<=[.!?…;:])\s+|\n+")
 PAUSE_S = 0.25  # silence between sentences
 
 
@@ -85,8 +83,7 @@ class Voice:
         """Speakable sentences of `text`; SynthesisError when nothing in it can be said."""
         if not text.strip():
             raise SynthesisError("the text is empty: give --text, --text_file or text on standard input")
-        pieces = [normalize_text(part, self.vocabulary.characters).text for part in SENTENCE_END.split(text)]
-        pieces = [p for p in pieces if p]
+        pieces = [piece.text for piece in sentences(text, self.vocabulary.characters) if piece.text]
         if not pieces:
             raise SynthesisError(f"nothing in {text[:40]!r} can be said with this model's alphabet")
         return pieces
@@ -125,3 +122,23 @@ class Voice:
         pause = np.zeros(int(PAUSE_S * self.sampling_rate), dtype=np.float32)
         joined = [x for piece in pieces for x in (piece, pause)][:-1]
         return np.concatenate(joined).astype(np.float32)
+
+
+def normalizer_notice(model: str | Path) -> str | None:
+    """A notice when a model folder's card says its training text was normalised by another version of
+    the text normaliser than the one it will now be spoken with (a card of this toolkit without a
+    version is version 1); None for models without such a card (MMS from the hub)."""
+    card = Path(model) / "README.md"
+    try:
+        text = card.read_text(encoding="utf-8") if card.is_file() else ""
+    except (OSError, UnicodeDecodeError):
+        return None
+    front = text.split("---")[1] if text.startswith("---") else ""
+    recorded = next((line.split(":", 1)[1].strip() for line in front.splitlines() if line.startswith(f"{CARD_KEY}:")), None)
+    if recorded is None and "synthesize.py" not in text:
+        return None
+    try:
+        version = int(recorded) if recorded is not None else None
+    except ValueError:
+        return None
+    return version_notice(version, f"the training text of {model}")

@@ -57,6 +57,7 @@ def test_release_folder_makes_the_contract(release, tmp_path, capsys):
         assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")
         assert text and "|" not in text and text == text.lower()
         assert not any(ch.isdigit() for ch in text)
+    assert report(out)["text_normalizer"] == 2  # the normaliser's version, for the stages after
     texts = {text for _, text in train + held}
     assert "ez bîst û pênc salî me" in texts
     data = report(out)

@@ -47,6 +47,44 @@ def test_digits_reach_the_tokenizer_and_sentences_are_split(model_dir):
     assert voice.sentences("Ez 25 salî me. Tu çawa yî?") == ["ez bîst û pênc salî me", "tu çawa yî"]
 
 
+def test_a_sentence_is_spoken_as_the_training_text_reads_it(model_dir):
+    from kurdish_tts.text import normalize_text
+
+    voice = Voice(model_dir)
+    text = "Dr. Azad di 2. rojê de, saet 14:30, bi 3.5 € hat. No. 5 û hwd. Baş e!"
+    assert voice.sentences(text) == ["doktor azad di duyem rojê de saet çardeh û sî bi sê xal pênc ewro hat",
+                                     "hejmar pênc û wekî din baş e"]
+    assert " ".join(voice.sentences(text)) == normalize_text(text, voice.vocabulary.characters).text
+
+
+def test_normalize_only_prints_what_will_be_spoken(model_dir, tmp_path, capsys):
+    assert synthesize.main(["--text", "Bi 5 € û 10 $. Tel: 0532 123 45 67 😀", "--normalize_only"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == ["bi pênc ewro û deh dolar",
+                                         "telefon sifir pênc sê du yek du sê çil û pênc şêst û heft"]
+    assert "'😀' x1" in captured.err and "version 2" in captured.err and not (tmp_path / "output.wav").exists()
+    lines = tmp_path / "lines.txt"
+    lines.write_text("Yek. Du\nSê 3 km\n", encoding="utf-8")
+    assert synthesize.main(["--model", str(model_dir), "--text_file", str(lines), "--normalize_only"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["yek", "du", "", "sê sê kîlometre"]
+    with pytest.raises(SystemExit):
+        synthesize.main(["--text", "ez", "--normalize_only", "--output", str(tmp_path / "x.wav")])
+    assert "--output does not combine with --normalize_only" in capsys.readouterr().err
+
+
+def test_a_model_trained_on_text_of_another_normaliser_version_is_noticed(model_dir, tmp_path, capsys):
+    from kurdish_tts.synthesis import normalizer_notice
+
+    folder = tmp_path / "old"
+    shutil.copytree(model_dir, folder)
+    assert normalizer_notice(folder) is None  # no card: nothing to compare with (MMS from the hub)
+    (folder / "README.md").write_text("---\nlanguage: kmr\ntext_normalizer: 2\n---\n# v\n", encoding="utf-8")
+    assert normalizer_notice(folder) is None
+    (folder / "README.md").write_text("---\nlanguage: kmr\ntext_normalizer: 1\n---\n# v\n", encoding="utf-8")
+    assert synthesize.main(["--model", str(folder), "--text", "ez", "--output", str(tmp_path / "a.wav")]) == 0
+    assert "notice: the training text of" in capsys.readouterr().err
+
+
 def test_speaking_rate_changes_the_length(model_dir, tmp_path):
     lengths = []
     for rate in ("1.0", "2.0"):

@@ -6,6 +6,7 @@ import json
 import math
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -66,6 +67,7 @@ def test_short_run_saves_a_model_that_speaks(data, tmp_path, capsys):
     for name in ("config.json", "model.safetensors", "vocab.json", "tokenizer_config.json", "loss_curve.png"):
         assert (model / name).is_file(), name
     card = (model / "README.md").read_text()
+    assert "\ntext_normalizer: 2\n" in card.split("---")[1]  # the front matter records the normaliser's version
     assert "Trained from random weights" in card and "license:" not in card and "MMS" not in card.split("## Licence")[1]
     assert (tmp_path / "model-discriminator" / "discriminator.safetensors").is_file()
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["checkpoint-4"]  # --save_total_limit 1
@@ -101,6 +103,17 @@ def test_a_new_run_keeps_an_earlier_runs_checkpoints_and_resume_takes_its_own(da
     assert train_vits.main(args_for(data, tmp_path / "b", *second, "--max_steps", 3, "--resume")) == 0
     out = capsys.readouterr().out
     assert f"resuming from {shared / 'checkpoint-2'} at step 2" in out and "trained 1 steps" in out
+
+
+def test_data_normalised_by_another_normaliser_version_is_noticed(data, tmp_path, capsys):
+    copy = tmp_path / "training"
+    shutil.copytree(data, copy)
+    (copy / "dataset.json").write_text(json.dumps({"text_normalizer": 2}), encoding="utf-8")
+    assert train_vits.main(args_for(copy, tmp_path / "a", "--max_steps", 1)) == 0
+    assert "notice:" not in capsys.readouterr().out
+    (copy / "dataset.json").write_text(json.dumps({"source": "made before versions were recorded"}), encoding="utf-8")
+    assert train_vits.main(args_for(copy, tmp_path / "b", "--max_steps", 1)) == 0
+    assert f"notice: {copy / 'dataset.json'} was normalised by text normaliser version 1" in capsys.readouterr().out
 
 
 def test_num_epochs_counts_micro_batches_across_epochs(data, tmp_path, capsys):

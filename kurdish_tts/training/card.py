@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kurdish_tts.text import CARD_KEY, VERSION
 from kurdish_tts.vocabulary import MMS_KURMANJI
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ def model_card(run: Run) -> str:
     front = f"license: {licence}\n" if licence else ""
     return f"""---
 {front}language: kmr
+{CARD_KEY}: {VERSION}
 pipeline_tag: text-to-speech
 tags: [vits, mms, kurmanji, kurdish]
 ---
@@ -62,7 +64,9 @@ from transformers import pipeline
 speak = pipeline("text-to-speech", model="path/to/this/folder")
 ```
 
-Normalise text first (numbers spelled out): `synthesize.py` in the toolkit does it.
+Normalise text first (numbers, dates, currencies, abbreviations... read out in words): the toolkit's
+text normaliser, version {VERSION}, made the training text; `synthesize.py` and `serve.py` speak with it
+(`synthesize.py --normalize_only` shows what a text becomes).
 
 ## Licence
 

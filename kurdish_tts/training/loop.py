@@ -9,6 +9,7 @@ discriminator warms up before it drives the generator; Ctrl-C or SIGTERM saves a
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
 import uuid
@@ -22,6 +23,7 @@ from tqdm import tqdm
 from kurdish_tts.dataset import collate
 from kurdish_tts.metadata import EVAL_FILE, TRAIN_FILE, Clip, read_metadata
 from kurdish_tts.objective import compute_losses
+from kurdish_tts.text import CARD_KEY, version_notice
 from kurdish_tts.training.arguments import logging_dir
 from kurdish_tts.training.checkpoints import list_checkpoints, resolve_resume, resume, save_checkpoint
 from kurdish_tts.training.errors import TrainingError, TrainingInterrupted
@@ -55,6 +57,7 @@ def train(args: argparse.Namespace, train_clips: list[Clip] | None = None, eval_
     if accelerator.is_main_process:
         run.writer = SummaryWriter(str(logging_dir(args.output_dir, args.logging_dir)))
         print_header(run, total_steps, resume_from)
+        notices = notices + [n for n in [data_normalizer_notice(args.data_dir)] if n]
         for notice in notices:
             print(f"notice: {notice}")
     bar = tqdm(total=total_steps, initial=run.progress.step, unit="step", dynamic_ncols=True,
@@ -263,6 +266,16 @@ def epochs_to_steps(run: Run, epochs: int) -> int:
     run.sampler.set_epoch(0)
     batches = len(run.sampler.batches()) // max(1, run.accelerator.num_processes)
     return max(1, math.ceil(epochs * batches / run.args.gradient_accumulation_steps))
+
+
+def data_normalizer_notice(data_dir: Path) -> str | None:
+    """A notice when the data's dataset.json says its text was normalised by another normaliser version."""
+    record = data_dir / "dataset.json"
+    try:
+        recorded = json.loads(record.read_text(encoding="utf-8")) if record.is_file() else None
+    except (OSError, json.JSONDecodeError):
+        return None
+    return version_notice(recorded.get(CARD_KEY), str(record)) if isinstance(recorded, dict) else None
 
 
 def print_header(run: Run, total_steps: int, resume_from: Path | None) -> None:
