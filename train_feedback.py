@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.model_name_or_path is None:
             args.model_name_or_path = str(args.output_dir) if (args.output_dir / "config.json").is_file() else MMS_KURMANJI
         if args.discriminator is None and discriminator_folder(Path(args.model_name_or_path)).is_dir():
-            args.discriminator = discriminator_folder(Path(args.model_name_or_path))  # no warm-up from scratch again
+            args.discriminator = discriminator_folder(Path(args.model_name_or_path))  # trained on: it is not fresh again
         if args.add_sample:
             return add_sample(store, args)
         if args.add_batch:

@@ -6,13 +6,16 @@ fine-tunes MMS, on --clips `finetune` sentences of an espeak-ng voice it never h
 once per recipe and seed:
 
     fresh         a fresh discriminator, no warm-up: it drives the generator from the first step
-    default       train_vits.py's defaults: a fresh discriminator trained alone for 200 steps first
-    own           the stand-in's own trained discriminator (--discriminator), no warm-up needed
-    frozen        decoder, posterior encoder and flow frozen (only text encoder and durations learn)
+    waiting       the former default: a fresh discriminator trained alone for 200 steps, the generator waiting
+    own           the stand-in's own trained discriminator (--discriminator), no warm-up
+    frozen        decoder, posterior encoder and flow frozen (only text encoder and durations learn), as waiting
     no-adversarial  mel, KL and duration losses only
-    ramp          the default with both learning rates rising over their first 50 updates
-    lr-2e-5       the default at train_vits.py's default learning rate, 2e-5, instead of --learning_rate
-    reconstruction-first  the default, but the generator trains on mel, KL and duration during the warm-up
+    ramp          waiting, with both learning rates rising over their first 50 updates
+    lr-2e-5       waiting, at train_vits.py's default learning rate, 2e-5, instead of --learning_rate
+    reconstruction-first  200 warm-up steps in which the generator trains on mel, KL and duration, then adversarial
+    no-adversarial-ramp   no-adversarial with both learning rates rising over their first 50 updates
+    default       train_vits.py's defaults now: the generator trains on mel, KL and duration alone for 600
+                  steps while a fresh discriminator learns, then adversarial (no-adversarial up to step 600)
 
 At each of --points (steps; 0 is the stand-in itself) the checkpoint of that step speaks the 20
 held-out sentences, and the table gives, as bench_learning.py does, the distance to the target
@@ -21,7 +24,8 @@ the duration and loudness ratios (a collapse shows there). Each run keeps its ch
 scores in --work, so an interrupted grid goes on where it stopped; the table, a plot and a JSON
 come out at the end.
 
-    python bench/bench_finetune.py                      # 8 recipes x 2 seeds x 300 steps: about 4.5 hours on 2 cores
+    python bench/bench_finetune.py                      # 10 recipes x 2 seeds x 300 steps: about 6 hours on 2 cores
+    python bench/bench_finetune.py --recipes no-adversarial reconstruction-first --steps 600 --points 0 100 300 600
     python bench/bench_finetune.py --recipes default own --seeds 1 --steps 100 --points 0 50 100
 """
 
@@ -49,15 +53,19 @@ from kurdish_tts.synthesis import Settings, Voice  # noqa: E402
 from sentences import read_sentences  # noqa: E402
 from speak import speak_clean, spoken_text, write_folder  # noqa: E402
 
+WAITING = ["--warmup_generator", "frozen", "--discriminator_warmup_steps", "200"]
 RECIPES = {
     "fresh": ["--discriminator_warmup_steps", "0"],
-    "default": [],
-    "own": ["--discriminator", str(PRETRAINED / "discriminator")],
-    "frozen": ["--freeze", "decoder", "posterior_encoder", "flow"],
+    "waiting": WAITING,
+    "own": ["--discriminator", str(PRETRAINED / "discriminator"), "--warmup_generator", "frozen"],
+    "frozen": ["--freeze", "decoder", "posterior_encoder", "flow", *WAITING],
     "no-adversarial": ["--weight_gen", "0", "--weight_fm", "0", "--discriminator_warmup_steps", "0"],
-    "ramp": ["--lr_warmup_steps", "50"],
-    "lr-2e-5": ["--learning_rate", "2e-5"],
-    "reconstruction-first": ["--warmup_generator", "reconstruction"],  # train_vits.py's default rate instead of the grid's (argparse: last wins)
+    "ramp": ["--lr_warmup_steps", "50", *WAITING],
+    "lr-2e-5": ["--learning_rate", "2e-5", *WAITING],  # train_vits.py's default rate instead of the grid's (last wins)
+    "reconstruction-first": ["--warmup_generator", "reconstruction", "--discriminator_warmup_steps", "200"],
+    "no-adversarial-ramp": ["--weight_gen", "0", "--weight_fm", "0", "--discriminator_warmup_steps", "0",
+                            "--lr_warmup_steps", "50"],
+    "default": [],
 }
 MEASURES = ("to_target", "to_original", "cer", "duration_ratio", "loudness_ratio")
 

@@ -47,8 +47,8 @@ def data(tmp_path_factory) -> Path:
 def args_for(data: Path, out: Path, *extra) -> list[str]:
     return ["--data_dir", str(data), "--init_config", str(TINY), "--output_dir", str(out / "model"),
             "--checkpoint_dir", str(out / "checkpoints"), "--batch_size", "2", "--gradient_accumulation_steps", "1",
-            "--learning_rate", "2e-3", "--discriminator_warmup_steps", "2", "--logging_steps", "1",
-            "--eval_steps", "1000", "--save_steps", "1000", *map(str, extra)]
+            "--learning_rate", "2e-3", "--discriminator_warmup_steps", "2", "--warmup_generator", "frozen",
+            "--logging_steps", "1", "--eval_steps", "1000", "--save_steps", "1000", *map(str, extra)]
 
 
 def weights(folder: Path) -> dict[str, torch.Tensor]:

@@ -12,6 +12,9 @@ from kurdish_tts.objective import LossWeights
 from kurdish_tts.vocabulary import MMS_KURMANJI
 
 FREEZABLE = ("text_encoder", "duration_predictor", "flow", "posterior_encoder", "decoder")
+# Steps of a fine-tune before the adversarial loss reaches the generator, which trains on the mel, KL
+# and duration losses alone meanwhile: bench/bench_finetune.py, TRAINING_README "The recipe, and why".
+WARMUP_STEPS = 600
 
 
 def add_training_arguments(parser: argparse.ArgumentParser, *, defaults: dict | None = None) -> None:
@@ -24,11 +27,13 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, defaults: dict | 
     model.add_argument("--init_config", type=Path, help="start from random weights of this VitsConfig JSON instead "
                        "(its optional \"discriminator\" section sizes the discriminator)")
     model.add_argument("--discriminator", type=Path, help="Meta's D_100000.pth or a discriminator folder saved by this toolkit")
-    model.add_argument("--discriminator_warmup_steps", type=int, default=200,
-                       help="steps that train a fresh discriminator alone before it drives the generator")
-    model.add_argument("--warmup_generator", choices=["frozen", "reconstruction"], default="frozen",
-                       help="what the generator does during a fresh discriminator's warm-up: waits (frozen), or "
-                            "trains on the mel, KL and duration losses alone (reconstruction)")
+    model.add_argument("--discriminator_warmup_steps", type=int, default=WARMUP_STEPS,
+                       help="steps before the discriminator drives the generator; meanwhile it trains on the "
+                            "generator's audio (with a loaded --discriminator only under --warmup_generator "
+                            "reconstruction)")
+    model.add_argument("--warmup_generator", choices=["frozen", "reconstruction"], default="reconstruction",
+                       help="what the generator does during the warm-up: trains on the mel, KL and duration losses "
+                            "alone (reconstruction, the measured fine-tuning recipe) or waits (frozen)")
     model.add_argument("--layerdrop", type=float, default=0.0,
                        help="probability of skipping a text-encoder layer while training (the model config's own "
                             "value, 0.1 in MMS, is not used: dropping layers of a trained encoder unsettles a fine-tune)")

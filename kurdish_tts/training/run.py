@@ -83,9 +83,13 @@ class Run:
 
     @property
     def adversarial_start(self) -> int:
-        """The step from which the discriminator drives the generator: after a fresh discriminator's
-        warm-up, at once beside a loaded one."""
-        return 0 if self.discriminator_loaded else self.args.discriminator_warmup_steps
+        """The step from which the discriminator drives the generator: after the warm-up, which a
+        loaded discriminator needs only when the generator meanwhile trains on the reconstruction
+        losses (the measured recipe: a fine-tune keeps its voice best without the adversarial loss
+        at first, whatever the discriminator); at once beside a loaded one when it would wait."""
+        if self.discriminator_loaded and self.args.warmup_generator == "frozen":
+            return 0
+        return self.args.discriminator_warmup_steps
 
     @property
     def generator_start(self) -> int:
