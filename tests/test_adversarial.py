@@ -45,14 +45,14 @@ def test_a_loaded_discriminator_waits_out_a_reconstruction_warm_up_and_not_a_fro
     trained = tiny_model.with_name("model-discriminator")
     assert train_vits.main(fine_tune_args(data, tiny_model, tmp_path / "r", "--discriminator", trained,
                                           "--warmup_generator", "reconstruction", "--max_steps", 3)) == 0
-    assert "(loaded, 2 warm-up steps (the generator trains without it)" in capsys.readouterr().out
+    assert f"(loaded from {trained}, 2 warm-up steps (the generator trains without it))" in capsys.readouterr().out
     history = json.loads((tmp_path / "r" / "model" / "loss_history.json").read_text())
     assert [metrics["warmup"] for _, metrics in history] == [1.0, 1.0, 0.0]
     assert all(metrics["generator_total"] == pytest.approx(45 * metrics["loss_mel"] + metrics["loss_kl"]
                                                            + metrics["loss_dur"], rel=1e-5) for _, metrics in history[:2])
     assert train_vits.main(fine_tune_args(data, tiny_model, tmp_path / "f", "--discriminator", trained,
                                           "--max_steps", 2)) == 0  # --warmup_generator frozen: nothing to wait for
-    assert "(loaded, " in capsys.readouterr().out
+    assert f"(loaded from {trained})" in capsys.readouterr().out
     history = json.loads((tmp_path / "f" / "model" / "loss_history.json").read_text())
     assert [metrics["warmup"] for _, metrics in history] == [0.0, 0.0]
 

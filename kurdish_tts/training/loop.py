@@ -286,10 +286,10 @@ def print_header(run: Run, total_steps: int, resume_from: Path | None) -> None:
     print(f"data: {len(run.dataset)} clips ({minutes:.1f} min) from {args.data_dir}, "
           f"{len(run.eval_dataset) if run.eval_dataset else 0} for evaluation")
     waiting = "the generator waits" if args.warmup_generator == "frozen" else "the generator trains without it"
-    kind = "loaded" if run.discriminator_loaded else "fresh"
-    state = f"{kind}, {run.adversarial_start} warm-up steps ({waiting}), " if run.adversarial_start else f"{kind}, "
-    print(f"generator: {trainable / 1e6:.2f} M trainable parameters; discriminator {disc / 1e6:.2f} M "
-          f"({state}{run.discriminator_origin})")
+    warmup = f"{run.adversarial_start} warm-up steps ({waiting})"
+    state = (f"{run.discriminator_origin}{', ' + warmup if run.adversarial_start else ''}" if run.discriminator_loaded
+             else f"fresh, {warmup}, {run.discriminator_origin}")
+    print(f"generator: {trainable / 1e6:.2f} M trainable parameters; discriminator {disc / 1e6:.2f} M ({state})")
     rates = f"learning rate {args.learning_rate:g}"
     if args.discriminator_learning_rate and args.discriminator_learning_rate != args.learning_rate:
         rates += f", discriminator {args.discriminator_learning_rate:g}"
