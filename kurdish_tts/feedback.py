@@ -23,8 +23,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from kurdish_tts import audio
-from kurdish_tts.metadata import (TRAIN_FILE, WAVS_DIR, Clip, MetadataError, tokens_of, too_short, write_metadata,
-                                  write_text_atomic)
+from kurdish_tts.metadata import (TRAIN_FILE, WAVS_DIR, Clip, MetadataError, read_dataset_record, tokens_of,
+                                  too_short, write_metadata, write_text_atomic)
 from kurdish_tts.text import normalize_text
 
 ENTRIES_FILE = "entries.json"
@@ -205,12 +205,7 @@ class FeedbackStore:
     def base_cleaning(self) -> audio.CleaningSettings:
         """The cleaning the base data had (from its dataset.json), so that feedback clips match it; the
         defaults of prepare_data.py when there is no record."""
-        record = self.data_dir / "dataset.json"
-        try:
-            used = json.loads(record.read_text(encoding="utf-8")).get("arguments", {}) if record.is_file() else {}
-        except json.JSONDecodeError:
-            used = {}
-        return audio.CleaningSettings.from_arguments(used)
+        return audio.CleaningSettings.from_arguments(read_dataset_record(self.data_dir).get("arguments", {}))
 
     def remove(self, clip_id: str) -> Entry:
         """Take a pending entry out (moderation, a donor's wish): its line and its wav go; FeedbackRejected

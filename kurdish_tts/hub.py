@@ -20,6 +20,12 @@ class HubUnreachable(RuntimeError):
     """The hub is needed for something that is not on disk."""
 
 
+def card_value(card: str, key: str) -> str | None:
+    """The value of `key` in a model card's (README.md's) front matter, None when it has none."""
+    front = card.split("---")[1] if card.startswith("---") else ""
+    return next((line.split(":", 1)[1].strip() for line in front.splitlines() if line.startswith(f"{key}:")), None)
+
+
 def error_line(error: Exception) -> str:
     """A library's error (the hub's, datasets', transformers') in one line: its type and first line."""
     lines = str(error).strip().splitlines()

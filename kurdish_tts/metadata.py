@@ -8,6 +8,7 @@ the text is non-empty and speakable.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -20,6 +21,7 @@ import soundfile as sf
 
 SEPARATOR = "|"
 TRAIN_FILE = "metadata.csv"
+DATASET_RECORD = "dataset.json"  # what prepare_data.py (or data/speak.py) recorded about the folder
 EVAL_FILE = "metadata_eval.csv"
 WAVS_DIR = "wavs"
 # VITS aligns every token to at least one spectrogram frame; MMS (and every config here) makes a
@@ -203,3 +205,13 @@ def check_clips(
         raise MetadataError(
             f"{Path(data_dir) / metadata_name}: " + "; ".join(parts) + " (re-run prepare_data.py to fix the data)"
         )
+
+
+def read_dataset_record(data_dir: Path) -> dict:
+    """The folder's dataset.json as a dict; {} when there is none or it cannot be read as one."""
+    path = Path(data_dir) / DATASET_RECORD
+    try:
+        record = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    return record if isinstance(record, dict) else {}

@@ -133,8 +133,7 @@ def normalizer_notice(model: str | Path) -> str | None:
         text = card.read_text(encoding="utf-8") if card.is_file() else ""
     except (OSError, UnicodeDecodeError):
         return None
-    front = text.split("---")[1] if text.startswith("---") else ""
-    recorded = next((line.split(":", 1)[1].strip() for line in front.splitlines() if line.startswith(f"{CARD_KEY}:")), None)
+    recorded = hub.card_value(text, CARD_KEY)
     if recorded is None and "synthesize.py" not in text:
         return None
     try:

@@ -128,7 +128,7 @@ def number_to_words(n: int) -> str:
     if n < 0:
         return f"{MINUS} {number_to_words(-n)}"
     if n > MAX_SPELLED:
-        return " ".join(ONES[int(d)] for d in str(n))
+        return _digits(str(n))
     if n < 10:
         return ONES[n]
     parts = []
@@ -158,8 +158,13 @@ def decimal_to_words(integer: int, decimals: str) -> str:
     decimals digit by digit (3,14159 -> "sê xal yek çar yek pênc neh")."""
     zeros = len(decimals) - len(decimals.lstrip("0"))
     rest = decimals[zeros:]
-    spoken = [ONES[0]] * zeros + ([number_to_words(int(rest))] if 0 < len(rest) <= 3 else [ONES[int(d)] for d in rest])
+    spoken = [ONES[0]] * zeros + ([number_to_words(int(rest))] if 0 < len(rest) <= 3 else [_digits(rest)])
     return f"{number_to_words(integer)} {DECIMAL_POINT} {' '.join(spoken)}"
+
+
+def _digits(digits: str) -> str:
+    """Digit by digit: "007" -> "sifir sifir heft"."""
+    return " ".join(ONES[int(d)] for d in digits)
 
 
 def _suffixed(words: str, suffix: str) -> str:
@@ -172,7 +177,7 @@ def _digit_group(digits: str) -> str:
     pênc), longer ones digit by digit, leading zeros always ("0532" -> sifir pênc sê du)."""
     if len(digits) <= 2 and not digits.startswith("0"):
         return number_to_words(int(digits))
-    return " ".join(ONES[int(d)] for d in digits)
+    return _digits(digits)
 
 
 def _value(text: str) -> int:
@@ -184,7 +189,7 @@ def _amount(text: str) -> str:
     sign, text = (MINUS + " ", text[1:]) if text[:1] in "-−" else ("", text)
     match = AMOUNT_PARTS.fullmatch(text)
     if match is None:
-        return sign + " ".join(ONES[int(d)] for d in re.sub(r"\D", "", text))
+        return sign + _digits(re.sub(r"\D", "", text))
     if match["dec"]:
         return sign + decimal_to_words(_value(match["int"]), match["dec"])
     return sign + number_to_words(_value(match["int"]))
@@ -274,7 +279,7 @@ def _phone(m: re.Match) -> str:
         return m[0]
     groups = re.split(r"[ \-]", m["digits"])
     if len(groups) == 1 and len(groups[0]) >= 13:
-        words = " ".join(ONES[int(d)] for d in groups[0])
+        words = _digits(groups[0])
     else:
         words = " ".join(_digit_group(g) for g in groups)
     return f" {PLUS + ' ' if m['plus'] else ''}{words} "

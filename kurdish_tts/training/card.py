@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kurdish_tts.hub import card_value
+from kurdish_tts.metadata import read_dataset_record
 from kurdish_tts.text import CARD_KEY, VERSION
 from kurdish_tts.vocabulary import MMS_KURMANJI
 
@@ -28,8 +29,7 @@ def model_licence(args) -> tuple[str | None, str]:
         return MMS_LICENSE if str(args.model_name_or_path) == MMS_KURMANJI else (
             None, f"Fine-tuned from `{args.model_name_or_path}`: its licence applies.")
     card = (source / "README.md").read_text(encoding="utf-8") if (source / "README.md").is_file() else ""
-    front = card.split("---")[1] if card.startswith("---") else ""
-    licence = next((line.split(":", 1)[1].strip() for line in front.splitlines() if line.startswith("license:")), None)
+    licence = card_value(card, "license")
     named = f" ({licence})" if licence else " (see the README.md of that folder)"
     return licence, f"Fine-tuned from the model in `{source}` and under its licence{named}."
 
@@ -37,7 +37,7 @@ def model_licence(args) -> tuple[str | None, str]:
 def model_card(run: Run) -> str:
     args = run.args
     base = f"random weights of `{args.init_config}`" if args.init_config else f"`{args.model_name_or_path}`"
-    data = json.loads((args.data_dir / "dataset.json").read_text(encoding="utf-8")) if (args.data_dir / "dataset.json").is_file() else {}
+    data = read_dataset_record(args.data_dir)
     hours = f"{data.get('hours_after', 0):.2f} h" if data else "unknown"
     licence, licence_note = model_licence(args)
     front = f"license: {licence}\n" if licence else ""

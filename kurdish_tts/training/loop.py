@@ -9,7 +9,6 @@ discriminator warms up before it drives the generator; Ctrl-C or SIGTERM saves a
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 import uuid
@@ -21,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from kurdish_tts.dataset import collate
-from kurdish_tts.metadata import EVAL_FILE, TRAIN_FILE, Clip, read_metadata
+from kurdish_tts.metadata import DATASET_RECORD, EVAL_FILE, TRAIN_FILE, Clip, read_dataset_record, read_metadata
 from kurdish_tts.objective import compute_losses
 from kurdish_tts.text import CARD_KEY, version_notice
 from kurdish_tts.training.arguments import logging_dir
@@ -270,12 +269,8 @@ def epochs_to_steps(run: Run, epochs: int) -> int:
 
 def data_normalizer_notice(data_dir: Path) -> str | None:
     """A notice when the data's dataset.json says its text was normalised by another normaliser version."""
-    record = data_dir / "dataset.json"
-    try:
-        recorded = json.loads(record.read_text(encoding="utf-8")) if record.is_file() else None
-    except (OSError, json.JSONDecodeError):
-        return None
-    return version_notice(recorded.get(CARD_KEY), str(record)) if isinstance(recorded, dict) else None
+    record = read_dataset_record(data_dir)
+    return version_notice(record.get(CARD_KEY), str(data_dir / DATASET_RECORD)) if record else None
 
 
 def print_header(run: Run, total_steps: int, resume_from: Path | None) -> None:
