@@ -54,17 +54,26 @@ from sentences import read_sentences  # noqa: E402
 from speak import speak_clean, spoken_text, write_folder  # noqa: E402
 
 WAITING = ["--warmup_generator", "frozen", "--discriminator_warmup_steps", "200"]
+NO_ADVERSARIAL = ["--weight_gen", "0", "--weight_fm", "0", "--discriminator_warmup_steps", "0"]
 RECIPES = {
     "fresh": ["--discriminator_warmup_steps", "0"],
     "waiting": WAITING,
     "own": ["--discriminator", str(PRETRAINED / "discriminator"), "--warmup_generator", "frozen"],
     "frozen": ["--freeze", "decoder", "posterior_encoder", "flow", *WAITING],
-    "no-adversarial": ["--weight_gen", "0", "--weight_fm", "0", "--discriminator_warmup_steps", "0"],
+    "no-adversarial": NO_ADVERSARIAL,
     "ramp": ["--lr_warmup_steps", "50", *WAITING],
     "lr-2e-5": ["--learning_rate", "2e-5", *WAITING],  # train_vits.py's default rate instead of the grid's (last wins)
     "reconstruction-first": ["--warmup_generator", "reconstruction", "--discriminator_warmup_steps", "200"],
-    "no-adversarial-ramp": ["--weight_gen", "0", "--weight_fm", "0", "--discriminator_warmup_steps", "0",
-                            "--lr_warmup_steps", "50"],
+    "no-adversarial-ramp": [*NO_ADVERSARIAL, "--lr_warmup_steps", "50"],
+    # the text encoder (trained by the KL loss alone) kept: the flow carries the new voice to the old prior
+    "text-frozen": [*NO_ADVERSARIAL, "--freeze", "text_encoder"],
+    "prior-slow": [*NO_ADVERSARIAL, "--prior_learning_rate", "1e-5"],
+    "prior-fast": [*NO_ADVERSARIAL, "--prior_learning_rate", "5e-4"],
+    # decoder and posterior encoder at a quarter of the grid's rate, the prior parts at the grid's (last wins)
+    "acoustic-slow": [*NO_ADVERSARIAL, "--learning_rate", "2.5e-5", "--prior_learning_rate", "1e-4"],
+    "text-duration-frozen": [*NO_ADVERSARIAL, "--freeze", "text_encoder", "duration_predictor"],
+    # the vocoder kept: the posterior encoder learns latents it renders as the new voice, the prior follows
+    "decoder-frozen": [*NO_ADVERSARIAL, "--freeze", "decoder"],
     "default": [],
 }
 MEASURES = ("to_target", "to_original", "cer", "duration_ratio", "loudness_ratio")

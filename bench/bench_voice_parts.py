@@ -10,8 +10,13 @@ held-out sentences spoken by espeak-ng in the voice the model learnt:
 A gap between decoder and prior points at the text encoder and flow; between prior and synthesis
 at the duration predictor.
 
+With --swap MODEL (the model a fine-tune started from), it asks instead which part's change cost
+the synthesis its intelligibility: the judge's CER of plain synthesis with each part put back from
+MODEL in turn, and of MODEL with each part taken from the fine-tuned one.
+
     python bench/bench_voice_parts.py                         # data/pretrained/model, 8 sentences
     python bench/bench_voice_parts.py --model runs/standin/model --sentences 20
+    python bench/bench_voice_parts.py --model CHECKPOINT/model --swap data/pretrained/model --sentences 20
 """
 
 from __future__ import annotations
@@ -66,12 +71,30 @@ def path_audios(model, tokenizer, text: str, recording: np.ndarray, noise_scale:
     return audios
 
 
+SWAPPED = ("text_encoder", "duration_predictor", "flow", "decoder")
+
+
+def swapped_models(tuned, start):
+    """(label, model) pairs: the fine-tuned model, it with each part of `start`, `start` with each of its parts."""
+    import copy
+
+    yield "fine-tuned", tuned
+    for first, second, label in ((tuned, start, "fine-tuned, {} from the start"),
+                                 (start, tuned, "the start, {} fine-tuned")):
+        for part in SWAPPED:
+            model = copy.deepcopy(first)
+            setattr(model, part, copy.deepcopy(getattr(second, part)))
+            yield label.format(part.replace("_", " ")), model
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=ROOT / "data" / "pretrained" / "model")
     parser.add_argument("--voice", default="ku", help="the espeak-ng voice the model learnt")
     parser.add_argument("--judge", type=Path, default=ROOT / "data" / "judge")
     parser.add_argument("--sentences", type=int, default=8, help="held-out sentences scored (at most 20)")
+    parser.add_argument("--swap", type=Path, metavar="MODEL",
+                        help="the model --model was fine-tuned from: score synthesis with their parts exchanged")
     args = parser.parse_args(argv)
     import torch
     from transformers import VitsModel, VitsTokenizer
@@ -80,8 +103,20 @@ def main(argv: list[str] | None = None) -> int:
     model = VitsModel.from_pretrained(args.model).eval()
     tokenizer = VitsTokenizer.from_pretrained(args.model)
     judge = Recognizer(args.judge)
+    sentences = read_sentences("heldout")[: args.sentences]
+    if args.swap:
+        from kurdish_tts.synthesis import Settings, Voice
+
+        texts = [spoken_text(sentence) for _, sentence in sentences]
+        start = VitsModel.from_pretrained(args.swap).eval()
+        print(f"{args.model} against {args.swap}, {len(texts)} held-out sentences, the judge's CER of synthesis:")
+        for label, model in swapped_models(model, start):
+            voice = Voice.from_model(model, tokenizer)
+            rate = np.mean([character_error_rate(t, judge(voice.speak(t, Settings(seed=0)), RATE)) for t in texts])
+            print(f"  {label:45s} {rate:6.1%}", flush=True)
+        return 0
     errors: dict[str, list[float]] = {}
-    for _, sentence in read_sentences("heldout")[: args.sentences]:
+    for _, sentence in sentences:
         text = spoken_text(sentence)
         for name, audio in path_audios(model, tokenizer, text, speak_clean(sentence, args.voice)).items():
             errors.setdefault(name, []).append(character_error_rate(text, judge(audio, RATE)))
