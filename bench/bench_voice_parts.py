@@ -40,7 +40,7 @@ from speak import speak_clean, spoken_text  # noqa: E402
 RATE = 16_000
 
 
-def path_audios(model, tokenizer, text: str, recording: np.ndarray, noise_scale: float = 0.667,
+def path_audios(model, tokenizer, text: str, recording: np.ndarray, noise_scale: float | None = None,
                 seed: int = 0) -> dict[str, np.ndarray]:
     import torch
 
@@ -63,11 +63,12 @@ def path_audios(model, tokenizer, text: str, recording: np.ndarray, noise_scale:
         path = monotonic_alignment_search(prior_log_likelihood(model.flow(z, frames, None), m_p, logs_p),
                                           ids.attention_mask, frames)
         means, log_std = torch.matmul(m_p, path), torch.matmul(logs_p, path)
-        z_p = means + torch.randn(means.shape, generator=generator) * torch.exp(log_std) * noise_scale
+        scale = model.config.noise_scale if noise_scale is None else noise_scale
+        z_p = means + torch.randn(means.shape, generator=generator) * torch.exp(log_std) * scale
         decoded = {"decoder": model.decoder(m_q, None),
                    "prior": model.decoder(model.flow(z_p, frames, None, reverse=True), None)}
     audios = {name: audio.squeeze().numpy() for name, audio in decoded.items()}
-    audios["synthesis"] = Voice.from_model(model, tokenizer).speak(text, Settings(seed=seed))
+    audios["synthesis"] = Voice.from_model(model, tokenizer).speak(text, Settings(seed=seed, noise_scale=noise_scale))
     return audios
 
 
@@ -93,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--voice", default="ku", help="the espeak-ng voice the model learnt")
     parser.add_argument("--judge", type=Path, default=ROOT / "data" / "judge")
     parser.add_argument("--sentences", type=int, default=8, help="held-out sentences scored (at most 20)")
+    parser.add_argument("--noise_scale", type=float,
+                        help="the prior's sampling noise on every path (default: the model config's, 0.667 in MMS)")
     parser.add_argument("--swap", type=Path, metavar="MODEL",
                         help="the model --model was fine-tuned from: score synthesis with their parts exchanged")
     args = parser.parse_args(argv)
@@ -112,13 +115,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.model} against {args.swap}, {len(texts)} held-out sentences, the judge's CER of synthesis:")
         for label, model in swapped_models(model, start):
             voice = Voice.from_model(model, tokenizer)
-            rate = np.mean([character_error_rate(t, judge(voice.speak(t, Settings(seed=0)), RATE)) for t in texts])
+            settings = Settings(seed=0, noise_scale=args.noise_scale)
+            rate = np.mean([character_error_rate(t, judge(voice.speak(t, settings), RATE)) for t in texts])
             print(f"  {label:45s} {rate:6.1%}", flush=True)
         return 0
     errors: dict[str, list[float]] = {}
     for _, sentence in sentences:
         text = spoken_text(sentence)
-        for name, audio in path_audios(model, tokenizer, text, speak_clean(sentence, args.voice)).items():
+        recording = speak_clean(sentence, args.voice)
+        for name, audio in path_audios(model, tokenizer, text, recording, args.noise_scale).items():
             errors.setdefault(name, []).append(character_error_rate(text, judge(audio, RATE)))
     print(f"{args.model}, {args.sentences} held-out sentences, the judge's CER:")
     for name, values in errors.items():
