@@ -72,7 +72,7 @@ def path_audios(model, tokenizer, text: str, recording: np.ndarray, noise_scale:
     return audios
 
 
-SWAPPED = ("text_encoder", "duration_predictor", "flow", "decoder")
+SWAPPED = ("text_encoder", "duration_predictor", "flow", "decoder")  # synthesis uses no posterior encoder
 
 
 def swapped_models(tuned, start):
