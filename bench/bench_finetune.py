@@ -74,6 +74,7 @@ RECIPES = {
     "text-duration-frozen": [*NO_ADVERSARIAL, "--freeze", "text_encoder", "duration_predictor"],
     # the vocoder kept: the posterior encoder learns latents it renders as the new voice, the prior follows
     "decoder-frozen": [*NO_ADVERSARIAL, "--freeze", "decoder"],
+    "segment-64": [*NO_ADVERSARIAL, "--segment_frames", "64"],  # twice the audio through the vocoder a step
     "default": [],
 }
 MEASURES = ("to_target", "to_original", "cer", "duration_ratio", "loudness_ratio")
