@@ -17,6 +17,16 @@ once per recipe and seed:
     default       train_vits.py's defaults now: the generator trains on mel, KL and duration alone for 600
                   steps while a fresh discriminator learns, then adversarial (no-adversarial up to step 600)
 
+and, each without the adversarial loss, parts held back or given rates of their own:
+
+    text-frozen   the text encoder (trained by the KL loss alone) kept: the flow carries the new voice to the old prior
+    text-duration-frozen  the text encoder and the duration predictor kept
+    decoder-frozen  the vocoder kept: the posterior encoder learns latents it renders as the new voice
+    prior-slow    text encoder, flow and duration predictor at 1e-5 (--prior_learning_rate)
+    prior-fast    the same parts at 5e-4
+    acoustic-slow  decoder and posterior encoder at a quarter of the grid's rate, the prior parts at the grid's
+    segment-64    64-frame segments: twice the audio through the vocoder a step
+
 At each of --points (steps; 0 is the stand-in itself) the checkpoint of that step speaks the 20
 held-out sentences, and the table gives, as bench_learning.py does, the distance to the target
 voice (must fall), to the original one, the judge's CER (must stay within 0.05 of the start),
@@ -24,7 +34,7 @@ the duration and loudness ratios (a collapse shows there). Each run keeps its ch
 scores in --work, so an interrupted grid goes on where it stopped; the table, a plot and a JSON
 come out at the end.
 
-    python bench/bench_finetune.py                      # 10 recipes x 2 seeds x 300 steps: about 6 hours on 2 cores
+    python bench/bench_finetune.py                      # 17 recipes x 2 seeds x 300 steps: about 9 hours on 2 cores
     python bench/bench_finetune.py --recipes no-adversarial reconstruction-first --steps 600 --points 0 100 300 600
     python bench/bench_finetune.py --recipes default own --seeds 1 --steps 100 --points 0 50 100
 """
@@ -65,16 +75,13 @@ RECIPES = {
     "lr-2e-5": ["--learning_rate", "2e-5", *WAITING],  # train_vits.py's default rate instead of the grid's (last wins)
     "reconstruction-first": ["--warmup_generator", "reconstruction", "--discriminator_warmup_steps", "200"],
     "no-adversarial-ramp": [*NO_ADVERSARIAL, "--lr_warmup_steps", "50"],
-    # the text encoder (trained by the KL loss alone) kept: the flow carries the new voice to the old prior
     "text-frozen": [*NO_ADVERSARIAL, "--freeze", "text_encoder"],
     "prior-slow": [*NO_ADVERSARIAL, "--prior_learning_rate", "1e-5"],
     "prior-fast": [*NO_ADVERSARIAL, "--prior_learning_rate", "5e-4"],
-    # decoder and posterior encoder at a quarter of the grid's rate, the prior parts at the grid's (last wins)
-    "acoustic-slow": [*NO_ADVERSARIAL, "--learning_rate", "2.5e-5", "--prior_learning_rate", "1e-4"],
+    "acoustic-slow": [*NO_ADVERSARIAL, "--learning_rate", "2.5e-5", "--prior_learning_rate", "1e-4"],  # last wins
     "text-duration-frozen": [*NO_ADVERSARIAL, "--freeze", "text_encoder", "duration_predictor"],
-    # the vocoder kept: the posterior encoder learns latents it renders as the new voice, the prior follows
     "decoder-frozen": [*NO_ADVERSARIAL, "--freeze", "decoder"],
-    "segment-64": [*NO_ADVERSARIAL, "--segment_frames", "64"],  # twice the audio through the vocoder a step
+    "segment-64": [*NO_ADVERSARIAL, "--segment_frames", "64"],
     "default": [],
 }
 MEASURES = ("to_target", "to_original", "cer", "duration_ratio", "loudness_ratio")

@@ -113,9 +113,9 @@ def main(argv: list[str] | None = None) -> int:
         texts = [spoken_text(sentence) for _, sentence in sentences]
         start = VitsModel.from_pretrained(args.swap).eval()
         print(f"{args.model} against {args.swap}, {len(texts)} held-out sentences, the judge's CER of synthesis:")
+        settings = Settings(seed=0, noise_scale=args.noise_scale)
         for label, model in swapped_models(model, start):
             voice = Voice.from_model(model, tokenizer)
-            settings = Settings(seed=0, noise_scale=args.noise_scale)
             rate = np.mean([character_error_rate(t, judge(voice.speak(t, settings), RATE)) for t in texts])
             print(f"  {label:45s} {rate:6.1%}", flush=True)
         return 0
