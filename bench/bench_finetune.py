@@ -15,7 +15,8 @@ once per recipe and seed:
     reconstruction-first  200 warm-up steps in which the generator trains on mel, KL and duration, then adversarial
     no-adversarial-ramp   no-adversarial with both learning rates rising over their first 50 updates
     default       train_vits.py's defaults now: the generator trains on mel, KL and duration alone for 600
-                  steps while a fresh discriminator learns, then adversarial (no-adversarial up to step 600)
+                  steps while a fresh discriminator learns, then adversarial; the decoder and posterior
+                  encoder at three times --learning_rate (acoustic-fast up to step 600)
 
 and, each without the adversarial loss, parts held back or given rates of their own:
 
@@ -24,10 +25,12 @@ and, each without the adversarial loss, parts held back or given rates of their 
     decoder-frozen  the vocoder kept: the posterior encoder learns latents it renders as the new voice
     prior-slow    text encoder, flow and duration predictor at 1e-5 (--prior_learning_rate)
     prior-fast    the same parts at 5e-4
-    acoustic-slow  decoder and posterior encoder at a quarter of the grid's rate, the prior parts at the grid's
+    acoustic-slow  decoder and posterior encoder at 2.5e-5, a quarter of the grid's rate
     segment-64    64-frame segments: twice the audio through the vocoder a step
+    acoustic-fast  decoder and posterior encoder at 3e-4 (--acoustic_learning_rate), three times the grid's rate
 
-At each of --points (steps; 0 is the stand-in itself) the checkpoint of that step speaks the 20
+Every recipe but `default` trains the whole generator at one rate, --learning_rate, unless it names
+rates of its own. At each of --points (steps; 0 is the stand-in itself) the checkpoint of that step speaks the 20
 held-out sentences, and the table gives, as bench_learning.py does, the distance to the target
 voice (must fall), to the original one, the judge's CER (must stay within 0.05 of the start),
 the duration and loudness ratios (a collapse shows there). Each run keeps its checkpoints and
@@ -72,16 +75,17 @@ RECIPES = {
     "frozen": ["--freeze", "decoder", "posterior_encoder", "flow", *WAITING],
     "no-adversarial": NO_ADVERSARIAL,
     "ramp": ["--lr_warmup_steps", "50", *WAITING],
-    "lr-2e-5": ["--learning_rate", "2e-5", *WAITING],  # train_vits.py's default rate instead of the grid's (last wins)
+    "lr-2e-5": ["--learning_rate", "2e-5", "--acoustic_learning_rate", "2e-5", *WAITING],  # last wins
     "reconstruction-first": ["--warmup_generator", "reconstruction", "--discriminator_warmup_steps", "200"],
     "no-adversarial-ramp": [*NO_ADVERSARIAL, "--lr_warmup_steps", "50"],
     "text-frozen": [*NO_ADVERSARIAL, "--freeze", "text_encoder"],
     "prior-slow": [*NO_ADVERSARIAL, "--prior_learning_rate", "1e-5"],
     "prior-fast": [*NO_ADVERSARIAL, "--prior_learning_rate", "5e-4"],
-    "acoustic-slow": [*NO_ADVERSARIAL, "--learning_rate", "2.5e-5", "--prior_learning_rate", "1e-4"],  # last wins
+    "acoustic-slow": [*NO_ADVERSARIAL, "--acoustic_learning_rate", "2.5e-5"],
     "text-duration-frozen": [*NO_ADVERSARIAL, "--freeze", "text_encoder", "duration_predictor"],
     "decoder-frozen": [*NO_ADVERSARIAL, "--freeze", "decoder"],
     "segment-64": [*NO_ADVERSARIAL, "--segment_frames", "64"],
+    "acoustic-fast": [*NO_ADVERSARIAL, "--acoustic_learning_rate", "3e-4"],
     "default": [],
 }
 MEASURES = ("to_target", "to_original", "cer", "duration_ratio", "loudness_ratio")
@@ -93,11 +97,13 @@ def run_recipe(name: str, seed: int, args, data: Path, work: Path) -> None:
         return
     checkpoints = work / "checkpoints"
     every = math.gcd(*[p for p in args.points if p > 0])  # a checkpoint at every point
+    # Every recipe but `default` trains the whole generator at --learning_rate unless it names a rate of its own.
+    one_rate = [] if name == "default" else ["--acoustic_learning_rate", str(args.learning_rate)]
     argv = ["--data_dir", str(data), "--model_name_or_path", str(PRETRAINED / "model"), "--output_dir",
             str(work / "model"), "--checkpoint_dir", str(checkpoints), "--max_steps", str(args.steps),
             "--batch_size", str(args.batch_size), "--gradient_accumulation_steps", "1", "--learning_rate",
             str(args.learning_rate), "--mixed_precision", "no", "--eval_steps", "100000", "--seed", str(seed),
-            "--save_steps", str(every), "--save_total_limit", "1000", *RECIPES[name]]
+            "--save_steps", str(every), "--save_total_limit", "1000", *one_rate, *RECIPES[name]]
     if any(checkpoints.glob("checkpoint-*")):
         argv.append("--resume")
     code = train_vits.main(argv)

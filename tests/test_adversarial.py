@@ -143,7 +143,8 @@ def test_layer_drop_is_off_unless_asked_for(data, tmp_path, monkeypatch, flag, e
 
 def test_impossible_rates_are_refused(data, tmp_path, capsys):
     for extra, message in ((["--layerdrop", "1"], "--layerdrop is a probability"),
-                           (["--discriminator_learning_rate", "0"], "--discriminator_learning_rate must be above 0")):
+                           (["--discriminator_learning_rate", "0"], "--discriminator_learning_rate must be above 0"),
+                           (["--acoustic_learning_rate", "0"], "--acoustic_learning_rate must be above 0")):
         with pytest.raises(SystemExit) as exit_:
             train_vits.main(args_for(data, tmp_path, "--max_steps", 1, *extra))
         assert exit_.value.code == 2 and message in capsys.readouterr().err
@@ -166,6 +167,39 @@ def test_the_prior_parts_have_a_learning_rate_of_their_own(data, tiny_model, tmp
     assert moved(("decoder.", "posterior_encoder.")) > 1e-4
 
 
+@pytest.mark.parametrize("extra, acoustic, prior, discriminator", [
+    ([], 3e-3, 1e-3, 3e-3),  # fine-tuning: the decoder and posterior encoder at 3x, the discriminator with them
+    (["--acoustic_learning_rate", "5e-4"], 5e-4, 1e-3, 5e-4),
+    (["--acoustic_learning_rate", "5e-4", "--discriminator_learning_rate", "2e-4", "--prior_learning_rate", "4e-4"],
+     5e-4, 4e-4, 2e-4),
+    (["from scratch"], 1e-3, 1e-3, 1e-3),  # random weights (--init_config): one rate, as VITS trains
+])
+def test_each_part_trains_at_its_rate(data, tiny_model, tmp_path, monkeypatch, capsys, extra, acoustic, prior,
+                                      discriminator):
+    from kurdish_tts.training import run as run_module
+
+    built = []
+    real_build = run_module.build_run
+    monkeypatch.setattr("kurdish_tts.training.loop.build_run",
+                        lambda *a, **k: built.append(real_build(*a, **k)) or built[-1])
+    if extra == ["from scratch"]:
+        argv = args_for(data, tmp_path, "--max_steps", 1, "--learning_rate", "1e-3")
+    else:
+        argv = fine_tune_args(data, tiny_model, tmp_path, "--max_steps", 1, "--learning_rate", "1e-3", *extra)
+    assert train_vits.main(argv) == 0
+    run = built[0]
+    groups = {group["part"]: group for group in run.optimizer_g.param_groups}
+    names = {id(p): name for name, p in run.model.named_parameters()}
+    assert {names[id(p)].split(".")[0] for p in groups["acoustic"]["params"]} == {"decoder", "posterior_encoder"}
+    assert {names[id(p)].split(".")[0] for p in groups["prior"]["params"]} == {"text_encoder", "flow",
+                                                                                 "duration_predictor"}
+    assert groups["acoustic"]["lr"] == pytest.approx(acoustic, rel=1e-3)  # within the per-epoch decay
+    assert groups["prior"]["lr"] == pytest.approx(prior, rel=1e-3)
+    assert run.optimizer_d.param_groups[0]["lr"] == pytest.approx(discriminator, rel=1e-3)
+    assert (f"decoder and posterior encoder {acoustic:g}, text encoder, flow and duration predictor {prior:g}, "
+            f"discriminator {discriminator:g}") in capsys.readouterr().out
+
+
 def test_the_learning_rates_ramp_up_over_lr_warmup_steps_and_the_schedule_is_kept(data, tiny_model, tmp_path,
                                                                                  monkeypatch, capsys):
     seen: dict[int, list[float]] = {}
@@ -180,5 +214,5 @@ def test_the_learning_rates_ramp_up_over_lr_warmup_steps_and_the_schedule_is_kep
     assert train_vits.main(fine_tune_args(data, tiny_model, tmp_path, *extra)) == 0
     assert "rising over 4 updates" in capsys.readouterr().out
     discriminator, generator = sorted(seen.values(), key=len, reverse=True)
-    assert discriminator == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3], rel=1e-3)
+    assert discriminator == pytest.approx([7.5e-4, 1.5e-3, 2.25e-3, 3e-3, 3e-3], rel=1e-3)  # the decoder's rate, 3x
     assert generator == pytest.approx([2.5e-4, 5e-4, 7.5e-4], rel=1e-3)  # from the end of the discriminator's warm-up

@@ -54,6 +54,7 @@ def test_a_checkpoint_records_its_settings_and_data(saved):
     (["--discriminator_warmup_steps", "0"], "--discriminator_warmup_steps 0 (the checkpoint: 2)"),
     (["--warmup_generator", "reconstruction"], "--warmup_generator reconstruction (the checkpoint: frozen)"),
     (["--weight_kl", "2"], "--weight_kl 2.0 (the checkpoint: 1.0)"),
+    (["--acoustic_learning_rate", "1e-3"], "--acoustic_learning_rate 0.001 (the checkpoint: 0.002)"),
 ])
 def test_a_resume_with_other_settings_is_refused_naming_them(data, saved, capsys, extra, named):
     assert train_vits.main(resume_args(data, saved, *extra)) == 1

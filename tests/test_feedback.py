@@ -169,7 +169,8 @@ def test_duplicates_and_replacement(workspace, tmp_path, capsys):
 
 
 def test_a_trained_correction_sent_again_never_displaces_the_newer_one(workspace, tmp_path, capsys):
-    old, new = recording(tmp_path, "old.wav", 11), recording(tmp_path, "new.wav", 12)
+    recording(tmp_path, "old.wav", 11)  # the batch below names it
+    new = recording(tmp_path, "new.wav", 12)
     batch = tmp_path / "b.jsonl"
     batch.write_text(json.dumps({"audio": "old.wav", "text": "yek heye", "id": "x"}) + "\n")
     assert feedback(workspace, "--add_batch", batch) == 0
@@ -716,7 +717,7 @@ def test_a_round_that_wrecks_the_voice_is_not_installed_unless_forced_and_rollba
     before = sha256_of(models / "kurdish" / "model.safetensors")
     assert feedback(workspace, "--add_sample", recording(tmp_path, "w.wav", 71), "ez ji te hez dikim") == 0
     capsys.readouterr()
-    wreck = gate_round("--learning_rate", 3e-2, "--archive_feedback")
+    wreck = gate_round("--learning_rate", 3e-2, "--acoustic_learning_rate", 3e-2, "--archive_feedback")
     assert feedback(workspace, *wreck) == 1
     out, err = capsys.readouterr()
     assert "install check on 2 held-out clips" in out and "the round's model was not installed" in err

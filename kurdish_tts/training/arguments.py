@@ -15,6 +15,11 @@ FREEZABLE = ("text_encoder", "duration_predictor", "flow", "posterior_encoder", 
 # Steps of a fine-tune before the adversarial loss reaches the generator, which trains on the mel, KL
 # and duration losses alone meanwhile: bench/bench_finetune.py, TRAINING_README "The recipe, and why".
 WARMUP_STEPS = 600
+# The decoder and posterior encoder (the vocoder side) train at this multiple of --learning_rate unless
+# --acoustic_learning_rate says otherwise: a fine-tune's loss of intelligibility is the vocoder learning the
+# new voice, and the faster it learns the sooner the voice speaks clearly again (bench_finetune.py's
+# acoustic-fast, TRAINING_README "The recipe, and why").
+ACOUSTIC_RATE_FACTOR = 3.0
 
 
 def add_training_arguments(parser: argparse.ArgumentParser, *, defaults: dict | None = None) -> None:
@@ -45,8 +50,13 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, defaults: dict | 
         weights.add_argument(f"--weight_{name}", type=float, default=default)
     optimisation = parser.add_argument_group("optimisation")
     optimisation.add_argument("--learning_rate", type=float, default=2e-5)
+    optimisation.add_argument("--acoustic_learning_rate", type=float,
+                              help="the learning rate of the decoder and posterior encoder "
+                                   f"(default: {ACOUSTIC_RATE_FACTOR:g} x --learning_rate when fine-tuning a model, "
+                                   "--learning_rate from random weights, --init_config)")
     optimisation.add_argument("--discriminator_learning_rate", type=float,
-                              help="the discriminator's learning rate (default: --learning_rate)")
+                              help="the discriminator's learning rate (default: the decoder's, "
+                                   "--acoustic_learning_rate)")
     optimisation.add_argument("--prior_learning_rate", type=float,
                               help="the learning rate of the parts only the KL and duration losses train: text "
                                    "encoder, flow, duration predictor (default: --learning_rate)")
@@ -92,9 +102,19 @@ def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -
         parser.error("--lr_warmup_steps must be 0 (no ramp) or more")
     if not 0.0 <= args.layerdrop < 1.0:
         parser.error("--layerdrop is a probability: give a value from 0 up to (not including) 1")
-    for name in ("learning_rate", "discriminator_learning_rate", "prior_learning_rate"):
+    for name in ("learning_rate", "acoustic_learning_rate", "discriminator_learning_rate", "prior_learning_rate"):
         if getattr(args, name) is not None and not getattr(args, name) > 0:
             parser.error(f"--{name} must be above 0")
+
+
+def learning_rates(args) -> dict[str, float]:
+    """The rates the run uses, the defaults filled in: the decoder and posterior encoder ("acoustic"),
+    the text encoder, flow and duration predictor ("prior"), the discriminator (the decoder's rate, as
+    VITS trains the two at one rate)."""
+    factor = 1.0 if args.init_config else ACOUSTIC_RATE_FACTOR  # from random weights: one rate, as VITS trains
+    acoustic = args.acoustic_learning_rate or factor * args.learning_rate
+    return {"acoustic": acoustic, "prior": args.prior_learning_rate or args.learning_rate,
+            "discriminator": args.discriminator_learning_rate or acoustic}
 
 
 def logging_dir(output_dir: Path, given: Path | None = None) -> Path:

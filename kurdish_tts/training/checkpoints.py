@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kurdish_tts.training.arguments import learning_rates
 from kurdish_tts.training.errors import TrainingError
 from kurdish_tts.training.output import save_model_folder
 
@@ -42,10 +43,10 @@ LEGACY_FILES = [f"custom_checkpoint_{i}.pkl" for i in range(5)]  # generator, di
 
 # Settings that decide what the run computes: resuming with another value is refused.
 CHECKED = ("model_name_or_path", "init_config", "discriminator", "discriminator_warmup_steps", "warmup_generator",
-           "freeze", "speaker_id",
-           "layerdrop", "learning_rate", "discriminator_learning_rate", "prior_learning_rate", "lr_decay",
-           "lr_warmup_steps", "batch_size", "gradient_accumulation_steps", "max_grad_norm", "segment_frames", "seed", "weight_mel", "weight_kl",
-           "weight_duration", "weight_fm", "weight_gen", "weight_disc")
+           "freeze", "speaker_id", "layerdrop", "learning_rate", "acoustic_learning_rate", "discriminator_learning_rate",
+           "prior_learning_rate", "lr_decay", "lr_warmup_steps", "batch_size", "gradient_accumulation_steps",
+           "max_grad_norm", "segment_frames", "seed", "weight_mel", "weight_kl", "weight_duration", "weight_fm",
+           "weight_gen", "weight_disc")
 # Harmless to change between sessions: a notice says what changed.
 NOTICED = ("mixed_precision", "dataloader_workers", "max_nonfinite_steps", "eval_steps", "save_steps", "logging_steps",
            "save_total_limit")
@@ -72,6 +73,9 @@ def run_settings(args, fingerprint: str) -> dict:
         return value
 
     values = {name: plain(getattr(args, name, None)) for name in CHECKED + NOTICED}
+    rates = learning_rates(args)  # the rates the run uses, defaults filled in
+    values |= {"acoustic_learning_rate": rates["acoustic"], "prior_learning_rate": rates["prior"],
+               "discriminator_learning_rate": rates["discriminator"]}
     values["freeze"] = sorted(values["freeze"] or [])
     values["data"] = fingerprint
     return values

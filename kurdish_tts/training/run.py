@@ -21,7 +21,7 @@ from kurdish_tts.discriminator import (CONFIG_FILE as DISCRIMINATOR_CONFIG_FILE,
 from kurdish_tts.features import FeatureConfig
 from kurdish_tts.metadata import EVAL_FILE, Clip, check_clips, too_short
 from kurdish_tts.objective import LossWeights
-from kurdish_tts.training.arguments import FREEZABLE
+from kurdish_tts.training.arguments import FREEZABLE, learning_rates
 from kurdish_tts.training.checkpoints import data_fingerprint, run_settings
 from kurdish_tts.training.errors import TrainingError
 from kurdish_tts.training.output import discriminator_folder
@@ -213,7 +213,7 @@ def build_run(args, train_clips: list[Clip], eval_clips: list[Clip], weights: li
 
     betas, eps = (0.8, 0.99), 1e-9
     optimizer_g = torch.optim.AdamW(generator_groups(model, args), args.learning_rate, betas=betas, eps=eps)
-    optimizer_d = torch.optim.AdamW(discriminator.parameters(), args.discriminator_learning_rate or args.learning_rate,
+    optimizer_d = torch.optim.AdamW(discriminator.parameters(), learning_rates(args)["discriminator"],
                                     betas=betas, eps=eps)
     scheduler_g = torch.optim.lr_scheduler.ExponentialLR(optimizer_g, gamma=args.lr_decay)
     scheduler_d = torch.optim.lr_scheduler.ExponentialLR(optimizer_d, gamma=args.lr_decay)
@@ -234,17 +234,17 @@ PRIOR_PARTS = ("text_encoder", "flow", "duration_predictor")  # trained by the K
 
 
 def generator_groups(model, args) -> list[dict]:
-    """The generator's trainable parameters as optimiser groups: one, or with --prior_learning_rate
-    the text encoder, flow and duration predictor in a group of their own. Those parts get no
-    gradient from the mel or adversarial losses, and Adam's step does not grow with a loss's
-    weight, so only their learning rate sets how fast they learn; the decoder's is bounded by the
-    adversarial game."""
+    """The generator's trainable parameters as two optimiser groups: the text encoder, flow and
+    duration predictor at the prior's rate (--prior_learning_rate, default --learning_rate), the
+    rest (decoder, posterior encoder, a speaker embedding) at the acoustic rate. The prior's parts get
+    no gradient from the mel or adversarial losses, and Adam's step does not grow with a loss's
+    weight, so only their learning rate sets how fast they learn."""
+    rates = learning_rates(args)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    if args.prior_learning_rate is None:
-        return [{"params": trainable}]
     prior = {id(p) for part in PRIOR_PARTS for p in getattr(model, part).parameters()}
-    return [group for group in ({"params": [p for p in trainable if id(p) in prior], "lr": args.prior_learning_rate},
-                                {"params": [p for p in trainable if id(p) not in prior]}) if group["params"]]
+    groups = ({"part": "prior", "lr": rates["prior"], "params": [p for p in trainable if id(p) in prior]},
+              {"part": "acoustic", "lr": rates["acoustic"], "params": [p for p in trainable if id(p) not in prior]})
+    return [group for group in groups if group["params"]]
 
 
 def fresh_discriminator_config(args, config, from_init_config: DiscriminatorConfig | None) -> tuple[DiscriminatorConfig, str]:
