@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from kurdish_tts.hub import card_value
 from kurdish_tts.metadata import read_dataset_record
-from kurdish_tts.training.arguments import learning_rates
+from kurdish_tts.training.arguments import describe_rates
 from kurdish_tts.text import CARD_KEY, VERSION
 from kurdish_tts.vocabulary import MMS_KURMANJI
 
@@ -42,7 +42,6 @@ def model_card(run: Run) -> str:
     hours = f"{data.get('hours_after', 0):.2f} h" if data else "unknown"
     licence, licence_note = model_licence(args)
     front = f"license: {licence}\n" if licence else ""
-    rate = learning_rates(args)
     return f"""---
 {front}language: kmr
 {CARD_KEY}: {VERSION}
@@ -56,8 +55,7 @@ A VITS text-to-speech model for Kurmanji Kurdish (Latin script), trained from {b
 for {run.progress.step} optimiser steps on {len(run.dataset)} clips ({hours}) with full VITS training
 (alignment search, duration, KL, mel, adversarial and feature-matching losses).
 
-- learning rates: decoder and posterior encoder {rate["acoustic"]:g}, text encoder, flow and duration predictor
-  {rate["prior"]:g}, discriminator {rate["discriminator"]:g}
+- learning rates: {describe_rates(args)}
 - batch {args.batch_size} x {args.gradient_accumulation_steps} accumulation,
   mixed precision `{args.mixed_precision}`, frozen: {", ".join(args.freeze) or "nothing"}
 - loss weights: mel {args.weight_mel}, KL {args.weight_kl}, duration {args.weight_duration},

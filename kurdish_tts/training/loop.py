@@ -23,7 +23,7 @@ from kurdish_tts.dataset import collate
 from kurdish_tts.metadata import DATASET_RECORD, EVAL_FILE, TRAIN_FILE, Clip, read_dataset_record, read_metadata
 from kurdish_tts.objective import compute_losses
 from kurdish_tts.text import CARD_KEY, version_notice
-from kurdish_tts.training.arguments import learning_rates, logging_dir
+from kurdish_tts.training.arguments import describe_rates, logging_dir
 from kurdish_tts.training.checkpoints import list_checkpoints, resolve_resume, resume, save_checkpoint
 from kurdish_tts.training.errors import TrainingError, TrainingInterrupted
 from kurdish_tts.training.evaluation import evaluate
@@ -218,7 +218,7 @@ def after_step(run: Run, metrics: dict, bar) -> None:
             for name, value in metrics.items():
                 run.writer.add_scalar(f"train/{name}", value, step)
             for group in run.optimizer_g.param_groups:
-                run.writer.add_scalar(f"train/learning_rate_{group.get('part', 'generator')}", group["lr"], step)
+                run.writer.add_scalar(f"train/learning_rate_{group['part']}", group["lr"], step)
             run.writer.add_scalar("train/learning_rate_discriminator", run.optimizer_d.param_groups[0]["lr"], step)
             run.writer.add_scalar("train/nonfinite_skipped", run.progress.nonfinite_total, step)
     if step % args.eval_steps == 0 and run.accelerator.is_main_process:
@@ -287,9 +287,7 @@ def print_header(run: Run, total_steps: int, resume_from: Path | None) -> None:
     state = (f"{run.discriminator_origin}{', ' + warmup if run.adversarial_start else ''}" if run.discriminator_loaded
              else f"fresh, {warmup}, {run.discriminator_origin}")
     print(f"generator: {trainable / 1e6:.2f} M trainable parameters; discriminator {disc / 1e6:.2f} M ({state})")
-    rate = learning_rates(args)
-    rates = (f"learning rates: decoder and posterior encoder {rate['acoustic']:g}, text encoder, flow and duration "
-             f"predictor {rate['prior']:g}, discriminator {rate['discriminator']:g}")
+    rates = f"learning rates: {describe_rates(args)}"
     ramp = f", rising over {args.lr_warmup_steps} updates" if args.lr_warmup_steps else ""
     print(f"{rates}{ramp}; text-encoder layer drop {args.layerdrop:g}")
     processes = run.accelerator.num_processes
