@@ -85,6 +85,7 @@ def draw(first: dict, path: Path, title: str) -> None:
         axis.imshow(mel, aspect="auto", origin="lower", vmin=-80, vmax=20, extent=(0, len(first[name]) / RATE, 0, 80))
         axis.set_title(name, fontsize=9)
         axis.set_ylabel("mel bin")
+    axes[-1].set_xlim(0, max(len(first[name]) for name in names) / RATE)  # shared: the longest row in full
     axes[-1].set_xlabel(f"seconds: \"{title}\"")
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
