@@ -43,14 +43,15 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from kurdish_tts import audio, charts, hub
-from kurdish_tts.metadata import (EVAL_FILE, TRAIN_FILE, WAVS_DIR, Clip, tokens_of, too_short, write_metadata,
-                                  write_text_atomic)
-from kurdish_tts.sources import Source, SourceError, SourceRow, open_source
-from kurdish_tts.text import CARD_KEY as TEXT_VERSION_KEY
-from kurdish_tts.text import VERSION as TEXT_VERSION
-from kurdish_tts.text import normalize_text
-from kurdish_tts.vocabulary import MMS_KURMANJI, load_vocabulary
+from kurdish_tts import hub
+from kurdish_tts.corpus import audio, charts
+from kurdish_tts.corpus.metadata import EVAL_FILE, TRAIN_FILE, WAVS_DIR, Clip, tokens_of, too_short, write_metadata
+from kurdish_tts.corpus.sources import Source, SourceError, SourceRow, open_source
+from kurdish_tts.files import write_text_atomic
+from kurdish_tts.text.normalizer import CARD_KEY as TEXT_VERSION_KEY
+from kurdish_tts.text.normalizer import VERSION as TEXT_VERSION
+from kurdish_tts.text.normalizer import normalize_text
+from kurdish_tts.text.vocabulary import MMS_KURMANJI, load_vocabulary
 
 DEFAULT_DATASET = "amedcj/kurmanji-commonvoice"
 AUDIO_SETTINGS = ("target_sr", "trim_db", "normalize")  # arguments that shape the written wavs

@@ -35,11 +35,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from kurdish_tts import hub, service
-from kurdish_tts.feedback import FeedbackRejected, FeedbackStore
-from kurdish_tts.service import FORMATS, ServiceError
-from kurdish_tts.synthesis import normalizer_notice
-from kurdish_tts.vocabulary import load_vocabulary
+from kurdish_tts import hub
+from kurdish_tts.feedback.store import FeedbackRejected, FeedbackStore
+from kurdish_tts.serving import service
+from kurdish_tts.serving.service import FORMATS, ServiceError
+from kurdish_tts.synthesis.voice import normalizer_notice
+from kurdish_tts.text.vocabulary import load_vocabulary
 
 MAX_SPEED = 4.0
 MIN_SPEED = 0.25
@@ -163,7 +164,7 @@ def speaker_of(voice, name: str | None) -> int | None:
 
 
 def create_app(args: argparse.Namespace, shelf: service.Shelf | None = None):
-    from kurdish_tts.synthesis import PAUSE_S, Settings, SynthesisError
+    from kurdish_tts.synthesis.voice import PAUSE_S, Settings, SynthesisError
 
     shelf = shelf or service.Shelf(args.model)
     synthesis = Synthesis(args.workers, args.queue)

@@ -27,8 +27,8 @@ import numpy as np
 import soundfile as sf
 
 from kurdish_tts.options import given_options, refuse
-from kurdish_tts.synthesis import Settings, SynthesisError, Voice, normalizer_notice
-from kurdish_tts.vocabulary import MMS_KURMANJI
+from kurdish_tts.synthesis.voice import Settings, SynthesisError, Voice, normalizer_notice
+from kurdish_tts.text.vocabulary import MMS_KURMANJI
 
 JUDGE = Path(__file__).resolve().parent / "data" / "judge"  # the toolkit's own recogniser, for the CER
 
@@ -183,8 +183,8 @@ def main(argv: list[str] | None = None) -> int:
 def print_normalized(model: str, utterances: list[str]) -> int:
     """Each utterance's sentences as they will be spoken, one a line (an empty line between
     utterances); what is removed, on standard error."""
-    from kurdish_tts.text import VERSION, sentences
-    from kurdish_tts.vocabulary import builtin_vocabulary, load_vocabulary
+    from kurdish_tts.text.normalizer import VERSION, sentences
+    from kurdish_tts.text.vocabulary import builtin_vocabulary, load_vocabulary
 
     folder = Path(model).expanduser()
     try:
@@ -205,7 +205,7 @@ def print_normalized(model: str, utterances: list[str]) -> int:
 
 
 def load_recognizer(path: Path):
-    from kurdish_tts.evaluation import EvaluationError, Recognizer
+    from kurdish_tts.scoring.measures import EvaluationError, Recognizer
 
     try:
         return Recognizer(path)
@@ -215,7 +215,7 @@ def load_recognizer(path: Path):
 
 def report_heard(recognizer, text: str, audio: np.ndarray, rate: int, target: Path) -> None:
     """Print what the recogniser hears in `audio` and its character error rate against `text`."""
-    from kurdish_tts.evaluation import character_error_rate
+    from kurdish_tts.scoring.measures import character_error_rate
 
     heard = recognizer(audio, rate)
     print(f"{target}: the recogniser heard {heard!r} (CER {character_error_rate(text, heard):.0%} against {text!r})")
@@ -223,8 +223,8 @@ def report_heard(recognizer, text: str, audio: np.ndarray, rate: int, target: Pa
 
 def export(model: str, output: Path, quantize: bool) -> int:
     """Export a PyTorch model to ONNX and say how far its audio lies from PyTorch's for the same noise."""
-    from kurdish_tts.evaluation import mcd_dtw
-    from kurdish_tts.inference import TorchEngine, export_onnx
+    from kurdish_tts.scoring.measures import mcd_dtw
+    from kurdish_tts.synthesis.engines import TorchEngine, export_onnx
 
     try:
         voice = Voice(model)
@@ -246,37 +246,38 @@ def export(model: str, output: Path, quantize: bool) -> int:
 def evaluate_models(args: argparse.Namespace, models: list[str], settings: Settings, device: str = "cpu") -> int:
     """Score every model on the clips of --metadata, spoken with `settings` (seed 0 unless one is given):
     a table, a JSON report and a picture."""
-    from kurdish_tts import evaluation
-    from kurdish_tts.metadata import WAVS_DIR, MetadataError, read_metadata, write_bytes_atomic, write_text_atomic
+    from kurdish_tts.corpus.metadata import WAVS_DIR, MetadataError, read_metadata
+    from kurdish_tts.files import write_bytes_atomic, write_text_atomic
+    from kurdish_tts.scoring import measures
 
     try:
         if args.report.is_dir():
-            raise evaluation.EvaluationError(f"--report {args.report} is a folder: pass a file name such as "
+            raise measures.EvaluationError(f"--report {args.report} is a folder: pass a file name such as "
                                              f"{args.report / 'report.json'}")
         picture = args.report.with_suffix(".png")
         if picture == args.report:
-            raise evaluation.EvaluationError(f"--report {args.report} names the picture's file: the JSON report needs "
+            raise measures.EvaluationError(f"--report {args.report} names the picture's file: the JSON report needs "
                                              f"its own name, such as {args.report.with_suffix('.json')}")
         if picture.is_dir():
-            raise evaluation.EvaluationError(f"--report {args.report}: the picture goes to {picture}, which is a folder: "
+            raise measures.EvaluationError(f"--report {args.report}: the picture goes to {picture}, which is a folder: "
                                              "pass another file name")
         clips = read_metadata(args.metadata)[: args.max_clips]
         voices = {name: Voice(name, device=device) for name in models}
-        evaluation.check_scorable(args.metadata, clips, voices, settings)
+        measures.check_scorable(args.metadata, clips, voices, settings)
         asr_model = args.asr_model or (JUDGE if (JUDGE / "config.json").is_file() else None)
-        recognizer = evaluation.Recognizer(asr_model) if asr_model else None
-    except (SynthesisError, MetadataError, evaluation.EvaluationError) as e:
+        recognizer = measures.Recognizer(asr_model) if asr_model else None
+    except (SynthesisError, MetadataError, measures.EvaluationError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     data_dir = args.metadata.parent
     scores, syntheses = [], {}  # syntheses: each model's first clip, as scored, for the picture
     for name, voice in voices.items():
-        scores += evaluation.score_model(voice, name, data_dir, clips, recognizer=recognizer, settings=settings,
-                                         syntheses=syntheses)
-    report = evaluation.report_dict(scores)
-    evaluation.print_table(report["summary"])
-    recording, rate = evaluation.read_recording(data_dir / WAVS_DIR / clips[0].file)
-    png = evaluation.plot_report(scores, recording, syntheses, rate)
+        scores += measures.score_model(voice, name, data_dir, clips, recognizer=recognizer, settings=settings,
+                                       syntheses=syntheses)
+    report = measures.report_dict(scores)
+    measures.print_table(report["summary"])
+    recording, rate = measures.read_recording(data_dir / WAVS_DIR / clips[0].file)
+    png = measures.plot_report(scores, recording, syntheses, rate)
     try:  # each file whole or not at all
         write_text_atomic(args.report, json.dumps(report, ensure_ascii=False, indent=2))
         write_bytes_atomic(picture, png)

@@ -34,18 +34,31 @@ from pathlib import Path
 import numpy as np
 
 from kurdish_tts import hub
-from kurdish_tts.evaluation import EvaluationError
-from kurdish_tts.feedback import Entry, FeedbackRejected, FeedbackStore, link_or_copy
-from kurdish_tts.metadata import (EVAL_FILE, TRAIN_FILE, WAVS_DIR, Clip, MetadataError, read_metadata, replace_folder,
-                                  restore_replaced_folder, write_metadata)
+from kurdish_tts.corpus.metadata import (
+    EVAL_FILE,
+    TRAIN_FILE,
+    WAVS_DIR,
+    Clip,
+    MetadataError,
+    read_metadata,
+    write_metadata,
+)
+from kurdish_tts.feedback.store import Entry, FeedbackRejected, FeedbackStore, link_or_copy
+from kurdish_tts.files import replace_folder, restore_replaced_folder
 from kurdish_tts.options import given_options, refuse
+from kurdish_tts.scoring.measures import EvaluationError
+from kurdish_tts.text.vocabulary import MMS_KURMANJI, VocabularyUnavailable, load_vocabulary
 from kurdish_tts.training import TrainingError, TrainingInterrupted, add_training_arguments, check_arguments, train
 from kurdish_tts.training.arguments import logging_dir
-from kurdish_tts.training.checkpoints import (checkpoint_record, latest_checkpoint, read_record, remove_run_checkpoints,
-                                              resolve_resume)
+from kurdish_tts.training.checkpoints import (
+    checkpoint_record,
+    latest_checkpoint,
+    read_record,
+    remove_run_checkpoints,
+    resolve_resume,
+)
 from kurdish_tts.training.output import discriminator_folder
 from kurdish_tts.training.run import read_init_config
-from kurdish_tts.vocabulary import MMS_KURMANJI, VocabularyUnavailable, load_vocabulary
 
 CURRENT_MODEL = Path("models/kurdish")
 JUDGE = Path(__file__).resolve().parent / "data" / "judge"
@@ -312,16 +325,16 @@ def run_round(store: FeedbackStore, args) -> int:
 def install_check(args, new: Path, eval_clips: list[Clip]) -> dict:
     """Score the round's model and the one it started from on the held-out clips; -> the scores and
     the ways the new one is worse beyond MARGINS (an empty list when there are no held-out clips)."""
-    from kurdish_tts import evaluation
-    from kurdish_tts.synthesis import Voice
+    from kurdish_tts.scoring import measures
+    from kurdish_tts.synthesis.voice import Voice
 
     if not eval_clips:
         print(f"no held-out clips ({EVAL_FILE}): the round's model is installed without a comparison")
         return {"clips": 0, "worse": []}
-    recognizer = None if args.asr_model == "none" else evaluation.Recognizer(args.asr_model)
+    recognizer = None if args.asr_model == "none" else measures.Recognizer(args.asr_model)
     summary = {}
     for name, model in (("before", args.model_name_or_path), ("after", new)):
-        scores = evaluation.score_model(Voice(model), name, args.data_dir, eval_clips, args.seed, recognizer)
+        scores = measures.score_model(Voice(model), name, args.data_dir, eval_clips, args.seed, recognizer)
         summary[name] = {measure: float(np.mean([getattr(s, measure) for s in scores]))
                          for measure in ("mcd_dtw", "duration_ratio", "loudness_ratio", "cer")
                          if all(getattr(s, measure) is not None for s in scores)}

@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kurdish_tts.metadata import MetadataError
+from kurdish_tts.corpus.metadata import MetadataError
 from kurdish_tts.training import TrainingError, TrainingInterrupted, add_training_arguments, check_arguments, train
 
 

@@ -28,13 +28,14 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "data"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from kurdish_tts.dataset import TtsDataset, collate  # noqa: E402
-from kurdish_tts.discriminator import load_discriminator  # noqa: E402
-from kurdish_tts.features import FeatureConfig  # noqa: E402
-from kurdish_tts.generator import generator_forward  # noqa: E402
-from kurdish_tts.losses import loss_disc, loss_fm, loss_gen  # noqa: E402
-from kurdish_tts.metadata import read_metadata  # noqa: E402
-from speak import write_folder  # noqa: E402
+from speak import write_folder
+
+from kurdish_tts.corpus.dataset import TtsDataset, collate
+from kurdish_tts.corpus.metadata import read_metadata
+from kurdish_tts.vits.discriminator import load_discriminator
+from kurdish_tts.vits.features import FeatureConfig
+from kurdish_tts.vits.generator import generator_forward
+from kurdish_tts.vits.losses import loss_disc, loss_fm, loss_gen
 
 PRETRAINED = ROOT / "data" / "pretrained"
 

@@ -20,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kurdish_tts.alignment import maximum_path  # noqa: E402
+from kurdish_tts.vits.alignment import maximum_path
 
 NEG_INF = -1e9
 

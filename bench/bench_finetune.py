@@ -59,12 +59,13 @@ sys.path.insert(0, str(ROOT / "data"))
 sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import train_vits  # noqa: E402
-from bench_learning import ORIGINAL_VOICE, PRETRAINED, measure  # noqa: E402
-from kurdish_tts.evaluation import Recognizer  # noqa: E402
-from kurdish_tts.synthesis import Settings, Voice  # noqa: E402
-from sentences import read_sentences  # noqa: E402
-from speak import speak_clean, spoken_text, write_folder  # noqa: E402
+from bench_learning import ORIGINAL_VOICE, PRETRAINED, measure
+from sentences import read_sentences
+from speak import speak_clean, spoken_text, write_folder
+
+import train_vits
+from kurdish_tts.scoring.measures import Recognizer
+from kurdish_tts.synthesis.voice import Settings, Voice
 
 WAITING = ["--warmup_generator", "frozen", "--discriminator_warmup_steps", "200"]
 NO_ADVERSARIAL = ["--weight_gen", "0", "--weight_fm", "0", "--discriminator_warmup_steps", "0"]

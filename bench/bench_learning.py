@@ -37,11 +37,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "data"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import train_vits  # noqa: E402
-from kurdish_tts.evaluation import Recognizer, compare_voices, mcd_dtw  # noqa: E402
-from kurdish_tts.synthesis import Settings, Voice  # noqa: E402
-from sentences import read_sentences  # noqa: E402
-from speak import speak_clean, spoken_text, write_folder  # noqa: E402
+from sentences import read_sentences
+from speak import speak_clean, spoken_text, write_folder
+
+import train_vits
+from kurdish_tts.scoring.measures import Recognizer, compare_voices, mcd_dtw
+from kurdish_tts.synthesis.voice import Settings, Voice
 
 PRETRAINED = ROOT / "data" / "pretrained"
 ORIGINAL_VOICE = "ku"

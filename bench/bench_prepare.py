@@ -31,9 +31,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import prepare_data  # noqa: E402
-from conftest import default_rows, write_release  # noqa: E402
-from kurdish_tts import audio  # noqa: E402
+from conftest import default_rows, write_release
+
+import prepare_data
+from kurdish_tts.corpus import audio
 
 
 def make_corpus(folder: Path, clips: int) -> Path:
@@ -67,7 +68,7 @@ def plain_loop(corpus: Path, out: Path) -> int:
     import librosa
     import soundfile as sf
 
-    from kurdish_tts.text import normalize_text
+    from kurdish_tts.text.normalizer import normalize_text
 
     out.mkdir(parents=True)
     kept = 0

@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import serve  # noqa: E402
-from kurdish_tts.text import number_to_words  # noqa: E402
+import serve
+from kurdish_tts.text.normalizer import number_to_words
 
 SENTENCE = "Ez {} salî me û li Amedê dijîm."
 

@@ -34,11 +34,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from kurdish_tts.evaluation import mcd_dtw  # noqa: E402
-from kurdish_tts.inference import export_onnx  # noqa: E402
-from kurdish_tts.synthesis import Settings, Voice  # noqa: E402
-from kurdish_tts.text import normalize_text  # noqa: E402
-from kurdish_tts.vocabulary import build_tokenizer, builtin_vocabulary  # noqa: E402
+from kurdish_tts.scoring.measures import mcd_dtw
+from kurdish_tts.synthesis.engines import export_onnx
+from kurdish_tts.synthesis.voice import Settings, Voice
+from kurdish_tts.text.normalizer import normalize_text
+from kurdish_tts.text.vocabulary import build_tokenizer, builtin_vocabulary
 
 SENTENCES = [
     "Rojbaş, ez bi kurdî diaxivim.",

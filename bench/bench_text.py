@@ -27,8 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kurdish_tts.text import normalize_text, sentences  # noqa: E402
-from kurdish_tts.vocabulary import build_tokenizer, builtin_vocabulary  # noqa: E402
+from kurdish_tts.text.normalizer import normalize_text, sentences
+from kurdish_tts.text.vocabulary import build_tokenizer, builtin_vocabulary
 
 WRITTEN = ["Di 14:30 de em ê li Amedê bin.", "Bihayê wê 3,50 € û 12 $ e.", "Sedsala XXI. sedsala zanînê ye.",
            "Dr. Kamuran Bedirxan di 1.12.2026 de hat, û hwd.", "Ji 1990-2000 li vir jiyan.", "Rê 90 km/h ye, 3 km.",

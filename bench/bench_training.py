@@ -38,13 +38,15 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import train_vits  # noqa: E402
-from kurdish_tts import generator as generator_module  # noqa: E402
-from kurdish_tts import objective  # noqa: E402
-from kurdish_tts.training import loop, run as runs  # noqa: E402
-from kurdish_tts.metadata import read_metadata  # noqa: E402
-from kurdish_tts.dataset import collate  # noqa: E402
-from test_train_vits import write_data  # noqa: E402
+from test_train_vits import write_data
+
+import train_vits
+from kurdish_tts.corpus.dataset import collate
+from kurdish_tts.corpus.metadata import read_metadata
+from kurdish_tts.training import loop
+from kurdish_tts.training import run as runs
+from kurdish_tts.vits import generator as generator_module
+from kurdish_tts.vits import objective
 
 SENTENCES = ["ez bîst û pênc salî me û li amedê dijîm", "îro hewa pir xweş e em ê herin baxçe û bilîzin",
              "bihayê nan sê xal pênc lîre ye li bazara bajêr", "zarok li baxçe dilîzin û stranan dibêjin"]

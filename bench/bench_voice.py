@@ -35,11 +35,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "data"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from kurdish_tts.evaluation import Recognizer, compare_voices  # noqa: E402
-from kurdish_tts.references import buzz_like, noise_like  # noqa: E402
-from kurdish_tts.synthesis import Settings, Voice  # noqa: E402
-from sentences import read_sentences  # noqa: E402
-from speak import espeak_version, speak_clean, spoken_text  # noqa: E402
+from sentences import read_sentences
+from speak import espeak_version, speak_clean, spoken_text
+
+from kurdish_tts.scoring.measures import Recognizer, compare_voices
+from kurdish_tts.scoring.references import buzz_like, noise_like
+from kurdish_tts.synthesis.voice import Settings, Voice
 
 RATE = 16_000
 CLOSE_VARIANT, OTHER_VOICE = "ku+m1", "ku+f3"

@@ -33,9 +33,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "data"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from kurdish_tts.evaluation import Recognizer, character_error_rate  # noqa: E402
-from sentences import read_sentences  # noqa: E402
-from speak import speak_clean, spoken_text  # noqa: E402
+from sentences import read_sentences
+from speak import speak_clean, spoken_text
+
+from kurdish_tts.scoring.measures import Recognizer, character_error_rate
 
 RATE = 16_000
 
@@ -44,10 +45,10 @@ def path_audios(model, tokenizer, text: str, recording: np.ndarray, noise_scale:
                 seed: int = 0) -> dict[str, np.ndarray]:
     import torch
 
-    from kurdish_tts.alignment import monotonic_alignment_search
-    from kurdish_tts.features import FeatureConfig, linear_spectrogram
-    from kurdish_tts.generator import prior_log_likelihood
-    from kurdish_tts.synthesis import Settings, Voice
+    from kurdish_tts.synthesis.voice import Settings, Voice
+    from kurdish_tts.vits.alignment import monotonic_alignment_search
+    from kurdish_tts.vits.features import FeatureConfig, linear_spectrogram
+    from kurdish_tts.vits.generator import prior_log_likelihood
 
     features = FeatureConfig.from_model_config(model.config)
     recording = recording[: len(recording) // features.hop_length * features.hop_length]
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     judge = Recognizer(args.judge)
     sentences = read_sentences("heldout")[: args.sentences]
     if args.swap:
-        from kurdish_tts.synthesis import Settings, Voice
+        from kurdish_tts.synthesis.voice import Settings, Voice
 
         texts = [spoken_text(sentence) for _, sentence in sentences]
         start = VitsModel.from_pretrained(args.swap).eval()

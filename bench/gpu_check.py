@@ -31,11 +31,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import torch  # noqa: E402
+import torch
+from test_train_vits import write_data
 
-import train_vits  # noqa: E402
-from kurdish_tts.training import loop  # noqa: E402
-from test_train_vits import write_data  # noqa: E402
+import train_vits
+from kurdish_tts.training import loop
 
 SENTENCES = ["ez bîst û pênc salî me û li amedê dijîm", "îro hewa pir xweş e em ê herin baxçe û bilîzin",
              "bihayê nan sê xal pênc lîre ye li bazara bajêr", "zarok li baxçe dilîzin û stranan dibêjin",

@@ -53,11 +53,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     import librosa
-
     from bench_voice import RATE, draw
-    from kurdish_tts.evaluation import Recognizer, character_error_rate, read_recording
-    from kurdish_tts.synthesis import Settings, Voice
     from speak import speak_clean, spoken_text
+
+    from kurdish_tts.scoring.measures import Recognizer, character_error_rate, read_recording
+    from kurdish_tts.synthesis.voice import Settings, Voice
 
     text = spoken_text(args.sentence)
     judge = Recognizer(ROOT / "data" / "judge")

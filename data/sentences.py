@@ -222,9 +222,9 @@ MAKERS = [(transitive_sentence, 3), (intransitive_sentence, 3), (description_sen
 def demo_sentences() -> set[str]:
     """The demo corpus' sentences, as the normaliser speaks them: none may appear here."""
     sys.path.insert(0, str(HERE.parent))
-    from kurdish_tts.text import normalize_text
-
     import make_demo
+
+    from kurdish_tts.text.normalizer import normalize_text
 
     return {normalize_text(s).text for s in make_demo.SENTENCES.splitlines() if s.strip()}
 
@@ -232,7 +232,7 @@ def demo_sentences() -> set[str]:
 def generate() -> list[tuple[str, str, str]]:
     """-> [(id, group, sentence)], the same list every time."""
     sys.path.insert(0, str(HERE.parent))
-    from kurdish_tts.text import normalize_text
+    from kurdish_tts.text.normalizer import normalize_text
 
     rng = random.Random(SEED)
     banned = demo_sentences()

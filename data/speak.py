@@ -32,12 +32,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from kurdish_tts.audio import CleaningSettings, clean_decoded, write_wav  # noqa: E402
-from kurdish_tts.metadata import EVAL_FILE, TRAIN_FILE, WAVS_DIR, Clip, write_metadata, write_text_atomic  # noqa: E402
-from kurdish_tts import text  # noqa: E402
-from kurdish_tts.text import normalize_text  # noqa: E402
-from kurdish_tts.vocabulary import mms_vocabulary  # noqa: E402
-from sentences import GROUP_SIZES, read_sentences  # noqa: E402
+from sentences import GROUP_SIZES, read_sentences
+
+from kurdish_tts.corpus.audio import CleaningSettings, clean_decoded, write_wav
+from kurdish_tts.corpus.metadata import EVAL_FILE, TRAIN_FILE, WAVS_DIR, Clip, write_metadata
+from kurdish_tts.files import write_text_atomic
+from kurdish_tts.text import normalizer
+from kurdish_tts.text.normalizer import normalize_text
+from kurdish_tts.text.vocabulary import mms_vocabulary
 
 SPEED = 150  # words a minute, as the demo corpus speaks
 CLEANING = CleaningSettings(min_duration=0.5)
@@ -97,7 +99,7 @@ def write_folder(output: Path, voice: str, train: list[str], eval_groups: list[s
               "espeak_ng": espeak_version(), "voice": voice, "speed": speed, "groups": {"train": train, "eval": eval_groups},
               "counts": counts, "hours": round(seconds / 3600, 3), "arguments": asdict(CLEANING),
               "sample_rate": CLEANING.target_sr, "vocabulary": "MMS Kurmanji (facebook/mms-tts-kmr-script_latin)",
-              text.CARD_KEY: text.VERSION}
+              normalizer.CARD_KEY: normalizer.VERSION}
     write_text_atomic(output / "dataset.json", json.dumps(record, indent=2, ensure_ascii=False) + "\n")
     return record
 

@@ -36,13 +36,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from kurdish_tts.audio import write_wav  # noqa: E402
-from kurdish_tts.evaluation import character_error_rate  # noqa: E402
-from kurdish_tts.metadata import replace_folder  # noqa: E402
-from kurdish_tts.vocabulary import MMS_KURMANJI_VOCAB  # noqa: E402
-from kurdish_tts.references import buzz_like, noise_like  # noqa: E402
-from sentences import read_sentences  # noqa: E402
-from speak import SPEED, espeak_version, speak_clean, spoken_text  # noqa: E402
+from sentences import read_sentences
+from speak import SPEED, espeak_version, speak_clean, spoken_text
+
+from kurdish_tts.corpus.audio import write_wav
+from kurdish_tts.files import replace_folder
+from kurdish_tts.scoring.measures import character_error_rate
+from kurdish_tts.scoring.references import buzz_like, noise_like
+from kurdish_tts.text.vocabulary import MMS_KURMANJI_VOCAB
 
 # espeak-ng voices the judge learns; ku+f4 is kept out to measure a voice it never heard.
 VOICES = ["ku", "ku+f1", "ku+f2", "ku+f3", "ku+f5", "ku+m1", "ku+m2", "ku+m3", "ku+m4", "ku+m5", "ku+m6", "ku+m7"]

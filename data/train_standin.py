@@ -32,9 +32,10 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from kurdish_tts import text  # noqa: E402
-from kurdish_tts.metadata import replace_folder  # noqa: E402
-from speak import espeak_version, write_folder  # noqa: E402
+from speak import espeak_version, write_folder
+
+from kurdish_tts.files import replace_folder
+from kurdish_tts.text import normalizer
 
 CONFIG = ROOT / "configs" / "standin.json"
 PUBLISHED = HERE / "pretrained"
@@ -78,7 +79,7 @@ def publish(work: Path, steps: int, seconds: float) -> None:
         if (source / name).is_file():
             shutil.copy2(source / name, staging / name)
     (staging / "README.md").write_text(MODEL_CARD.format(steps=steps, espeak=espeak_version(), voice=VOICE,
-                                                         normalizer=text.VERSION, hours=seconds / 3600),
+                                                         normalizer=normalizer.VERSION, hours=seconds / 3600),
                                        encoding="utf-8")
     replace_folder(staging, PUBLISHED / "model")
     discriminator = Path(tempfile.mkdtemp(prefix=".discriminator.", dir=PUBLISHED))

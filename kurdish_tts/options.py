@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Callable
+from collections.abc import Callable
 
 
 def given_options(build_parser: Callable[[], argparse.ArgumentParser], argv: list[str] | None,

@@ -13,11 +13,13 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import train_vits  # noqa: E402
-from kurdish_tts.training import loop, run as runs  # noqa: E402
-from kurdish_tts.dataset import collate  # noqa: E402
-from kurdish_tts.metadata import read_metadata  # noqa: E402
-from test_train_vits import args_for  # noqa: E402
+from test_train_vits import args_for
+
+import train_vits
+from kurdish_tts.corpus.dataset import collate
+from kurdish_tts.corpus.metadata import read_metadata
+from kurdish_tts.training import loop
+from kurdish_tts.training import run as runs
 
 
 def main(data: Path, out: Path) -> None:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_train_vits import TINY, args_for, write_data
 
 import train_vits
-from kurdish_tts.discriminator import DiscriminatorConfig, VitsDiscriminator
-from test_train_vits import TINY, args_for, write_data
+from kurdish_tts.vits.discriminator import DiscriminatorConfig, VitsDiscriminator
 
 
 @pytest.fixture(scope="module")

@@ -10,15 +10,23 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from conftest import speech_like
+from test_synthesize import model_dir  # noqa: F401  (fixture)
 
 import synthesize
-from conftest import speech_like
-from kurdish_tts import evaluation
-from kurdish_tts.evaluation import (MCD_SCALE, N_CEPSTRA, character_error_rate, duration_ratio, frame_distances,
-                                    mcd_dtw, mel_cepstra, score_model)
-from kurdish_tts.metadata import Clip, write_metadata
-from kurdish_tts.synthesis import Settings, Voice
-from test_synthesize import model_dir  # noqa: F401  (fixture)
+from kurdish_tts.corpus.metadata import Clip, write_metadata
+from kurdish_tts.scoring import measures
+from kurdish_tts.scoring.measures import (
+    MCD_SCALE,
+    N_CEPSTRA,
+    character_error_rate,
+    duration_ratio,
+    frame_distances,
+    mcd_dtw,
+    mel_cepstra,
+    score_model,
+)
+from kurdish_tts.synthesis.voice import Settings, Voice
 
 
 def test_mcd_of_a_clip_with_itself_is_zero_and_grows_with_noise():
@@ -252,8 +260,13 @@ def test_evaluation_set_errors_are_one_line(model_dir, tmp_path, capsys, spoil, 
 
 def tiny_recognizer(folder):
     """A random, tiny wav2vec2 CTC model with a Kurmanji character vocabulary, saved as a local folder."""
-    from transformers import (Wav2Vec2Config, Wav2Vec2CTCTokenizer, Wav2Vec2FeatureExtractor, Wav2Vec2ForCTC,
-                              Wav2Vec2Processor)
+    from transformers import (
+        Wav2Vec2Config,
+        Wav2Vec2CTCTokenizer,
+        Wav2Vec2FeatureExtractor,
+        Wav2Vec2ForCTC,
+        Wav2Vec2Processor,
+    )
 
     folder.mkdir(parents=True)
     letters = "abcçdeêfghiîjklmnopqrsştuûvwxyz"
@@ -334,8 +347,8 @@ def test_the_picture_draws_every_signal_at_the_recording_rate(model_dir, tmp_pat
     (data / "wavs").mkdir(parents=True)
     sf.write(data / "wavs" / "e0.wav", speech_like(1.5, rate=22050), 22050, subtype="PCM_16")
     write_metadata(data / "metadata_eval.csv", [Clip("e0.wav", "ez ji te hez dikim")])
-    drawn, plot = {}, evaluation.plot_report
-    monkeypatch.setattr(evaluation, "plot_report", lambda scores, recording, syntheses, rate, *rest:
+    drawn, plot = {}, measures.plot_report
+    monkeypatch.setattr(measures, "plot_report", lambda scores, recording, syntheses, rate, *rest:
                         drawn.update(syntheses=dict(syntheses), rate=rate) or plot(scores, recording, syntheses, rate, *rest))
     report = tmp_path / "report.json"
     assert synthesize.main(["--evaluate", "--model", str(model_dir), "--metadata", str(data / "metadata_eval.csv"),

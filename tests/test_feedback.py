@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from conftest import ROOT, encode, speech_like
+from test_train_vits import TINY, write_data
 
 import train_feedback
 import train_vits
-from conftest import ROOT, encode, speech_like
-from kurdish_tts.dataset import LengthBucketSampler
-from test_train_vits import TINY, write_data
+from kurdish_tts.corpus.dataset import LengthBucketSampler
 
 
 @pytest.fixture(scope="module")
@@ -629,7 +629,7 @@ def test_backups_made_within_the_same_second_are_both_kept(tmp_path):
 
 
 def test_a_folder_replacement_killed_halfway_is_restored(tmp_path, monkeypatch):
-    from kurdish_tts import metadata
+    from kurdish_tts import files
 
     current, new = tmp_path / "kurdish", tmp_path / "new"
     for folder, text in ((current, "old"), (new, "new")):
@@ -643,13 +643,13 @@ def test_a_folder_replacement_killed_halfway_is_restored(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         os.rename(source, target)
 
-    monkeypatch.setattr(metadata.os, "replace", killed_at_the_second_rename)
+    monkeypatch.setattr(files.os, "replace", killed_at_the_second_rename)
     with pytest.raises(KeyboardInterrupt):
-        metadata.replace_folder(new, current)
+        files.replace_folder(new, current)
     monkeypatch.undo()
     assert not current.exists()
-    assert metadata.restore_replaced_folder(current) and (current / "config.json").read_text() == "old"
-    assert not metadata.restore_replaced_folder(current)  # nothing left to restore
+    assert files.restore_replaced_folder(current) and (current / "config.json").read_text() == "old"
+    assert not files.restore_replaced_folder(current)  # nothing left to restore
 
 
 def interrupt_after_first_step(monkeypatch) -> None:

@@ -6,7 +6,7 @@ import sys
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
-import gpu_check  # noqa: E402
+import gpu_check
 
 
 def test_the_gpu_check_runs_its_training_and_reports_on_the_cpu(tmp_path, capsys):

@@ -15,13 +15,13 @@ import librosa
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import ROOT, default_rows, encode, hub_table, read_metadata_lines, speech_like, write_release
 from PIL import Image
 
 import prepare_data
-from kurdish_tts import audio
-from kurdish_tts.metadata import UMASK
-from kurdish_tts.vocabulary import BUILTIN_VOCAB
-from conftest import ROOT, default_rows, encode, hub_table, read_metadata_lines, speech_like, write_release
+from kurdish_tts.corpus import audio
+from kurdish_tts.files import UMASK
+from kurdish_tts.text.vocabulary import BUILTIN_VOCAB
 
 FAST = ["--num_workers", "1", "--model_name_or_path", "facebook/mms-tts-kmr-script_latin"]
 

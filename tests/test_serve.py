@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import ROOT, encode, speech_like
+from test_feedback import recording
 
 import serve
 import train_feedback
-from conftest import ROOT, encode, speech_like
-from test_feedback import recording
-from kurdish_tts import service
+from kurdish_tts.serving import service
 
 STANDIN = ROOT / "data" / "pretrained" / "model"
 TEXT = "Rojbaş. Ez 25 salî me. Hewa îro pir xweş e."
@@ -292,9 +292,9 @@ class SlowVoice:
 def test_a_full_queue_answers_503_with_retry_after_and_the_page_and_cors_are_served(workspace):
     import httpx
 
-    from kurdish_tts.synthesis import Voice
+    from kurdish_tts.synthesis.voice import Voice
 
-    slow = lambda folder: SlowVoice(Voice(folder), 1.0)  # noqa: E731
+    slow = lambda folder: SlowVoice(Voice(folder), 1.0)
     with Server(workspace, "--queue", "1", "--workers", "1", "--cors_origin", "https://app.example", load=slow) as server:
         httpx.post(f"{server.url}/v1/audio/speech", json={"input": "Ez.", "response_format": "pcm"}, timeout=60)  # loaded
         with ThreadPoolExecutor(1) as pool:
@@ -362,10 +362,10 @@ def test_the_page_speaks_a_sentence_and_sends_an_uploaded_correction(workspace, 
 def test_a_request_in_flight_during_a_swap_finishes_on_the_model_it_started_with(workspace, tmp_path):
     import httpx
 
-    from kurdish_tts.synthesis import PAUSE_S, Settings, Voice
+    from kurdish_tts.synthesis.voice import PAUSE_S, Settings, Voice
 
     shutil.copytree(workspace / "models" / "kurdish", tmp_path / "old")
-    slow = lambda folder: SlowVoice(Voice(folder), 0.4)  # noqa: E731
+    slow = lambda folder: SlowVoice(Voice(folder), 0.4)
     body = {"input": TEXT, "response_format": "pcm"}
     with Server(workspace, load=slow) as server:
         httpx.post(f"{server.url}/v1/audio/speech", json={"input": "Ez.", "response_format": "pcm"}, timeout=60)  # loaded

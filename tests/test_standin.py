@@ -10,16 +10,16 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "data"))
-import sentences  # noqa: E402
-import train_vits  # noqa: E402
-from kurdish_tts.evaluation import Recognizer, character_error_rate  # noqa: E402
-from kurdish_tts.references import buzz_like, noise_like  # noqa: E402
-from kurdish_tts.vocabulary import MMS_KURMANJI_VOCAB  # noqa: E402
-from test_train_vits import weights, write_data  # noqa: E402
+import sentences
+from test_train_vits import weights, write_data
+
+import train_vits
+from kurdish_tts.scoring.measures import Recognizer, character_error_rate
+from kurdish_tts.scoring.references import buzz_like, noise_like
+from kurdish_tts.text.vocabulary import MMS_KURMANJI_VOCAB
 
 PRETRAINED = ROOT / "data" / "pretrained"
 JUDGE = ROOT / "data" / "judge"
@@ -91,8 +91,9 @@ def test_the_sentence_groups_are_fixed_and_apart():
 
 @needs_espeak
 def test_speak_writes_the_on_disk_contract(tmp_path):
-    from kurdish_tts.metadata import read_metadata
     from speak import main
+
+    from kurdish_tts.corpus.metadata import read_metadata
 
     assert main(["--train", "finetune", "--eval", "heldout", "--voice", "ku+m3", "--limit", "3",
                  "--output", str(tmp_path / "d")]) == 0
@@ -185,8 +186,8 @@ def test_a_short_fine_tune_of_the_standin_with_the_defaults_keeps_it_speaking(tm
     0.53 on clips of its own voice: Adam's first steps move every weight by the full rate.)"""
     from speak import speak_clean, spoken_text, write_folder
 
-    from kurdish_tts.evaluation import loudness_ratio
-    from kurdish_tts.synthesis import Settings, Voice
+    from kurdish_tts.scoring.measures import loudness_ratio
+    from kurdish_tts.synthesis.voice import Settings, Voice
 
     write_folder(tmp_path / "data", "ku+f3", ["finetune"], [], limit=8)
     assert train_vits.main(["--data_dir", str(tmp_path / "data"), "--model_name_or_path", str(PRETRAINED / "model"),

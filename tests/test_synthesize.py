@@ -7,10 +7,10 @@ import shutil
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import ROOT
 
 import synthesize
-from conftest import ROOT
-from kurdish_tts.synthesis import Settings, Voice
+from kurdish_tts.synthesis.voice import Settings, Voice
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +18,7 @@ def model_dir(tmp_path_factory):
     import torch
     from transformers import VitsConfig, VitsModel
 
-    from kurdish_tts.vocabulary import builtin_vocabulary, write_tokenizer_files
+    from kurdish_tts.text.vocabulary import builtin_vocabulary, write_tokenizer_files
 
     values = json.loads((ROOT / "configs" / "tiny.json").read_text())
     values.pop("discriminator")
@@ -48,7 +48,7 @@ def test_digits_reach_the_tokenizer_and_sentences_are_split(model_dir):
 
 
 def test_a_sentence_is_spoken_as_the_training_text_reads_it(model_dir):
-    from kurdish_tts.text import normalize_text
+    from kurdish_tts.text.normalizer import normalize_text
 
     voice = Voice(model_dir)
     text = "Dr. Azad di 2. rojê de, saet 14:30, bi 3.5 € hat. No. 5 û hwd. Baş e!"
@@ -73,7 +73,7 @@ def test_normalize_only_prints_what_will_be_spoken(model_dir, tmp_path, capsys):
 
 
 def test_a_model_trained_on_text_of_another_normaliser_version_is_noticed(model_dir, tmp_path, capsys):
-    from kurdish_tts.synthesis import normalizer_notice
+    from kurdish_tts.synthesis.voice import normalizer_notice
 
     folder = tmp_path / "old"
     shutil.copytree(model_dir, folder)
@@ -139,7 +139,7 @@ def tiny_model(folder, **changes):
     import torch
     from transformers import VitsConfig, VitsModel
 
-    from kurdish_tts.vocabulary import builtin_vocabulary, write_tokenizer_files
+    from kurdish_tts.text.vocabulary import builtin_vocabulary, write_tokenizer_files
 
     values = json.loads((ROOT / "configs" / "tiny.json").read_text())
     values.pop("discriminator")
@@ -150,7 +150,7 @@ def tiny_model(folder, **changes):
 
 
 def test_onnx_export_speaks_like_pytorch(model_dir, tmp_path, capsys):
-    from kurdish_tts.inference import OnnxEngine
+    from kurdish_tts.synthesis.engines import OnnxEngine
 
     exported = tmp_path / "onnx"
     assert synthesize.main(["--model", str(model_dir), "--export_onnx", str(exported)]) == 0
@@ -181,8 +181,8 @@ def test_onnx_export_of_a_stochastic_multi_speaker_model(tmp_path):
 def test_quantized_export_has_int8_vocoder_and_still_speaks(model_dir, tmp_path):
     import onnx
 
-    from kurdish_tts.evaluation import mcd_dtw
-    from kurdish_tts.inference import DECODER_FILE
+    from kurdish_tts.scoring.measures import mcd_dtw
+    from kurdish_tts.synthesis.engines import DECODER_FILE
 
     assert synthesize.main(["--model", str(model_dir), "--export_onnx", str(tmp_path / "int8"), "--quantize"]) == 0
     graph = onnx.load(str(tmp_path / "int8" / DECODER_FILE)).graph

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kurdish_tts.text import normalize_text, number_to_words, ordinal_to_words, read_abbreviations, sentences
-from kurdish_tts.vocabulary import build_tokenizer, builtin_vocabulary
+from kurdish_tts.text.normalizer import normalize_text, number_to_words, ordinal_to_words, read_abbreviations, sentences
+from kurdish_tts.text.vocabulary import build_tokenizer, builtin_vocabulary
 
 CARDINALS = {
     0: "sifir", 7: "heft", 10: "deh", 11: "yanzdeh", 12: "dwanzdeh", 13: "sêzdeh", 14: "çardeh", 15: "panzdeh",

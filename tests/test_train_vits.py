@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from conftest import ROOT, speech_like
 
 import train_vits
-from conftest import ROOT, speech_like
-from kurdish_tts.metadata import Clip, write_metadata
+from kurdish_tts.corpus.metadata import Clip, write_metadata
 
 TINY = ROOT / "configs" / "tiny.json"
 TEXTS = ["ez ji te hez dikim", "rojbaş tu çawa yî", "em ê sibê biçin", "hewa pir xweş e",
@@ -124,19 +124,19 @@ def test_num_epochs_counts_micro_batches_across_epochs(data, tmp_path, capsys):
 
 
 def test_a_multi_speaker_model_trains_the_chosen_speaker(data, tmp_path, capsys, monkeypatch):
-    from kurdish_tts import evaluation
+    from kurdish_tts.scoring import measures
 
     config = json.loads(TINY.read_text(encoding="utf-8")) | {"num_speakers": 3, "speaker_embedding_size": 8}
     (tmp_path / "three.json").write_text(json.dumps(config), encoding="utf-8")
     common = ["--init_config", tmp_path / "three.json", "--discriminator_warmup_steps", 0, "--max_steps", 3]
     scored_as = []
-    real_score = evaluation.score_model
+    real_score = measures.score_model
 
     def recording_score(*args, settings=None, **kwargs):
         scored_as.append(settings.speaker_id)
         return real_score(*args, settings=settings, **kwargs)
 
-    monkeypatch.setattr(evaluation, "score_model", recording_score)
+    monkeypatch.setattr(measures, "score_model", recording_score)
     for speaker in (0, 2):
         assert train_vits.main(args_for(data, tmp_path / f"s{speaker}", *common, "--speaker_id", speaker,
                                         "--eval_steps", 3)) == 0
@@ -318,14 +318,15 @@ def test_gradient_accumulation_matches_the_big_batch(tmp_path, monkeypatch, stoc
     length decoded whole, and the stochastic duration predictor's noise the same for every
     utterance (the posterior encoder's noise then comes from the random generator in the same order).
     """
-    from kurdish_tts import duration
-    from kurdish_tts.training import loop, run as runs
-    from kurdish_tts.dataset import collate
+    from kurdish_tts.corpus.dataset import collate
+    from kurdish_tts.training import loop
+    from kurdish_tts.training import run as runs
+    from kurdish_tts.vits import duration
 
     config = json.loads(TINY.read_text())
     config.update(use_stochastic_duration_prediction=stochastic, hidden_dropout=0.0, attention_dropout=0.0,
                   activation_dropout=0.0, duration_predictor_dropout=0.0, layerdrop=0.0)
-    pattern = lambda batch, tokens, like: torch.sin(torch.arange(2 * tokens, dtype=like.dtype)).view(1, 2, tokens).expand(  # noqa: E731
+    pattern = lambda batch, tokens, like: torch.sin(torch.arange(2 * tokens, dtype=like.dtype)).view(1, 2, tokens).expand(
         batch, 2, tokens).to(like.device)
     monkeypatch.setattr(duration, "posterior_noise", pattern)
     (tmp_path / "config.json").write_text(json.dumps(config))
@@ -391,8 +392,8 @@ def test_the_whole_script_runs_on_two_processes(data, tmp_path):
 def test_the_card_names_the_licence_of_what_the_model_came_from(tmp_path):
     from argparse import Namespace
 
+    from kurdish_tts.text.vocabulary import MMS_KURMANJI
     from kurdish_tts.training.card import model_licence
-    from kurdish_tts.vocabulary import MMS_KURMANJI
 
     assert model_licence(Namespace(init_config=tmp_path / "c.json", model_name_or_path=MMS_KURMANJI))[0] is None
     assert model_licence(Namespace(init_config=None, model_name_or_path=MMS_KURMANJI))[0] == "cc-by-nc-4.0"

@@ -7,13 +7,18 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from conftest import ROOT
-from kurdish_tts.alignment import maximum_path, monotonic_alignment_search
-from kurdish_tts.discriminator import DiscriminatorConfig, VitsDiscriminator, load_discriminator, save_discriminator
-from kurdish_tts.features import FeatureConfig, linear_spectrogram, mel_spectrogram
-from kurdish_tts.generator import prior_log_likelihood
-from kurdish_tts.losses import loss_disc, loss_dur, loss_fm, loss_gen, loss_kl, loss_mel
+
+from kurdish_tts.vits.alignment import maximum_path, monotonic_alignment_search
+from kurdish_tts.vits.discriminator import (
+    DiscriminatorConfig,
+    VitsDiscriminator,
+    load_discriminator,
+    save_discriminator,
+)
+from kurdish_tts.vits.features import FeatureConfig, linear_spectrogram, mel_spectrogram
+from kurdish_tts.vits.generator import prior_log_likelihood
+from kurdish_tts.vits.losses import loss_disc, loss_dur, loss_fm, loss_gen, loss_kl, loss_mel
 
 TINY_DISCRIMINATOR = DiscriminatorConfig.from_dict(json.loads((ROOT / "configs/tiny.json").read_text())["discriminator"])
 
@@ -125,9 +130,9 @@ def test_training_forward_trains_every_part(stochastic):
     """Both duration predictors: finite losses, gradient from loss_g to every generator part, none from loss_d."""
     from transformers import VitsConfig, VitsModel
 
-    from kurdish_tts.dataset import collate
-    from kurdish_tts.objective import LossWeights, compute_losses
-    from kurdish_tts.vocabulary import build_tokenizer, builtin_vocabulary
+    from kurdish_tts.corpus.dataset import collate
+    from kurdish_tts.text.vocabulary import build_tokenizer, builtin_vocabulary
+    from kurdish_tts.vits.objective import LossWeights, compute_losses
 
     values = json.loads((ROOT / "configs/tiny.json").read_text())
     values.pop("discriminator")
@@ -152,8 +157,8 @@ def test_training_forward_trains_every_part(stochastic):
 def test_bf16_autocast_gives_fp32_losses():
     from transformers import VitsConfig, VitsModel
 
-    from kurdish_tts.dataset import collate
-    from kurdish_tts.objective import LossWeights, compute_losses
+    from kurdish_tts.corpus.dataset import collate
+    from kurdish_tts.vits.objective import LossWeights, compute_losses
 
     values = json.loads((ROOT / "configs/tiny.json").read_text())
     values.pop("discriminator")
@@ -175,7 +180,7 @@ def test_bf16_autocast_gives_fp32_losses():
 
 
 def test_prior_log_likelihood_is_the_gaussian_log_density_summed_over_channels():
-    from kurdish_tts.generator import prior_log_likelihood
+    from kurdish_tts.vits.generator import prior_log_likelihood
 
     generator = torch.Generator().manual_seed(3)
     z_p = torch.randn(2, 5, 7, generator=generator)  # [B, C, T_frames]
@@ -193,7 +198,7 @@ def test_prior_log_likelihood_is_the_gaussian_log_density_summed_over_channels()
 
 
 def test_segments_lie_inside_each_clip_and_take_exactly_those_frames():
-    from kurdish_tts.generator import random_segments, take_segments
+    from kurdish_tts.vits.generator import random_segments, take_segments
 
     torch.manual_seed(0)
     lengths = torch.tensor([10, 40, 32, 5])

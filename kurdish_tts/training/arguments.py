@@ -8,8 +8,8 @@ from pathlib import Path
 
 import torch
 
-from kurdish_tts.objective import LossWeights
-from kurdish_tts.vocabulary import MMS_KURMANJI
+from kurdish_tts.text.vocabulary import MMS_KURMANJI
+from kurdish_tts.vits.objective import LossWeights
 
 FREEZABLE = ("text_encoder", "duration_predictor", "flow", "posterior_encoder", "decoder")
 # Steps of a fine-tune before the adversarial loss reaches the generator, which trains on the mel, KL

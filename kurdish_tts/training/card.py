@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kurdish_tts.corpus.metadata import read_dataset_record
 from kurdish_tts.hub import card_value
-from kurdish_tts.metadata import read_dataset_record
+from kurdish_tts.text.normalizer import CARD_KEY, VERSION
+from kurdish_tts.text.vocabulary import MMS_KURMANJI
 from kurdish_tts.training.arguments import describe_rates
-from kurdish_tts.text import CARD_KEY, VERSION
-from kurdish_tts.vocabulary import MMS_KURMANJI
 
 if TYPE_CHECKING:
     from kurdish_tts.training.run import Run

@@ -12,12 +12,12 @@ import soundfile as sf
 import torch
 from tqdm import tqdm
 
-from kurdish_tts import evaluation as scoring
-from kurdish_tts.dataset import collate
-from kurdish_tts.objective import compute_losses
-from kurdish_tts.synthesis import Settings, Voice
-from kurdish_tts.text import normalize_text
+from kurdish_tts.corpus.dataset import collate
+from kurdish_tts.scoring import measures
+from kurdish_tts.synthesis.voice import Settings, Voice
+from kurdish_tts.text.normalizer import normalize_text
 from kurdish_tts.training.arguments import logging_dir
+from kurdish_tts.vits.objective import compute_losses
 
 if TYPE_CHECKING:
     from kurdish_tts.training.run import Run
@@ -56,7 +56,7 @@ def evaluate(run: Run) -> dict[str, float]:
                 first = first or out
                 for name, value in metrics.items():
                     totals[name] = totals.get(name, 0.0) + value * len(indices) / len(run.eval_dataset)
-            scores = scoring.score_model(Voice.from_model(model, run.tokenizer), "model", run.args.data_dir,
+            scores = measures.score_model(Voice.from_model(model, run.tokenizer), "model", run.args.data_dir,
                                             run.eval_dataset.clips[:EVAL_SCORED_CLIPS], run.args.seed,
                                             settings=Settings(speaker_id=run.speaker))
             totals["mcd_dtw"] = float(np.mean([s.mcd_dtw for s in scores]))

@@ -10,25 +10,25 @@ from __future__ import annotations
 
 import argparse
 import math
+import signal
 import time
 import uuid
 import warnings
-import signal
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from kurdish_tts.dataset import collate
-from kurdish_tts.metadata import DATASET_RECORD, EVAL_FILE, TRAIN_FILE, Clip, read_dataset_record, read_metadata
-from kurdish_tts.objective import compute_losses
-from kurdish_tts.text import CARD_KEY, version_notice
+from kurdish_tts.corpus.dataset import collate
+from kurdish_tts.corpus.metadata import DATASET_RECORD, EVAL_FILE, TRAIN_FILE, Clip, read_dataset_record, read_metadata
+from kurdish_tts.text.normalizer import CARD_KEY, version_notice
 from kurdish_tts.training.arguments import describe_rates, logging_dir
 from kurdish_tts.training.checkpoints import list_checkpoints, resolve_resume, resume, save_checkpoint
 from kurdish_tts.training.errors import TrainingError, TrainingInterrupted
 from kurdish_tts.training.evaluation import evaluate
 from kurdish_tts.training.output import discriminator_folder, save_final
 from kurdish_tts.training.run import Run, build_run
+from kurdish_tts.vits.objective import compute_losses
 
 # Short names on the progress bar: the discriminator's mean score on real and on generated audio, gradient norms.
 # The weighted sums each network minimises are G and D; the parts keep their loss names without "loss_".

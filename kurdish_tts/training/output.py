@@ -8,11 +8,11 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kurdish_tts.discriminator import save_discriminator
-from kurdish_tts.metadata import replace_folder
+from kurdish_tts.files import replace_folder
 from kurdish_tts.training.card import model_card
 from kurdish_tts.training.evaluation import plot_loss_curve
-from kurdish_tts.weights import plain_state_dict
+from kurdish_tts.vits.discriminator import save_discriminator
+from kurdish_tts.vits.weights import plain_state_dict
 
 if TYPE_CHECKING:
     from kurdish_tts.training.run import Run

@@ -15,18 +15,18 @@ from pathlib import Path
 import torch
 
 from kurdish_tts import hub
-from kurdish_tts.dataset import LengthBucketSampler, TtsDataset
-from kurdish_tts.discriminator import (CONFIG_FILE as DISCRIMINATOR_CONFIG_FILE, DiscriminatorConfig, VitsDiscriminator,
-                                       load_discriminator)
-from kurdish_tts.features import FeatureConfig
-from kurdish_tts.metadata import EVAL_FILE, Clip, check_clips, too_short
-from kurdish_tts.objective import LossWeights
+from kurdish_tts.corpus.dataset import LengthBucketSampler, TtsDataset
+from kurdish_tts.corpus.metadata import EVAL_FILE, Clip, check_clips, too_short
+from kurdish_tts.text.vocabulary import Vocabulary, build_tokenizer, builtin_vocabulary, mms_vocabulary
 from kurdish_tts.training.arguments import FREEZABLE, learning_rates
 from kurdish_tts.training.checkpoints import data_fingerprint, run_settings
 from kurdish_tts.training.errors import TrainingError
 from kurdish_tts.training.output import discriminator_folder
-from kurdish_tts.vocabulary import Vocabulary, build_tokenizer, builtin_vocabulary, mms_vocabulary
-from kurdish_tts.weights import add_decoder_weight_norm, initialize_like_vits, train_every_token
+from kurdish_tts.vits.discriminator import CONFIG_FILE as DISCRIMINATOR_CONFIG_FILE
+from kurdish_tts.vits.discriminator import DiscriminatorConfig, VitsDiscriminator, load_discriminator
+from kurdish_tts.vits.features import FeatureConfig
+from kurdish_tts.vits.objective import LossWeights
+from kurdish_tts.vits.weights import add_decoder_weight_norm, initialize_like_vits, train_every_token
 
 
 @dataclass

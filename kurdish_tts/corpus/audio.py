@@ -17,7 +17,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from kurdish_tts.metadata import write_bytes_atomic
+from kurdish_tts.files import write_bytes_atomic
 
 TARGET_SR = 16_000
 SILENCE_PEAK = 10 ** (-60 / 20)  # a clip whose loudest sample is below -60 dBFS holds no speech
@@ -43,7 +43,7 @@ class CleaningSettings:
     normalize: str = "peak"  # peak | rms | none
 
     @classmethod
-    def from_arguments(cls, arguments: dict) -> "CleaningSettings":
+    def from_arguments(cls, arguments: dict) -> CleaningSettings:
         """From prepare_data.py's arguments (or those recorded in a dataset.json); missing ones default."""
         names = [f.name for f in fields(cls)]
         return cls(**{name: arguments[name] for name in names if arguments.get(name) is not None})

@@ -420,7 +420,7 @@ def finish(text: str, characters: Collection[str], removed: Counter | None = Non
 
 def _characters(characters: Collection[str] | None) -> Collection[str]:
     if characters is None:
-        from kurdish_tts.vocabulary import builtin_vocabulary
+        from kurdish_tts.text.vocabulary import builtin_vocabulary
 
         return builtin_vocabulary().characters
     return characters

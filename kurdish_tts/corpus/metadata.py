@@ -9,15 +9,13 @@ the text is non-empty and speakable.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Collection, Iterable
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 import soundfile as sf
+
+from kurdish_tts.files import write_text_atomic
 
 SEPARATOR = "|"
 TRAIN_FILE = "metadata.csv"
@@ -37,10 +35,6 @@ def tokens_of(text: str) -> int:
 def too_short(samples: int, tokens: int, hop: int = MODEL_HOP) -> bool:
     """The one rule: a clip of `samples` cannot be aligned with `tokens` tokens when it has fewer frames."""
     return samples // hop < tokens
-
-
-UMASK = os.umask(0o022)  # reading the process's umask means setting it: set it straight back
-os.umask(UMASK)
 
 
 @dataclass(frozen=True)
@@ -84,59 +78,6 @@ def write_metadata(path: Path, clips: Iterable[Clip]) -> None:
             raise MetadataError(f"text of {clip.file} contains '|' or a line break: normalise it first")
         lines.append(f"{clip.file}{SEPARATOR}{clip.text}\n")
     write_text_atomic(Path(path), "".join(lines))
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    write_bytes_atomic(path, text.encode("utf-8"))
-
-
-def write_bytes_atomic(path: Path, data: bytes, fsync: bool = True) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over `path`: a killed
-    process or a power cut leaves the old file or the new one, never half of one. Without
-    `fsync`, a power cut (not a killed process) may leave an empty or partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o666 & ~UMASK)  # mkstemp makes files only their owner can read
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            if fsync:
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def replace_folder(source: Path, target: Path) -> None:
-    """Move the folder `source` to `target`. An existing `target` is first renamed aside (see
-    `restore_replaced_folder`) and removed only once `source` has taken its name."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    aside = _aside(target)
-    shutil.rmtree(aside, ignore_errors=True)
-    if target.exists():
-        os.replace(target, aside)
-    os.replace(source, target)
-    shutil.rmtree(aside, ignore_errors=True)
-
-
-def restore_replaced_folder(target: Path, lock: AbstractContextManager = nullcontext()) -> bool:
-    """Undo half a `replace_folder` that a kill interrupted between its two renames (only the old
-    folder, renamed aside, is left): put it back, under `lock` when there is something to do.
-    True when it did."""
-    aside = _aside(target)
-    if target.exists() or not aside.is_dir():
-        return False
-    with lock:
-        if target.exists() or not aside.is_dir():  # another process was first
-            return False
-        os.replace(aside, target)
-    return True
-
-
-def _aside(target: Path) -> Path:
-    return target.with_name(f".{target.name}.old")
 
 
 NOT_BARE, MISSING, UNREADABLE = "not a bare .wav name inside wavs/", "missing wav", "unreadable wav"

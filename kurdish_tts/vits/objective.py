@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import torch
 
-from kurdish_tts.features import FeatureConfig
-from kurdish_tts.generator import GeneratorOutput, generator_forward
-from kurdish_tts.losses import loss_disc, loss_dur, loss_fm, loss_gen, loss_kl, loss_mel
+from kurdish_tts.vits.features import FeatureConfig
+from kurdish_tts.vits.generator import GeneratorOutput, generator_forward
+from kurdish_tts.vits.losses import loss_disc, loss_dur, loss_fm, loss_gen, loss_kl, loss_mel
 
 
 @dataclass

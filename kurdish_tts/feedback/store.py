@@ -12,7 +12,6 @@ at the same moment keep both entries, and a killed process never leaves half an 
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -22,10 +21,19 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from kurdish_tts import audio
-from kurdish_tts.metadata import (TRAIN_FILE, WAVS_DIR, Clip, MetadataError, read_dataset_record, tokens_of,
-                                  too_short, write_metadata, write_text_atomic)
-from kurdish_tts.text import normalize_text
+from kurdish_tts.corpus import audio
+from kurdish_tts.corpus.metadata import (
+    TRAIN_FILE,
+    WAVS_DIR,
+    Clip,
+    MetadataError,
+    read_dataset_record,
+    tokens_of,
+    too_short,
+    write_metadata,
+)
+from kurdish_tts.files import LockBusy, locked, write_text_atomic
+from kurdish_tts.text.normalizer import normalize_text
 
 ENTRIES_FILE = "entries.json"
 ROUND_FILE = "round.json"
@@ -76,30 +84,18 @@ class FeedbackStore:
         self.pending = self.root / "pending"
         self.archive = self.root / "archive"
 
-    @contextmanager
     def locked(self):
         """An exclusive lock over the whole store (blocks until the other process is done)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        return locked(self.root / ".lock")
 
     @contextmanager
     def round_lock(self):
         """Held for a whole training round: a second round at the same time fails at once."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".round-lock", "w") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as e:
-                raise FeedbackRejected(f"another training round is running on {self.root}: wait for it to end") from e
-            try:
+        try:
+            with locked(self.root / ".round-lock", wait=False):
                 yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        except LockBusy as e:
+            raise FeedbackRejected(f"another training round is running on {self.root}: wait for it to end") from e
 
     # --- reading ---------------------------------------------------------------------------
 

@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from kurdish_tts.duration import decode_durations, text_condition
-from kurdish_tts.metadata import replace_folder
+from kurdish_tts.files import replace_folder
+from kurdish_tts.vits.duration import decode_durations, text_condition
 
 ENCODER_FILE = "text_to_durations.onnx"
 DECODER_FILE = "durations_to_audio.onnx"

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
-from kurdish_tts.metadata import replace_folder
+from kurdish_tts.files import replace_folder
 
 LEAKY_SLOPE = 0.1
 CONFIG_FILE = "discriminator_config.json"
@@ -35,7 +35,7 @@ class DiscriminatorConfig:
     scale_groups: list[int] = field(default_factory=lambda: [1, 4, 16, 64, 256, 1])
 
     @classmethod
-    def from_dict(cls, values: dict) -> "DiscriminatorConfig":
+    def from_dict(cls, values: dict) -> DiscriminatorConfig:
         unknown = set(values) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"unknown discriminator settings {sorted(unknown)}: use {sorted(cls.__dataclass_fields__)}")
@@ -45,7 +45,7 @@ class DiscriminatorConfig:
         return asdict(self)
 
     @classmethod
-    def scaled_to(cls, generator_channels: int) -> "DiscriminatorConfig":
+    def scaled_to(cls, generator_channels: int) -> DiscriminatorConfig:
         """Meta's layout narrowed for a generator whose decoder starts with `generator_channels`
         channels (MMS: 512, the layout itself): every width and group count scaled by the same power
         of two (at most 1), so that the grouped convolutions still divide, and at least 4 channels."""

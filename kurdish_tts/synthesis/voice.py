@@ -13,10 +13,16 @@ from pathlib import Path
 import numpy as np
 
 from kurdish_tts import hub
-from kurdish_tts.inference import (NOISE_SCALE, NOISE_SCALE_DURATION, OnnxEngine, TorchEngine, is_onnx_folder,
-                                   synthesize_batch)
-from kurdish_tts.text import CARD_KEY, sentences, version_notice
-from kurdish_tts.vocabulary import Vocabulary
+from kurdish_tts.synthesis.engines import (
+    NOISE_SCALE,
+    NOISE_SCALE_DURATION,
+    OnnxEngine,
+    TorchEngine,
+    is_onnx_folder,
+    synthesize_batch,
+)
+from kurdish_tts.text.normalizer import CARD_KEY, sentences, version_notice
+from kurdish_tts.text.vocabulary import Vocabulary
 
 PAUSE_S = 0.25  # silence between sentences
 
@@ -42,7 +48,7 @@ class Voice:
     """A loaded model with its tokenizer and vocabulary."""
 
     @classmethod
-    def from_model(cls, model, tokenizer, name: str = "model") -> "Voice":
+    def from_model(cls, model, tokenizer, name: str = "model") -> Voice:
         """A voice around a model already in memory (evaluation during training uses this)."""
         voice = cls.__new__(cls)
         voice._setup(TorchEngine(model), model.config, tokenizer, name)

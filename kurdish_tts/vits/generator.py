@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import torch
 
-from kurdish_tts.alignment import monotonic_alignment_search
-from kurdish_tts.dataset import Batch
-from kurdish_tts.duration import stochastic_duration_nll
-from kurdish_tts.features import FeatureConfig, linear_spectrogram, mel_spectrogram
+from kurdish_tts.corpus.dataset import Batch
+from kurdish_tts.vits.alignment import monotonic_alignment_search
+from kurdish_tts.vits.duration import stochastic_duration_nll
+from kurdish_tts.vits.features import FeatureConfig, linear_spectrogram, mel_spectrogram
 
 
 @dataclass
@@ -77,7 +77,7 @@ def duration_loss(model, hidden: torch.Tensor, text_padding: torch.Tensor, durat
                   speaker: torch.Tensor | None) -> torch.Tensor:
     """The duration predictor's loss per utterance [B], its whole computation in fp32 whatever the autocast:
     the stochastic predictor's flows (exp, log, splines) lose too much in half precision."""
-    float_ = lambda x: None if x is None else x.float()  # noqa: E731
+    float_ = lambda x: None if x is None else x.float()
     with torch.autocast(hidden.device.type, enabled=False):
         hidden, text_padding, durations, speaker = map(float_, (hidden, text_padding, durations, speaker))
         if model.config.use_stochastic_duration_prediction:

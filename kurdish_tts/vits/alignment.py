@@ -29,7 +29,7 @@ def _path_one(values: np.ndarray, text_length: int, frame_length: int, path: np.
             else:
                 stay = values[t, f - 1] if t < f else NEG_INF
                 advance = values[t - 1, f - 1] if t > 0 else NEG_INF
-                previous = stay if stay >= advance else advance
+                previous = max(stay, advance)
             values[t, f] += previous
     # Backward pass: from the last token at the last frame, step back.
     t = text_length - 1

@@ -24,7 +24,7 @@ class FeatureConfig:
     fmax: float = 8_000.0
 
     @classmethod
-    def from_model_config(cls, config) -> "FeatureConfig":
+    def from_model_config(cls, config) -> FeatureConfig:
         """Features matching a `VitsConfig`: hop = product of the decoder's upsample rates."""
         n_fft = 2 * (config.spectrogram_bins - 1)
         return cls(sample_rate=config.sampling_rate, n_fft=n_fft, win_length=n_fft,

@@ -14,7 +14,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from kurdish_tts.metadata import WAVS_DIR, Clip
+from kurdish_tts.corpus.metadata import WAVS_DIR, Clip
 
 BUCKET_WINDOW = 50  # batches whose clips are sorted by length together
 
@@ -28,8 +28,8 @@ class Batch:
     speaker_ids: torch.Tensor | None  # [B] for multi-speaker models
     clip_ids: list[str]
 
-    def to(self, device) -> "Batch":
-        move = lambda x: None if x is None else x.to(device)  # noqa: E731
+    def to(self, device) -> Batch:
+        move = lambda x: None if x is None else x.to(device)
         return Batch(move(self.input_ids), move(self.attention_mask), move(self.waveforms),
                      move(self.waveform_lengths), move(self.speaker_ids), self.clip_ids)
 

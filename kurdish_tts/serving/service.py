@@ -8,7 +8,6 @@ swap, audio encodings, access keys, request limits and A/B votes.
 from __future__ import annotations
 
 import collections
-import fcntl
 import hashlib
 import hmac
 import io
@@ -19,14 +18,13 @@ import secrets
 import struct
 import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from kurdish_tts.inference import DECODER_FILE, ENCODER_FILE, is_onnx_folder
-from kurdish_tts.metadata import write_text_atomic
+from kurdish_tts.files import locked, write_text_atomic
+from kurdish_tts.synthesis.engines import DECODER_FILE, ENCODER_FILE, is_onnx_folder
 
 SERVICE_DIR = "service"
 KEYS_FILE = "keys.json"
@@ -154,7 +152,7 @@ class Shelf:
 
     @staticmethod
     def _load_voice(folder: Path):
-        from kurdish_tts.synthesis import Voice
+        from kurdish_tts.synthesis.voice import Voice
 
         return Voice(folder)
 
@@ -187,17 +185,6 @@ class Shelf:
 
 # --- keys, limits, votes -------------------------------------------------------------------------
 
-@contextmanager
-def locked(folder: Path):
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def key_digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
@@ -216,7 +203,7 @@ class Keys:
         if not name or not name.replace("-", "").replace("_", "").isalnum():
             raise ServiceError(400, f"key name {name!r}: use letters, digits, '-' and '_'")
         key = secrets.token_urlsafe(32)
-        with locked(self.folder):
+        with locked(self.folder / ".lock"):
             keys = self.read()
             if name in keys:
                 raise ServiceError(409, f"a key named {name!r} exists: --remove_key it first or pick another name")
@@ -225,7 +212,7 @@ class Keys:
         return key
 
     def remove(self, name: str) -> None:
-        with locked(self.folder):
+        with locked(self.folder / ".lock"):
             keys = self.read()
             if name not in keys:
                 raise ServiceError(404, f"no key named {name!r}")
@@ -284,11 +271,10 @@ class Votes:
 
     def add(self, vote: dict) -> None:
         line = json.dumps(vote, ensure_ascii=False) + "\n"
-        with locked(self.folder):
-            with open(self.path, "a", encoding="utf-8") as handle:
-                handle.write(line)
-                handle.flush()
-                os.fsync(handle.fileno())
+        with locked(self.folder / ".lock"), open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
 
     def read(self) -> list[dict]:
         if not self.path.is_file():

@@ -26,8 +26,8 @@ import soundfile as sf
 from scipy.spatial.distance import cdist
 
 from kurdish_tts import hub
-from kurdish_tts.audio import resample, to_mono, trim_silence
-from kurdish_tts.metadata import MISSING, NOT_BARE, WAVS_DIR, Clip, MetadataError, listed_wav
+from kurdish_tts.corpus.audio import resample, to_mono, trim_silence
+from kurdish_tts.corpus.metadata import MISSING, NOT_BARE, WAVS_DIR, Clip, MetadataError, listed_wav
 
 N_CEPSTRA = 24  # c1..c24
 FRAME_MS = 5.0
@@ -157,7 +157,7 @@ class Recognizer:
                                   f"({hub.error_line(e)})") from e
 
     def __call__(self, audio: np.ndarray, rate: int) -> str:
-        from kurdish_tts.text import normalize_text
+        from kurdish_tts.text.normalizer import normalize_text
 
         wanted = self.pipeline.feature_extractor.sampling_rate  # resampled here: transformers would need torchaudio
         audio = resample(audio.astype(np.float32), rate, wanted)
@@ -170,7 +170,7 @@ def check_scorable(metadata: Path, clips: list[Clip], voices: dict, settings) ->
     cannot be scored (none listed, a name that is not a bare .wav name inside wavs/, a recording missing or
     unreadable, a text one of `voices` cannot say); SynthesisError when a model has no speaker
     `settings.speaker_id`."""
-    from kurdish_tts.synthesis import SynthesisError
+    from kurdish_tts.synthesis.voice import SynthesisError
 
     if not clips:
         raise MetadataError(f"{metadata} lists no clips: pass --metadata a file of '<id>.wav|text' lines "
@@ -211,7 +211,7 @@ def score_model(voice, name: str, data_dir: Path, clips: list[Clip], seed: int =
     The voice speaks with `settings` (a kurdish_tts.synthesis.Settings; the default voice without them) and,
     when these name no seed, with `seed`: the same scores from run to run. When `syntheses` is given, the
     first clip's synthesis, at its recording's sample rate, is stored in it under `name` (for plot_report)."""
-    from kurdish_tts.synthesis import Settings
+    from kurdish_tts.synthesis.voice import Settings
 
     settings = settings or Settings()
     if settings.seed is None:

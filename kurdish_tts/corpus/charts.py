@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from kurdish_tts.metadata import write_bytes_atomic
+from kurdish_tts.files import write_bytes_atomic
 
 INK = (40, 40, 40)
 GRID = (225, 225, 225)

@@ -1,0 +1,1 @@
+"""The parts of VITS training that `transformers` lacks: features, alignment, duration, generator forward, discriminator, losses."""
