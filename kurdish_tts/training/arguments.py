@@ -122,8 +122,3 @@ def describe_rates(args) -> str:
     rate = learning_rates(args)
     return (f"decoder and posterior encoder {rate['acoustic']:g}, text encoder, flow and duration predictor "
             f"{rate['prior']:g}, discriminator {rate['discriminator']:g}")
-
-
-def logging_dir(output_dir: Path, given: Path | None = None) -> Path:
-    """TensorBoard logs and evaluation samples: `given` (--logging_dir), or `<output_dir>-runs` beside the model."""
-    return given or output_dir.with_name(f"{output_dir.name}-runs")

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from kurdish_tts.corpus.metadata import read_dataset_record
 from kurdish_tts.hub import card_value
-from kurdish_tts.text.normalizer import CARD_KEY, VERSION
+from kurdish_tts.text.normalizer import VERSION, VERSION_KEY
 from kurdish_tts.text.vocabulary import MMS_KURMANJI
 from kurdish_tts.training.arguments import describe_rates
 
-if TYPE_CHECKING:
-    from kurdish_tts.training.run import Run
-
-MMS_LICENSE = ("cc-by-nc-4.0", "This model is fine-tuned from Meta's MMS text-to-speech model and inherits its "
-               "licence, CC BY-NC 4.0 (non-commercial use only).")
+MMS_LICENSE = ("cc-by-nc-4.0", ("This model is fine-tuned from Meta's MMS text-to-speech model and inherits its "
+                                "licence, CC BY-NC 4.0 (non-commercial use only)."))
 
 
 def model_licence(args) -> tuple[str | None, str]:
@@ -35,8 +31,8 @@ def model_licence(args) -> tuple[str | None, str]:
     return licence, f"Fine-tuned from the model in `{source}` and under its licence{named}."
 
 
-def model_card(run: Run) -> str:
-    args = run.args
+def model_card(args, steps: int, clips: int) -> str:
+    """The README.md of a model trained with `args` for `steps` optimiser steps on `clips` clips."""
     base = f"random weights of `{args.init_config}`" if args.init_config else f"`{args.model_name_or_path}`"
     data = read_dataset_record(args.data_dir)
     hours = f"{data.get('hours_after', 0):.2f} h" if data else "unknown"
@@ -44,7 +40,7 @@ def model_card(run: Run) -> str:
     front = f"license: {licence}\n" if licence else ""
     return f"""---
 {front}language: kmr
-{CARD_KEY}: {VERSION}
+{VERSION_KEY}: {VERSION}
 pipeline_tag: text-to-speech
 tags: [vits, mms, kurmanji, kurdish]
 ---
@@ -52,7 +48,7 @@ tags: [vits, mms, kurmanji, kurdish]
 # Kurmanji Kurdish VITS voice
 
 A VITS text-to-speech model for Kurmanji Kurdish (Latin script), trained from {base}
-for {run.progress.step} optimiser steps on {len(run.dataset)} clips ({hours}) with full VITS training
+for {steps} optimiser steps on {clips} clips ({hours}) with full VITS training
 (alignment search, duration, KL, mel, adversarial and feature-matching losses).
 
 - learning rates: {describe_rates(args)}

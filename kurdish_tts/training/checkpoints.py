@@ -16,9 +16,7 @@ settings cannot be checked.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import math
 import os
 import pickle
 import shutil
@@ -26,12 +24,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kurdish_tts.training.arguments import learning_rates
-from kurdish_tts.training.errors import TrainingError
+from kurdish_tts.training.errors import CheckpointError, TrainingError
 from kurdish_tts.training.output import save_model_folder
+from kurdish_tts.training.settings import compare_settings
 
 if TYPE_CHECKING:
-    from kurdish_tts.training.run import Run
+    from kurdish_tts.training.state import Run
 
 CHECKPOINT_PREFIX = "checkpoint-"
 OPTIMIZER_FILES = ("optimizer.bin", "optimizer_1.bin")  # accelerate's names: the generator's, the discriminator's
@@ -40,70 +38,6 @@ STATE_FILE = "state.json"
 GENERATOR_FILE = "generator.safetensors"
 DISCRIMINATOR_FILE = "discriminator.safetensors"
 LEGACY_FILES = [f"custom_checkpoint_{i}.pkl" for i in range(5)]  # generator, discriminator, 2 schedules, progress
-
-# Settings that decide what the run computes: resuming with another value is refused.
-CHECKED = ("model_name_or_path", "init_config", "discriminator", "discriminator_warmup_steps", "warmup_generator",
-           "freeze", "speaker_id", "layerdrop", "learning_rate", "acoustic_learning_rate", "discriminator_learning_rate",
-           "prior_learning_rate", "lr_decay", "lr_warmup_steps", "batch_size", "gradient_accumulation_steps",
-           "max_grad_norm", "segment_frames", "seed", "weight_mel", "weight_kl", "weight_duration", "weight_fm",
-           "weight_gen", "weight_disc")
-# Harmless to change between sessions: a notice says what changed.
-NOTICED = ("mixed_precision", "dataloader_workers", "max_nonfinite_steps", "eval_steps", "save_steps", "logging_steps",
-           "save_total_limit")
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be resumed, or not with these settings: one line."""
-
-
-def data_fingerprint(clips, frames: list[int], weights: list[float] | None) -> str:
-    """sha256 of what the run trains on: every clip's file, text and length, and its sampling weight."""
-    rows = [[clip.file, clip.text, count, 1.0 if weights is None else weights[i]]
-            for i, (clip, count) in enumerate(zip(clips, frames))]
-    return hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode("utf-8")).hexdigest()
-
-
-def run_settings(args, fingerprint: str) -> dict:
-    """The settings a checkpoint records (JSON values: paths as strings)."""
-    def plain(value):
-        if isinstance(value, Path):
-            return str(value)
-        if isinstance(value, (list, tuple)):
-            return [plain(v) for v in value]
-        return value
-
-    values = {name: plain(getattr(args, name, None)) for name in CHECKED + NOTICED}
-    rates = learning_rates(args)  # the rates the run uses, defaults filled in
-    values |= {"acoustic_learning_rate": rates["acoustic"], "prior_learning_rate": rates["prior"],
-               "discriminator_learning_rate": rates["discriminator"]}
-    values["freeze"] = sorted(values["freeze"] or [])
-    values["data"] = fingerprint
-    return values
-
-
-def _same(a, b) -> bool:
-    if isinstance(a, float) and isinstance(b, float):
-        return a == b or (math.isnan(a) and math.isnan(b))
-    return a == b
-
-
-def compare_settings(saved: dict, current: dict, where: Path) -> list[str]:
-    """CheckpointError naming every checked setting that differs; -> notices for the harmless ones."""
-    changed = [name for name in CHECKED + ("data",) if name in saved and not _same(saved[name], current.get(name))]
-    if changed:
-        parts = ["the data (other clips, texts or weights than the checkpoint trained on)" if name == "data" else
-                 f"--{name} {_shown(current.get(name))} (the checkpoint: {_shown(saved[name])})" for name in changed]
-        raise CheckpointError(f"--resume {where}: {', '.join(parts)}; resume with the settings it was trained with, "
-                              f"or leave out --resume to start a new run")
-    return [f"--{name} {_shown(current.get(name))} (was {_shown(saved[name])})" for name in NOTICED
-            if name in saved and not _same(saved[name], current.get(name))]
-
-
-def _shown(value) -> str:
-    if value is None or value == []:
-        return "not given"
-    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
-
 
 def save_state(folder: Path, generator, discriminator, schedulers: list, progress: dict, settings: dict,
                record: dict | None = None) -> None:

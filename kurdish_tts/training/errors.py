@@ -1,4 +1,4 @@
-"""The two ways a training ends early, both shown to the user as one line."""
+"""The ways a training stops short, each shown to the user as one line."""
 
 
 class TrainingError(RuntimeError):
@@ -7,3 +7,7 @@ class TrainingError(RuntimeError):
 
 class TrainingInterrupted(RuntimeError):
     """Stopped by Ctrl-C or SIGTERM after saving a checkpoint."""
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be resumed, or not with these settings: one line."""

@@ -16,11 +16,11 @@ from kurdish_tts.corpus.dataset import collate
 from kurdish_tts.scoring import measures
 from kurdish_tts.synthesis.voice import Settings, Voice
 from kurdish_tts.text.normalizer import normalize_text
-from kurdish_tts.training.arguments import logging_dir
+from kurdish_tts.training.folders import logging_dir
 from kurdish_tts.vits.objective import compute_losses
 
 if TYPE_CHECKING:
-    from kurdish_tts.training.run import Run
+    from kurdish_tts.training.state import Run
 
 # Fixed sentences spoken at every evaluation, so that samples from different steps compare.
 EVAL_SENTENCES = [

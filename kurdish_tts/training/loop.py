@@ -21,13 +21,15 @@ from tqdm import tqdm
 
 from kurdish_tts.corpus.dataset import collate
 from kurdish_tts.corpus.metadata import DATASET_RECORD, EVAL_FILE, TRAIN_FILE, Clip, read_dataset_record, read_metadata
-from kurdish_tts.text.normalizer import CARD_KEY, version_notice
-from kurdish_tts.training.arguments import describe_rates, logging_dir
+from kurdish_tts.text.normalizer import VERSION_KEY, version_notice
+from kurdish_tts.training.arguments import describe_rates
 from kurdish_tts.training.checkpoints import list_checkpoints, resolve_resume, resume, save_checkpoint
 from kurdish_tts.training.errors import TrainingError, TrainingInterrupted
 from kurdish_tts.training.evaluation import evaluate
-from kurdish_tts.training.output import discriminator_folder, save_final
-from kurdish_tts.training.run import Run, build_run
+from kurdish_tts.training.folders import discriminator_folder, logging_dir
+from kurdish_tts.training.output import save_final
+from kurdish_tts.training.run import build_run
+from kurdish_tts.training.state import Run
 from kurdish_tts.vits.objective import compute_losses
 
 # Short names on the progress bar: the discriminator's mean score on real and on generated audio, gradient norms.
@@ -272,7 +274,7 @@ def epochs_to_steps(run: Run, epochs: int) -> int:
 def data_normalizer_notice(data_dir: Path) -> str | None:
     """A notice when the data's dataset.json says its text was normalised by another normaliser version."""
     record = read_dataset_record(data_dir)
-    return version_notice(record.get(CARD_KEY), str(data_dir / DATASET_RECORD)) if record else None
+    return version_notice(record.get(VERSION_KEY), str(data_dir / DATASET_RECORD)) if record else None
 
 
 def print_header(run: Run, total_steps: int, resume_from: Path | None) -> None:

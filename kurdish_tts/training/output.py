@@ -11,19 +11,21 @@ from typing import TYPE_CHECKING
 from kurdish_tts.files import replace_folder
 from kurdish_tts.training.card import model_card
 from kurdish_tts.training.evaluation import plot_loss_curve
+from kurdish_tts.training.folders import discriminator_folder
 from kurdish_tts.vits.discriminator import save_discriminator
 from kurdish_tts.vits.weights import plain_state_dict
 
 if TYPE_CHECKING:
-    from kurdish_tts.training.run import Run
+    from kurdish_tts.training.state import Run
 
 
-def save_model_folder(run: Run, folder: Path, card: str | None = None) -> None:
+def save_model_folder(run: Run, folder: Path) -> None:
     """A plain `transformers` model folder: config, safetensors weights, tokenizer, model card."""
     folder.mkdir(parents=True, exist_ok=True)
     run.model.save_pretrained(folder, state_dict=plain_state_dict(run.model), safe_serialization=True)
     run.tokenizer.save_pretrained(folder)
-    (folder / "README.md").write_text(card or model_card(run), encoding="utf-8")
+    card = model_card(run.args, run.progress.step, len(run.dataset))
+    (folder / "README.md").write_text(card, encoding="utf-8")
 
 
 def save_final(run: Run) -> Path:
@@ -38,9 +40,3 @@ def save_final(run: Run) -> Path:
     replace_folder(tmp, output)
     save_discriminator(run.discriminator, discriminator_folder(output))
     return output
-
-
-
-def discriminator_folder(output_dir: Path) -> Path:
-    """Where the discriminator trained beside the model in `output_dir` is saved: `<output_dir>-discriminator`."""
-    return output_dir.with_name(f"{output_dir.name}-discriminator")

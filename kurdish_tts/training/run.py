@@ -7,9 +7,7 @@ the generator), the optimisers and their schedules.
 
 from __future__ import annotations
 
-import argparse
 import json
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -19,87 +17,15 @@ from kurdish_tts.corpus.dataset import LengthBucketSampler, TtsDataset
 from kurdish_tts.corpus.metadata import EVAL_FILE, Clip, check_clips, too_short
 from kurdish_tts.text.vocabulary import Vocabulary, build_tokenizer, builtin_vocabulary, mms_vocabulary
 from kurdish_tts.training.arguments import FREEZABLE, learning_rates
-from kurdish_tts.training.checkpoints import data_fingerprint, run_settings
 from kurdish_tts.training.errors import TrainingError
-from kurdish_tts.training.output import discriminator_folder
+from kurdish_tts.training.folders import discriminator_folder
+from kurdish_tts.training.settings import data_fingerprint, run_settings
+from kurdish_tts.training.state import Progress, Run, trained_speaker
 from kurdish_tts.vits.discriminator import CONFIG_FILE as DISCRIMINATOR_CONFIG_FILE
 from kurdish_tts.vits.discriminator import DiscriminatorConfig, VitsDiscriminator, load_discriminator
 from kurdish_tts.vits.features import FeatureConfig
 from kurdish_tts.vits.objective import LossWeights
 from kurdish_tts.vits.weights import add_decoder_weight_norm, initialize_like_vits, train_every_token
-
-
-@dataclass
-class Progress:
-    """Counters saved in every checkpoint, so that a resumed run continues exactly."""
-
-    run_id: str = ""  # the same for every checkpoint of one run, resumes included
-    step: int = 0  # optimiser steps done
-    epoch: int = 0
-    batch_in_epoch: int = 0  # micro-batches of this epoch already consumed
-    nonfinite_in_a_row: int = 0
-    nonfinite_total: int = 0
-    history: list = field(default_factory=list)  # [step, metrics] every logging interval
-
-    def state_dict(self) -> dict:
-        return asdict(self)
-
-    def load_state_dict(self, state: dict) -> None:
-        for key, value in state.items():
-            setattr(self, key, value)
-
-
-@dataclass
-class Run:
-    """Everything the loop works with."""
-
-    args: argparse.Namespace
-    accelerator: object
-    model: torch.nn.Module
-    discriminator: torch.nn.Module
-    tokenizer: object
-    vocabulary: Vocabulary
-    optimizer_g: torch.optim.Optimizer
-    optimizer_d: torch.optim.Optimizer
-    scheduler_g: object
-    scheduler_d: object
-    features: FeatureConfig
-    weights: LossWeights
-    dataset: TtsDataset
-    sampler: LengthBucketSampler
-    eval_dataset: TtsDataset | None
-    progress: Progress
-    discriminator_loaded: bool  # loaded from a trained checkpoint: no warm-up needed
-    discriminator_origin: str = ""  # where its weights or, for a fresh one, its widths come from
-    spoilt_step: bool = False  # a micro-batch of the current optimiser step had a non-finite loss
-    settings: dict = field(default_factory=dict)  # what a checkpoint records and a resume must match
-    record: dict = field(default_factory=dict)  # the caller's own record, kept in every checkpoint
-    writer: object = None
-
-    @property
-    def speaker(self) -> int | None:
-        """The speaker the data trains: --speaker_id for a multi-speaker model, None for a one-voice one."""
-        return trained_speaker(self.args, self.model.config)
-
-    @property
-    def adversarial_start(self) -> int:
-        """The step from which the discriminator drives the generator: after the warm-up, which a
-        loaded discriminator needs only when the generator meanwhile trains on the reconstruction
-        losses (the measured recipe: a fine-tune keeps its voice best without the adversarial loss
-        at first, whatever the discriminator); at once beside a loaded one when it would wait."""
-        if self.discriminator_loaded and self.args.warmup_generator == "frozen":
-            return 0
-        return self.args.discriminator_warmup_steps
-
-    @property
-    def generator_start(self) -> int:
-        """The step from which the generator trains: with the adversarial losses (--warmup_generator
-        frozen), or from the first step on the reconstruction losses alone (reconstruction)."""
-        return 0 if self.args.warmup_generator == "reconstruction" else self.adversarial_start
-
-    @property
-    def generator_parameters(self) -> list:
-        return [p for p in self.model.parameters() if p.requires_grad]
 
 
 def read_init_config(path: Path) -> tuple[dict, Vocabulary, DiscriminatorConfig | None]:
@@ -270,10 +196,6 @@ def fresh_discriminator_config(args, config, from_init_config: DiscriminatorConf
     scaled = DiscriminatorConfig.scaled_to(channels)
     layout = "Meta's layout" if scaled == DiscriminatorConfig() else "Meta's layout scaled"
     return scaled, f"{layout} for a decoder of {channels} channels"
-
-
-def trained_speaker(args, config) -> int | None:
-    return args.speaker_id if config.num_speakers > 1 else None
 
 
 def check_alignable(dataset: TtsDataset, hop_length: int, show: int = 3) -> None:

@@ -1,0 +1,95 @@
+"""The state of a training run: what the loop, evaluation, checkpoints and output work with.
+
+Built by `run.build_run`; nothing here imports from the rest of `training/`, so every module of
+the engine can name a `Run` without an import cycle.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+from kurdish_tts.corpus.dataset import LengthBucketSampler, TtsDataset
+from kurdish_tts.text.vocabulary import Vocabulary
+from kurdish_tts.vits.features import FeatureConfig
+from kurdish_tts.vits.objective import LossWeights
+
+
+@dataclass
+class Progress:
+    """Counters saved in every checkpoint, so that a resumed run continues exactly."""
+
+    run_id: str = ""  # the same for every checkpoint of one run, resumes included
+    step: int = 0  # optimiser steps done
+    epoch: int = 0
+    batch_in_epoch: int = 0  # micro-batches of this epoch already consumed
+    nonfinite_in_a_row: int = 0
+    nonfinite_total: int = 0
+    history: list = field(default_factory=list)  # [step, metrics] every logging interval
+
+    def state_dict(self) -> dict:
+        return asdict(self)
+
+    def load_state_dict(self, state: dict) -> None:
+        for key, value in state.items():
+            setattr(self, key, value)
+
+
+@dataclass
+class Run:
+    """Everything the loop works with."""
+
+    args: argparse.Namespace
+    accelerator: object
+    model: torch.nn.Module
+    discriminator: torch.nn.Module
+    tokenizer: object
+    vocabulary: Vocabulary
+    optimizer_g: torch.optim.Optimizer
+    optimizer_d: torch.optim.Optimizer
+    scheduler_g: object
+    scheduler_d: object
+    features: FeatureConfig
+    weights: LossWeights
+    dataset: TtsDataset
+    sampler: LengthBucketSampler
+    eval_dataset: TtsDataset | None
+    progress: Progress
+    discriminator_loaded: bool  # loaded from a trained checkpoint: no warm-up needed
+    discriminator_origin: str = ""  # where its weights or, for a fresh one, its widths come from
+    spoilt_step: bool = False  # a micro-batch of the current optimiser step had a non-finite loss
+    settings: dict = field(default_factory=dict)  # what a checkpoint records and a resume must match
+    record: dict = field(default_factory=dict)  # the caller's own record, kept in every checkpoint
+    writer: object = None
+
+    @property
+    def speaker(self) -> int | None:
+        """The speaker the data trains: --speaker_id for a multi-speaker model, None for a one-voice one."""
+        return trained_speaker(self.args, self.model.config)
+
+    @property
+    def adversarial_start(self) -> int:
+        """The step from which the discriminator drives the generator: after the warm-up, which a
+        loaded discriminator needs only when the generator meanwhile trains on the reconstruction
+        losses (the measured recipe: a fine-tune keeps its voice best without the adversarial loss
+        at first, whatever the discriminator); at once beside a loaded one when it would wait."""
+        if self.discriminator_loaded and self.args.warmup_generator == "frozen":
+            return 0
+        return self.args.discriminator_warmup_steps
+
+    @property
+    def generator_start(self) -> int:
+        """The step from which the generator trains: with the adversarial losses (--warmup_generator
+        frozen), or from the first step on the reconstruction losses alone (reconstruction)."""
+        return 0 if self.args.warmup_generator == "reconstruction" else self.adversarial_start
+
+    @property
+    def generator_parameters(self) -> list:
+        return [p for p in self.model.parameters() if p.requires_grad]
+
+
+def trained_speaker(args, config) -> int | None:
+    """The speaker a run trains: --speaker_id for a multi-speaker model, None for a one-voice one."""
+    return args.speaker_id if config.num_speakers > 1 else None
