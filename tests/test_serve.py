@@ -12,27 +12,32 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import ROOT, encode, speech_like
-from test_feedback import recording
+from helpers import ROOT, recording
 
 import serve
 import train_feedback
-from kurdish_tts.serving import service
+from kurdish_tts.corpus.audio import to_pcm16
+from kurdish_tts.samples.server import running
+from kurdish_tts.samples.signals import encode, speech_like
+from kurdish_tts.serving.encoding import media_type
+from kurdish_tts.serving.keys import key_digest
+from kurdish_tts.serving.shelf import Shelf
+from kurdish_tts.serving.votes import wilson
 
 STANDIN = ROOT / "data" / "pretrained" / "model"
 TEXT = "Rojbaş. Ez 25 salî me. Hewa îro pir xweş e."
 
 
 class Server:
-    """serve.py's app under uvicorn in a thread, on a free loopback port (serve.running)."""
+    """serve.py's app under uvicorn in a thread, on a free loopback port (kurdish_tts.samples.server)."""
 
     def __init__(self, workspace: Path, *extra: str, check_every_s: float = 0.0, load=None):
         args = serve.build_parser().parse_args(["--model", str(workspace / "models" / "kurdish"), "--data_dir",
                                                 str(workspace / "training"), *extra])
-        self.app = serve.create_app(args, service.Shelf(args.model, load=load, check_every_s=check_every_s))
+        self.app = serve.create_app(args, Shelf(args.model, load=load, check_every_s=check_every_s))
 
     def __enter__(self):
-        self.running = serve.running(self.app)
+        self.running = running(self.app)
         self.url = self.running.__enter__()
         return self
 
@@ -81,8 +86,8 @@ def test_formats_that_cannot_be_joined_come_whole_and_decode(workspace, response
     with Server(workspace) as server:
         response = httpx.post(f"{server.url}/v1/audio/speech", timeout=60,
                               json={"input": "Rojbaş.", "response_format": response_format, "speed": 1.5})
-    assert response.status_code == 200 and response.headers["content-type"] == service.media_type(response_format)
-    audio, rate = sf.read(io.BytesIO(response.content), dtype="float32")
+    assert response.status_code == 200 and response.headers["content-type"] == media_type(response_format)
+    audio, _ = sf.read(io.BytesIO(response.content), dtype="float32")
     assert len(audio) > 1000 and np.abs(audio).max() > 0.01
 
 
@@ -121,7 +126,7 @@ def test_feedback_needs_a_key_lands_in_the_feedback_store_and_can_be_removed(wor
 
     key = add_key(workspace, "app", capsys)
     stored = json.loads((workspace / "training" / "service" / "keys.json").read_text())
-    assert key not in json.dumps(stored) and stored["app"] == service.key_digest(key)  # only the hash is kept
+    assert key not in json.dumps(stored) and stored["app"] == key_digest(key)  # only the hash is kept
     files = {"audio": ("fix.wav", recording(tmp_path, "fix.wav", 1).read_bytes(), "audio/wav")}
     form = {"text": "Ez li Amedê dijîm.", "spoken_text": "Ez li Amed dijîm.", "model": "kurdish", "consent": "CC0-1.0"}
     with Server(workspace) as server:
@@ -226,7 +231,7 @@ def test_votes_give_win_rates_per_pair_with_a_wilson_interval_and_a_swap_starts_
         rows = httpx.get(f"{server.url}/v1/ab").json()["pairs"]
     assert bad.status_code == 422 and unkeyed.status_code == 401
     assert row["a"] == "kurdish" and row["count"] == 4 and row["a_wins"] == 2.5 and row["ties"] == 1
-    low, high = service.wilson(2.5, 4)
+    low, high = wilson(2.5, 4)
     assert row["a_win_rate"] == 0.625 and row["a_win_rate_95"] == [round(low, 4), round(high, 4)] and low < 0.625 < high
     assert len(rows) == 2 and {r["count"] for r in rows} == {4, 1}
 
@@ -380,5 +385,5 @@ def test_a_request_in_flight_during_a_swap_finishes_on_the_model_it_started_with
     pause = np.zeros(int(PAUSE_S * old.sampling_rate), np.float32)
     expected = np.concatenate([x for i, s in enumerate(sentences)
                                for x in (old.speak(s, Settings(speaking_rate=1.0, seed=i)), pause)][:-1])
-    assert spoken_during == service.pcm16(expected)  # all of it the old model's
+    assert spoken_during == to_pcm16(expected).astype("<i2").tobytes()  # all of it the old model's
     assert spoken_after != spoken_during  # the next request: the new model, not the cache

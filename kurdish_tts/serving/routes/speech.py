@@ -1,0 +1,99 @@
+"""POST /v1/audio/speech, OpenAI's speech endpoint: the text is split into sentences and spoken
+one by one; wav and pcm are sent a sentence at a time as they are made, flac, mp3 and opus whole."""
+
+from __future__ import annotations
+
+import numpy as np
+from fastapi import APIRouter, Request
+from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from kurdish_tts.corpus.audio import to_pcm16
+from kurdish_tts.serving.encoding import FORMATS, STREAMED, encode_whole, media_type, wav_header
+from kurdish_tts.serving.errors import ServiceError
+from kurdish_tts.serving.state import ServiceState
+from kurdish_tts.synthesis.voice import PAUSE_S, Settings, SynthesisError
+
+MAX_SPEED = 4.0
+MIN_SPEED = 0.25
+
+router = APIRouter()
+
+
+class Speech(BaseModel):
+    """OpenAI's speech request; `voice` is a speaker id for a multi-speaker model, ignored otherwise."""
+
+    input: str
+    model: str | None = None
+    voice: str | None = None
+    response_format: str = "mp3"
+    speed: float = 1.0
+
+
+def speaker_of(voice, name: str | None) -> int | None:
+    """OpenAI's `voice`: a speaker id for a multi-speaker model; any value for a one-voice model."""
+    if voice.config.num_speakers <= 1:
+        return None
+    if name is None or not str(name).isdigit() or int(name) >= voice.config.num_speakers:
+        raise ServiceError(422, f"voice {name!r}: this model has speakers 0-{voice.config.num_speakers - 1}")
+    return int(name)
+
+
+@router.post("/v1/audio/speech")
+async def speech(body: Speech, request: Request, service: ServiceState):
+    service.reader(request)
+    limit, synthesis = service.args.max_text_chars, service.synthesis
+    if len(body.input) > limit:
+        raise ServiceError(413, f"the input is {len(body.input)} characters; at most {limit} (--max_text_chars)")
+    if body.response_format not in FORMATS:
+        raise ServiceError(422, f"response_format {body.response_format!r}: use one of {', '.join(FORMATS)}")
+    if not MIN_SPEED <= body.speed <= MAX_SPEED:
+        raise ServiceError(422, f"speed {body.speed:g}: give a value from {MIN_SPEED} to {MAX_SPEED}")
+    model_id, loaded = await run_in_threadpool(service.shelf.get, body.model)
+    voice = loaded.voice  # this request speaks with this voice to its end, whatever a swap does meanwhile
+    try:
+        sentences = voice.sentences(body.input)
+    except SynthesisError as e:
+        raise ServiceError(422, str(e)) from e
+    speaker = speaker_of(voice, body.voice)
+    key = (model_id, loaded.weights, tuple(sentences), body.response_format, body.speed, speaker)
+    kind, rate = body.response_format, voice.sampling_rate
+    hit = synthesis.cached(key)
+    if hit is not None:
+        return Response(hit, media_type=media_type(kind))
+    synthesis.enter()
+
+    def say(index: int, sentence: str):
+        audio = voice.speak(sentence, Settings(speaking_rate=body.speed, speaker_id=speaker, seed=index))
+        if index < len(sentences) - 1:
+            audio = np.concatenate([audio, np.zeros(int(PAUSE_S * rate), dtype=audio.dtype)])
+        return audio
+
+    if kind not in STREAMED:  # formats that cannot be joined from pieces: sent whole
+        try:
+            pieces = [await synthesis.run(say, i, s) for i, s in enumerate(sentences)]
+            encoded = await synthesis.run(encode_whole, np.concatenate(pieces), rate, kind)
+        finally:
+            synthesis.leave()
+        synthesis.keep(key, encoded)
+        return Response(encoded, media_type=media_type(kind))
+
+    async def stream():
+        parts = []
+        try:
+            if kind == "wav":
+                parts.append(wav_header(rate))
+                yield parts[-1]
+            for index, sentence in enumerate(sentences):
+                audio = await synthesis.run(say, index, sentence)
+                parts.append(to_pcm16(audio).astype("<i2", copy=False).tobytes())  # little-endian on any machine
+                yield parts[-1]
+        finally:
+            synthesis.leave()
+        whole = b"".join(parts)
+        if kind == "wav":  # the cached copy has its true length in the header
+            whole = wav_header(rate, len(whole) - 44) + whole[44:]
+        synthesis.keep(key, whole)
+
+    return StreamingResponse(stream(), media_type=media_type(kind))

@@ -1,0 +1,64 @@
+"""What the routes of one running service share: its settings, models, feedback store, keys,
+votes, request limits and synthesis worker. One `Service` is kept on `app.state.service`; a route
+asks for it with a `ServiceState` parameter."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from kurdish_tts.feedback.store import FeedbackStore
+from kurdish_tts.serving.errors import ServiceError
+from kurdish_tts.serving.keys import Keys
+from kurdish_tts.serving.limits import RateLimit
+from kurdish_tts.serving.shelf import Shelf
+from kurdish_tts.serving.votes import Votes
+from kurdish_tts.serving.worker import Synthesis
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@dataclass
+class Service:
+    args: argparse.Namespace  # serve.py's settings
+    shelf: Shelf
+    synthesis: Synthesis
+    keys: Keys
+    votes: Votes
+    store: FeedbackStore
+    reads: RateLimit  # per client address
+    writes: RateLimit  # per key name
+
+    @classmethod
+    def start(cls, args: argparse.Namespace, shelf: Shelf | None = None) -> Service:
+        """The service serve.py's `args` describe; `shelf` instead of one for `args.model` (the tests' slow voices)."""
+        return cls(args, shelf or Shelf(args.model), Synthesis(args.workers, args.queue), Keys(args.data_dir),
+                   Votes(args.data_dir), FeedbackStore(args.data_dir), RateLimit(args.rate_limit),
+                   RateLimit(args.rate_limit))
+
+    def reader(self, request: Request) -> None:
+        """Counts a read (speech, the model list, the votes) against its address's limit."""
+        self.reads.check(client_address(request))
+
+    def writer(self, request: Request) -> str:
+        """The name of the request's key (rate-limited per key); a kiosk without --open_feedback needs one."""
+        header = request.headers.get("authorization", "")
+        owner = self.keys.owner(header[7:].strip()) if header.lower().startswith("bearer ") else None
+        if owner is None and not self.args.open_feedback:
+            raise ServiceError(401, "this needs Authorization: Bearer KEY (make one with serve.py --add_key NAME)",
+                               {"WWW-Authenticate": "Bearer"})
+        name = owner or f"open:{client_address(request)}"
+        self.writes.check(name)
+        return name
+
+
+def current_service(request: Request) -> Service:
+    return request.app.state.service
+
+
+ServiceState = Annotated[Service, Depends(current_service)]

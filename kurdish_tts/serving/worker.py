@@ -1,0 +1,50 @@
+"""The synthesis worker: speech is made off the event loop in a small thread pool, with a bound on
+the requests in progress and a cache of recent answers."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from kurdish_tts.serving.errors import ServiceError
+
+CACHE_ENTRIES = 128  # answers kept whole, the least recently asked for dropped first
+
+
+class Synthesis:
+    """Synthesis off the event loop: a small thread pool, a bounded number of requests in progress,
+    and a cache of recent results (same model weights, text and settings: the same audio)."""
+
+    def __init__(self, workers: int, queue: int):
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="speak")
+        self.queue, self.busy, self.lock = queue, 0, threading.Lock()
+        self.cache: collections.OrderedDict = collections.OrderedDict()
+
+    def enter(self) -> None:
+        with self.lock:
+            if self.busy >= self.queue:
+                raise ServiceError(503, f"{self.busy} speech requests are in progress: try again in a moment",
+                                   {"Retry-After": "2"})
+            self.busy += 1
+
+    def leave(self) -> None:
+        with self.lock:
+            self.busy -= 1
+
+    def cached(self, key: tuple) -> bytes | None:
+        with self.lock:
+            if key in self.cache:
+                self.cache.move_to_end(key)
+                return self.cache[key]
+        return None
+
+    def keep(self, key: tuple, body: bytes) -> None:
+        with self.lock:
+            self.cache[key] = body
+            while len(self.cache) > CACHE_ENTRIES:
+                self.cache.popitem(last=False)
+
+    async def run(self, function, *args):
+        return await asyncio.get_running_loop().run_in_executor(self.pool, function, *args)
