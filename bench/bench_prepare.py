@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,14 +26,11 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-from conftest import default_rows, write_release
 
 import prepare_data
 from kurdish_tts.corpus import audio
+from kurdish_tts.samples.commonvoice import default_rows, write_release
 
 
 def make_corpus(folder: Path, clips: int) -> Path:

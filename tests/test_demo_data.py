@@ -4,9 +4,10 @@ import csv
 import json
 
 import soundfile as sf
-from conftest import CV_HEADER, ROOT
+from helpers import ROOT
 
 import prepare_data
+from kurdish_tts.samples.commonvoice import CV_HEADER
 
 DEMO = ROOT / "data" / "demo"
 BAD = {"common_voice_kmr_9000.mp3", "common_voice_kmr_9001.mp3", "common_voice_kmr_9004.mp3"}

@@ -15,12 +15,14 @@ import librosa
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import ROOT, default_rows, encode, hub_table, read_metadata_lines, speech_like, write_release
+from helpers import ROOT, read_metadata_lines
 from PIL import Image
 
 import prepare_data
 from kurdish_tts.corpus import audio
 from kurdish_tts.files import UMASK
+from kurdish_tts.samples.commonvoice import default_rows, hub_table, write_release
+from kurdish_tts.samples.signals import encode, speech_like
 from kurdish_tts.text.vocabulary import BUILTIN_VOCAB
 
 FAST = ["--num_workers", "1", "--model_name_or_path", "facebook/mms-tts-kmr-script_latin"]
@@ -329,8 +331,8 @@ def test_release_split_tsv(tmp_path, capsys):
 def test_vocabulary_notice_offline_and_a_local_model_vocabulary(release, tmp_path, capsys):
     assert run(release, tmp_path / "a") == 0
     notices = [line for line in capsys.readouterr().err.splitlines() if "notice" in line]
-    assert notices == ["notice: the model hub is unreachable; using the built-in Kurmanji vocabulary "
-                       "instead of facebook/mms-tts-kmr-script_latin's"]
+    assert notices == [("notice: the model hub is unreachable; using the built-in Kurmanji vocabulary "
+                        "instead of facebook/mms-tts-kmr-script_latin's")]
     assert report(tmp_path / "a")["vocabulary"]["source"] == "built-in"
 
     model = tmp_path / "model"

@@ -170,12 +170,16 @@ def clean_decoded(audio: np.ndarray, rate: int, settings: CleaningSettings) -> n
     if audio.size == 0 or float(np.abs(audio).max()) < SILENCE_PEAK:
         raise ClipRejected("silent")
     audio = trim_silence(audio, settings.trim_db)
-    seconds = audio.size / settings.target_sr
+    check_duration(audio.size / settings.target_sr, settings)
+    return set_loudness(audio, settings.normalize)
+
+
+def check_duration(seconds: float, settings: CleaningSettings) -> None:
+    """Raise `ClipRejected` when trimmed audio of `seconds` lies outside the settings' duration limits."""
     if seconds < settings.min_duration:
         raise ClipRejected("too short", f"{seconds:.2f} s")
     if seconds > settings.max_duration:
         raise ClipRejected("too long", f"{seconds:.2f} s")
-    return set_loudness(audio, settings.normalize)
 
 
 def to_pcm16(audio: np.ndarray) -> np.ndarray:

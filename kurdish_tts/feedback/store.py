@@ -22,18 +22,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from kurdish_tts.corpus import audio
+from kurdish_tts.corpus.acceptance import AudioTooShortForText, UnsayableText, accept_clip
 from kurdish_tts.corpus.metadata import (
     TRAIN_FILE,
     WAVS_DIR,
     Clip,
     MetadataError,
     read_dataset_record,
-    tokens_of,
-    too_short,
     write_metadata,
 )
 from kurdish_tts.files import LockBusy, locked, write_text_atomic
-from kurdish_tts.text.normalizer import normalize_text
 
 ENTRIES_FILE = "entries.json"
 ROUND_FILE = "round.json"
@@ -147,27 +145,26 @@ class FeedbackStore:
             source: str = "", note: str = "", settings: audio.CleaningSettings | None = None,
             spoken_text: str = "", model: str = "", consent: str = "") -> tuple[Entry, str]:
         """Clean (as the base data was: `settings`, by default `base_cleaning()`), check as a donation
-        (`audio.check_donation`: clipping, loudness, letters a second) and store one correction;
-        returns (entry, what happened: added|replaced|duplicate)."""
+        (`accept_clip` with `audio.check_donation`: clipping, loudness, letters a second) and store one
+        correction; returns (entry, what happened: added|replaced|duplicate)."""
         settings = self.base_cleaning() if settings is None else settings
         audio_path = Path(audio_path)
         try:
             data = audio_path.read_bytes()
         except (OSError, ValueError) as e:  # ValueError: a NUL in the path
             raise FeedbackRejected(f"{audio_path}: cannot read the file ({e.strerror or e})") from e
-        spoken = normalize_text(text, characters).text
         try:
             decoded, rate = audio.decode(data)
-            cleaned = audio.clean_decoded(decoded, rate, settings)
-            if spoken:
-                audio.check_donation(decoded, rate, sum(c.isalpha() for c in spoken), settings.trim_db)
+            cleaned, normalized = accept_clip(decoded, rate, text, characters, settings, donation=True)
+        except UnsayableText as e:
+            raise FeedbackRejected(f"{audio_path}: the text {text[:40]!r} has nothing the model can say") from e
+        except AudioTooShortForText as e:
+            raise FeedbackRejected(f"{audio_path}: {e.seconds:.1f} s of audio is too short for {e.characters} "
+                                   "characters of text") from e
         except audio.ClipRejected as e:
             raise FeedbackRejected(f"{audio_path}: {e}", e.reason) from e
-        if not spoken:
-            raise FeedbackRejected(f"{audio_path}: the text {text[:40]!r} has nothing the model can say")
+        spoken = normalized.text
         seconds = cleaned.size / settings.target_sr
-        if too_short(cleaned.size, tokens_of(spoken)):
-            raise FeedbackRejected(f"{audio_path}: {seconds:.1f} s of audio is too short for {len(spoken)} characters of text")
         digest = hashlib.sha256(data).hexdigest()
         clip_id = clip_id or f"fb_{digest[:16]}"
         if not clip_id.replace("_", "").replace("-", "").isalnum() or len(clip_id) > MAX_ID_LENGTH:

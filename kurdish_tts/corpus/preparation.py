@@ -1,0 +1,324 @@
+"""Data preparation's parts: the per-clip work, the bounded process pool that runs it, the filters
+over kept clips, the held-out split, and the record (dataset.json, stats.png) with its advice.
+
+prepare_data.py strings them together. Every clip ends as an `Outcome`: kept, with its text and
+durations, or dropped for a reason that the run counts and reports.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import random
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from kurdish_tts.corpus import audio, charts
+from kurdish_tts.corpus.acceptance import accept_clip, accept_text
+from kurdish_tts.corpus.sources import Source, SourceRow
+from kurdish_tts.text import normalizer
+from kurdish_tts.text.vocabulary import Vocabulary
+
+CHUNK = 8  # clips sent to a worker at once
+IN_FLIGHT_PER_WORKER = 3  # chunks queued per worker: enough to keep it busy, memory stays flat
+SHOW_EXAMPLES = 3  # dropped clips named per reason
+
+
+@dataclass
+class Outcome:
+    """What became of one clip: kept (with its text and duration) or dropped for a reason."""
+
+    key: str
+    reason: str = ""  # empty when kept
+    detail: str = ""
+    clip_id: str = ""
+    text: str = ""
+    speaker: str = ""
+    seconds_in: float = 0.0  # decoded duration before trimming
+    seconds: float = 0.0  # written duration
+    removed: Counter = field(default_factory=Counter)  # characters the model cannot say
+
+
+@dataclass(frozen=True)
+class Job:
+    """One clip for a worker: its row, the wav to write and how to clean it."""
+
+    row: SourceRow
+    clip_id: str
+    wav_path: Path
+    settings: audio.CleaningSettings
+    characters: frozenset
+    overwrite: bool
+
+
+Drop = Callable[..., None]  # drop(outcome, reason, detail=""): a kept clip leaves, counted by reason
+
+# --- filters known before decoding ----------------------------------------------------------
+
+
+def passes_votes(row: SourceRow, min_upvotes: int, max_downvotes: int) -> bool:
+    """Rows without vote columns pass."""
+    if row.up_votes is not None and row.up_votes < min_upvotes:
+        return False
+    return row.down_votes is None or row.down_votes <= max_downvotes
+
+
+def passes_gender(row: SourceRow, gender: str | None) -> bool:
+    """`gender` "female" matches "female" and "female_feminine"; no `gender` matches every row."""
+    if not gender:
+        return True
+    wanted, given = gender.lower(), row.gender.lower()
+    return given == wanted or given.startswith(wanted + "_")
+
+
+# --- the process pool -----------------------------------------------------------------------
+
+
+def process_all(jobs: Iterable[Job], num_workers: int, discard: Callable[[Outcome], None]) -> Iterator[Outcome]:
+    """Process jobs in order, `num_workers` at a time, with a bounded queue: memory stays flat.
+
+    Jobs travel in chunks of `CHUNK` so that inter-process traffic stays small next to the work.
+    When the caller stops early (closes the generator), the outcomes of clips already processed
+    but not taken, in the chunk being read and in chunks already running, go to `discard`.
+    """
+    if num_workers == 1:
+        yield from map(process_clip, jobs)
+        return
+    with ProcessPoolExecutor(num_workers, initializer=_stop_with_parent, initargs=(os.getpid(),)) as pool:
+        pending: deque = deque()
+        ready: deque = deque()
+        try:
+            for chunk in _chunks(jobs, CHUNK):
+                pending.append(pool.submit(_process_chunk, chunk))
+                if len(pending) >= num_workers * IN_FLIGHT_PER_WORKER:
+                    ready.extend(pending.popleft().result())
+                    while ready:
+                        yield ready.popleft()
+            while pending:
+                ready.extend(pending.popleft().result())
+                while ready:
+                    yield ready.popleft()
+        finally:
+            for future in pending:
+                if not future.cancel() and future.exception() is None:  # already running
+                    ready.extend(future.result())
+            for outcome in ready:
+                discard(outcome)
+
+
+def _stop_with_parent(parent: int) -> None:
+    """Worker initializer: exit once the main process is gone (killed with SIGKILL, say) instead of
+    waiting forever for work that will not come. A wav it was writing stays a temporary file, which
+    the next run removes."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _process_chunk(jobs: list[Job]) -> list[Outcome]:
+    return [process_clip(job) for job in jobs]
+
+
+# --- one clip -------------------------------------------------------------------------------
+
+
+def process_clip(job: Job) -> Outcome:
+    """Clean one clip's audio and text and write its wav; runs in a worker process. A clip dropped
+    now whose wav an earlier run wrote (its settings or filters were looser) loses that wav."""
+    outcome = _process_clip(job)
+    if outcome.reason:
+        job.wav_path.unlink(missing_ok=True)
+    return outcome
+
+
+def _process_clip(job: Job) -> Outcome:
+    row = job.row
+    data = row.audio if row.audio is not None else row.audio_file
+    seconds_in = None  # the source's decoded length: counted for every clip that decodes, kept or not
+    try:
+        info = None if job.overwrite else written_before(job.wav_path, job.settings.target_sr)
+        if info is not None:  # written by an earlier run: the source's header says its length
+            seconds_in = source_seconds(data)  # None when it no longer reads: decoding says why
+        if seconds_in is not None:
+            seconds = info.frames / info.samplerate
+            audio.check_duration(seconds, job.settings)
+            cleaned = None
+            normalized = accept_text(row.text, job.characters, info.frames, info.samplerate)
+        else:
+            decoded, rate = audio.decode(data)
+            seconds_in = decoded.shape[0] / rate
+            cleaned, normalized = accept_clip(decoded, rate, row.text, job.characters, job.settings)
+            seconds = cleaned.size / job.settings.target_sr
+    except audio.ClipRejected as e:
+        return Outcome(row.key, e.reason, str(e).partition(": ")[2], seconds_in=seconds_in or 0.0)
+    except OSError as e:
+        return Outcome(row.key, "unreadable file", e.strerror or str(e))
+    if cleaned is not None:
+        audio.write_wav(job.wav_path, cleaned, job.settings.target_sr)
+    return Outcome(row.key, clip_id=job.clip_id, text=normalized.text, speaker=row.speaker,
+                   seconds_in=seconds_in, seconds=seconds, removed=normalized.removed)
+
+
+def written_before(path: Path, rate: int):
+    """The header of a complete wav an earlier run wrote, or None (missing, damaged, other rate)."""
+    if not path.is_file():
+        return None
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, OSError):
+        return None
+    return info if info.frames > 0 and info.samplerate == rate else None
+
+
+def source_seconds(data: bytes | Path) -> float | None:
+    """The length of a clip's source audio from its header alone (a tenth of a millisecond, where
+    decoding takes a hundred times that), or None when the header cannot be read."""
+    try:
+        info = sf.info(io.BytesIO(data) if isinstance(data, bytes) else str(data))
+    except (sf.LibsndfileError, RuntimeError, TypeError, OSError):
+        return None
+    return info.frames / info.samplerate if info.samplerate > 0 else None
+
+
+# --- filters over kept clips ----------------------------------------------------------------
+
+
+def drop_speaking_rate_outliers(kept: list[Outcome], drop: Drop) -> list[Outcome]:
+    """Drop clips whose characters per second lie outside [Q1 - 1.5 IQR, Q3 + 1.5 IQR]."""
+    rates = np.array([len(o.text) / o.seconds for o in kept])
+    if len(rates) < 4:
+        return kept
+    q1, q3 = np.percentile(rates, [25, 75])
+    low, high = q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1)
+    result = []
+    for outcome, rate in zip(kept, rates):
+        if low <= rate <= high:
+            result.append(outcome)
+        else:
+            drop(outcome, "speaking rate outlier", f"{rate:.1f} chars/s")
+    return result
+
+
+def keep_top_speakers(kept: list[Outcome], count: int, max_samples: int | None, drop: Drop) -> list[Outcome]:
+    """The clips of the `count` speakers with the most kept clips (ties: the speaker seen first),
+    at most `max_samples` of them."""
+    per_speaker = Counter(o.speaker for o in kept)
+    top = {speaker for speaker, _ in per_speaker.most_common(count)}
+    result = []
+    for outcome in kept:
+        if outcome.speaker not in top:
+            drop(outcome, "other speaker", f"{per_speaker[outcome.speaker]} kept clips")
+        elif max_samples and len(result) >= max_samples:
+            drop(outcome, "beyond --max_samples")
+        else:
+            result.append(outcome)
+    return result
+
+
+def split_eval(kept: list[Outcome], eval_size: int | None, seed: int) -> tuple[list[Outcome], list[Outcome]]:
+    """A reproducible held-out set: the same clips for the same data and seed. By default 2 % of the
+    clips and at least 4 (a quarter of them when fewer than 16); at least one clip is left to train on."""
+    if eval_size is None:
+        eval_size = max(math.ceil(0.02 * len(kept)), min(4, len(kept) // 4))
+    eval_size = min(eval_size, len(kept) - 1)
+    ordered = sorted(kept, key=lambda o: o.clip_id)
+    random.Random(seed).shuffle(ordered)
+    held = sorted(ordered[:eval_size], key=lambda o: o.clip_id)
+    held_ids = {o.clip_id for o in held}
+    return [o for o in kept if o.clip_id not in held_ids], held
+
+
+# --- the record -----------------------------------------------------------------------------
+
+# What to change when a filter dropped the most clips, by reason
+FILTER_ADVICE = {
+    "vote filter": "lower --min_upvotes or raise --max_downvotes",
+    "too short": "lower --min_duration",
+    "too long": "raise --max_duration",
+    "other speaker": "check the --client_id values (the dataset's client_id column)",
+    "other gender": "check --gender against the dataset's gender values (female, male, ...) or leave it out",
+    "speaking rate outlier": "leave out --filter_speaking_rate",
+    "beyond --max_samples": "raise --max_samples",
+}
+# What to check when the data itself could not be used (by default: clips that could not be read)
+DATA_ADVICE = {
+    "empty text": "those rows have no text: check the dataset's text column (--text_column)",
+    "nothing sayable in text": "their text holds no character the model can say: check --text_column and --model_name_or_path",
+    "audio too short for its text": "their audio is too short for their text: check that the dataset's text belongs to its audio",
+    "silent": "those clips hold no sound: check the dataset's audio",
+    "duplicate clip": "those rows name a clip already seen: check the dataset",
+    "missing audio": "those rows hold no audio: check the dataset's audio column (--audio_column)",
+    "missing clip file": "those clips could not be read: the files the table names are not in clips/; check the dataset",
+}
+UNREADABLE_ADVICE = "those clips could not be read: check the dataset's audio files"
+
+
+def no_clips_message(dropped: Counter, description: str) -> str:
+    """Why no clip is left, and what to change: the reason that dropped the most decides."""
+    if not dropped:
+        return f"the dataset has no rows ({description}): check that --dataset and --split name a table with clips in it"
+    reason, count = dropped.most_common(1)[0]
+    most = f"{sum(dropped.values())} dropped; most by '{reason}': {count}"
+    if reason in FILTER_ADVICE:
+        return f"no clip left after filtering ({most}); loosen that filter: {FILTER_ADVICE[reason]}"
+    advice = DATA_ADVICE.get(reason, UNREADABLE_ADVICE)
+    return f"no clip left ({most}): {advice}"
+
+
+def build_report(arguments: dict, source: Source, vocabulary: Vocabulary, kept: list[Outcome], train: list[Outcome],
+                 held_out: list[Outcome], dropped: Counter, examples: dict[str, list[str]], seconds_in: float) -> dict:
+    """dataset.json: the source, the run's arguments (the cleaning that feedback intake repeats),
+    counts kept and dropped by reason, hours, speakers and the vocabulary."""
+    per_speaker = Counter(o.speaker for o in kept)
+    removed: Counter = Counter()
+    for outcome in kept:
+        removed.update(outcome.removed)
+    return {
+        "source": {"kind": source.kind, "description": source.description, "columns": source.columns},
+        "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in arguments.items()},
+        "counts": {
+            "kept": len(kept), "train": len(train), "eval": len(held_out),
+            "dropped": dict(dropped.most_common()), "dropped_total": sum(dropped.values()),
+        },
+        "dropped_examples": {reason: items[:SHOW_EXAMPLES] for reason, items in examples.items()},
+        "hours_before": round(seconds_in / 3600, 4),
+        "hours_after": round(sum(o.seconds for o in kept) / 3600, 4),
+        "speakers": {"count": len(per_speaker), "clips": dict(per_speaker.most_common())},
+        "sample_rate": arguments["target_sr"],
+        "vocabulary": {"source": vocabulary.source, "characters": "".join(sorted(vocabulary.characters))},
+        "removed_characters": dict(removed.most_common()),
+        normalizer.VERSION_KEY: normalizer.VERSION,
+    }
+
+
+def plot_stats(kept: list[Outcome], path: Path) -> None:
+    """stats.png: clip durations, clips per speaker, characters per second."""
+    speakers = sorted(Counter(o.speaker for o in kept).values(), reverse=True)
+    charts.save_panels([
+        charts.histogram([o.seconds for o in kept], "clips by duration", "seconds", (31, 119, 180)),
+        charts.bars(speakers, f"clips per speaker ({len(speakers)} speakers)", "speaker rank", (44, 160, 44)),
+        charts.histogram([len(o.text) / o.seconds for o in kept], "clips by speaking rate", "characters per second", (255, 127, 14)),
+    ], path)
