@@ -17,12 +17,16 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from conftest import ROOT, encode, speech_like
-from test_train_vits import TINY, write_data
+from helpers import ROOT, TINY, recording
 
 import train_feedback
 import train_vits
 from kurdish_tts.corpus.dataset import LengthBucketSampler
+from kurdish_tts.feedback import installation
+from kurdish_tts.feedback.store import FeedbackStore
+from kurdish_tts.samples.folders import write_data
+from kurdish_tts.samples.signals import encode, speech_like
+from kurdish_tts.training import TrainingError
 
 
 @pytest.fixture(scope="module")
@@ -59,15 +63,6 @@ def round_args(*extra) -> list[str]:
     check's verdict is chance: these rounds install whatever it says (its own tests use the stand-in)."""
     return ["--max_steps", 2, "--batch_size", 2, "--gradient_accumulation_steps", 1, "--eval_steps", 1000,
             "--learning_rate", 1e-2, "--asr_model", "none", "--force_install", *extra]
-
-
-def recording(folder: Path, name: str, seed: int, seconds: float = 2.0, rate: int = 44100, channels: int = 1) -> Path:
-    audio = speech_like(seconds, rate, seed=seed)
-    if channels == 2:
-        audio = np.stack([audio, audio * 0.5], axis=1)
-    path = folder / name
-    path.write_bytes(encode(audio, rate, "MP3" if name.endswith(".mp3") else "WAV"))
-    return path
 
 
 def pending(workspace: Path) -> list[dict]:
@@ -174,7 +169,7 @@ def test_a_trained_correction_sent_again_never_displaces_the_newer_one(workspace
     batch = tmp_path / "b.jsonl"
     batch.write_text(json.dumps({"audio": "old.wav", "text": "yek heye", "id": "x"}) + "\n")
     assert feedback(workspace, "--add_batch", batch) == 0
-    store = train_feedback.FeedbackStore(workspace / "training")
+    store = FeedbackStore(workspace / "training")
     store.archive_entries(store.pending_entries(), {"model": "m"})  # as a round with --archive_feedback does
     (tmp_path / "n.jsonl").write_text(json.dumps({"audio": "new.wav", "text": "du heb hene", "id": "x"}) + "\n")
     assert feedback(workspace, "--add_batch", tmp_path / "n.jsonl") == 0
@@ -194,7 +189,7 @@ def test_a_replace_killed_before_its_record_keeps_the_old_entry_with_its_own_aud
     [before] = pending(workspace)
     wavs = workspace / "training" / "feedback" / "pending" / "wavs"
     audio_before = (wavs / before["file"]).read_bytes()
-    monkeypatch.setattr(train_feedback.FeedbackStore, "_write_pending", lambda self, entries: (_ for _ in ()).throw(
+    monkeypatch.setattr(FeedbackStore, "_write_pending", lambda self, entries: (_ for _ in ()).throw(
         KeyboardInterrupt("killed")))
     with pytest.raises(KeyboardInterrupt):
         feedback(workspace, "--add_batch", tmp_path / "b.jsonl")
@@ -389,7 +384,7 @@ def test_clips_added_during_a_round_stay_pending(workspace, tmp_path):
 
 def test_two_intakes_at_the_same_moment_keep_both(workspace, tmp_path):
     paths = [recording(tmp_path, f"c{i}.wav", 40 + i) for i in range(3)]
-    store = train_feedback.FeedbackStore(workspace / "training")
+    store = FeedbackStore(workspace / "training")
     with store.locked():  # held here: the intakes must wait for it, then go one at a time
         processes = [run_script(workspace, "--add_sample", path, f"deng {i}") for i, path in enumerate(paths)]
         time.sleep(8)  # long enough for the three to start up and reach the lock
@@ -441,7 +436,7 @@ def test_snapshot_takes_text_and_audio_together(workspace, tmp_path, monkeypatch
     [old] = pending(workspace)
     old_wav = (pending_wavs / old["file"]).read_bytes()
     seen = {}
-    real_locked = train_feedback.FeedbackStore.locked
+    real_locked = FeedbackStore.locked
 
     @contextlib.contextmanager
     def locked_then_replaced(store):
@@ -452,11 +447,11 @@ def test_snapshot_takes_text_and_audio_together(workspace, tmp_path, monkeypatch
             replace("new.wav", "tu yî, ne ez")
 
     def stopping_train(args, clips, eval_clips, weights, **kwargs):
-        seen["text"] = dict((c.file, c.text) for c in clips)[f"feedback_{old['file']}"]
+        seen["text"] = {c.file: c.text for c in clips}[f"feedback_{old['file']}"]
         seen["wav"] = (args.data_dir / "wavs" / f"feedback_{old['file']}").read_bytes()
-        raise train_feedback.TrainingError("stopped by the test")
+        raise TrainingError("stopped by the test")
 
-    monkeypatch.setattr(train_feedback.FeedbackStore, "locked", locked_then_replaced)
+    monkeypatch.setattr(FeedbackStore, "locked", locked_then_replaced)
     monkeypatch.setattr(train_feedback, "train", stopping_train)
     assert feedback(workspace, *round_args()) == 1
     assert seen["text"] == "ez im tu yî" and seen["wav"] == old_wav
@@ -476,7 +471,7 @@ def test_feedback_id_equal_to_a_base_clip_id_overwrites_nothing(workspace, tmp_p
 
     def stopping_train(args, clips, eval_clips, weights, **kwargs):
         seen["staged"] = {c.file: (args.data_dir / "wavs" / c.file).read_bytes() for c in clips}
-        raise train_feedback.TrainingError("stopped by the test")
+        raise TrainingError("stopped by the test")
 
     monkeypatch.setattr(train_feedback, "train", stopping_train)
     assert feedback(workspace, *round_args()) == 1
@@ -525,7 +520,7 @@ def test_round_killed_between_install_and_archive_is_archived_once_and_not_retra
     for i in range(2):
         assert feedback(workspace, "--add_sample", recording(tmp_path, f"i{i}.wav", 80 + i), f"deng {i}") == 0
     first = [e["id"] for e in pending(workspace)]
-    fail_once(monkeypatch, train_feedback.FeedbackStore, "archive_entries")
+    fail_once(monkeypatch, FeedbackStore, "archive_entries")
     with pytest.raises(Killed):
         feedback(workspace, *round_args("--archive_feedback"))
     installed = sha256_of(workspace / "models" / "kurdish" / "model.safetensors")
@@ -561,7 +556,7 @@ def test_round_killed_before_its_model_is_installed_leaves_the_clips_pending(wor
         assert feedback(workspace, "--add_sample", recording(tmp_path, f"u{i}.wav", 90 + i), f"deng {i}") == 0
     entries = pending(workspace)
     model_before = sha256_of(workspace / "models" / "kurdish" / "model.safetensors")
-    fail_once(monkeypatch, train_feedback, "replace_folder")  # the record is written, the swap never happens
+    fail_once(monkeypatch, installation, "replace_folder")  # the record is written, the swap never happens
     with pytest.raises(Killed):
         feedback(workspace, *round_args("--archive_feedback"))
     record = workspace / "training" / "feedback" / "round-in-progress.json"
@@ -579,7 +574,7 @@ def test_kill_between_the_model_swap_and_the_discriminator_swap_is_finished_next
                                                                                       monkeypatch, capsys):
     assert feedback(workspace, "--add_sample", recording(tmp_path, "d.wav", 95), "dengê nû") == 0
     models = workspace / "models"
-    real, calls = train_feedback.replace_folder, []
+    real, calls = installation.replace_folder, []
 
     def killed_at_the_second_swap(source, target):
         calls.append(target)
@@ -587,10 +582,10 @@ def test_kill_between_the_model_swap_and_the_discriminator_swap_is_finished_next
             raise Killed("between the swaps")
         return real(source, target)
 
-    monkeypatch.setattr(train_feedback, "replace_folder", killed_at_the_second_swap)
+    monkeypatch.setattr(installation, "replace_folder", killed_at_the_second_swap)
     with pytest.raises(Killed):
         feedback(workspace, *round_args())
-    monkeypatch.setattr(train_feedback, "replace_folder", real)
+    monkeypatch.setattr(installation, "replace_folder", real)
     round_discriminator = models / ".kurdish-round-discriminator"
     assert calls == [models / "kurdish", models / "kurdish-discriminator"] and round_discriminator.is_dir()
     new_discriminator = sha256_of(round_discriminator / "discriminator.safetensors")
@@ -623,7 +618,7 @@ def test_backups_made_within_the_same_second_are_both_kept(tmp_path):
     backups = []
     for version in ("first", "second"):
         (current / "config.json").write_text(version)
-        backups.append(train_feedback.keep_backup(current, "20261125T000000Z"))
+        backups.append(installation.keep_backup(current, "20261125T000000Z"))
     assert backups[0] != backups[1]
     assert [(b / "config.json").read_text() for b in backups] == ["first", "second"]
 
