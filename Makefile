@@ -28,6 +28,7 @@ demo: venv
 	$(PY) synthesize.py --model $(DEMO)/model --text "$(HELLO)" --output $(DEMO)/hello.wav --seed 0 --asr_model data/judge
 
 test: venv
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q tests
 
 bench: venv

@@ -24,14 +24,11 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "data"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-from speak import write_folder
 
 from kurdish_tts.corpus.dataset import TtsDataset, collate
 from kurdish_tts.corpus.metadata import read_metadata
+from kurdish_tts.samples.espeak import write_folder
 from kurdish_tts.vits.discriminator import load_discriminator
 from kurdish_tts.vits.features import FeatureConfig
 from kurdish_tts.vits.generator import generator_forward

@@ -12,13 +12,9 @@ paths; the numba kernel's first call (compilation, cached on disk afterwards) is
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kurdish_tts.vits.alignment import maximum_path
 

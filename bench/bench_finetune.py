@@ -54,16 +54,13 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "data"))
-sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bench_learning import ORIGINAL_VOICE, PRETRAINED, measure
-from sentences import read_sentences
-from speak import speak_clean, spoken_text, write_folder
 
 import train_vits
+from kurdish_tts.samples.espeak import speak_clean, spoken_text, write_folder
+from kurdish_tts.samples.sentences import read_sentences
 from kurdish_tts.scoring.measures import Recognizer
 from kurdish_tts.synthesis.voice import Settings, Voice
 

@@ -33,14 +33,11 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "data"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from sentences import read_sentences
-from speak import speak_clean, spoken_text, write_folder
-
 import train_vits
+from kurdish_tts.samples.espeak import speak_clean, spoken_text, write_folder
+from kurdish_tts.samples.sentences import read_sentences
 from kurdish_tts.scoring.measures import Recognizer, compare_voices, mcd_dtw
 from kurdish_tts.synthesis.voice import Settings, Voice
 

@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from kurdish_tts.text.normalizer import normalize_text, sentences
 from kurdish_tts.text.vocabulary import build_tokenizer, builtin_vocabulary

@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import resource
-import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -34,15 +33,12 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-from test_train_vits import write_data
 
 import train_vits
 from kurdish_tts.corpus.dataset import collate
 from kurdish_tts.corpus.metadata import read_metadata
+from kurdish_tts.samples.folders import write_data
 from kurdish_tts.training import loop
 from kurdish_tts.training import run as runs
 from kurdish_tts.vits import generator as generator_module

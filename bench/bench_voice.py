@@ -31,13 +31,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "data"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from sentences import read_sentences
-from speak import espeak_version, speak_clean, spoken_text
-
+from kurdish_tts.samples.espeak import espeak_version, speak_clean, spoken_text
+from kurdish_tts.samples.sentences import read_sentences
 from kurdish_tts.scoring.measures import Recognizer, compare_voices
 from kurdish_tts.scoring.references import buzz_like, noise_like
 from kurdish_tts.synthesis.voice import Settings, Voice

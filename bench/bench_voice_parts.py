@@ -29,13 +29,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "data"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from sentences import read_sentences
-from speak import speak_clean, spoken_text
-
+from kurdish_tts.samples.espeak import speak_clean, spoken_text
+from kurdish_tts.samples.sentences import read_sentences
 from kurdish_tts.scoring.measures import Recognizer, character_error_rate
 
 RATE = 16_000
@@ -115,8 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         start = VitsModel.from_pretrained(args.swap).eval()
         print(f"{args.model} against {args.swap}, {len(texts)} held-out sentences, the judge's CER of synthesis:")
         settings = Settings(seed=0, noise_scale=args.noise_scale)
-        for label, model in swapped_models(model, start):
-            voice = Voice.from_model(model, tokenizer)
+        for label, swapped in swapped_models(model, start):
+            voice = Voice.from_model(swapped, tokenizer)
             rate = np.mean([character_error_rate(t, judge(voice.speak(t, settings), RATE)) for t in texts])
             print(f"  {label:45s} {rate:6.1%}", flush=True)
         return 0

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import tempfile
@@ -27,14 +28,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch
-from test_train_vits import write_data
 
 import train_vits
+from kurdish_tts.samples.folders import write_data
 from kurdish_tts.training import loop
 
 SENTENCES = ["ez bîst û pênc salî me û li amedê dijîm", "îro hewa pir xweş e em ê herin baxçe û bilîzin",
@@ -105,7 +104,7 @@ def run_once(data: Path, config: Path, work: Path, precision: str, steps: int, b
         "precision": precision, "steps": steps, "batch": batch, "accumulation": accumulation,
         "device_cap_gb": device_cap_gb, "exit_code": code, "error": error, "wall_s": round(wall, 1),
         "seconds_per_step": round(sum(micro) / len(micro) * accumulation, 3) if micro else None,
-        "finite": bool(losses) and all(all(v == v and abs(v) != float("inf") for v in m.values()) for m in losses),
+        "finite": bool(losses) and all(all(math.isfinite(v) for v in m.values()) for m in losses),
         "scaler_skipped_steps": skipped, "skipped_after_settling": [i for i in skipped if i >= SETTLING_STEPS],
         "final_losses": {k: round(v, 4) for k, v in losses[-1].items()} if losses else None,
         "max_memory_allocated_gb": round(torch.cuda.max_memory_allocated() / 2**30, 2) if cuda else None,

@@ -16,9 +16,6 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "data"))
-sys.path.insert(0, str(ROOT / "bench"))
 
 HELLO = "Ez 25 salî me û ez li Amedê dijîm."  # the Makefile's HELLO
 DEMO = ROOT / "runs" / "demo"
@@ -54,8 +51,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import librosa
     from bench_voice import RATE, draw
-    from speak import speak_clean, spoken_text
 
+    from kurdish_tts.samples.espeak import speak_clean, spoken_text
     from kurdish_tts.scoring.measures import Recognizer, character_error_rate, read_recording
     from kurdish_tts.synthesis.voice import Settings, Voice
 

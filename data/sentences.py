@@ -22,14 +22,16 @@ the text the metadata holds.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import random
 import sys
 from pathlib import Path
 
+from kurdish_tts.samples.sentences import GROUP_SIZES, SENTENCES_FILE
+from kurdish_tts.text.normalizer import normalize_text
+
 HERE = Path(__file__).resolve().parent
-SENTENCES_FILE = HERE / "corpus" / "sentences.tsv"
 SEED = 2026
-GROUP_SIZES = {"heldout": 20, "judge_test": 100, "finetune": 160, "standin": 700, "judge": 1800}
 
 # person -> (subject pronoun, present ending after a consonant, ending after a vowel, "ê" of the future)
 PERSONS = {
@@ -201,7 +203,7 @@ def count_sentence(rng: random.Random) -> str:
 
 def question_sentence(rng: random.Random) -> str:
     who, person = subject(rng)
-    stem, vowel, _, preverb = rng.choice(INTRANSITIVE[:5])
+    stem, vowel, _, _ = rng.choice(INTRANSITIVE[:5])
     asks = rng.choice(QUESTION_WORDS)
     if stem == "ç":
         return capitalise([who, asks, conjugate(stem, vowel, person), rng.choice(GOALS)], "?")
@@ -221,19 +223,14 @@ MAKERS = [(transitive_sentence, 3), (intransitive_sentence, 3), (description_sen
 
 def demo_sentences() -> set[str]:
     """The demo corpus' sentences, as the normaliser speaks them: none may appear here."""
-    sys.path.insert(0, str(HERE.parent))
-    import make_demo
-
-    from kurdish_tts.text.normalizer import normalize_text
-
+    spec = importlib.util.spec_from_file_location("make_demo", HERE / "make_demo.py")  # a script beside this one
+    make_demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_demo)
     return {normalize_text(s).text for s in make_demo.SENTENCES.splitlines() if s.strip()}
 
 
 def generate() -> list[tuple[str, str, str]]:
     """-> [(id, group, sentence)], the same list every time."""
-    sys.path.insert(0, str(HERE.parent))
-    from kurdish_tts.text.normalizer import normalize_text
-
     rng = random.Random(SEED)
     banned = demo_sentences()
     seen: set[str] = set()
@@ -261,14 +258,6 @@ def generate() -> list[tuple[str, str, str]]:
 
 def render(rows: list[tuple[str, str, str]]) -> str:
     return "id\tgroup\tsentence\n" + "".join(f"{i}\t{g}\t{s}\n" for i, g, s in rows)
-
-
-def read_sentences(group: str | None = None, path: Path = SENTENCES_FILE) -> list[tuple[str, str]]:
-    """[(id, sentence)] of one group (all groups when None), from the committed file."""
-    rows = [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines()[1:]]
-    if group is not None and group not in GROUP_SIZES:
-        raise ValueError(f"unknown sentence group {group!r}: use one of {', '.join(GROUP_SIZES)}")
-    return [(i, s) for i, g, s in rows if group is None or g == group]
 
 
 def main(argv: list[str] | None = None) -> int:

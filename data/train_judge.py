@@ -33,14 +33,11 @@ import soundfile as sf
 import torch
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE))
-
-from sentences import read_sentences
-from speak import SPEED, espeak_version, speak_clean, spoken_text
 
 from kurdish_tts.corpus.audio import write_wav
 from kurdish_tts.files import replace_folder
+from kurdish_tts.samples.espeak import SPEED, espeak_version, speak_clean, spoken_text
+from kurdish_tts.samples.sentences import read_sentences
 from kurdish_tts.scoring.measures import character_error_rate
 from kurdish_tts.scoring.references import buzz_like, noise_like
 from kurdish_tts.text.vocabulary import MMS_KURMANJI_VOCAB

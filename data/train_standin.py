@@ -29,12 +29,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(HERE))
-
-from speak import espeak_version, write_folder
 
 from kurdish_tts.files import replace_folder
+from kurdish_tts.samples.espeak import espeak_version, write_folder
 from kurdish_tts.text import normalizer
 
 CONFIG = ROOT / "configs" / "standin.json"

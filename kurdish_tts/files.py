@@ -53,14 +53,14 @@ def replace_folder(source: Path, target: Path) -> None:
     shutil.rmtree(aside, ignore_errors=True)
 
 
-def restore_replaced_folder(target: Path, lock: AbstractContextManager = nullcontext()) -> bool:
+def restore_replaced_folder(target: Path, lock: AbstractContextManager | None = None) -> bool:
     """Undo half a `replace_folder` that a kill interrupted between its two renames (only the old
     folder, renamed aside, is left): put it back, under `lock` when there is something to do.
     True when it did."""
     aside = _aside(target)
     if target.exists() or not aside.is_dir():
         return False
-    with lock:
+    with lock or nullcontext():
         if target.exists() or not aside.is_dir():  # another process was first
             return False
         os.replace(aside, target)

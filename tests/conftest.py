@@ -1,94 +1,17 @@
-"""Shared fixtures: generated speech-like audio and Common Voice datasets in every input layout."""
+"""Shared fixtures: a Common Voice release folder and a tiny random model (helpers.py has the rest)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import os
-import sys
+
+os.environ["HF_HUB_OFFLINE"] = "1"  # the hub is never reached from the tests: set before any library reads it
+
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile as sf
+from helpers import random_model
 
-os.environ["HF_HUB_OFFLINE"] = "1"  # the hub is never reached from the tests
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-CV_HEADER = ["client_id", "path", "sentence_id", "sentence", "sentence_domain", "up_votes", "down_votes",
-             "age", "gender", "accents", "variant", "locale", "segment"]
-
-
-def speech_like(seconds: float, rate: int = 16000, seed: int = 0, pad: float = 0.4, pitch: float = 140.0) -> np.ndarray:
-    """A voiced, syllable-modulated tone of `seconds` with `pad` s of faint noise at both ends."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * rate)) / rate
-    f0 = pitch * (1 + 0.1 * np.sin(2 * np.pi * 0.7 * t))
-    phase = 2 * np.pi * np.cumsum(f0) / rate
-    voiced = sum(np.sin(k * phase) / k for k in range(1, 8))
-    syllables = 0.5 * (1 - np.cos(2 * np.pi * 4 * t)) ** 2
-    signal = 0.3 * voiced * syllables + 0.005 * rng.standard_normal(t.size)
-    edge = 0.0005 * rng.standard_normal(int(pad * rate))
-    return np.concatenate([edge, signal, edge]).astype(np.float32)
-
-
-def encode(audio: np.ndarray, rate: int, fmt: str = "MP3", subtype: str | None = None) -> bytes:
-    buffer = io.BytesIO()
-    sf.write(buffer, audio, rate, format=fmt, subtype=subtype)
-    return buffer.getvalue()
-
-
-def default_rows(n: int = 8) -> list[dict]:
-    """`n` good rows from two speakers, with digits, capitals and punctuation in the text."""
-    sentences = ["Ez 25 salî me.", "Îro hewa pir xweş e!", "Şêx û Ç: “baş”", "Ew di sala 1984an de hat.",
-                 "Bihayê wê 3,5 lîre ye?", "Em ê sibê biçin Amedê.", "Rojbaş, tu çawa yî?", "Ez ji te hez dikim."]
-    return [
-        {"client_id": "a" * 64 if i % 3 else "b" * 64, "sentence": sentences[i % len(sentences)],
-         "seconds": 1.4 + 0.15 * (i % 5), "up_votes": 2, "down_votes": 0, "gender": "female_feminine" if i % 3 else "male_masculine"}
-        for i in range(n)
-    ]
-
-
-def write_release(folder: Path, rows: list[dict], rate: int = 44100) -> Path:
-    """A Common Voice release folder: validated.tsv (13 columns) and clips/*.mp3.
-
-    A row may carry `audio` (raw bytes to store as is), `missing` (no file written) or `path`.
-    """
-    clips = folder / "clips"
-    clips.mkdir(parents=True, exist_ok=True)
-    with (folder / "validated.tsv").open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, delimiter="\t", quoting=csv.QUOTE_NONE, escapechar="\\", lineterminator="\n")
-        writer.writerow(CV_HEADER)
-        for i, row in enumerate(rows):
-            name = row.get("path", f"common_voice_kmr_{i}.mp3")
-            if not row.get("missing") and "/" not in name:
-                data = row.get("audio")
-                if data is None:
-                    data = encode(speech_like(row["seconds"], rate, seed=i), rate)
-                (clips / name).write_bytes(data)
-            writer.writerow([row["client_id"], name, f"s{i}", row["sentence"], "", row.get("up_votes", 2),
-                             row.get("down_votes", 0), "twenties", row.get("gender", ""), "", "", "kmr", ""])
-    return folder
-
-
-def hub_table(rows: list[dict], audio_column: str = "path", rate: int = 16000):
-    """A `datasets.Dataset` in the hub mirror layout, audio as a {bytes, path} struct column.
-
-    A row may carry `audio` (the bytes to store, None for none) or `path` (the name inside the struct).
-    """
-    import datasets
-
-    records = {"client_id": [], audio_column: [], "sentence": [], "up_votes": [], "down_votes": [], "gender": []}
-    for i, row in enumerate(rows):
-        records["client_id"].append(row["client_id"])
-        data = row["audio"] if "audio" in row else encode(speech_like(row["seconds"], rate, seed=i), rate, "WAV")
-        records[audio_column].append({"bytes": data, "path": row.get("path", f"common_voice_kmr_{i}.mp3")})
-        records["sentence"].append(row["sentence"])
-        records["up_votes"].append(row.get("up_votes", 2))
-        records["down_votes"].append(row.get("down_votes", 0))
-        records["gender"].append(row.get("gender", ""))
-    return datasets.Dataset.from_dict(records)
+from kurdish_tts.samples.commonvoice import default_rows, write_release
 
 
 @pytest.fixture
@@ -96,5 +19,6 @@ def release(tmp_path) -> Path:
     return write_release(tmp_path / "cv-corpus-test" / "kmr", default_rows())
 
 
-def read_metadata_lines(path: Path) -> list[tuple[str, str]]:
-    return [tuple(line.split("|")) for line in path.read_text(encoding="utf-8").splitlines()]
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    return random_model(tmp_path_factory.mktemp("model"), seed=0)

@@ -9,11 +9,7 @@ import sys
 from pathlib import Path
 
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from test_train_vits import args_for
+from helpers import args_for
 
 import train_vits
 from kurdish_tts.corpus.dataset import collate

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_train_vits import TINY, args_for, write_data
+from helpers import TINY, args_for
 
 import train_vits
+from kurdish_tts.samples.folders import write_data
 from kurdish_tts.vits.discriminator import DiscriminatorConfig, VitsDiscriminator
 
 

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_train_vits import args_for, write_data
+from helpers import args_for
 
 import train_vits
 from kurdish_tts.corpus.metadata import read_metadata, write_metadata
+from kurdish_tts.samples.folders import write_data
 
 # "--discriminator_warmup_steps 2" and "--learning_rate 2e-3" come from args_for
 

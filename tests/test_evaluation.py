@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from conftest import speech_like
-from test_synthesize import model_dir  # noqa: F401  (fixture)
+from helpers import random_model
 
 import synthesize
 from kurdish_tts.corpus.metadata import Clip, write_metadata
+from kurdish_tts.samples.signals import speech_like
 from kurdish_tts.scoring import measures
 from kurdish_tts.scoring.measures import (
     MCD_SCALE,
@@ -90,7 +90,7 @@ def test_character_error_rate():
 
 
 @pytest.fixture
-def second_model(model_dir, tmp_path):  # noqa: F811
+def second_model(model_dir, tmp_path):
     from transformers import VitsModel
 
     model = VitsModel.from_pretrained(model_dir)
@@ -115,7 +115,7 @@ def eval_set(folder, texts=("ez ji te hez dikim", "rojbaş tu çawa yî", "av sa
     return folder / "metadata_eval.csv"
 
 
-def test_evaluate_two_models_writes_table_report_and_picture(model_dir, second_model, tmp_path, capsys):  # noqa: F811
+def test_evaluate_two_models_writes_table_report_and_picture(model_dir, second_model, tmp_path, capsys):
     metadata = eval_set(tmp_path / "training")
     report = tmp_path / "out" / "report.json"
     assert synthesize.main(["--evaluate", "--model", str(model_dir), "--model", str(second_model), "--metadata",
@@ -132,11 +132,11 @@ VOICE_ARGS = ["--speaking_rate", "2.0", "--noise_scale", "0.3", "--noise_scale_d
               "--batch_size", "2"]
 
 
-def test_evaluation_speaks_with_the_voice_settings_given(model_dir, tmp_path, monkeypatch):  # noqa: F811
+def test_evaluation_speaks_with_the_voice_settings_given(model_dir, tmp_path, monkeypatch):
     metadata = eval_set(tmp_path / "training", ["ez ji te hez dikim. rojbaş tu çawa yî", "av sar e"])
     heard = []
     speak = Voice.speak
-    monkeypatch.setattr(Voice, "speak", lambda self, text, settings=Settings(): heard.append(settings) or speak(self, text, settings))
+    monkeypatch.setattr(Voice, "speak", lambda self, text, settings=None: heard.append(settings) or speak(self, text, settings))
     assert synthesize.main(["--model", str(model_dir), "--text", "ez", "--output", str(tmp_path / "x.wav"), *VOICE_ARGS]) == 0
     spoken = heard.pop()  # what plain synthesis speaks with
     assert spoken == Settings(2.0, 0.3, 0.2, None, 7, 2)
@@ -155,9 +155,7 @@ def test_evaluation_speaks_with_the_voice_settings_given(model_dir, tmp_path, mo
 
 
 def test_evaluation_honours_the_speaker(tmp_path):
-    from test_synthesize import tiny_model
-
-    folder = tiny_model(tmp_path / "model", num_speakers=3, speaker_embedding_size=8)
+    folder = random_model(tmp_path / "model", num_speakers=3, speaker_embedding_size=8)
     metadata = eval_set(tmp_path / "training", ["ez ji te hez dikim"])
     mcds = []
     for speaker in ("0", "2"):
@@ -180,7 +178,7 @@ def test_evaluation_honours_the_speaker(tmp_path):
     (["--report", "r.json"], "--report does not combine with plain synthesis: evaluation options apply only with --evaluate"),
     (["--export_onnx", "onnx", "--asr_model", "asr"], "--asr_model does not combine with --export_onnx"),
 ])
-def test_options_of_another_mode_are_refused(model_dir, tmp_path, monkeypatch, capsys, argv, message):  # noqa: F811
+def test_options_of_another_mode_are_refused(model_dir, tmp_path, monkeypatch, capsys, argv, message):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as exit_:
         synthesize.main(["--model", str(model_dir), *argv])
@@ -188,7 +186,7 @@ def test_options_of_another_mode_are_refused(model_dir, tmp_path, monkeypatch, c
     assert list(tmp_path.iterdir()) == []  # nothing ran
 
 
-def test_evaluation_errors(model_dir, tmp_path, capsys):  # noqa: F811
+def test_evaluation_errors(model_dir, tmp_path, capsys):
     assert synthesize.main(["--evaluate", "--model", str(model_dir), "--metadata", str(tmp_path / "none.csv")]) == 1
     assert "not found" in capsys.readouterr().err
     metadata = eval_set(tmp_path / "data")
@@ -246,7 +244,7 @@ def absolute_name(metadata):
     (absolute_name, [], "x.wav (name each recording as <id>.wav, without a folder, or remove its line)"),
     (None, ["--speaker_id", "1"], "--speaker_id needs a multi-speaker model"),
 ])
-def test_evaluation_set_errors_are_one_line(model_dir, tmp_path, capsys, spoil, argv, message):  # noqa: F811
+def test_evaluation_set_errors_are_one_line(model_dir, tmp_path, capsys, spoil, argv, message):
     metadata = eval_set(tmp_path / "training")
     if spoil:
         spoil(metadata)
@@ -284,7 +282,7 @@ def tiny_recognizer(folder):
 
 
 @pytest.mark.parametrize("rate", [16000, 22050])  # the recogniser wants 16 kHz: other rates are resampled for it
-def test_asr_model_gives_a_character_error_rate(model_dir, tmp_path, rate):  # noqa: F811
+def test_asr_model_gives_a_character_error_rate(model_dir, tmp_path, rate):
     data = tmp_path / "training"
     (data / "wavs").mkdir(parents=True)
     sf.write(data / "wavs" / "e0.wav", speech_like(1.5, rate, seed=0), rate, subtype="PCM_16")
@@ -298,7 +296,7 @@ def test_asr_model_gives_a_character_error_rate(model_dir, tmp_path, rate):  # n
     assert scores["summary"][str(model_dir)]["cer_mean"] == pytest.approx(cer)
 
 
-def test_plain_synthesis_says_what_the_recogniser_hears(model_dir, tmp_path, capsys):  # noqa: F811
+def test_plain_synthesis_says_what_the_recogniser_hears(model_dir, tmp_path, capsys):
     out = tmp_path / "hello.wav"
     assert synthesize.main(["--model", str(model_dir), "--text", "Ez 25 salî me.", "--output", str(out),
                             "--asr_model", str(tiny_recognizer(tmp_path / "asr"))]) == 0
@@ -310,7 +308,7 @@ def test_plain_synthesis_says_what_the_recogniser_hears(model_dir, tmp_path, cap
     assert not (tmp_path / "x.wav").exists()
 
 
-def test_an_empty_recording_is_refused_before_synthesis(model_dir, tmp_path, capsys):  # noqa: F811
+def test_an_empty_recording_is_refused_before_synthesis(model_dir, tmp_path, capsys):
     metadata = eval_set(tmp_path / "training", ["ez ji te hez dikim"])
     sf.write(metadata.parent / "wavs" / "e0.wav", np.zeros(0, np.float32), 16000, subtype="PCM_16")
     assert synthesize.main(["--evaluate", "--model", str(model_dir), "--metadata", str(metadata),
@@ -319,7 +317,7 @@ def test_an_empty_recording_is_refused_before_synthesis(model_dir, tmp_path, cap
     assert "1 recording unreadable in" in err and "e0.wav" in err and len(err.splitlines()) == 1
 
 
-def test_a_stereo_recording_is_scored_as_its_downmix(model_dir, tmp_path):  # noqa: F811
+def test_a_stereo_recording_is_scored_as_its_downmix(model_dir, tmp_path):
     metadata = eval_set(tmp_path / "training", ["ez ji te hez dikim"])
     wavs, voice = metadata.parent / "wavs", speech_like(1.5, seed=0)
     sf.write(wavs / "e0.wav", np.stack([voice, 0.5 * voice], axis=1), 16000, subtype="PCM_16")
@@ -333,7 +331,7 @@ def test_a_stereo_recording_is_scored_as_its_downmix(model_dir, tmp_path):  # no
     assert stereo["duration_ratio"] == pytest.approx(mono.duration_ratio, rel=1e-3)
 
 
-def test_score_model_is_deterministic_without_a_seed(model_dir, tmp_path):  # noqa: F811
+def test_score_model_is_deterministic_without_a_seed(model_dir, tmp_path):
     metadata = eval_set(tmp_path / "training", ["ez ji te hez dikim", "av sar e"])
     clips, voice = [Clip("e0.wav", "ez ji te hez dikim"), Clip("e1.wav", "av sar e")], Voice(model_dir)
     runs = [score_model(voice, "m", metadata.parent, clips, settings=settings)
@@ -342,7 +340,7 @@ def test_score_model_is_deterministic_without_a_seed(model_dir, tmp_path):  # no
     assert runs[0] != score_model(voice, "m", metadata.parent, clips, settings=Settings(seed=1))
 
 
-def test_the_picture_draws_every_signal_at_the_recording_rate(model_dir, tmp_path, monkeypatch):  # noqa: F811
+def test_the_picture_draws_every_signal_at_the_recording_rate(model_dir, tmp_path, monkeypatch):
     data = tmp_path / "training"
     (data / "wavs").mkdir(parents=True)
     sf.write(data / "wavs" / "e0.wav", speech_like(1.5, rate=22050), 22050, subtype="PCM_16")
@@ -359,7 +357,7 @@ def test_the_picture_draws_every_signal_at_the_recording_rate(model_dir, tmp_pat
     assert report.with_suffix(".png").stat().st_size > 10_000
 
 
-def test_report_pointing_at_a_folder_is_a_one_line_error(model_dir, tmp_path, capsys):  # noqa: F811
+def test_report_pointing_at_a_folder_is_a_one_line_error(model_dir, tmp_path, capsys):
     metadata = eval_set(tmp_path / "training", ["ez ji te hez dikim"])
     (tmp_path / "out").mkdir()
     (tmp_path / "r.png").mkdir()
@@ -374,7 +372,7 @@ def test_report_pointing_at_a_folder_is_a_one_line_error(model_dir, tmp_path, ca
     assert not (tmp_path / "p.png").exists()
 
 
-def test_report_files_are_replaced_whole_or_not_at_all(model_dir, tmp_path, capsys):  # noqa: F811
+def test_report_files_are_replaced_whole_or_not_at_all(model_dir, tmp_path, capsys):
     metadata = eval_set(tmp_path / "training", ["ez ji te hez dikim"])
     report = tmp_path / "out" / "report.json"
     argv = ["--evaluate", "--model", str(model_dir), "--metadata", str(metadata), "--report", str(report)]

@@ -4,15 +4,16 @@ the decoder's weight norm, the MMS vocabulary in --init_config."""
 import json
 
 import torch
-from conftest import ROOT
+from helpers import ROOT
 from transformers import VitsConfig, VitsModel
 
 from kurdish_tts.vits.duration import decode_durations, encode_durations, stochastic_duration_nll, text_condition
 from kurdish_tts.vits.weights import add_decoder_weight_norm, initialize_like_vits, plain_state_dict, train_every_token
 
-SMALL = dict(vocab_size=36, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, ffn_dim=64, flow_size=16,
-             upsample_initial_channel=32, use_stochastic_duration_prediction=True, duration_predictor_filter_channels=32,
-             prior_encoder_num_wavenet_layers=2, posterior_encoder_num_wavenet_layers=2, layerdrop=0.0)
+SMALL = {"vocab_size": 36, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "ffn_dim": 64,
+         "flow_size": 16, "upsample_initial_channel": 32, "use_stochastic_duration_prediction": True,
+         "duration_predictor_filter_channels": 32, "prior_encoder_num_wavenet_layers": 2,
+         "posterior_encoder_num_wavenet_layers": 2, "layerdrop": 0.0}
 
 
 def small_model(seed: int = 0, vits_init: bool = True) -> VitsModel:
@@ -111,10 +112,9 @@ def test_token_zero_learns():
 
 def test_init_config_with_the_mms_vocabulary(tmp_path, capsys):
     """A config naming "vocabulary": "mms" trains with MMS Kurmanji's ids (n at 0) and saves that tokenizer."""
-    from conftest import speech_like
-
     import train_vits
     from kurdish_tts.corpus.audio import write_wav
+    from kurdish_tts.samples.signals import speech_like
 
     data = tmp_path / "data"
     (data / "wavs").mkdir(parents=True)

@@ -10,13 +10,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from conftest import ROOT
-
-sys.path.insert(0, str(ROOT / "data"))
-import sentences
-from test_train_vits import weights, write_data
+from helpers import ROOT, load_script, weights
 
 import train_vits
+from kurdish_tts.samples.espeak import speak_clean, spoken_text, write_folder
+from kurdish_tts.samples.folders import write_data
+from kurdish_tts.samples.sentences import GROUP_SIZES, read_sentences
 from kurdish_tts.scoring.measures import Recognizer, character_error_rate
 from kurdish_tts.scoring.references import buzz_like, noise_like
 from kurdish_tts.text.vocabulary import MMS_KURMANJI_VOCAB
@@ -62,9 +61,7 @@ def test_finetuning_the_standin_trains_every_part(tmp_path):
 
 def test_the_judge_hears_espeak_ng_and_not_a_buzz():
     clip, rate = sf.read(HELDOUT_CLIP, dtype="float32")
-    text = sentences.read_sentences("heldout")[0][1]
-    from speak import spoken_text
-
+    text = read_sentences("heldout")[0][1]
     expected = spoken_text(text)
     judge = Recognizer(JUDGE)
     assert character_error_rate(expected, judge(clip, rate)) < 0.15
@@ -76,9 +73,10 @@ def test_the_judge_hears_espeak_ng_and_not_a_buzz():
 
 
 def test_the_sentence_groups_are_fixed_and_apart():
+    sentences = load_script("data/sentences.py")
     assert sentences.main(["--check"]) == 0  # the committed list is the grammar's
-    groups = {g: [s for _, s in sentences.read_sentences(g)] for g in sentences.GROUP_SIZES}
-    assert {g: len(s) for g, s in groups.items()} == sentences.GROUP_SIZES
+    groups = {g: [s for _, s in read_sentences(g)] for g in GROUP_SIZES}
+    assert {g: len(s) for g, s in groups.items()} == GROUP_SIZES
     spoken = {g: {s.lower().strip(".?!") for s in v} for g, v in groups.items()}
     names = list(spoken)
     for i, a in enumerate(names):
@@ -86,16 +84,14 @@ def test_the_sentence_groups_are_fixed_and_apart():
             assert not spoken[a] & spoken[b], (a, b)
     assert not set().union(*spoken.values()) & {s.replace(",", "") for s in sentences.demo_sentences()}
     with pytest.raises(ValueError, match="unknown sentence group"):
-        sentences.read_sentences("train")
+        read_sentences("train")
 
 
 @needs_espeak
 def test_speak_writes_the_on_disk_contract(tmp_path):
-    from speak import main
-
     from kurdish_tts.corpus.metadata import read_metadata
 
-    assert main(["--train", "finetune", "--eval", "heldout", "--voice", "ku+m3", "--limit", "3",
+    assert load_script("data/speak.py").main(["--train", "finetune", "--eval", "heldout", "--voice", "ku+m3", "--limit", "3",
                  "--output", str(tmp_path / "d")]) == 0
     train, held = read_metadata(tmp_path / "d" / "metadata.csv"), read_metadata(tmp_path / "d" / "metadata_eval.csv")
     assert len(train) == 3 and len(held) == 20
@@ -108,19 +104,17 @@ def test_speak_writes_the_on_disk_contract(tmp_path):
 
 @needs_espeak
 def test_the_committed_heldout_clip_is_what_speak_makes():
-    from speak import speak_clean
-
     clip, _ = sf.read(HELDOUT_CLIP, dtype="float32")
-    made = speak_clean(sentences.read_sentences("heldout")[0][1], "ku")
+    made = speak_clean(read_sentences("heldout")[0][1], "ku")
     assert len(made) == len(clip) and np.abs(made - clip).max() < 2e-4  # 16-bit rounding
-    version = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True).stdout
+    version = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True, check=True).stdout
     assert json.loads((PRETRAINED / "build.json").read_text())["espeak_ng"] in version
 
 
 def test_the_standin_build_trains_in_chunks_changes_recipe_at_each_phase_and_resumes(tmp_path, monkeypatch):
     """The orchestration of data/train_standin.py, with the training and the publication recorded
     instead of run: chunks, where each phase starts (a new run from the last weights), resumes."""
-    import train_standin
+    train_standin = load_script("data/train_standin.py")
 
     calls, published = [], []
 
@@ -157,24 +151,27 @@ def test_the_standin_build_trains_in_chunks_changes_recipe_at_each_phase_and_res
 
 
 @needs_espeak
-def test_the_recipe_grid_trains_scores_each_point_and_resumes(tmp_path, capsys, monkeypatch):
-    sys.path.insert(0, str(ROOT / "bench"))
-    import bench_finetune
-
-    argv = ["--recipes", "own", "frozen", "--seeds", "1", "--steps", "2", "--points", "0", "1", "2", "--clips", "4",
-            "--sentences", "2", "--batch_size", "2", "--work", str(tmp_path / "work"),
-            "--output", str(tmp_path / "finetune.json"), "--picture", str(tmp_path / "finetune.png")]
-    assert bench_finetune.main(argv) == 0
+def test_the_recipe_grid_trains_scores_each_point_and_resumes(tmp_path):
+    argv = [sys.executable, str(ROOT / "bench" / "bench_finetune.py"), "--recipes", "own", "frozen", "--seeds", "1",
+            "--steps", "2", "--points", "0", "1", "2", "--clips", "4", "--sentences", "2", "--batch_size", "2",
+            "--work", str(tmp_path / "work"), "--output", str(tmp_path / "finetune.json"),
+            "--picture", str(tmp_path / "finetune.png")]
+    first = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert first.returncode == 0, first.stderr[-2000:]
     results = json.loads((tmp_path / "finetune.json").read_text())
     assert set(results["runs"]) == {"own/1", "frozen/1"} and results["sentences"] == 2
     for scores in results["runs"].values():
         assert list(scores) == ["0", "1", "2"] and scores["0"] == results["start"]
         assert all(0 <= scores[p]["cer"] and scores[p]["to_target"] > 0 for p in scores)
     assert results["runs"]["own/1"]["2"] != results["start"]  # the step-2 checkpoint was scored, not the start
-    assert "| frozen | 2 |" in capsys.readouterr().out and (tmp_path / "finetune.png").stat().st_size > 1000
-    trained = []
-    monkeypatch.setattr(train_vits, "main", lambda argv: trained.append(argv) or 0)
-    assert bench_finetune.main(argv) == 0 and trained == []  # a second run reuses every run's scores
+    assert "| frozen | 2 |" in first.stdout and (tmp_path / "finetune.png").stat().st_size > 1000
+    made = sorted((tmp_path / "work").glob("*-seed1-2/**/*.safetensors")) + sorted((tmp_path / "work").glob("*/scores.json"))
+    stamps = {path: path.stat().st_mtime_ns for path in made}
+    second = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert second.returncode == 0, second.stderr[-2000:]
+    # a second run reuses every run's weights and scores: nothing trained or scored again
+    assert len(stamps) > 4 and {path: path.stat().st_mtime_ns for path in made} == stamps
+    assert json.loads((tmp_path / "finetune.json").read_text()) == results
 
 
 @needs_espeak
@@ -184,8 +181,6 @@ def test_a_short_fine_tune_of_the_standin_with_the_defaults_keeps_it_speaking(tm
     it never heard: the generator trains, and loudness and the judge's CER stay within bounds.
     (At 1e-4 the same 6 steps raise the CER of the 1,549-step stand-in from 0.47 to 0.63, and to
     0.53 on clips of its own voice: Adam's first steps move every weight by the full rate.)"""
-    from speak import speak_clean, spoken_text, write_folder
-
     from kurdish_tts.scoring.measures import loudness_ratio
     from kurdish_tts.synthesis.voice import Settings, Voice
 
@@ -199,7 +194,7 @@ def test_a_short_fine_tune_of_the_standin_with_the_defaults_keeps_it_speaking(tm
     before, after = weights(PRETRAINED / "model"), weights(tmp_path / "model")
     assert any(not torch.equal(before[k].float(), after[k].float()) for k in before if k.startswith("decoder."))
     judge = Recognizer(JUDGE)
-    heldout = sentences.read_sentences("heldout")[:4]
+    heldout = read_sentences("heldout")[:4]
     scores = {}
     for name, folder in (("before", PRETRAINED / "model"), ("after", tmp_path / "model")):
         voice = Voice(folder)

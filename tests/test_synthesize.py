@@ -7,26 +7,10 @@ import shutil
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import ROOT
+from helpers import random_model
 
 import synthesize
 from kurdish_tts.synthesis.voice import Settings, Voice
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    import torch
-    from transformers import VitsConfig, VitsModel
-
-    from kurdish_tts.text.vocabulary import builtin_vocabulary, write_tokenizer_files
-
-    values = json.loads((ROOT / "configs" / "tiny.json").read_text())
-    values.pop("discriminator")
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("model")
-    VitsModel(VitsConfig(**values)).save_pretrained(folder)
-    write_tokenizer_files(folder, builtin_vocabulary())
-    return folder
 
 
 def test_same_seed_same_audio_and_rtf(model_dir, tmp_path, capsys):
@@ -135,20 +119,6 @@ def test_out_of_range_options_are_parser_errors(model_dir, tmp_path, capsys, arg
     assert not (tmp_path / "x.wav").exists()
 
 
-def tiny_model(folder, **changes):
-    import torch
-    from transformers import VitsConfig, VitsModel
-
-    from kurdish_tts.text.vocabulary import builtin_vocabulary, write_tokenizer_files
-
-    values = json.loads((ROOT / "configs" / "tiny.json").read_text())
-    values.pop("discriminator")
-    torch.manual_seed(1)
-    VitsModel(VitsConfig(**{**values, **changes})).save_pretrained(folder)
-    write_tokenizer_files(folder, builtin_vocabulary())
-    return folder
-
-
 def test_onnx_export_speaks_like_pytorch(model_dir, tmp_path, capsys):
     from kurdish_tts.synthesis.engines import OnnxEngine
 
@@ -166,7 +136,7 @@ def test_onnx_export_speaks_like_pytorch(model_dir, tmp_path, capsys):
 
 
 def test_onnx_export_of_a_stochastic_multi_speaker_model(tmp_path):
-    folder = tiny_model(tmp_path / "model", use_stochastic_duration_prediction=True, num_speakers=3,
+    folder = random_model(tmp_path / "model", use_stochastic_duration_prediction=True, num_speakers=3,
                         speaker_embedding_size=8)
     assert synthesize.main(["--model", str(folder), "--export_onnx", str(tmp_path / "onnx")]) == 0
     text = "Hewa îro pir xweş e. Em ê herin baxçe û bi hev re 12 sêvan bixwin."

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT
+from helpers import ROOT
 
 from kurdish_tts.vits.alignment import maximum_path, monotonic_alignment_search
 from kurdish_tts.vits.discriminator import (
@@ -170,8 +170,8 @@ def test_bf16_autocast_gives_fp32_losses():
         if isinstance(module, torch.nn.Conv1d):
             module.register_forward_hook(lambda m, i, o: duration_dtypes.append(o.dtype))
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        loss_g, loss_d, metrics, out = compute_losses(model, discriminator, batch, FeatureConfig(), LossWeights(),
-                                                      segment_frames=8)
+        loss_g, loss_d, _, out = compute_losses(model, discriminator, batch, FeatureConfig(), LossWeights(),
+                                                segment_frames=8)
     assert out.waveform_fake.dtype == torch.bfloat16  # the networks did run in bf16
     assert duration_dtypes and set(duration_dtypes) == {torch.float32}  # all of the duration loss in fp32
     with torch.autocast("cpu", dtype=torch.bfloat16):  # the alignment search works on fp32 likelihoods
@@ -209,7 +209,7 @@ def test_segments_lie_inside_each_clip_and_take_exactly_those_frames():
         taken = take_segments(values, starts, 8)
         for b in range(4):
             torch.testing.assert_close(taken[b], values[b, :, starts[b]:starts[b] + 8])
-    assert set(int(random_segments(lengths, 8)[1]) for _ in range(200)) == set(range(33))  # every start can come
+    assert {int(random_segments(lengths, 8)[1]) for _ in range(200)} == set(range(33))  # every start can come
     padded = take_segments(values[:1, :, :5], torch.tensor([2]), 8)  # past the end: zeros
     assert padded[0, 0].tolist() == [2.0, 3.0, 4.0, 0, 0, 0, 0, 0]
     assert random_segments(torch.tensor([4, 3]), 8).tolist() == [0, 0]  # every clip shorter than a segment

@@ -186,8 +186,8 @@ def check_scorable(metadata: Path, clips: list[Clip], voices: dict, settings) ->
         elif problem or info.frames == 0:  # no samples: nothing to compare a synthesis with
             unreadable.append(clip.file)
     fix = "put the wavs there or remove their lines; the wavs/ folder lies beside the metadata file"
-    for files, problem, hint in ((outside, "not named as a bare .wav file inside", "name each recording as <id>.wav, "
-                                  "without a folder, or remove its line"),
+    for files, problem, hint in ((outside, "not named as a bare .wav file inside", ("name each recording as <id>.wav, "
+                                  "without a folder, or remove its line")),
                                  (missing, "missing from", fix), (unreadable, "unreadable in", fix)):
         if files:
             raise MetadataError(f"{metadata}: {len(files)} recording{'s' if len(files) > 1 else ''} {problem} {wavs}: "

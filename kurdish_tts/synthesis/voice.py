@@ -21,7 +21,7 @@ from kurdish_tts.synthesis.engines import (
     is_onnx_folder,
     synthesize_batch,
 )
-from kurdish_tts.text.normalizer import CARD_KEY, sentences, version_notice
+from kurdish_tts.text.normalizer import VERSION_KEY, sentences, version_notice
 from kurdish_tts.text.vocabulary import Vocabulary
 
 PAUSE_S = 0.25  # silence between sentences
@@ -114,8 +114,9 @@ class Voice:
         given = (settings.noise_scale, settings.noise_scale_duration, settings.speaking_rate)
         return tuple(float(default if value is None else value) for value, default in zip(given, defaults))
 
-    def speak(self, text: str, settings: Settings = Settings()) -> np.ndarray:
-        """One utterance: float32 mono audio at `self.sampling_rate`."""
+    def speak(self, text: str, settings: Settings | None = None) -> np.ndarray:
+        """One utterance: float32 mono audio at `self.sampling_rate` (the default settings when none are given)."""
+        settings = settings or Settings()
         sentences = self.sentences(text)
         speaker_id = self.speaker(settings)
         rng = np.random.default_rng(settings.seed)  # all the noise of the utterance: same seed, same audio
@@ -139,7 +140,7 @@ def normalizer_notice(model: str | Path) -> str | None:
         text = card.read_text(encoding="utf-8") if card.is_file() else ""
     except (OSError, UnicodeDecodeError):
         return None
-    recorded = hub.card_value(text, CARD_KEY)
+    recorded = hub.card_value(text, VERSION_KEY)
     if recorded is None and "synthesize.py" not in text:
         return None
     try:

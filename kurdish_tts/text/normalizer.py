@@ -446,7 +446,7 @@ def normalize_text(text: str, characters: Collection[str] | None = None) -> Norm
     return NormalizedText(" ".join(piece.text for piece in pieces if piece.text), removed)
 
 
-CARD_KEY = "text_normalizer"  # the key of the version in dataset.json and in a model card's front matter
+VERSION_KEY = "text_normalizer"  # the key of the version in dataset.json and in a model card's front matter
 
 
 def version_notice(recorded: int | None, what: str) -> str | None:
