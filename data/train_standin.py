@@ -30,7 +30,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
-from kurdish_tts.files import replace_folder
+from kurdish_tts.files import replace_folder, write_text_atomic
 from kurdish_tts.samples.espeak import espeak_version, write_folder
 from kurdish_tts.text import normalizer
 
@@ -88,9 +88,7 @@ def publish(work: Path, steps: int, seconds: float) -> None:
               "config": "configs/standin.json",
               "recipe": [[first, recipe] for first, recipe in PHASES if first < steps], "sentences": "standin group of data/corpus/sentences.tsv",
               "command": "python data/train_standin.py", "loss_history": history[-200:]}
-    tmp = PUBLISHED / ".build.json"
-    tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-    tmp.replace(PUBLISHED / "build.json")
+    write_text_atomic(PUBLISHED / "build.json", json.dumps(record, indent=1) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,9 +149,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def write_json(path: Path, values: dict) -> None:
-    tmp = path.with_name(f".{path.name}")
-    tmp.write_text(json.dumps(values, indent=1), encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(values, indent=1))
 
 
 MODEL_CARD = """\
