@@ -7,13 +7,18 @@ log-mel filter banks -> a 4-layer conformer -> characters), small enough to trai
 that `pipeline("automatic-speech-recognition")` and `synthesize.py --evaluate --asr_model`
 load. It learns the `judge` group of data/corpus/sentences.tsv, each sentence spoken three
 times by espeak-ng with a random voice variant, speed and pitch, half of them with noise
-added; it never hears the `heldout`, `judge_test` or `finetune` groups, nor the voice ku+f4.
+added, and `--natural_takes` times by a natural speaker (kurdish_tts/samples/natural.py) of the
+`judge` role in data/corpus/speakers.json, half of those as Common Voice records (room, microphone
+band, noise: kurdish_tts/samples/conditions.py); it never hears the `heldout`, `judge_test` or
+`finetune` groups, the voice ku+f4, nor the natural speakers of the `unheard` and `target` roles.
 
-At the end it is scored on held-out espeak-ng speech (the judge_test group in a voice it knows
-and in ku+f4, which it never heard) and on references that do not speak (white noise, a
-harmonic buzz shaped like speech), and the figures are written to data/judge/scores.json.
+At the end it is scored on held-out speech (the judge_test group in espeak-ng voices it knows and
+in ku+f4; a natural speaker it learnt; the unheard natural speakers clean and as Common Voice
+records) and on references that do not speak (white noise, a harmonic buzz shaped like speech),
+and the figures are written to scores.json beside the model.
 
-    python data/train_judge.py                      # about 45 minutes on 2 CPU cores
+    python data/train_judge.py --init data/judge-espeak --steps 1000   # from the espeak-ng judge: about 1.5 h on 2 cores
+    python data/train_judge.py --natural_takes 0 --steps 1500 --output data/judge-espeak   # the espeak-ng judge
     python data/train_judge.py --steps 200 --output /tmp/judge   # a quick look
 """
 
@@ -36,7 +41,9 @@ HERE = Path(__file__).resolve().parent
 
 from kurdish_tts.corpus.audio import write_wav
 from kurdish_tts.files import replace_folder
+from kurdish_tts.samples.conditions import Conditions, record
 from kurdish_tts.samples.espeak import SPEED, espeak_version, speak_clean, spoken_text
+from kurdish_tts.samples.natural import speak, speakers_for
 from kurdish_tts.samples.sentences import read_sentences
 from kurdish_tts.scoring.measures import character_error_rate
 from kurdish_tts.scoring.references import buzz_like, noise_like
@@ -101,6 +108,29 @@ def render(cache: Path, seed: int) -> list[tuple[Path, str]]:
         return list(pool.map(one, jobs))
 
 
+def render_natural(cache: Path, seed: int, takes: int) -> list[tuple[Path, str]]:
+    """Speak the judge group `takes` times each with a random natural speaker of the judge role,
+    half of the clips as Common Voice records, into `cache` (clips already there are kept)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng, voices = random.Random(seed + 1), speakers_for("judge")
+    jobs = [(cache / f"{clip_id}-natural-{take}.wav", sentence, rng.choice(voices), rng.random() < 0.5,
+             rng.randrange(2**31)) for clip_id, sentence in read_sentences("judge") for take in range(takes)]
+
+    def one(job):
+        path, sentence, voice, recorded, clip_seed = job
+        if not path.is_file():
+            audio = speak(sentence, voice, SAMPLE_RATE)
+            if recorded:
+                audio, _ = record(audio, SAMPLE_RATE, np.random.default_rng(clip_seed), Conditions())
+            write_wav(path, audio, SAMPLE_RATE)
+        return path, spoken_text(sentence)
+
+    cache.mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(2) as pool:
+        return list(pool.map(one, jobs))
+
+
 def featurize(processor, audios: list[np.ndarray], batch: int = 64) -> list[np.ndarray]:
     """Filter-bank features [frames, 160] of each clip (no padding kept)."""
     features = []
@@ -150,8 +180,8 @@ def mean_cer(references: list[str], hypotheses: list[str]) -> float:
     return float(np.mean([character_error_rate(r, h) for r, h in zip(references, hypotheses)]))
 
 
-def score(model, processor) -> dict:
-    """CER on held-out espeak-ng speech and on references that do not speak."""
+def score(model, processor, natural: bool = True) -> dict:
+    """CER on held-out espeak-ng and natural speech and on references that do not speak."""
     test = read_sentences("judge_test")
     texts = [spoken_text(s) for _, s in test]
     results = {}
@@ -159,6 +189,19 @@ def score(model, processor) -> dict:
                         (f"judge_test, voice {UNHEARD_VOICE} (never heard)", UNHEARD_VOICE)):
         audios = [speak_clean(s, voice) for _, s in test]
         results[name] = mean_cer(texts, transcribe(model, processor, audios))
+    if natural:
+        from concurrent.futures import ThreadPoolExecutor
+
+        learnt = speakers_for("judge")[0]
+        for voice, heard in ((learnt, "learnt"), *((v, "never heard") for v in speakers_for("unheard"))):
+            with ThreadPoolExecutor(2) as pool:
+                clean = list(pool.map(speak, [s for _, s in test], [voice] * len(test), [SAMPLE_RATE] * len(test)))
+            results[f"judge_test, natural {voice.name} ({heard})"] = mean_cer(texts, transcribe(model, processor, clean))
+            if heard == "never heard":
+                rng = np.random.default_rng(1)
+                recorded = [record(a, SAMPLE_RATE, rng)[0] for a in clean]
+                results[f"judge_test, natural {voice.name} as Common Voice records (never heard)"] = mean_cer(
+                    texts, transcribe(model, processor, recorded))
     heard = [speak_clean(s, "ku") for _, s in test[:20]]
     rng = np.random.default_rng(0)
     results["white noise"] = mean_cer(texts[:20], transcribe(model, processor, [noise_like(a, rng) for a in heard]))
@@ -175,6 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument("--learning_rate", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--natural_takes", type=int, default=2, help="renderings of each sentence by natural speakers")
+    parser.add_argument("--init", type=Path, help="start from this trained judge instead of random weights")
+    parser.add_argument("--checkpoint", type=Path, default=Path("runs/judge/checkpoint.pt"),
+                        help="saved every 250 steps; a run with the same settings resumes from it")
     args = parser.parse_args(argv)
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
@@ -182,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     scratch = Path(tempfile.mkdtemp(prefix=".judge.", dir=args.output.parent))
     processor = build_processor(scratch)
-    clips = render(args.cache, args.seed)
+    clips = render(args.cache, args.seed) + render_natural(args.cache, args.seed, args.natural_takes)
     print(f"rendered {len(clips)} clips in {time.time() - started:.0f} s", flush=True)
     audios = [sf.read(str(path), dtype="float32")[0] for path, _ in clips]
     features = featurize(processor, audios)
@@ -191,13 +238,28 @@ def main(argv: list[str] | None = None) -> int:
     print(f"features of {len(features)} clips ({sum(map(len, features)) * 0.02 / 3600:.1f} h) "
           f"after {time.time() - started:.0f} s", flush=True)
 
-    model = build_model(len(processor.tokenizer))
+    if args.init:
+        from transformers import Wav2Vec2BertForCTC
+
+        model = Wav2Vec2BertForCTC.from_pretrained(args.init)
+    else:
+        model = build_model(len(processor.tokenizer))
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate, betas=(0.9, 0.98), weight_decay=0.01)
     warmup = max(1, args.steps // 10)
     schedule = torch.optim.lr_scheduler.LambdaLR(  # linear warm-up, then cosine decay to zero
         optimizer, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / args.steps))))
     lengths = [len(f) for f in features]
     step, losses = 0, []
+    settings = {k: str(v) for k, v in vars(args).items() if k not in ("output", "checkpoint")}
+    if args.checkpoint.is_file():
+        saved = torch.load(args.checkpoint, weights_only=True)
+        if saved["settings"] == settings:
+            model.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            schedule.load_state_dict(saved["schedule"])
+            step, losses = saved["step"], saved["losses"]
+            rng.seed(args.seed + step)
+            print(f"resumed from {args.checkpoint} at step {step}", flush=True)
     model.train()
     while step < args.steps:
         for group in batches_of(lengths, args.batch_size, rng):
@@ -213,10 +275,16 @@ def main(argv: list[str] | None = None) -> int:
             if step % 100 == 0:
                 print(f"step {step}/{args.steps}: CTC loss {np.mean(losses[-100:]):.3f} "
                       f"({(time.time() - started) / 60:.1f} min)", flush=True)
+            if step % 250 == 0:
+                args.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+                state = {"settings": settings, "step": step, "losses": losses, "model": model.state_dict(),
+                         "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict()}
+                torch.save(state, args.checkpoint.with_suffix(".tmp"))
+                args.checkpoint.with_suffix(".tmp").replace(args.checkpoint)
             if step >= args.steps:
                 break
 
-    scores = score(model, processor)
+    scores = score(model, processor, natural=args.natural_takes > 0)
     for name, value in scores.items():
         print(f"CER {value:6.1%}  {name}")
     model.save_pretrained(scratch)
@@ -224,6 +292,9 @@ def main(argv: list[str] | None = None) -> int:
     record = {"cer": scores, "steps": args.steps, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
               "training_clips": len(clips), "training_hours": round(sum(lengths) * 0.02 / 3600, 2),
               "voices": VOICES, "unheard_voice": UNHEARD_VOICE, "espeak_ng": espeak_version(), "speed": SPEED,
+              "natural_takes": args.natural_takes, "natural_speakers": [v.name for v in speakers_for("judge")],
+              "unheard_natural_speakers": [v.name for v in speakers_for("unheard") + speakers_for("target")],
+              "initialised_from": str(args.init) if args.init else None,
               "minutes": round((time.time() - started) / 60, 1), "command": "python data/train_judge.py"}
     (scratch / "scores.json").write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (scratch / "README.md").write_text(MODEL_CARD.format(
