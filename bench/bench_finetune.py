@@ -59,7 +59,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from bench_learning import ORIGINAL_VOICE, PRETRAINED, measure
 
 import train_vits
-from kurdish_tts.samples.espeak import speak_clean, spoken_text, write_folder
+from kurdish_tts.samples.espeak import speak_clean, write_folder
+from kurdish_tts.samples.folders import spoken_text
 from kurdish_tts.samples.sentences import read_sentences
 from kurdish_tts.scoring.measures import Recognizer
 from kurdish_tts.synthesis.voice import Settings, Voice
@@ -124,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sentences", type=int, default=20, help="held-out sentences scored at each point")
     parser.add_argument("--target", default="ku+f3")
     parser.add_argument("--learning_rate", type=float, default=1e-4)
+    parser.add_argument("--judge", type=Path, default=ROOT / "data" / "judge",
+                        help="the recogniser for the CER (data/judge-espeak reproduces figures before 2026-12-05)")
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "bench_finetune")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "finetune.json")
@@ -135,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     texts = [spoken_text(s) for _, s in heldout]
     target = [speak_clean(s, args.target) for _, s in heldout]
     original = [speak_clean(s, ORIGINAL_VOICE) for _, s in heldout]
-    recognizer = Recognizer(ROOT / "data" / "judge")
+    recognizer = Recognizer(args.judge)
     data = args.work / f"data-{args.target}-{args.clips}"
     if not (data / "metadata.csv").is_file():
         write_folder(data, args.target, ["finetune"], [], limit=args.clips)

@@ -36,7 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import train_vits
-from kurdish_tts.samples.espeak import speak_clean, spoken_text, write_folder
+from kurdish_tts.samples.espeak import speak_clean, write_folder
+from kurdish_tts.samples.folders import spoken_text
 from kurdish_tts.samples.sentences import read_sentences
 from kurdish_tts.scoring.measures import Recognizer, compare_voices, mcd_dtw
 from kurdish_tts.synthesis.voice import Settings, Voice
@@ -63,13 +64,15 @@ def main(argv: list[str] | None = None) -> int:
                         "one, as with MMS; data/pretrained/discriminator is the stand-in's own)")
     parser.add_argument("--target", default="ku+f3", help="espeak-ng voice to move toward (ku+f3: 13.5 dB from ku)")
     parser.add_argument("--learning_rate", type=float, default=1e-4)
+    parser.add_argument("--judge", type=Path, default=ROOT / "data" / "judge",
+                        help="the recogniser for the CER (data/judge-espeak reproduces figures before 2026-12-05)")
     parser.add_argument("--max_cer_rise", type=float, default=0.05)
     args = parser.parse_args(argv)
     heldout = read_sentences("heldout")
     texts = [spoken_text(s) for _, s in heldout]
     target = [speak_clean(s, args.target) for _, s in heldout]
     original = [speak_clean(s, ORIGINAL_VOICE) for _, s in heldout]
-    recognizer = Recognizer(ROOT / "data" / "judge")
+    recognizer = Recognizer(args.judge)
 
     def spoken_by(model: Path) -> list[np.ndarray]:
         voice = Voice(model)

@@ -31,7 +31,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from kurdish_tts.samples.espeak import speak_clean, spoken_text
+from kurdish_tts.samples.espeak import speak_clean
+from kurdish_tts.samples.folders import spoken_text
 from kurdish_tts.samples.sentences import read_sentences
 from kurdish_tts.scoring.measures import Recognizer, character_error_rate
 

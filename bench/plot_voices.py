@@ -35,6 +35,8 @@ def labelled(items: list[str], flag: str) -> list[tuple[str, Path]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sentence", default=HELLO)
+    parser.add_argument("--judge", type=Path, default=ROOT / "data" / "judge",
+                        help="the recogniser for the CER (data/judge-espeak reproduces figures before 2026-12-05)")
     parser.add_argument("--espeak", nargs="*", default=["ku+m3", "ku"], help="espeak-ng voices drawn first")
     parser.add_argument("--wav", nargs="*", default=[f"stand-in={DEMO / 'hello_standin.wav'}",
                                                       f"after the demo's fine-tune={DEMO / 'hello.wav'}"],
@@ -52,12 +54,13 @@ def main(argv: list[str] | None = None) -> int:
     import librosa
     from bench_voice import RATE, draw
 
-    from kurdish_tts.samples.espeak import speak_clean, spoken_text
+    from kurdish_tts.samples.espeak import speak_clean
+    from kurdish_tts.samples.folders import spoken_text
     from kurdish_tts.scoring.measures import Recognizer, character_error_rate, read_recording
     from kurdish_tts.synthesis.voice import Settings, Voice
 
     text = spoken_text(args.sentence)
-    judge = Recognizer(ROOT / "data" / "judge")
+    judge = Recognizer(args.judge)
     rows = {f"espeak-ng {voice}" + (f" ({ROLES[voice]})" if voice in ROLES else ""): speak_clean(text, voice)
             for voice in args.espeak}  # at RATE, as training data
     spoken = [(label, read_recording(path)) for label, path in wavs]

@@ -42,7 +42,8 @@ HERE = Path(__file__).resolve().parent
 from kurdish_tts.corpus.audio import write_wav
 from kurdish_tts.files import replace_folder
 from kurdish_tts.samples.conditions import Conditions, record
-from kurdish_tts.samples.espeak import SPEED, espeak_version, speak_clean, spoken_text
+from kurdish_tts.samples.espeak import SPEED, espeak_version, speak_clean
+from kurdish_tts.samples.folders import spoken_text
 from kurdish_tts.samples.natural import speak, speakers_for
 from kurdish_tts.samples.sentences import read_sentences
 from kurdish_tts.scoring.measures import character_error_rate
@@ -111,24 +112,24 @@ def render(cache: Path, seed: int) -> list[tuple[Path, str]]:
 def render_natural(cache: Path, seed: int, takes: int) -> list[tuple[Path, str]]:
     """Speak the judge group `takes` times each with a random natural speaker of the judge role,
     half of the clips as Common Voice records, into `cache` (clips already there are kept)."""
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor
 
     rng, voices = random.Random(seed + 1), speakers_for("judge")
     jobs = [(cache / f"{clip_id}-natural-{take}.wav", sentence, rng.choice(voices), rng.random() < 0.5,
              rng.randrange(2**31)) for clip_id, sentence in read_sentences("judge") for take in range(takes)]
-
-    def one(job):
-        path, sentence, voice, recorded, clip_seed = job
-        if not path.is_file():
-            audio = speak(sentence, voice, SAMPLE_RATE)
-            if recorded:
-                audio, _ = record(audio, SAMPLE_RATE, np.random.default_rng(clip_seed), Conditions())
-            write_wav(path, audio, SAMPLE_RATE)
-        return path, spoken_text(sentence)
-
     cache.mkdir(parents=True, exist_ok=True)
-    with ThreadPoolExecutor(2) as pool:
-        return list(pool.map(one, jobs))
+    with ProcessPoolExecutor(2) as pool:  # processes: WORLD's resynthesis holds the interpreter's lock
+        return list(pool.map(speak_natural_clip, jobs, chunksize=8))
+
+
+def speak_natural_clip(job) -> tuple[Path, str]:
+    path, sentence, voice, recorded, clip_seed = job
+    if not path.is_file():
+        audio = speak(sentence, voice, SAMPLE_RATE)
+        if recorded:
+            audio, _ = record(audio, SAMPLE_RATE, np.random.default_rng(clip_seed), Conditions())
+        write_wav(path, audio, SAMPLE_RATE)
+    return path, spoken_text(sentence)
 
 
 def featurize(processor, audios: list[np.ndarray], batch: int = 64) -> list[np.ndarray]:

@@ -13,8 +13,8 @@ import torch
 from helpers import ROOT, load_script, weights
 
 import train_vits
-from kurdish_tts.samples.espeak import speak_clean, spoken_text, write_folder
-from kurdish_tts.samples.folders import write_data
+from kurdish_tts.samples.espeak import speak_clean, write_folder
+from kurdish_tts.samples.folders import spoken_text, write_data
 from kurdish_tts.samples.sentences import GROUP_SIZES, read_sentences
 from kurdish_tts.scoring.measures import Recognizer, character_error_rate
 from kurdish_tts.scoring.references import buzz_like, noise_like

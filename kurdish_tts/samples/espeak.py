@@ -9,25 +9,16 @@ from __future__ import annotations
 
 import functools
 import io
-import json
 import shutil
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
 from pathlib import Path
 
 import soundfile as sf
 
-from kurdish_tts.corpus.audio import CleaningSettings, clean_decoded, write_wav
-from kurdish_tts.corpus.metadata import EVAL_FILE, TRAIN_FILE, WAVS_DIR, Clip, write_metadata
-from kurdish_tts.files import write_text_atomic
-from kurdish_tts.samples.sentences import read_sentences
-from kurdish_tts.text import normalizer
-from kurdish_tts.text.normalizer import normalize_text
-from kurdish_tts.text.vocabulary import mms_vocabulary
+from kurdish_tts.corpus.audio import clean_decoded
+from kurdish_tts.samples.folders import CLEANING, speak_groups
 
 SPEED = 150  # words a minute, as the demo corpus speaks
-CLEANING = CleaningSettings(min_duration=0.5)
 
 
 @functools.cache
@@ -54,36 +45,10 @@ def speak_clean(text: str, voice: str, speed: int = SPEED, pitch: int | None = N
     return clean_decoded(*speak(text, voice, speed, pitch), CLEANING)
 
 
-def spoken_text(sentence: str) -> str:
-    return normalize_text(sentence, mms_vocabulary().characters).text
-
-
 def write_folder(output: Path, voice: str, train: list[str], eval_groups: list[str], speed: int = SPEED,
                  limit: int | None = None) -> dict:
-    """Speak the groups into `output`; returns what dataset.json records."""
-    wavs = output / WAVS_DIR
-    wavs.mkdir(parents=True, exist_ok=True)
-    parts = {TRAIN_FILE: [s for g in train for s in read_sentences(g)][:limit],
-             EVAL_FILE: [s for g in eval_groups for s in read_sentences(g)]}
-
-    def one(item: tuple[str, str]) -> Clip:
-        clip_id, sentence = item
-        path = wavs / f"{clip_id}.wav"
-        if not path.is_file():
-            write_wav(path, speak_clean(sentence, voice, speed), CLEANING.target_sr)
-        return Clip(f"{clip_id}.wav", spoken_text(sentence))
-
-    counts = {}
-    with ThreadPoolExecutor(2) as pool:
-        for file, items in parts.items():
-            clips = list(pool.map(one, items))
-            write_metadata(output / file, clips)
-            counts[file] = len(clips)
-    seconds = sum(sf.info(str(p)).duration for p in wavs.glob("*.wav"))
-    record = {"source": f"espeak-ng {espeak_version()} voice {voice} at {speed} words a minute",
-              "espeak_ng": espeak_version(), "voice": voice, "speed": speed, "groups": {"train": train, "eval": eval_groups},
-              "counts": counts, "hours": round(seconds / 3600, 3), "arguments": asdict(CLEANING),
-              "sample_rate": CLEANING.target_sr, "vocabulary": "MMS Kurmanji (facebook/mms-tts-kmr-script_latin)",
-              normalizer.VERSION_KEY: normalizer.VERSION}
-    write_text_atomic(output / "dataset.json", json.dumps(record, indent=2, ensure_ascii=False) + "\n")
-    return record
+    """Speak the groups with the espeak-ng `voice` into `output`; returns what dataset.json records."""
+    about = {"source": f"espeak-ng {espeak_version()} voice {voice} at {speed} words a minute",
+             "espeak_ng": espeak_version(), "voice": voice, "speed": speed}
+    return speak_groups(output, lambda clip_id, sentence: speak_clean(sentence, voice, speed), about, train,
+                        eval_groups, limit)

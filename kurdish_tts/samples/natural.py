@@ -24,6 +24,7 @@ import functools
 import json
 import re
 import subprocess
+import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -182,7 +183,8 @@ def reshape_voice(audio: np.ndarray, rate: int, pitch: float, formant: float) ->
     import pyworld
 
     signal = audio.astype(np.float64)
-    f0, times = pyworld.harvest(signal, rate)
+    coarse, times = pyworld.dio(signal, rate)  # DIO refined by StoneMask: 25 times faster than Harvest here
+    f0 = pyworld.stonemask(signal, coarse, times, rate)
     envelope = pyworld.cheaptrick(signal, f0, times, rate)
     aperiodicity = pyworld.d4c(signal, f0, times, rate)
     if formant != 1.0:
@@ -201,3 +203,26 @@ def speak(text: str, speaker: Speaker, rate: int = 16_000) -> np.ndarray:
     audio = resample(audio, KOKORO_RATE, rate)
     peak = float(np.abs(audio).max()) if audio.size else 0.0
     return (audio * (0.95 / peak) if peak > 0.95 else audio).astype(np.float32)
+
+
+def write_folder(output: Path, voice: Speaker, train: list[str], eval_groups: list[str], limit: int | None = None,
+                 recorded: bool = False, seed: int = 0) -> dict:
+    """Speak the sentence groups with `voice` into `output` (the on-disk contract, cleaned as
+    prepare_data.py cleans); with `recorded`, each clip first as a Common Voice record at 48 kHz
+    (conditions drawn from `seed` and the clip's id). Returns what dataset.json records."""
+    from kurdish_tts.corpus.audio import clean_decoded
+    from kurdish_tts.samples.conditions import record
+    from kurdish_tts.samples.folders import CLEANING, speak_groups
+
+    def say(clip_id: str, sentence: str) -> np.ndarray:
+        if not recorded:
+            return clean_decoded(speak(sentence, voice, CLEANING.target_sr), CLEANING.target_sr, CLEANING)
+        rng = np.random.default_rng([seed, zlib.crc32(clip_id.encode("utf-8"))])
+        audio, _ = record(speak(sentence, voice, 48_000), 48_000, rng)
+        return clean_decoded(audio, 48_000, CLEANING)
+
+    conditions = ", recorded in Common Voice conditions" if recorded else ""
+    about = {"source": f"natural speaker {voice.name} (Kokoro-82M: {voice.styles}, speed {voice.speed}, "
+                       f"pitch {voice.pitch}, formant {voice.formant}){conditions}",
+             "speaker": voice.name, "recorded": recorded, "seed": seed}
+    return speak_groups(output, say, about, train, eval_groups, limit)
