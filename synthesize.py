@@ -73,7 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --export_onnx: int8 vocoder convolutions, about 2.6x faster than plain transformers on a CPU, slightly lower quality")
     evaluation = parser.add_argument_group("evaluation")
     evaluation.add_argument("--evaluate", action="store_true",
-                            help="score each model on held-out recordings, spoken with the voice options (seed 0 unless --seed)")
+                            help="score each model on held-out recordings, spoken with the voice options (seed 0 unless "
+                                 "--seed): MCD-DTW, duration, the judge's CER and DNSMOS, the recordings' own CER and "
+                                 "DNSMOS beside them")
     evaluation.add_argument("--metadata", type=Path, default=Path("training/metadata_eval.csv"),
                             help="clips to evaluate on (their wavs/ lies beside the file)")
     evaluation.add_argument("--max_clips", type=int, help="evaluate on the first N clips only")
@@ -270,14 +272,15 @@ def evaluate_models(args: argparse.Namespace, models: list[str], settings: Setti
         print(f"error: {e}", file=sys.stderr)
         return 1
     data_dir = args.metadata.parent
+    recordings = measures.score_recordings(data_dir, clips, recognizer)  # the reference row
     scores, syntheses = [], {}  # syntheses: each model's first clip, as scored, for the picture
     for name, voice in voices.items():
         scores += measures.score_model(voice, name, data_dir, clips, recognizer=recognizer, settings=settings,
-                                       syntheses=syntheses)
-    report = measures.report_dict(scores)
-    measures.print_table(report["summary"])
+                                       syntheses=syntheses, with_dnsmos=True)
+    report = measures.report_dict(scores, recordings)
+    measures.print_table(report["summary"], report[measures.RECORDINGS]["summary"])
     recording, rate = measures.read_recording(data_dir / WAVS_DIR / clips[0].file)
-    png = measures.plot_report(scores, recording, syntheses, rate)
+    png = measures.plot_report(recordings + scores, recording, syntheses, rate)
     try:  # each file whole or not at all
         write_text_atomic(args.report, json.dumps(report, ensure_ascii=False, indent=2))
         write_bytes_atomic(picture, png)

@@ -9,6 +9,8 @@ Generates a Common Voice release folder of `--clips` speech-like mp3 clips (44.1
   stage     prepare_data.py with --num_workers (default: all cores)
   stage-1   prepare_data.py with one worker, with decode, resample and write timed inside it,
             to show how much of the stage is spent outside that unavoidable work
+  dnsmos    prepare_data.py with --num_workers and --min_dnsmos 1 (every clip scored, none
+            dropped): what the DNSMOS filter adds to a clip, beside the stage's own cost
 
     python bench/bench_prepare.py                # 300 clips
     python bench/bench_prepare.py --clips 100 --num_workers 2
@@ -107,10 +109,10 @@ class Stopwatch:
             setattr(audio, name, function)
 
 
-def time_stage(corpus: Path, out: Path, workers: int) -> float:
+def time_stage(corpus: Path, out: Path, workers: int, *extra: str) -> float:
     start = time.perf_counter()
     code = prepare_data.main(["--dataset", str(corpus), "--output_dir", str(out), "--num_workers", str(workers),
-                              "--eval_size", "0"])
+                              "--eval_size", "0", *extra])
     assert code == 0
     return time.perf_counter() - start
 
@@ -130,6 +132,7 @@ def main() -> None:
         stage_s = time_stage(corpus, tmp / "stage", args.num_workers)
         with Stopwatch(["decode", "resample", "write_wav"]) as watch:
             single_s = time_stage(corpus, tmp / "single", 1)
+        dnsmos_s = time_stage(corpus, tmp / "dnsmos", args.num_workers, "--min_dnsmos", "1")
     print()
     print(f"clips: {kept} ({args.clips} generated)")
     print(f"plain loop:                 {loop_s:7.2f} s  {kept / loop_s:7.1f} clips/s")
@@ -137,6 +140,11 @@ def main() -> None:
           f"ratio {loop_s / stage_s:.2f}x the loop")
     print(f"prepare_data, 1 worker:     {single_s:7.2f} s  {kept / single_s:7.1f} clips/s; "
           f"decode + resample + write {watch.total:.2f} s, everything else {100 * (1 - watch.total / single_s):.1f}%")
+    print(f"prepare_data, {args.num_workers} workers, --min_dnsmos: {dnsmos_s:7.2f} s  {kept / dnsmos_s:7.1f} clips/s  "
+          f"ratio {dnsmos_s / stage_s:.2f}x the stage")
+    print(f"per clip (wall, {args.num_workers} workers): stage {1000 * stage_s / kept:.0f} ms, with DNSMOS "
+          f"{1000 * dnsmos_s / kept:.0f} ms, DNSMOS {1000 * (dnsmos_s - stage_s) / kept:.0f} ms "
+          f"({(dnsmos_s - stage_s) / stage_s:.1f}x the stage's own cost)")
 
 
 if __name__ == "__main__":

@@ -67,3 +67,10 @@ def load_script(relative: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def drowned(clip: np.ndarray, snr_db: float, seed: int = 0) -> np.ndarray:
+    """`clip` with white noise `snr_db` below its RMS, scaled back within full scale."""
+    rms = float(np.sqrt(np.mean(clip.astype(np.float64) ** 2)))
+    noisy = clip + rms * 10 ** (-snr_db / 20) * np.random.default_rng(seed).standard_normal(clip.size)
+    return (noisy / max(1.0, float(np.abs(noisy).max()))).astype(np.float32)

@@ -126,6 +126,19 @@ def test_evaluate_two_models_writes_table_report_and_picture(model_dir, second_m
     assert set(data["summary"]) == {str(model_dir), str(second_model)}
     assert len(data["clips"]) == 6 and all(c["mcd_dtw"] > 0 and c["duration_ratio"] > 0 for c in data["clips"])
     assert report.with_suffix(".png").stat().st_size > 10_000
+    # DNSMOS of every synthesis, and of the recordings as the reference row the table prints first
+    assert all(1 <= c[f"dnsmos_{name}"] <= 5 for c in data["clips"] for name in ("ovrl", "sig", "bak", "p808"))
+    recordings = data["recordings"]
+    assert [c["clip"] for c in recordings["clips"]] == ["e0.wav", "e1.wav", "e2.wav"]
+    assert all(c["mcd_dtw"] is None and 1 <= c["dnsmos_ovrl"] <= 5 for c in recordings["clips"])
+    for model in (model_dir, second_model):  # random weights buzz (about 1.1) below speech-like tones (about 2.4)
+        assert data["summary"][str(model)]["dnsmos_ovrl_mean"] < recordings["summary"]["dnsmos_ovrl_mean"] - 0.5
+    header, reference, *rows = out.splitlines()[:4]
+    assert header.split()[-2:] == ["CER", "DNSMOS"]
+    assert reference.startswith("recordings (reference)")
+    assert reference.split()[-1] == f"{recordings['summary']['dnsmos_ovrl_mean']:.2f}"
+    assert rows[0].split()[-1] == f"{data['summary'][str(model_dir)]['dnsmos_ovrl_mean']:.2f}"
+    assert "natural speech 3.0-3.3; below about 2.2 it cannot rank voices" in out
 
 
 VOICE_ARGS = ["--speaking_rate", "2.0", "--noise_scale", "0.3", "--noise_scale_duration", "0.2", "--seed", "7",
@@ -337,6 +350,7 @@ def test_score_model_is_deterministic_without_a_seed(model_dir, tmp_path):
     runs = [score_model(voice, "m", metadata.parent, clips, settings=settings)
             for settings in (Settings(), Settings(), Settings(seed=0), None)]
     assert runs[0] == runs[1] == runs[2] == runs[3]
+    assert all(s.dnsmos_ovrl is None for s in runs[0])  # only when asked for (the install check does not)
     assert runs[0] != score_model(voice, "m", metadata.parent, clips, settings=Settings(seed=1))
 
 

@@ -15,7 +15,7 @@ import librosa
 import numpy as np
 import pytest
 import soundfile as sf
-from helpers import ROOT, read_metadata_lines
+from helpers import ROOT, drowned, read_metadata_lines
 from PIL import Image
 
 import prepare_data
@@ -407,12 +407,44 @@ def test_a_damaged_parquet_file_and_a_refused_hub_dataset_are_one_line_errors(tm
     (["--top_speakers", "0"], "must be at least 1"),
     (["--max_samples", "0"], "must be at least 1"),
     (["--eval_size", "-2"], "--eval_size must be at least 0"),
+    (["--min_dnsmos", "6"], "--min_dnsmos must lie on DNSMOS's scale, 1 to 5, not 6.0"),
+    (["--min_dnsmos", "nan"], "--min_dnsmos must lie on DNSMOS's scale, 1 to 5, not nan"),
+    (["--min_dnsmos", "3", "--min_duration", "0.1"], "--min_dnsmos needs --min_duration of at least 0.25"),
 ])
 def test_flag_rules_are_usage_errors(release, tmp_path, capsys, flags, message):
     with pytest.raises(SystemExit) as exit_info:
         run(release, tmp_path / "out", *flags)
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_min_dnsmos_drops_a_clip_drowned_in_noise_and_keeps_a_clean_one(tmp_path, capsys):
+    clean = speech_like(2.0, seed=0)
+    rows = [dict(row, audio=encode(clip, 16000, "WAV")) for row, clip in zip(default_rows(2), (clean, drowned(clean, 0.0)))]
+    release = write_release(tmp_path / "cv", rows)
+    out = tmp_path / "out"
+    assert run(release, out, "--eval_size", 0) == 0
+    assert len(listed(out)) == 2 and "dnsmos" not in report(out)  # off by default: nothing scored
+    capsys.readouterr()
+    # the wavs written by the first run are scored as written, in two worker processes
+    assert run(release, out, "--eval_size", 0, "--min_dnsmos", 2.0, "--num_workers", 2) == 0
+    data = report(out)
+    assert data["counts"]["dropped"] == {"low DNSMOS": 1}
+    assert data["dropped_examples"]["low DNSMOS"][0].startswith("common_voice_kmr_1.mp3 (OVRL 1.")
+    assert [text for _, text in listed(out)] == ["ez bîst û pênc salî me"]  # the clean clip
+    assert {p.name for p in (out / "wavs").iterdir()} == {f for f, _ in listed(out)}
+    scores = data["dnsmos"]
+    assert scores["min_ovrl"] == 2.0 and scores["scored"] == 2  # the dropped clip's scores count too
+    assert scores["ovrl"]["p10"] < 2.0 < scores["ovrl"]["p90"]  # measured: 1.6 and 2.5
+    assert scores["bak"]["p10"] < scores["bak"]["p90"] - 1.5 and {"sig", "p808"} <= set(scores)
+    printed = capsys.readouterr().out
+    assert "kept 1 of 2: 1 low DNSMOS" in printed and "DNSMOS OVRL of 2 clips scored: mean " in printed
+    with Image.open(out / "stats.png") as picture:
+        assert picture.size == (4 * 347, 290)  # a fourth panel: the OVRL of the clips scored
+        colours = {colour for _, colour in picture.convert("RGB").getcolors(maxcolors=100_000)}
+    assert {(148, 103, 189), (214, 39, 40)} <= colours  # its bars and the threshold's line
+    assert run(release, tmp_path / "strict", "--min_dnsmos", 4.5) == 1  # decoded afresh this time
+    assert "most by 'low DNSMOS': 2); loosen that filter: lower --min_dnsmos" in error_line(capsys)
 
 
 def test_no_clip_left_names_the_filter(release, tmp_path, capsys):

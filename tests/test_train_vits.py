@@ -36,7 +36,8 @@ def test_short_run_saves_a_model_that_speaks(data, tmp_path, capsys):
 
     assert train_vits.main(args_for(data, tmp_path, "--max_steps", 4, "--eval_steps", 2, "--save_steps", 2,
                                     "--save_total_limit", 1)) == 0
-    assert capsys.readouterr().out.count("eval: MCD-DTW") == 2
+    out = capsys.readouterr().out
+    assert out.count("eval: MCD-DTW") == 2 and out.count(", DNSMOS OVRL ") == 2
     model = tmp_path / "model"
     for name in ("config.json", "model.safetensors", "vocab.json", "tokenizer_config.json", "loss_curve.png"):
         assert (model / name).is_file(), name

@@ -4,7 +4,8 @@ In order: the audio cleans (`audio.clean_decoded`: not silent, trimmed length wi
 a donation also passes `audio.check_donation`; the normalised text holds something the model can
 say; the audio has a frame for every token of that text (`metadata.too_short`). A clip that fails
 raises `audio.ClipRejected` with a short reason that callers count; the two text reasons raise
-subclasses, so that a caller can word them its own way.
+subclasses, so that a caller can word them its own way. Data preparation may ask one check more,
+the costliest, after all of these: `check_naturalness` (DNSMOS).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 
 from kurdish_tts.corpus import audio
 from kurdish_tts.corpus.metadata import tokens_of, too_short
+from kurdish_tts.corpus.naturalness import dnsmos
 from kurdish_tts.text.normalizer import NormalizedText, normalize_text
 
 
@@ -32,6 +34,14 @@ class AudioTooShortForText(audio.ClipRejected):
         super().__init__("audio too short for its text", f"{seconds:.2f} s, {characters} characters")
         self.seconds = seconds
         self.characters = characters  # of the normalised text
+
+
+class LowNaturalness(audio.ClipRejected):
+    """DNSMOS OVRL below the least asked ("low DNSMOS"); `scores` holds the clip's DNSMOS all the same."""
+
+    def __init__(self, scores: dict[str, float], least: float):
+        super().__init__("low DNSMOS", f"OVRL {scores['ovrl']:.2f} < {least:g}")
+        self.scores = scores
 
 
 def accept_clip(decoded: np.ndarray, rate: int, text: str, characters: Collection[str],
@@ -56,6 +66,15 @@ def accept_text(text: str, characters: Collection[str], samples: int, rate: int)
     normalized = normalize_text(text, characters)
     _check_text(text, normalized, samples, rate)
     return normalized
+
+
+def check_naturalness(cleaned: np.ndarray, rate: int, least: float) -> dict[str, float]:
+    """The clip's DNSMOS (`naturalness.dnsmos` of cleaned audio at `rate`, as it is written), or
+    `LowNaturalness` when its OVRL lies below `least`."""
+    scores = dnsmos(cleaned, rate)
+    if scores["ovrl"] < least:
+        raise LowNaturalness(scores, least)
+    return scores
 
 
 def _check_text(text: str, normalized: NormalizedText, samples: int, rate: int) -> None:

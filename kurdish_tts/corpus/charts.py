@@ -19,23 +19,28 @@ from kurdish_tts.files import write_bytes_atomic
 
 INK = (40, 40, 40)
 GRID = (225, 225, 225)
+MARK = (214, 39, 40)  # a threshold's line
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 48, 14, 28, 44  # pixels around each plot area
 
 
 @dataclass(frozen=True)
 class Panel:
-    """One bar chart: bar i spans edges[i]..edges[i + 1] and is heights[i] tall."""
+    """One bar chart: bar i spans edges[i]..edges[i + 1] and is heights[i] tall; a vertical line at
+    `marker`, when given (a filter's threshold)."""
 
     title: str
     xlabel: str
     edges: np.ndarray
     heights: np.ndarray
     color: tuple[int, int, int]
+    marker: float | None = None
 
 
-def histogram(values, title: str, xlabel: str, color: tuple[int, int, int], bins: int = 30) -> Panel:
+def histogram(values, title: str, xlabel: str, color: tuple[int, int, int], bins: int | np.ndarray = 30,
+              marker: float | None = None) -> Panel:
+    """`bins`: a number of equal bins over the values' range, or the bins' edges."""
     heights, edges = np.histogram(np.asarray(values, dtype=float), bins=bins)
-    return Panel(title, xlabel, edges, heights, color)
+    return Panel(title, xlabel, edges, heights, color, marker)
 
 
 def bars(heights, title: str, xlabel: str, color: tuple[int, int, int]) -> Panel:
@@ -97,6 +102,9 @@ def _draw_panel(draw: ImageDraw.ImageDraw, font, panel: Panel, box: tuple[int, i
         outline += [(float(xs[j]), float(y)), (float(xs[j + 1]), float(y))]
     outline.append((float(xs[-1]), bottom))
     draw.polygon(outline, fill=panel.color)
+    if panel.marker is not None and x_low <= panel.marker <= x_high:
+        column = float(x_pixel(panel.marker))
+        draw.line([(column, top), (column, bottom)], fill=MARK, width=2)
     draw.rectangle(box, outline=INK)
     _text(draw, font, ((left + right) / 2, top - 20), panel.title, anchor="top")
     _text(draw, font, ((left + right) / 2, bottom + 24), panel.xlabel, anchor="top")

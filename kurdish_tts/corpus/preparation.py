@@ -23,7 +23,8 @@ import numpy as np
 import soundfile as sf
 
 from kurdish_tts.corpus import audio, charts
-from kurdish_tts.corpus.acceptance import accept_clip, accept_text
+from kurdish_tts.corpus.acceptance import LowNaturalness, accept_clip, accept_text, check_naturalness
+from kurdish_tts.corpus.naturalness import MEASURES
 from kurdish_tts.corpus.sources import Source, SourceRow
 from kurdish_tts.text import normalizer
 from kurdish_tts.text.vocabulary import Vocabulary
@@ -46,6 +47,7 @@ class Outcome:
     seconds_in: float = 0.0  # decoded duration before trimming
     seconds: float = 0.0  # written duration
     removed: Counter = field(default_factory=Counter)  # characters the model cannot say
+    dnsmos: dict[str, float] | None = None  # with --min_dnsmos: the clip's scores, kept or dropped for them
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class Job:
     settings: audio.CleaningSettings
     characters: frozenset
     overwrite: bool
+    min_dnsmos: float | None = None  # least DNSMOS OVRL; None: not scored
 
 
 Drop = Callable[..., None]  # drop(outcome, reason, detail=""): a kept clip leaves, counted by reason
@@ -172,6 +175,12 @@ def _process_clip(job: Job) -> Outcome:
             seconds_in = decoded.shape[0] / rate
             cleaned, normalized = accept_clip(decoded, rate, row.text, job.characters, job.settings)
             seconds = cleaned.size / job.settings.target_sr
+        scores = None
+        if job.min_dnsmos is not None:  # last: the costliest check, paid only by clips that pass the others
+            written = cleaned if cleaned is not None else sf.read(str(job.wav_path), dtype="float32")[0]
+            scores = check_naturalness(written, job.settings.target_sr, job.min_dnsmos)
+    except LowNaturalness as e:
+        return Outcome(row.key, e.reason, str(e).partition(": ")[2], seconds_in=seconds_in, dnsmos=e.scores)
     except audio.ClipRejected as e:
         return Outcome(row.key, e.reason, str(e).partition(": ")[2], seconds_in=seconds_in or 0.0)
     except OSError as e:
@@ -179,7 +188,7 @@ def _process_clip(job: Job) -> Outcome:
     if cleaned is not None:
         audio.write_wav(job.wav_path, cleaned, job.settings.target_sr)
     return Outcome(row.key, clip_id=job.clip_id, text=normalized.text, speaker=row.speaker,
-                   seconds_in=seconds_in, seconds=seconds, removed=normalized.removed)
+                   seconds_in=seconds_in, seconds=seconds, removed=normalized.removed, dnsmos=scores)
 
 
 def written_before(path: Path, rate: int):
@@ -262,6 +271,7 @@ FILTER_ADVICE = {
     "other gender": "check --gender against the dataset's gender values (female, male, ...) or leave it out",
     "speaking rate outlier": "leave out --filter_speaking_rate",
     "beyond --max_samples": "raise --max_samples",
+    "low DNSMOS": "lower --min_dnsmos (natural speech scores 3.0-3.3 OVRL, crowd recordings about 3.1) or leave it out",
 }
 # What to check when the data itself could not be used (by default: clips that could not be read)
 DATA_ADVICE = {
@@ -289,14 +299,16 @@ def no_clips_message(dropped: Counter, description: str) -> str:
 
 
 def build_report(arguments: dict, source: Source, vocabulary: Vocabulary, kept: list[Outcome], train: list[Outcome],
-                 held_out: list[Outcome], dropped: Counter, examples: dict[str, list[str]], seconds_in: float) -> dict:
+                 held_out: list[Outcome], dropped: Counter, examples: dict[str, list[str]], seconds_in: float,
+                 scored: list[dict[str, float]] = ()) -> dict:
     """dataset.json: the source, the run's arguments (the cleaning that feedback intake repeats),
-    counts kept and dropped by reason, hours, speakers and the vocabulary."""
+    counts kept and dropped by reason, hours, speakers and the vocabulary; with --min_dnsmos, the
+    DNSMOS of the clips `scored` (kept and dropped for it: `dnsmos_summary`)."""
     per_speaker = Counter(o.speaker for o in kept)
     removed: Counter = Counter()
     for outcome in kept:
         removed.update(outcome.removed)
-    return {
+    report = {
         "source": {"kind": source.kind, "description": source.description, "columns": source.columns},
         "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in arguments.items()},
         "counts": {
@@ -312,13 +324,37 @@ def build_report(arguments: dict, source: Source, vocabulary: Vocabulary, kept: 
         "removed_characters": dict(removed.most_common()),
         normalizer.VERSION_KEY: normalizer.VERSION,
     }
+    if arguments.get("min_dnsmos") is not None:
+        report["dnsmos"] = dnsmos_summary(scored, arguments["min_dnsmos"])
+    return report
 
 
-def plot_stats(kept: list[Outcome], path: Path) -> None:
-    """stats.png: clip durations, clips per speaker, characters per second."""
+def dnsmos_summary(scored: list[dict[str, float]], least: float) -> dict:
+    """The least OVRL asked, how many clips were scored, and each DNSMOS measure's mean, 10th
+    percentile, median and 90th percentile over them."""
+    summary: dict = {"min_ovrl": least, "scored": len(scored)}
+    for name in MEASURES:
+        values = np.array([scores[name] for scores in scored])
+        if values.size:
+            p10, p50, p90 = np.percentile(values, [10, 50, 90])
+            summary[name] = {"mean": round(float(values.mean()), 3), "p10": round(float(p10), 3),
+                             "median": round(float(p50), 3), "p90": round(float(p90), 3)}
+    return summary
+
+
+def plot_stats(kept: list[Outcome], path: Path, scored: list[dict[str, float]] | None = None,
+               least: float | None = None) -> None:
+    """stats.png: clip durations, clips per speaker, characters per second; with `scored` (the DNSMOS
+    of every clip scored, kept or not), their OVRL with the least kept (`least`) marked."""
     speakers = sorted(Counter(o.speaker for o in kept).values(), reverse=True)
-    charts.save_panels([
+    panels = [
         charts.histogram([o.seconds for o in kept], "clips by duration", "seconds", (31, 119, 180)),
         charts.bars(speakers, f"clips per speaker ({len(speakers)} speakers)", "speaker rank", (44, 160, 44)),
         charts.histogram([len(o.text) / o.seconds for o in kept], "clips by speaking rate", "characters per second", (255, 127, 14)),
-    ], path)
+    ]
+    if scored is not None:
+        # bins over the whole scale, 1 to 5, so that every run draws the same ones
+        ovrl = np.clip([scores["ovrl"] for scores in scored], 1.0, 5.0)
+        panels.append(charts.histogram(ovrl, f"clips scored by DNSMOS ({len(ovrl)})", "OVRL (line: --min_dnsmos)",
+                                       (148, 103, 189), bins=np.linspace(1.0, 5.0, 41), marker=least))
+    charts.save_panels(panels, path)

@@ -8,7 +8,13 @@ result is compared with the recording:
   (c0, loudness, left out), the analysis of most papers;
 - duration ratio: length of the synthesis over length of the recording (both trimmed);
 - CER: character error rate of a speech recogniser's transcript of the synthesis against the
-  text, when a local recognition model is given.
+  text, when a local recognition model is given;
+- DNSMOS (OVRL, SIG, BAK, P808; kurdish_tts.corpus.naturalness): how natural and clean the
+  synthesis sounds, 1-5, when asked for (it predicts quality, not intelligibility: read it beside
+  the CER).
+
+The recordings themselves get the CER and the DNSMOS too (`score_recordings`): the reference row
+that every voice's figures stand beside.
 """
 
 from __future__ import annotations
@@ -28,11 +34,13 @@ from scipy.spatial.distance import cdist
 from kurdish_tts import hub
 from kurdish_tts.corpus.audio import resample, to_mono, trim_silence
 from kurdish_tts.corpus.metadata import MISSING, NOT_BARE, WAVS_DIR, Clip, MetadataError, listed_wav
+from kurdish_tts.corpus.naturalness import CALIBRATION, MEASURES, UnscorableAudio, dnsmos
 
 N_CEPSTRA = 24  # c1..c24
 FRAME_MS = 5.0
 MCD_SCALE = 10.0 / math.log(10.0) * math.sqrt(2.0)  # dB per unit of cepstral distance
 TRIM_DB = 40.0
+RECORDINGS = "recordings"  # the reference row's name in the table and its per-clip scores
 
 
 class EvaluationError(ValueError):
@@ -42,11 +50,18 @@ class EvaluationError(ValueError):
 @dataclass
 class ClipScore:
     clip: str
-    model: str
-    mcd_dtw: float  # dB
-    duration_ratio: float  # synthesis / recording
+    model: str  # RECORDINGS for a recording's own scores, which have no MCD or ratios
+    mcd_dtw: float | None  # dB
+    duration_ratio: float | None  # synthesis / recording
     cer: float | None = None
     loudness_ratio: float | None = None  # synthesis / recording, RMS with silences trimmed
+    dnsmos_ovrl: float | None = None  # DNSMOS, 1-5, when asked for and the audio is long enough
+    dnsmos_sig: float | None = None
+    dnsmos_bak: float | None = None
+    dnsmos_p808: float | None = None
+
+
+SUMMARIZED = ("mcd_dtw", "duration_ratio", "cer", "loudness_ratio", *(f"dnsmos_{name}" for name in MEASURES))
 
 
 def mel_cepstra(audio: np.ndarray, rate: int) -> np.ndarray:
@@ -205,12 +220,21 @@ def check_scorable(metadata: Path, clips: list[Clip], voices: dict, settings) ->
                                     "can say: write what the recording says in the model's alphabet, or remove the line") from e
 
 
+def naturalness(audio: np.ndarray, rate: int) -> dict[str, float]:
+    """ClipScore's DNSMOS fields for `audio`, none for audio too short for DNSMOS."""
+    try:
+        return {f"dnsmos_{name}": value for name, value in dnsmos(audio, rate).items()}
+    except UnscorableAudio:
+        return {}
+
+
 def score_model(voice, name: str, data_dir: Path, clips: list[Clip], seed: int = 0, recognizer=None,
-                settings=None, syntheses: dict | None = None) -> list[ClipScore]:
+                settings=None, syntheses: dict | None = None, with_dnsmos: bool = False) -> list[ClipScore]:
     """Speak every clip's text with `voice` (a kurdish_tts.synthesis.Voice) and compare with the recording.
     The voice speaks with `settings` (a kurdish_tts.synthesis.Settings; the default voice without them) and,
     when these name no seed, with `seed`: the same scores from run to run. When `syntheses` is given, the
-    first clip's synthesis, at its recording's sample rate, is stored in it under `name` (for plot_report)."""
+    first clip's synthesis, at its recording's sample rate, is stored in it under `name` (for plot_report).
+    `with_dnsmos` adds the synthesis's DNSMOS (about 0.2 s of a core a clip)."""
     from kurdish_tts.synthesis.voice import Settings
 
     settings = settings or Settings()
@@ -226,7 +250,18 @@ def score_model(voice, name: str, data_dir: Path, clips: list[Clip], seed: int =
             syntheses[name] = synthesized
         cer = character_error_rate(clip.text, recognizer(synthesized, rate)) if recognizer else None
         scores.append(ClipScore(clip.file, name, mcd_dtw(reference, synthesized, rate),
-                                duration_ratio(reference, synthesized), cer, loudness_ratio(reference, synthesized)))
+                                duration_ratio(reference, synthesized), cer, loudness_ratio(reference, synthesized),
+                                **(naturalness(synthesized, rate) if with_dnsmos else {})))
+    return scores
+
+
+def score_recordings(data_dir: Path, clips: list[Clip], recognizer=None) -> list[ClipScore]:
+    """The recordings' own DNSMOS and, with a recognizer, CER: what a voice's figures are read beside."""
+    scores = []
+    for clip in clips:
+        recording, rate = read_recording(Path(data_dir) / WAVS_DIR / clip.file)
+        cer = character_error_rate(clip.text, recognizer(recording, rate)) if recognizer else None
+        scores.append(ClipScore(clip.file, RECORDINGS, None, None, cer, **naturalness(recording, rate)))
     return scores
 
 
@@ -236,7 +271,7 @@ def summarize(scores: list[ClipScore]) -> dict[str, dict[str, float]]:
     for model in dict.fromkeys(s.model for s in scores):
         rows = [s for s in scores if s.model == model]
         entry = {"clips": len(rows)}
-        for measure in ("mcd_dtw", "duration_ratio", "cer", "loudness_ratio"):
+        for measure in SUMMARIZED:
             values = [getattr(s, measure) for s in rows if getattr(s, measure) is not None]
             if values:
                 entry[f"{measure}_mean"] = float(np.mean(values))
@@ -245,34 +280,50 @@ def summarize(scores: list[ClipScore]) -> dict[str, dict[str, float]]:
     return summary
 
 
-def report_dict(scores: list[ClipScore]) -> dict:
-    return {"summary": summarize(scores), "clips": [asdict(s) for s in scores]}
+def report_dict(scores: list[ClipScore], recordings: list[ClipScore] = ()) -> dict:
+    """report.json: per model (`scores`) a summary and every clip's scores; the recordings' own
+    (`score_recordings`), when given, apart under "recordings", as no model's name can clash with them."""
+    report = {"summary": summarize(scores), "clips": [asdict(s) for s in scores]}
+    if recordings:
+        report[RECORDINGS] = {"summary": summarize(recordings)[RECORDINGS], "clips": [asdict(s) for s in recordings]}
+    return report
 
 
-def print_table(summary: dict[str, dict[str, float]]) -> None:
-    print(f"{'model':40s} {'clips':>5s} {'MCD-DTW dB':>11s} {'duration':>9s} {'CER':>6s}")
-    for model, row in summary.items():
-        cer = f"{row['cer_mean']:6.3f}" if "cer_mean" in row else f"{'-':>6s}"
-        print(f"{model[-40:]:40s} {row['clips']:5d} {row['mcd_dtw_mean']:11.2f} {row['duration_ratio_mean']:9.2f} {cer}")
+def print_table(summary: dict[str, dict[str, float]], recordings: dict[str, float] | None = None) -> None:
+    """One row per model, the recordings' summary (reference) first; the DNSMOS's references below."""
+    print(f"{'model':40s} {'clips':>5s} {'MCD-DTW dB':>11s} {'duration':>9s} {'CER':>6s} {'DNSMOS':>7s}")
+    rows = ({"recordings (reference)": recordings} if recordings else {}) | summary
+    for model, row in rows.items():
+        cells = [f"{row[f'{measure}_mean']:{width}.{places}f}" if f"{measure}_mean" in row else f"{'-':>{width}s}"
+                 for measure, width, places in (("mcd_dtw", 11, 2), ("duration_ratio", 9, 2), ("cer", 6, 3),
+                                                ("dnsmos_ovrl", 7, 2))]
+        print(f"{model[-40:]:40s} {row['clips']:5d} {' '.join(cells)}")
+    if any("dnsmos_ovrl_mean" in row for row in rows.values()):
+        print(f"DNSMOS: overall quality (OVRL), 1-5, of the audio; for reference: {CALIBRATION}")
 
 
 def plot_report(scores: list[ClipScore], recording: np.ndarray, syntheses: dict[str, np.ndarray], rate: int) -> bytes:
-    """A PNG picture: per-model distributions of MCD-DTW and duration ratio, and one clip's mel spectrogram,
-    the recording against each model (every signal at `rate`)."""
+    """A PNG picture: per-model distributions of MCD-DTW, duration ratio and, where scored, DNSMOS OVRL (the
+    recordings' too, when `scores` holds theirs), and one clip's mel spectrogram, the recording against each
+    model (every signal at `rate`)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     models = list(dict.fromkeys(s.model for s in scores))
+    panels = [("mcd_dtw", "MCD-DTW (dB), lower is better"), ("duration_ratio", "duration ratio, 1 is best")]
+    if any(s.dnsmos_ovrl is not None for s in scores):
+        panels.append(("dnsmos_ovrl", "DNSMOS OVRL, higher is better"))
     rows = 1 + len(syntheses)
     figure = plt.figure(figsize=(11, 2.6 * rows + 1))
-    grid = figure.add_gridspec(rows + 1, 2)
-    for column, (measure, label) in enumerate((("mcd_dtw", "MCD-DTW (dB), lower is better"),
-                                                ("duration_ratio", "duration ratio, 1 is best"))):
+    grid = figure.add_gridspec(rows + 1, len(panels))
+    for column, (measure, label) in enumerate(panels):
         axis = figure.add_subplot(grid[0, column])
-        axis.boxplot([[getattr(s, measure) for s in scores if s.model == m] for m in models])
-        axis.set_xticks(range(1, len(models) + 1), [Path(m).name or m for m in models])
+        shown = [m for m in models if any(getattr(s, measure) is not None for s in scores if s.model == m)]
+        axis.boxplot([[getattr(s, measure) for s in scores if s.model == m and getattr(s, measure) is not None]
+                      for m in shown])
+        axis.set_xticks(range(1, len(shown) + 1), [Path(m).name or m for m in shown])
         axis.set_title(label)
     for row, (name, audio) in enumerate([("recording", recording), *syntheses.items()], start=1):
         axis = figure.add_subplot(grid[row, :])
