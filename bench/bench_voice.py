@@ -9,10 +9,12 @@ model learnt (`--voice`, ku for the stand-in):
     espeak-ng, the same voice       the judge's floor (MCD 0 by definition)
     espeak-ng ku+m1, a close variant
     espeak-ng ku+f3, another voice  the stand-in must be closer to its voice than this
+    a natural speaker, clean        a human-like voice (data/corpus/speakers.json, one the judge never heard)
+    the same, as Common Voice records it (room, microphone band, noise, level)
     white noise, a harmonic buzz    what a voice that does not speak scores
 
 with MCD-DTW (WORLD + SPTK mel-cepstrum, dB), the judge's character error rate (data/judge/),
-the duration ratio and the loudness ratio. It writes a spectrogram picture of one sentence
+the duration ratio, the loudness ratio and DNSMOS OVRL (how natural and clean it sounds: 1-5). It writes a spectrogram picture of one sentence
 (espeak-ng beside the model) and exits 1 when the model misses the stand-in's bar: CER above
 --max_cer, or an MCD not below the other voice's.
 
@@ -33,7 +35,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from kurdish_tts.samples.espeak import espeak_version, speak_clean, spoken_text
+from kurdish_tts.corpus.audio import clean_decoded
+from kurdish_tts.corpus.naturalness import dnsmos
+from kurdish_tts.samples import natural
+from kurdish_tts.samples.conditions import record
+from kurdish_tts.samples.espeak import espeak_version, speak_clean
+from kurdish_tts.samples.folders import CLEANING, spoken_text
 from kurdish_tts.samples.sentences import read_sentences
 from kurdish_tts.scoring.measures import Recognizer, compare_voices
 from kurdish_tts.scoring.references import buzz_like, noise_like
@@ -41,6 +48,7 @@ from kurdish_tts.synthesis.voice import Settings, Voice
 
 RATE = 16_000
 CLOSE_VARIANT, OTHER_VOICE = "ku+m1", "ku+f3"
+NATURAL = "zozan"  # a natural speaker the judge never hears
 
 
 def score_rows(model: Path, voice: str, judge: Path, group: str = "heldout") -> tuple[dict, dict]:
@@ -50,16 +58,24 @@ def score_rows(model: Path, voice: str, judge: Path, group: str = "heldout") -> 
     references = [speak_clean(s, voice) for _, s in sentences]
     synthesizer = Voice(model)
     rng = np.random.default_rng(0)
+    speaker = natural.speaker(NATURAL)
+    clean = [natural.speak(s, speaker, RATE) for _, s in sentences]
+    recorded = [clean_decoded(record(natural.speak(s, speaker, 48_000), 48_000, rng)[0], 48_000, CLEANING)
+                for _, s in sentences]  # recorded, then cleaned as prepare_data.py cleans Common Voice
     rows = {
         model_row(model): [synthesizer.speak(t, Settings(seed=0)) for t in texts],
         f"espeak-ng {voice} (the voice itself)": references,
         f"espeak-ng {CLOSE_VARIANT} (a close variant)": [speak_clean(s, CLOSE_VARIANT) for _, s in sentences],
         f"espeak-ng {OTHER_VOICE} (another voice)": [speak_clean(s, OTHER_VOICE) for _, s in sentences],
+        f"natural speaker {NATURAL}, clean": clean,
+        f"natural speaker {NATURAL}, Common Voice record": recorded,
         "white noise": [noise_like(r, rng) for r in references],
         "harmonic buzz": [buzz_like(r, RATE) for r in references],
     }
     recognizer = Recognizer(judge)
     table = {name: compare_voices(audios, references, texts, RATE, recognizer) for name, audios in rows.items()}
+    for name, audios in rows.items():
+        table[name]["dnsmos_ovrl"] = float(np.mean([dnsmos(a, RATE)["ovrl"] for a in audios]))
     return table, {name: audios[0] for name, audios in rows.items()}
 
 
@@ -102,11 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     table, first = score_rows(args.model, args.voice, args.judge)
     print(f"{len(read_sentences('heldout'))} held-out sentences, against espeak-ng {espeak_version()} voice {args.voice}")
-    print(f"| {'':44s} | MCD-DTW dB | judge CER | duration ratio | loudness ratio |")
-    print(f"|{'-' * 46}|-----------:|----------:|---------------:|---------------:|")
+    print(f"| {'':44s} | MCD-DTW dB | judge CER | DNSMOS OVRL | duration ratio | loudness ratio |")
+    print(f"|{'-' * 46}|-----------:|----------:|------------:|---------------:|---------------:|")
     for name, row in table.items():
-        print(f"| {name:44s} | {row['mcd_dtw']:10.2f} | {row['cer']:8.1%} | {row['duration_ratio']:14.2f} | "
-              f"{row['loudness_ratio']:14.2f} |")
+        print(f"| {name:44s} | {row['mcd_dtw']:10.2f} | {row['cer']:8.1%} | {row['dnsmos_ovrl']:11.2f} | "
+              f"{row['duration_ratio']:14.2f} | {row['loudness_ratio']:14.2f} |")
     draw(first, args.picture, read_sentences("heldout")[0][1])
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps({"voice": args.voice, "espeak_ng": espeak_version(), "rows": table}, indent=2,
