@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Regenerate the bundled demo corpus `data/demo/`: a small Common Voice release folder.
 
-Kurmanji sentences written for this toolkit are spoken by espeak-ng's Kurdish voice with
-four voice variants, one per speaker (`client_id`), padded with faint noise at both ends,
-and encoded as mp3 at mixed sample rates, as Common Voice clips are. A few rows are bad on
+Kurmanji sentences written for this toolkit are spoken by four natural speakers of
+data/corpus/speakers.json (kurdish_tts/samples/natural.py), one per `client_id`, with uneven clip
+counts, each clip recorded as a volunteer's laptop would (room, microphone band, background noise,
+level, silence at both ends: kurdish_tts/samples/conditions.py) and encoded as mp3 at mixed sample
+rates, as Common Voice clips are. A few rows are bad on
 purpose (corrupt, empty, silent, too long, missing file, empty or unsayable text) and a few
 are down-voted, so that every filter of prepare_data.py has work to do.
 
-Needs the Debian packages espeak-ng and lame (`apt-get install espeak-ng lame`).
+Needs the Debian packages espeak-ng (its IPA) and lame (`apt-get install espeak-ng lame`).
 
     python data/make_demo.py                 # rewrites data/demo/
     python data/make_demo.py --output /tmp/demo
@@ -28,11 +30,15 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from kurdish_tts.samples import natural
+from kurdish_tts.samples.conditions import record
+
 HEADER = ["client_id", "path", "sentence_id", "sentence", "sentence_domain", "up_votes", "down_votes", "age", "gender",
           "accents", "variant", "locale", "segment"]
-# (espeak-ng voice, gender, share of the sentences): one speaker clearly has the most clips.
-VOICES = [("ku+m3", "male_masculine", 0.4), ("ku+f3", "female_feminine", 0.2), ("ku+m1", "male_masculine", 0.2),
-          ("ku+f2", "female_feminine", 0.2)]
+# (natural speaker, share of the sentences): one speaker clearly has the most clips. The busiest, the
+# demo's fine-tuning target, is one the judge never hears (its role in data/corpus/speakers.json).
+VOICES = [("hevi", 0.4), ("azad", 0.2), ("rojda", 0.2), ("welat", 0.2)]
+GENDERS = {"female": "female_feminine", "male": "male_masculine"}
 RATES = [32000, 44100, 48000]
 SENTENCES = """\
 Rojbaş, navê min Azad e.
@@ -114,14 +120,8 @@ def client_id(voice: str) -> str:
 
 
 def speak(text: str, voice: str, rate: int, rng: np.random.Generator) -> np.ndarray:
-    """espeak-ng -> float audio at `rate`, with 0.3-0.8 s of faint noise before and after."""
-    wav = subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "--stdout", text], check=True, capture_output=True).stdout
-    audio, native = sf.read(io.BytesIO(wav), dtype="float32")
-    import librosa
-
-    audio = librosa.resample(audio, orig_sr=native, target_sr=rate) * 0.8
-    edges = [0.002 * rng.standard_normal(int(rng.uniform(0.3, 0.8) * rate)).astype(np.float32) for _ in range(2)]
-    return np.concatenate([edges[0], audio, edges[1]])
+    """The natural speaker `voice` saying `text`, recorded in Common Voice conditions, float audio at `rate`."""
+    return record(natural.speak(text, natural.speaker(voice), rate), rate, rng)[0]
 
 
 def to_mp3(audio: np.ndarray, rate: int) -> bytes:
@@ -139,11 +139,12 @@ def build(folder: Path, seed: int) -> None:
     clips = folder / "clips"
     clips.mkdir(parents=True)
     sentences = [line for line in SENTENCES.splitlines() if line.strip()]
-    weights = np.array([share for _, _, share in VOICES])
+    weights = np.array([share for _, share in VOICES])
     speakers = rng.choice(len(VOICES), size=len(sentences), p=weights / weights.sum())
     rows, durations = [], []
     for n, sentence in enumerate(sentences):
-        voice, gender, _ = VOICES[speakers[n]]
+        voice, _ = VOICES[speakers[n]]
+        gender = GENDERS[natural.speaker(voice).sex]
         rate = RATES[n % len(RATES)]
         name = f"common_voice_kmr_{4000 + n}.mp3"
         audio = speak(sentence, voice, rate, rng)
@@ -152,7 +153,8 @@ def build(folder: Path, seed: int) -> None:
         up, down = (int(rng.integers(2, 5)), 0) if n % 13 else (int(rng.integers(0, 2)), int(rng.integers(1, 3)))
         rows.append([client_id(voice), name, hashlib.sha1(sentence.encode()).hexdigest(), sentence, "", up, down,
                      "twenties", gender, "", "", "kmr", ""])
-    voice, gender, _ = VOICES[0]
+    voice, _ = VOICES[0]
+    gender = GENDERS[natural.speaker(voice).sex]
     for k, kind in enumerate(BAD_ROWS):
         name = f"common_voice_kmr_{9000 + k}.mp3"
         sentence = {"no_text": "", "unsayable": "?! … ?"}.get(kind, sentences[k])
