@@ -97,3 +97,19 @@ def test_common_voice_conditions_put_the_noise_where_they_say():
         assert abs(measured_snr(recording, speech, silence) - snr) < 1.5
     again, _ = record(clean, 16000, np.random.default_rng(3), conditions)
     assert np.array_equal(again, recording)  # the same seed, the same record
+
+
+def test_speak_py_writes_a_natural_speakers_common_voice_records_as_training_data(tmp_path):
+    import soundfile as sf
+
+    from kurdish_tts.corpus.metadata import read_metadata
+
+    speak = [sys.executable, str(ROOT / "data" / "speak.py"), "--train", "finetune", "--eval", "--speaker", "azad",
+             "--recorded", "--seed", "5", "--limit", "2", "--output", str(tmp_path / "d")]
+    result = subprocess.run(speak, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    clips = read_metadata(tmp_path / "d" / "metadata.csv")
+    record = json.loads((tmp_path / "d" / "dataset.json").read_text())
+    assert len(clips) == 2 and record["speaker"] == "azad" and record["recorded"] is True
+    audio, rate = sf.read(tmp_path / "d" / "wavs" / clips[0].file)
+    assert rate == 16000 and audio.ndim == 1 and 0.5 < len(audio) / rate < 10

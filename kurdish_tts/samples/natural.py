@@ -208,18 +208,21 @@ def speak(text: str, speaker: Speaker, rate: int = 16_000) -> np.ndarray:
 def write_folder(output: Path, voice: Speaker, train: list[str], eval_groups: list[str], limit: int | None = None,
                  recorded: bool = False, seed: int = 0) -> dict:
     """Speak the sentence groups with `voice` into `output` (the on-disk contract, cleaned as
-    prepare_data.py cleans); with `recorded`, each clip first as a Common Voice record at 48 kHz
-    (conditions drawn from `seed` and the clip's id). Returns what dataset.json records."""
-    from kurdish_tts.corpus.audio import clean_decoded
-    from kurdish_tts.samples.conditions import record
+    prepare_data.py cleans); with `recorded`, each clip first as a Common Voice record: recorded in
+    conditions drawn from `seed` and the clip's id, at 32, 44.1 or 48 kHz, through mp3 and back.
+    Returns what dataset.json records."""
+    from kurdish_tts.corpus.audio import clean_decoded, decode
+    from kurdish_tts.samples.conditions import RATES, record
     from kurdish_tts.samples.folders import CLEANING, speak_groups
+    from kurdish_tts.samples.signals import encode
 
     def say(clip_id: str, sentence: str) -> np.ndarray:
         if not recorded:
             return clean_decoded(speak(sentence, voice, CLEANING.target_sr), CLEANING.target_sr, CLEANING)
         rng = np.random.default_rng([seed, zlib.crc32(clip_id.encode("utf-8"))])
-        audio, _ = record(speak(sentence, voice, 48_000), 48_000, rng)
-        return clean_decoded(audio, 48_000, CLEANING)
+        rate = int(rng.choice(RATES))
+        audio, _ = record(speak(sentence, voice, rate), rate, rng)
+        return clean_decoded(*decode(encode(audio, rate, "MP3")), CLEANING)
 
     conditions = ", recorded in Common Voice conditions" if recorded else ""
     about = {"source": f"natural speaker {voice.name} (Kokoro-82M: {voice.styles}, speed {voice.speed}, "
