@@ -296,7 +296,8 @@ def main(argv: list[str] | None = None) -> int:
               "natural_takes": args.natural_takes, "natural_speakers": [v.name for v in speakers_for("judge")],
               "unheard_natural_speakers": [v.name for v in speakers_for("unheard") + speakers_for("target")],
               "initialised_from": str(args.init) if args.init else None,
-              "minutes": round((time.time() - started) / 60, 1), "command": "python data/train_judge.py"}
+              "minutes": round((time.time() - started) / 60, 1),
+              "command": "python data/train_judge.py " + " ".join(argv if argv is not None else sys.argv[1:])}
     (scratch / "scores.json").write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (scratch / "README.md").write_text(MODEL_CARD.format(
         **record, learnt=scores["judge_test, voice ku (learnt)"], unheard=scores[f"judge_test, voice {UNHEARD_VOICE} (never heard)"],
@@ -308,20 +309,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 MODEL_CARD = """\
-# The judge: a small Kurmanji speech recogniser trained on espeak-ng speech
+# The judge: a small Kurmanji speech recogniser that hears whether a voice speaks
 
 A `Wav2Vec2BertForCTC` model (log-mel filter banks, a 4-layer conformer of width 144, about
-2 M parameters, greedy CTC over the Kurmanji letters) trained from random weights by
-`python data/train_judge.py` on {training_hours} h of espeak-ng {espeak_ng} speech:
-{training_clips} clips of the `judge` sentences of `data/corpus/sentences.tsv` in the voices
-{voices}, at random speeds and pitches, half of them with noise.
+2 M parameters, greedy CTC over the Kurmanji letters) trained by `{command}` on {training_hours} h
+of speech: {training_clips} clips of the `judge` sentences of `data/corpus/sentences.tsv`, spoken by
+espeak-ng {espeak_ng} in the voices {voices} (random speeds and pitches, half with noise) and, with
+{natural_takes} renderings a sentence, by the natural speakers {natural_speakers} of
+`data/corpus/speakers.json` (Kokoro-82M; half as Common Voice records: room, microphone band, noise).
+It starts from {initialised_from} (none: random weights). It never hears the natural speakers
+{unheard_natural_speakers}.
 
 It exists to tell a voice that speaks from one that does not, as the character error rate of
-what it hears. It knows only espeak-ng's Kurdish voices: a real speaker's speech, or a voice
-that speaks well but unlike espeak-ng, scores worse than it deserves. Compare a figure with the
-references in `scores.json`, never alone: held-out espeak-ng speech scores {learnt:.1%} in a voice it
-learnt and {unheard:.1%} in one it never heard; white noise scores {noise:.0%}, a harmonic buzz {buzz:.0%}
-(a transcript of nothing, or of a few stray letters, against the sentence).
+what it hears. Compare a figure with the references in `scores.json`, never alone: held-out
+espeak-ng speech scores {learnt:.1%} in a voice it learnt and {unheard:.1%} in one it never heard;
+the speakers it never heard are in `scores.json`; white noise scores {noise:.0%}, a harmonic buzz
+{buzz:.0%} (a transcript of nothing, or of a few stray letters, against the sentence).
 
 Load it with `pipeline("automatic-speech-recognition", model="data/judge")`, or score a
 voice with `python synthesize.py --evaluate --model MODEL --asr_model data/judge`.
