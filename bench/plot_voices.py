@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 HELLO = "Ez 25 salî me û ez li Amedê dijîm."  # the Makefile's HELLO
 DEMO = ROOT / "runs" / "demo"
-ROLES = {"ku": "the stand-in's voice", "ku+m3": "the demo speaker", "ku+f3": "the fine-tuning target"}
+ROLES = {"ku": "the stand-in's voice", "ku+f3": "the fine-tuning target", "hevi": "the demo speaker"}
 
 
 def labelled(items: list[str], flag: str) -> list[tuple[str, Path]]:
@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sentence", default=HELLO)
     parser.add_argument("--judge", type=Path, default=ROOT / "data" / "judge",
                         help="the recogniser for the CER (data/judge-espeak reproduces figures before 2026-12-05)")
-    parser.add_argument("--espeak", nargs="*", default=["ku+m3", "ku"], help="espeak-ng voices drawn first")
+    parser.add_argument("--natural", nargs="*", default=["hevi"], help="natural speakers drawn first (clean)")
+    parser.add_argument("--espeak", nargs="*", default=["ku"], help="espeak-ng voices drawn next")
     parser.add_argument("--wav", nargs="*", default=[f"stand-in={DEMO / 'hello_standin.wav'}",
                                                       f"after the demo's fine-tune={DEMO / 'hello.wav'}"],
                         metavar="LABEL=PATH", help="recordings of the sentence")
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     import librosa
     from bench_voice import RATE, draw
 
+    from kurdish_tts.samples import natural
     from kurdish_tts.samples.espeak import speak_clean
     from kurdish_tts.samples.folders import spoken_text
     from kurdish_tts.scoring.measures import Recognizer, character_error_rate, read_recording
@@ -61,8 +63,10 @@ def main(argv: list[str] | None = None) -> int:
 
     text = spoken_text(args.sentence)
     judge = Recognizer(args.judge)
-    rows = {f"espeak-ng {voice}" + (f" ({ROLES[voice]})" if voice in ROLES else ""): speak_clean(text, voice)
-            for voice in args.espeak}  # at RATE, as training data
+    rows = {f"natural speaker {name}" + (f" ({ROLES[name]})" if name in ROLES else ""):
+            natural.speak(args.sentence, natural.speaker(name), RATE) for name in args.natural}
+    rows |= {f"espeak-ng {voice}" + (f" ({ROLES[voice]})" if voice in ROLES else ""): speak_clean(text, voice)
+             for voice in args.espeak}  # at RATE, as training data
     spoken = [(label, read_recording(path)) for label, path in wavs]
     spoken += [(label, (Voice(path).speak(text, Settings(seed=0)), RATE)) for label, path in models]
     for label, (audio, rate) in spoken:
