@@ -35,7 +35,7 @@ from pathlib import Path
 
 from kurdish_tts import hub
 from kurdish_tts.corpus.metadata import EVAL_FILE, TRAIN_FILE, MetadataError, read_metadata
-from kurdish_tts.feedback import installation
+from kurdish_tts.feedback import installation, names
 from kurdish_tts.feedback.batch import read_batch, store_rows
 from kurdish_tts.feedback.staging import stage_clips
 from kurdish_tts.feedback.store import Entry, FeedbackRejected, FeedbackStore
@@ -207,7 +207,7 @@ def run_round(store: FeedbackStore, args) -> int:
     base = [] if args.feedback_only else read_metadata(args.data_dir / TRAIN_FILE)
     eval_clips = read_metadata(args.data_dir / EVAL_FILE) if (args.data_dir / EVAL_FILE).is_file() else []
     final_output = args.output_dir
-    stamp = installation.utc_stamp()  # the backup of the model it replaces is named after the round's start
+    stamp = names.utc_stamp()  # the backup of the model it replaces is named after the round's start
     with tempfile.TemporaryDirectory(dir=args.data_dir, prefix=STAGING_PREFIX) as staging:
         staging = Path(staging)
         # A resumed round trains on the clips it staged before it was interrupted, not on what is pending now.
@@ -220,7 +220,7 @@ def run_round(store: FeedbackStore, args) -> int:
         weights = [1.0] * len(base) + [args.feedback_weight] * len(snapshot)
         round_args = argparse.Namespace(**vars(args))
         round_args.data_dir = staging
-        round_args.output_dir = installation.round_folder(final_output)
+        round_args.output_dir = names.round_folder(final_output)
         round_args.logging_dir = logging_dir(final_output, args.logging_dir)
         # leftovers of a killed round: the discriminator before its model (see installation.restore_current_model)
         for leftover in (discriminator_folder(round_args.output_dir), round_args.output_dir):

@@ -60,12 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(texts)} held-out sentences each")
     print("| speaker | sex | roles | median pitch Hz | nearest speaker | MCD-DTW dB | DNSMOS OVRL | compute s/s |")
     print("|---|---|---|---:|---|---:|---:|---:|")
-    roles = {r["name"]: r.get("roles", []) for r in json.loads(natural.SPEAKERS_FILE.read_text())["speakers"]}
     for i, name in enumerate(names):
         nearest = int(np.argmin(distance[i]))
         rows[name] |= {"nearest": names[nearest], "nearest_mcd_dtw": float(distance[i, nearest])}
         row = rows[name]
-        print(f"| {name} | {row['sex']} | {', '.join(roles[name])} | {row['pitch_hz']:.0f} | {row['nearest']} | "
+        print(f"| {name} | {row['sex']} | {', '.join(speakers[name].roles)} | {row['pitch_hz']:.0f} | {row['nearest']} | "
               f"{row['nearest_mcd_dtw']:.2f} | {row['dnsmos_ovrl']:.2f} | {row['compute_per_second']:.2f} |")
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")

@@ -35,12 +35,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from kurdish_tts.corpus.audio import clean_decoded
 from kurdish_tts.corpus.naturalness import dnsmos
 from kurdish_tts.samples import natural
-from kurdish_tts.samples.conditions import record
 from kurdish_tts.samples.espeak import espeak_version, speak_clean
-from kurdish_tts.samples.folders import CLEANING, spoken_text
+from kurdish_tts.samples.folders import spoken_text
 from kurdish_tts.samples.sentences import read_sentences
 from kurdish_tts.scoring.measures import Recognizer, compare_voices
 from kurdish_tts.scoring.references import buzz_like, noise_like
@@ -60,8 +58,7 @@ def score_rows(model: Path, voice: str, judge: Path, group: str = "heldout") -> 
     rng = np.random.default_rng(0)
     speaker = natural.speaker(NATURAL)
     clean = [natural.speak(s, speaker, RATE) for _, s in sentences]
-    recorded = [clean_decoded(record(natural.speak(s, speaker, 48_000), 48_000, rng)[0], 48_000, CLEANING)
-                for _, s in sentences]  # recorded, then cleaned as prepare_data.py cleans Common Voice
+    recorded = [natural.common_voice_record(s, speaker, rng) for _, s in sentences]
     rows = {
         model_row(model): [synthesizer.speak(t, Settings(seed=0)) for t in texts],
         f"espeak-ng {voice} (the voice itself)": references,

@@ -31,15 +31,13 @@ import numpy as np
 import soundfile as sf
 
 from kurdish_tts.samples import natural
-from kurdish_tts.samples.conditions import record
+from kurdish_tts.samples.commonvoice import CV_HEADER
+from kurdish_tts.samples.conditions import RATES, record
 
-HEADER = ["client_id", "path", "sentence_id", "sentence", "sentence_domain", "up_votes", "down_votes", "age", "gender",
-          "accents", "variant", "locale", "segment"]
 # (natural speaker, share of the sentences): one speaker clearly has the most clips. The busiest, the
 # demo's fine-tuning target, is one the judge never hears (its role in data/corpus/speakers.json).
 VOICES = [("hevi", 0.4), ("azad", 0.2), ("rojda", 0.2), ("welat", 0.2)]
 GENDERS = {"female": "female_feminine", "male": "male_masculine"}
-RATES = [32000, 44100, 48000]
 SENTENCES = """\
 Rojbaş, navê min Azad e.
 Ez 25 salî me û li Amedê dijîm.
@@ -183,7 +181,7 @@ def build(folder: Path, seed: int) -> None:
 def write_tsv(path: Path, rows: list[list]) -> None:
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, delimiter="\t", quoting=csv.QUOTE_NONE, escapechar="\\", lineterminator="\n")
-        writer.writerow(HEADER)
+        writer.writerow(CV_HEADER)
         writer.writerows(rows)
 
 

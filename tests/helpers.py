@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from kurdish_tts.samples.signals import encode, speech_like
+from kurdish_tts.scoring.references import noise_like
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "configs" / "tiny.json"
@@ -71,6 +72,5 @@ def load_script(relative: str):
 
 def drowned(clip: np.ndarray, snr_db: float, seed: int = 0) -> np.ndarray:
     """`clip` with white noise `snr_db` below its RMS, scaled back within full scale."""
-    rms = float(np.sqrt(np.mean(clip.astype(np.float64) ** 2)))
-    noisy = clip + rms * 10 ** (-snr_db / 20) * np.random.default_rng(seed).standard_normal(clip.size)
+    noisy = clip + 10 ** (-snr_db / 20) * noise_like(clip, np.random.default_rng(seed))
     return (noisy / max(1.0, float(np.abs(noisy).max()))).astype(np.float32)

@@ -19,7 +19,6 @@ import hashlib
 import json
 import math
 import os
-import re
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,41 +26,16 @@ from pathlib import Path
 import numpy as np
 
 from kurdish_tts.corpus.metadata import EVAL_FILE, Clip
+from kurdish_tts.feedback.names import backup_name, rejected_folder, round_folder, utc_stamp
 from kurdish_tts.feedback.store import ROUND_FILE, Entry, FeedbackStore
 from kurdish_tts.files import replace_folder, restore_replaced_folder
 from kurdish_tts.training import TrainingError
 from kurdish_tts.training.folders import discriminator_folder
 
-STAMP_FORMAT = "%Y%m%dT%H%M%SZ"  # UTC, to the second: backups sort by date
 # A round's model is not installed when, on the held-out clips, it is worse than the model it started from by more
 # than: 0.05 in the judge's character error rate (absolute), 0.5 dB in MCD-DTW, or a loudness ratio 1.5 times
 # further from the recordings'.
 MARGINS = {"cer": 0.05, "mcd_dtw": 0.5, "loudness": 1.5}
-
-
-def utc_stamp() -> str:
-    return datetime.now(timezone.utc).strftime(STAMP_FORMAT)
-
-
-def backup_name(model_name: str, stamp: str, number: int = 0) -> str:
-    """The name of a backup of the model folder `model_name` made at `stamp` (a `utc_stamp()`):
-    `<model_name>-<stamp>`, and `-<number>` after it for another backup made in the same second."""
-    return f"{model_name}-{stamp}" + (f"-{number}" if number else "")
-
-
-def backup_stamp(folder_name: str, model_name: str) -> str | None:
-    """The stamp in `folder_name` when it is a `backup_name` of `model_name`; None when it is not."""
-    found = re.fullmatch(re.escape(model_name) + r"-(\d{8}T\d{6}Z)(?:-\d+)?", folder_name)  # see STAMP_FORMAT
-    return found[1] if found else None
-
-
-def round_folder(current: Path) -> Path:
-    """Where a round saves its model (and, beside it, its discriminator) before installing them."""
-    return current.with_name(f".{current.name}-round")
-
-
-def rejected_folder(current: Path) -> Path:
-    return current.with_name(f"{current.name}-rejected")
 
 
 def model_record(folder: Path) -> dict:

@@ -60,6 +60,7 @@ class Speaker:
     pitch: float = 1.0
     formant: float = 1.0
     sex: str = ""  # "female" or "male": what the voice sounds like, for data sets that record it
+    roles: tuple[str, ...] = ()  # what the project uses it for: "judge", "unheard", "target", "demo"
 
     def __post_init__(self):
         unknown = sorted(set(self.styles) - set(STYLES))
@@ -76,14 +77,13 @@ def speakers(path: Path = SPEAKERS_FILE) -> dict[str, Speaker]:
     """The project's speakers by name (data/corpus/speakers.json)."""
     rows = json.loads(Path(path).read_text(encoding="utf-8"))["speakers"]
     return {row["name"]: Speaker(row["name"], row["styles"], row.get("speed", 1.0), row.get("pitch", 1.0),
-                                 row.get("formant", 1.0), row.get("sex", "")) for row in rows}
+                                 row.get("formant", 1.0), row.get("sex", ""), tuple(row.get("roles", [])))
+            for row in rows}
 
 
 def speakers_for(role: str, path: Path = SPEAKERS_FILE) -> list[Speaker]:
     """The speakers data/corpus/speakers.json gives `role` ("judge", "unheard", "target", "demo")."""
-    rows = json.loads(Path(path).read_text(encoding="utf-8"))["speakers"]
-    known = speakers(path)
-    return [known[row["name"]] for row in rows if role in row.get("roles", [])]
+    return [speaker for speaker in speakers(path).values() if role in speaker.roles]
 
 
 def speaker(name: str) -> Speaker:
@@ -205,24 +205,32 @@ def speak(text: str, speaker: Speaker, rate: int = 16_000) -> np.ndarray:
     return (audio * (0.95 / peak) if peak > 0.95 else audio).astype(np.float32)
 
 
+def common_voice_record(sentence: str, voice: Speaker, rng: np.random.Generator) -> np.ndarray:
+    """`sentence` as Common Voice would hold it and prepare_data.py clean it: spoken at 32, 44.1 or
+    48 kHz, recorded in conditions drawn from `rng`, through mp3 and back, cleaned to 16 kHz."""
+    from kurdish_tts.corpus.audio import clean_decoded, decode
+    from kurdish_tts.samples.conditions import RATES, record
+    from kurdish_tts.samples.folders import CLEANING
+    from kurdish_tts.samples.signals import encode
+
+    rate = int(rng.choice(RATES))
+    audio, _ = record(speak(sentence, voice, rate), rate, rng)
+    return clean_decoded(*decode(encode(audio, rate, "MP3")), CLEANING)
+
+
 def write_folder(output: Path, voice: Speaker, train: list[str], eval_groups: list[str], limit: int | None = None,
                  recorded: bool = False, seed: int = 0) -> dict:
     """Speak the sentence groups with `voice` into `output` (the on-disk contract, cleaned as
     prepare_data.py cleans); with `recorded`, each clip first as a Common Voice record: recorded in
     conditions drawn from `seed` and the clip's id, at 32, 44.1 or 48 kHz, through mp3 and back.
     Returns what dataset.json records."""
-    from kurdish_tts.corpus.audio import clean_decoded, decode
-    from kurdish_tts.samples.conditions import RATES, record
+    from kurdish_tts.corpus.audio import clean_decoded
     from kurdish_tts.samples.folders import CLEANING, speak_groups
-    from kurdish_tts.samples.signals import encode
 
     def say(clip_id: str, sentence: str) -> np.ndarray:
         if not recorded:
             return clean_decoded(speak(sentence, voice, CLEANING.target_sr), CLEANING.target_sr, CLEANING)
-        rng = np.random.default_rng([seed, zlib.crc32(clip_id.encode("utf-8"))])
-        rate = int(rng.choice(RATES))
-        audio, _ = record(speak(sentence, voice, rate), rate, rng)
-        return clean_decoded(*decode(encode(audio, rate, "MP3")), CLEANING)
+        return common_voice_record(sentence, voice, np.random.default_rng([seed, zlib.crc32(clip_id.encode("utf-8"))]))
 
     conditions = ", recorded in Common Voice conditions" if recorded else ""
     about = {"source": f"natural speaker {voice.name} (Kokoro-82M: {voice.styles}, speed {voice.speed}, "

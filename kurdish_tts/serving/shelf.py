@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from kurdish_tts.feedback.installation import backup_stamp, rejected_folder
+from kurdish_tts.feedback.names import backup_stamp, rejected_folder
 from kurdish_tts.serving.errors import ServiceError
 from kurdish_tts.synthesis.engines import DECODER_FILE, ENCODER_FILE, is_onnx_folder
 
