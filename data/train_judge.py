@@ -9,7 +9,9 @@ load. It learns the `judge` group of data/corpus/sentences.tsv, each sentence sp
 times by espeak-ng with a random voice variant, speed and pitch, half of them with noise
 added, and `--natural_takes` times by a natural speaker (kurdish_tts/samples/natural.py) of the
 `judge` role in data/corpus/speakers.json, half of those as Common Voice records (room, microphone
-band, noise: kurdish_tts/samples/conditions.py); it never hears the `heldout`, `judge_test` or
+band, noise: kurdish_tts/samples/conditions.py), and `--drawn_takes` times by a speaker drawn at
+random from those speakers' styles (mix, speed, pitch, formant: natural.drawn_speaker), half of
+those as Common Voice records too; it never hears the `heldout`, `judge_test` or
 `finetune` groups, the voice ku+f4, nor the natural speakers of the `unheard` and `target` roles.
 
 At the end it is scored on held-out speech (the judge_test group in espeak-ng voices it knows and
@@ -44,7 +46,7 @@ from kurdish_tts.files import replace_folder
 from kurdish_tts.samples.conditions import Conditions, record
 from kurdish_tts.samples.espeak import SPEED, espeak_version, speak_clean
 from kurdish_tts.samples.folders import spoken_text
-from kurdish_tts.samples.natural import speak, speakers_for
+from kurdish_tts.samples.natural import drawn_speaker, speak, speakers_for
 from kurdish_tts.samples.sentences import read_sentences
 from kurdish_tts.scoring.measures import character_error_rate
 from kurdish_tts.scoring.references import buzz_like, noise_like
@@ -119,6 +121,25 @@ def render_natural(cache: Path, seed: int, takes: int) -> list[tuple[Path, str]]
              rng.randrange(2**31)) for clip_id, sentence in read_sentences("judge") for take in range(takes)]
     cache.mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(2) as pool:  # processes: WORLD's resynthesis holds the interpreter's lock
+        return list(pool.map(speak_natural_clip, jobs, chunksize=8))
+
+
+def judge_styles() -> tuple[str, ...]:
+    """The Kokoro styles the judge's natural speakers are made of (never one kept for the unheard)."""
+    return tuple(sorted({style for voice in speakers_for("judge") for style in voice.styles}))
+
+
+def render_drawn(cache: Path, seed: int, takes: int) -> list[tuple[Path, str]]:
+    """Speak the judge group `takes` times each with a speaker drawn at random from the judge's
+    styles (natural.drawn_speaker: mixes, speeds, pitches and formants no named speaker has), half
+    of the clips as Common Voice records, into `cache` (clips already there are kept)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    rng, styles = np.random.default_rng(seed + 2), judge_styles()
+    jobs = [(cache / f"{clip_id}-drawn-{take}.wav", sentence, drawn_speaker(rng, styles), rng.random() < 0.5,
+             int(rng.integers(2**31))) for clip_id, sentence in read_sentences("judge") for take in range(takes)]
+    cache.mkdir(parents=True, exist_ok=True)
+    with ProcessPoolExecutor(2) as pool:
         return list(pool.map(speak_natural_clip, jobs, chunksize=8))
 
 
@@ -220,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learning_rate", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--natural_takes", type=int, default=2, help="renderings of each sentence by natural speakers")
+    parser.add_argument("--drawn_takes", type=int, default=2,
+                        help="renderings of each sentence by speakers drawn at random from the judge's styles")
     parser.add_argument("--init", type=Path, help="start from this trained judge instead of random weights")
     parser.add_argument("--checkpoint", type=Path, default=Path("runs/judge/checkpoint.pt"),
                         help="saved every 250 steps; a run with the same settings resumes from it")
@@ -230,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     scratch = Path(tempfile.mkdtemp(prefix=".judge.", dir=args.output.parent))
     processor = build_processor(scratch)
-    clips = render(args.cache, args.seed) + render_natural(args.cache, args.seed, args.natural_takes)
+    clips = (render(args.cache, args.seed) + render_natural(args.cache, args.seed, args.natural_takes)
+             + render_drawn(args.cache, args.seed, args.drawn_takes if args.natural_takes else 0))
     print(f"rendered {len(clips)} clips in {time.time() - started:.0f} s", flush=True)
     audios = [sf.read(str(path), dtype="float32")[0] for path, _ in clips]
     features = featurize(processor, audios)
@@ -293,7 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     record = {"cer": scores, "steps": args.steps, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
               "training_clips": len(clips), "training_hours": round(sum(lengths) * 0.02 / 3600, 2),
               "voices": VOICES, "unheard_voice": UNHEARD_VOICE, "espeak_ng": espeak_version(), "speed": SPEED,
-              "natural_takes": args.natural_takes, "natural_speakers": [v.name for v in speakers_for("judge")],
+              "natural_takes": args.natural_takes, "drawn_takes": args.drawn_takes,
+              "drawn_from_styles": list(judge_styles()), "natural_speakers": [v.name for v in speakers_for("judge")],
               "unheard_natural_speakers": [v.name for v in speakers_for("unheard") + speakers_for("target")],
               "initialised_from": str(args.init) if args.init else None,
               "minutes": round((time.time() - started) / 60, 1),
@@ -316,7 +341,9 @@ A `Wav2Vec2BertForCTC` model (log-mel filter banks, a 4-layer conformer of width
 of speech: {training_clips} clips of the `judge` sentences of `data/corpus/sentences.tsv`, spoken by
 espeak-ng {espeak_ng} in the voices {voices} (random speeds and pitches, half with noise) and, with
 {natural_takes} renderings a sentence, by the natural speakers {natural_speakers} of
-`data/corpus/speakers.json` (Kokoro-82M; half as Common Voice records: room, microphone band, noise).
+`data/corpus/speakers.json` (Kokoro-82M; half as Common Voice records: room, microphone band, noise)
+and, with {drawn_takes} more, by speakers drawn at random from their styles {drawn_from_styles}
+(mix, speed, WORLD pitch and formant).
 It starts from {initialised_from} (none: random weights). It never hears the natural speakers
 {unheard_natural_speakers}.
 

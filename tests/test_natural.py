@@ -55,6 +55,20 @@ def test_the_speakers_file_keeps_the_judge_from_the_unheard_and_the_targets():
     assert set(natural.STYLES) - heard_styles  # at least one whole base style the judge never hears
 
 
+def test_drawn_speakers_are_valid_reproducible_of_both_sexes_and_only_of_the_styles_given():
+    styles = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jm_kumo")
+    draws = [natural.drawn_speaker(np.random.default_rng(3), styles, f"d{i}") for i in range(2)]
+    assert draws[0].styles == draws[1].styles and draws[0].pitch == draws[1].pitch  # the same seed, the same voice
+    rng = np.random.default_rng(0)
+    many = [natural.drawn_speaker(rng, styles) for _ in range(200)]
+    assert {v.sex for v in many} == {"female", "male"}
+    assert all(set(v.styles) <= set(styles) and abs(sum(v.styles.values()) - 1) < 1e-6 for v in many)
+    assert len({(v.pitch, v.formant, v.speed) for v in many}) == 200  # no two alike
+    assert any(v.styles.get("jm_kumo", 0) >= 0.8 for v in many) and any(v.pitch < 0.75 for v in many)
+    with pytest.raises(natural.SpeakerError, match="female style"):
+        natural.drawn_speaker(rng, ("jm_kumo",))
+
+
 def test_phonemes_join_clauses_with_their_punctuation_and_drop_language_markers():
     ipa = natural.phonemes("Rojbaş, tu çawa yî? Ez 25 salî me.")
     assert ipa.count(",") == 1 and ipa.count("?") == 1 and ipa.endswith(".")
