@@ -5,11 +5,13 @@ corrections that go straight into the feedback a training round learns from, and
     python serve.py --model models/kurdish --data_dir training            # http://127.0.0.1:8000
     python serve.py --model models/kurdish --model models/kurdish-onnx --port 8080 --cors_origin https://app.example
     python serve.py --data_dir training --add_key my-app                  # prints a new key once, on its last line
+    python serve.py --data_dir training --add_key moderator --admin       # may remove feedback any key sent
     python serve.py --data_dir training --remove_key my-app
 
 Endpoints: POST /v1/audio/speech, GET /v1/models, POST|GET /v1/feedback, DELETE /v1/feedback/{id},
-POST|GET /v1/ab, GET /healthz. Writes (feedback, votes) and the feedback listing need
-`Authorization: Bearer KEY` unless --open_feedback; speech and the model list are open.
+POST|GET /v1/ab, GET /healthz. Writes (feedback, votes) need `Authorization: Bearer KEY` unless
+--open_feedback; the feedback listing and deletion always need one (another key's entry: an admin
+key); speech, the model list and the vote summary are open. Limits: README, "The voice service".
 The app, its routes and the models' hot swap are in kurdish_tts/serving/ (app.py, routes/, shelf.py).
 """
 
@@ -21,7 +23,7 @@ import sys
 from pathlib import Path
 
 from kurdish_tts import hub
-from kurdish_tts.serving.app import create_app
+from kurdish_tts.serving.app import MAX_TEXT_CHARS, create_app, uvicorn_options
 from kurdish_tts.serving.errors import ServiceError
 from kurdish_tts.serving.keys import Keys
 from kurdish_tts.synthesis.voice import normalizer_notice
@@ -40,9 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
     keys = parser.add_mutually_exclusive_group()
     keys.add_argument("--add_key", metavar="NAME", help="make an access key, print it once, store only its hash, exit")
     keys.add_argument("--remove_key", metavar="NAME", help="remove an access key and exit")
+    parser.add_argument("--admin", action="store_true", help="with --add_key: the key may remove any key's feedback")
     parser.add_argument("--open_feedback", action="store_true",
-                        help="accept corrections and votes without a key (a kiosk); off by default")
-    parser.add_argument("--max_text_chars", type=int, default=4000, help="longer speech requests answer 413")
+                        help="accept corrections (POST /v1/feedback) and votes (POST /v1/ab) without a key (a kiosk); "
+                             "listing and removing feedback still need one")
+    parser.add_argument("--max_text_chars", type=int, default=MAX_TEXT_CHARS,
+                        help="characters a speech request (or a correction's text) may have, as sent and once numbers "
+                             "are spelled out; more answer 413")
     parser.add_argument("--max_upload_mb", type=float, default=20.0, help="larger uploads answer 413")
     parser.add_argument("--rate_limit", type=int, default=120,
                         help="requests a minute per address (reads) or per key (writes); 0: no limit")
@@ -50,7 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="synthesis threads (each uses cores / workers torch threads)")
     parser.add_argument("--queue", type=int, default=16,
                         help="speech requests in progress or waiting; more answer 503 with Retry-After")
+    parser.add_argument("--body_timeout_s", type=float, default=10.0,
+                        help="the longest a request body may pause; longer answers 408 (a whole body: 120 s at most)")
     parser.add_argument("--cors_origin", action="append", default=[], help="a web origin the browser may call from")
+    parser.add_argument("--trust_proxy", nargs="?", const="127.0.0.1", metavar="ADDRESSES",
+                        help="take the client's address from X-Forwarded-For when the request comes from these "
+                             "addresses (a reverse proxy; comma-separated; default 127.0.0.1); off: the socket's "
+                             "address, so per-address limits cannot be dodged by a header")
+    parser.add_argument("--docs", action="store_true", help="serve the API's documentation at /docs and /openapi.json")
     return parser
 
 
@@ -61,12 +74,14 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("max_text_chars", "workers", "queue"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
-    if args.rate_limit < 0 or not args.max_upload_mb > 0:
-        parser.error("--rate_limit must be 0 (off) or more, --max_upload_mb above 0")
+    if args.rate_limit < 0 or not args.max_upload_mb > 0 or not args.body_timeout_s > 0:
+        parser.error("--rate_limit must be 0 (off) or more, --max_upload_mb and --body_timeout_s above 0")
     keys = Keys(args.data_dir)
     try:
+        if args.admin and not args.add_key:
+            parser.error("--admin goes with --add_key NAME")
         if args.add_key:
-            key = keys.add(args.add_key)
+            key = keys.add(args.add_key, admin=args.admin)
             print(f"key {args.add_key!r} made; only its hash is kept in {keys.path}. Send it as "
                   f"'Authorization: Bearer KEY'; it is shown this once:")
             print(key)
@@ -88,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // args.workers))
-    uvicorn.run(create_app(args), host=args.host, port=args.port, log_level="info")
+    uvicorn.run(create_app(args), host=args.host, port=args.port, log_level="info", **uvicorn_options(args))
     return 0
 
 

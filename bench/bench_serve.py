@@ -31,6 +31,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import serve
 from kurdish_tts.samples.server import running
+from kurdish_tts.serving.app import uvicorn_options
 from kurdish_tts.text.normalizer import number_to_words
 
 SENTENCE = "Ez {} salî me û li Amedê dijîm."
@@ -56,7 +57,7 @@ def main() -> int:
         shutil.copytree(options.model, model)
         args = serve.build_parser().parse_args(["--model", str(model), "--data_dir", str(Path(tmp) / "training"),
                                                 "--rate_limit", "0", "--workers", str(options.workers), "--queue", "64"])
-        with running(serve.create_app(args)) as url:
+        with running(serve.create_app(args), **uvicorn_options(args)) as url:
             def request(client: httpx.Client, text: str) -> float:
                 started = time.perf_counter()
                 answer = client.post(f"{url}/v1/audio/speech", json={"input": text, "response_format": "wav"})

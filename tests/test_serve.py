@@ -12,49 +12,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from helpers import ROOT, recording
+from helpers import recording
+from serving import Server, add_key, left_behind
 
 import serve
 import train_feedback
 from kurdish_tts.corpus.audio import to_pcm16
-from kurdish_tts.samples.server import running
 from kurdish_tts.samples.signals import encode, speech_like
 from kurdish_tts.serving.encoding import media_type
 from kurdish_tts.serving.keys import key_digest
-from kurdish_tts.serving.shelf import Shelf
 from kurdish_tts.serving.votes import wilson
 
-STANDIN = ROOT / "data" / "pretrained" / "model"
 TEXT = "Rojbaş. Ez 25 salî me. Hewa îro pir xweş e."
-
-
-class Server:
-    """serve.py's app under uvicorn in a thread, on a free loopback port (kurdish_tts.samples.server)."""
-
-    def __init__(self, workspace: Path, *extra: str, check_every_s: float = 0.0, load=None):
-        args = serve.build_parser().parse_args(["--model", str(workspace / "models" / "kurdish"), "--data_dir",
-                                                str(workspace / "training"), *extra])
-        self.app = serve.create_app(args, Shelf(args.model, load=load, check_every_s=check_every_s))
-
-    def __enter__(self):
-        self.running = running(self.app)
-        self.url = self.running.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        return self.running.__exit__(*exc)
-
-
-@pytest.fixture
-def workspace(tmp_path) -> Path:
-    shutil.copytree(STANDIN, tmp_path / "models" / "kurdish")
-    (tmp_path / "training").mkdir()
-    return tmp_path
-
-
-def add_key(workspace: Path, name: str, capsys) -> str:
-    assert serve.main(["--data_dir", str(workspace / "training"), "--add_key", name]) == 0
-    return capsys.readouterr().out.strip().splitlines()[-1]
 
 
 def test_speech_through_the_openai_sdk_streams_by_sentence_and_repeats_exactly(workspace):
@@ -126,7 +95,7 @@ def test_feedback_needs_a_key_lands_in_the_feedback_store_and_can_be_removed(wor
 
     key = add_key(workspace, "app", capsys)
     stored = json.loads((workspace / "training" / "service" / "keys.json").read_text())
-    assert key not in json.dumps(stored) and stored["app"] == key_digest(key)  # only the hash is kept
+    assert key not in json.dumps(stored) and stored["app"] == {"sha256": key_digest(key), "admin": False}  # a hash
     files = {"audio": ("fix.wav", recording(tmp_path, "fix.wav", 1).read_bytes(), "audio/wav")}
     form = {"text": "Ez li Amedê dijîm.", "spoken_text": "Ez li Amed dijîm.", "model": "kurdish", "consent": "CC0-1.0"}
     with Server(workspace) as server:
@@ -142,7 +111,7 @@ def test_feedback_needs_a_key_lands_in_the_feedback_store_and_can_be_removed(wor
     assert refused.status_code == wrong.status_code == 401 and "--add_key" in refused.json()["error"]["message"]
     assert added.status_code == 201 and added.json()["text"] == "ez li amedê dijîm"
     [entry] = listed["pending"]
-    assert (entry["speaker"], entry["spoken_text"], entry["model"], entry["consent"]) == (
+    assert (entry["key_name"], entry["spoken_text"], entry["model"], entry["consent"]) == (
         "app", "Ez li Amed dijîm.", "kurdish", "CC0-1.0")
     assert added.json()["id"] in shown
     assert removed.status_code == 200 and again.status_code == 404
@@ -168,7 +137,7 @@ def test_bad_uploads_are_refused_with_their_status_and_store_nothing(workspace, 
             assert response.status_code == status and message in response.json()["error"]["message"], name
             assert str(workspace) not in response.json()["error"]["message"]  # no server paths in an answer
     assert not (workspace / "training" / "feedback" / "pending" / "entries.json").is_file()
-    assert not list((workspace / "training" / "service" / "uploads").iterdir())
+    assert left_behind(workspace / "training") == []
 
 
 def test_an_upload_cut_off_midway_leaves_nothing_pending(workspace, tmp_path, capsys):
@@ -192,8 +161,7 @@ def test_an_upload_cut_off_midway_leaves_nothing_pending(workspace, tmp_path, ca
         listed = httpx.get(f"{server.url}/v1/feedback", headers={"Authorization": f"Bearer {key}"})
         assert listed.status_code == 200 and listed.json()["pending"] == []
     assert not (workspace / "training" / "feedback" / "pending" / "entries.json").is_file()
-    uploads = workspace / "training" / "service" / "uploads"
-    assert not uploads.exists() or not list(uploads.iterdir())
+    assert left_behind(workspace / "training") == []
 
 
 def test_two_uploads_at_once_are_both_kept(workspace, tmp_path, capsys):

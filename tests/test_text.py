@@ -352,3 +352,17 @@ def test_any_unicode_is_spoken_with_the_vocabulary_alone_and_removals_are_report
     for char in set(unicodedata.normalize("NFC", text)):
         if unicodedata.category(char) == "So":  # a symbol (an emoji) is never dropped silently
             assert result.removed[char] > 0 or char in "°℃", char
+
+
+def test_a_sentence_too_long_to_say_at_once_is_cut_at_commas_then_words_and_loses_nothing():
+    from kurdish_tts.text.normalizer import sentences
+
+    clause = "ez diçim malê û tu li vir bimîne"  # 32 characters
+    text = ", ".join([clause] * 5) + ": " + "a" * 130 + " " + " ".join(["gotin"] * 20) + "."
+    whole = " ".join(piece.text for piece in sentences(text))
+    pieces = [piece.text for piece in sentences(text, max_chars=70)]
+    assert "".join(pieces).replace(" ", "") == whole.replace(" ", "")  # every letter still said, in order
+    assert max(map(len, pieces)) <= 70 and len(pieces) > 5
+    assert pieces[0] == f"{clause} {clause}"  # two clauses fit; the cut is where the comma was
+    assert "a" * 70 in pieces  # a word longer than the limit is cut anywhere
+    assert [p.text for p in sentences("Ez diçim malê.", max_chars=60)] == ["ez diçim malê"]

@@ -65,6 +65,7 @@ class Entry:
     spoken_text: str = ""  # what the voice was asked to say when it said it wrong (from the service)
     model: str = ""  # the model that said it wrong
     consent: str = ""  # the licence the donor agreed the recording is kept under
+    key_name: str = ""  # the name of the service key that sent it ("": sent without one, or not through the service)
 
     def key(self) -> tuple[str, str, str]:
         """What makes an entry the same entry: a replaced text is a new one."""
@@ -141,18 +142,23 @@ class FeedbackStore:
 
     # --- intake ----------------------------------------------------------------------------
 
-    def add(self, audio_path: Path, text: str, characters, *, clip_id: str | None = None, speaker: str = "",
+    def add(self, recording: Path | bytes, text: str, characters, *, clip_id: str | None = None, speaker: str = "",
             source: str = "", note: str = "", settings: audio.CleaningSettings | None = None,
-            spoken_text: str = "", model: str = "", consent: str = "") -> tuple[Entry, str]:
+            spoken_text: str = "", model: str = "", consent: str = "", key_name: str = "",
+            label: str = "") -> tuple[Entry, str]:
         """Clean (as the base data was: `settings`, by default `base_cleaning()`), check as a donation
         (`accept_clip` with `audio.check_donation`: clipping, loudness, letters a second) and store one
-        correction; returns (entry, what happened: added|replaced|duplicate)."""
+        correction; returns (entry, what happened: added|replaced|duplicate). `recording` is an audio
+        file or its bytes (named `label` in messages); `key_name` names the service key that sent it."""
         settings = self.base_cleaning() if settings is None else settings
-        audio_path = Path(audio_path)
-        try:
-            data = audio_path.read_bytes()
-        except (OSError, ValueError) as e:  # ValueError: a NUL in the path
-            raise FeedbackRejected(f"{audio_path}: cannot read the file ({e.strerror or e})") from e
+        if isinstance(recording, bytes):
+            data, audio_path = recording, label or "the recording"
+        else:
+            audio_path = Path(recording)
+            try:
+                data = audio_path.read_bytes()
+            except (OSError, ValueError) as e:  # ValueError: a NUL in the path
+                raise FeedbackRejected(f"{audio_path}: cannot read the file ({e.strerror or e})") from e
         try:
             decoded, rate = audio.decode(data)
             cleaned, normalized = accept_clip(decoded, rate, text, characters, settings, donation=True)
@@ -173,7 +179,7 @@ class FeedbackStore:
         # Named by content too: replacing an entry writes a new file, so that a kill before the new
         # entries.json leaves the old entry with its own audio (the unlisted new wav is removed later).
         entry = Entry(clip_id, f"{clip_id}-{digest[:12]}.wav", spoken, text, digest, round(seconds, 3), utc_now(), speaker,
-                      source, note, spoken_text, model, consent)
+                      source, note, spoken_text, model, consent, key_name)
         with self.locked():
             self.reconcile()
             entries = self.pending_entries()
@@ -200,15 +206,20 @@ class FeedbackStore:
         defaults of prepare_data.py when there is no record."""
         return audio.CleaningSettings.from_arguments(read_dataset_record(self.data_dir).get("arguments", {}))
 
-    def remove(self, clip_id: str) -> Entry:
+    def remove(self, clip_id: str, only_key: str | None = None) -> Entry:
         """Take a pending entry out (moderation, a donor's wish): its line and its wav go; FeedbackRejected
-        when no entry of that id is pending."""
+        when no entry of that id is pending, or (reason "not yours") when `only_key` is given and the
+        entry was sent with another key."""
         with self.locked():
             self.reconcile()
             entries = self.pending_entries()
             found = next((e for e in entries if e.id == clip_id), None)
             if found is None:
                 raise FeedbackRejected(f"no pending feedback entry {clip_id!r}")
+            if only_key is not None and found.key_name != only_key:
+                sender = f"key {found.key_name!r}" if found.key_name else "no key"
+                raise FeedbackRejected(f"entry {clip_id!r} was sent with {sender}: only an admin key removes it",
+                                       "not yours")
             self._write_pending([e for e in entries if e.id != clip_id])
             (self.pending / WAVS_DIR / found.file).unlink(missing_ok=True)
         return found
@@ -275,6 +286,8 @@ class FeedbackStore:
         if len(still) != len(pending):
             self._write_pending(still)
         self._remove_unlisted_wavs()
+        for leftover in self.pending.glob(".*.tmp") if self.pending.is_dir() else []:
+            leftover.unlink(missing_ok=True)  # an atomic write a kill cut short (every write here holds the lock)
 
     def _remove_unlisted_wavs(self) -> None:
         """Wavs in pending/ that no entry lists: archived ones, or ones whose entry was never written."""

@@ -19,13 +19,14 @@ START_TIMEOUT_S = 60.0  # seconds for uvicorn to report that it listens
 
 
 @contextlib.contextmanager
-def running(app, host: str = "127.0.0.1") -> Iterator[str]:
+def running(app, host: str = "127.0.0.1", **options) -> Iterator[str]:
     """`app` (an ASGI app) under uvicorn in a thread, on a free port of `host`, until the block
-    ends; yields its URL, `http://host:port`. Raises RuntimeError if it has not started in time."""
+    ends; yields its URL, `http://host:port`. `options` go to uvicorn.Config (serving.app.uvicorn_options).
+    Raises RuntimeError if it has not started in time."""
     with socket.socket() as probe:
         probe.bind((host, 0))
         port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", **options))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + START_TIMEOUT_S

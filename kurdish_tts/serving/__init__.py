@@ -1,6 +1,8 @@
 """The voice service behind serve.py.
 
-    app.py        create_app: the FastAPI app, its CORS, error answers and routers
+    app.py        create_app: the FastAPI app, its CORS, error answers (one shape) and routers
+    guard.py      Guard: bodies bounded in size and time before a route reads them; security headers
+    forms.py      read_form: a multipart form read by its route after the key, strict UTF-8
     state.py      Service: what the routes share (settings, models, stores, limits, worker)
     routes/       the HTTP routes: page, models (and /healthz), speech, feedback, votes
     shelf.py      the served models, loaded on first use and swapped when their folder changes
@@ -9,6 +11,6 @@
     keys.py       access keys for writes (only their hashes are kept)
     limits.py     requests a minute per address or key
     votes.py      A/B votes and their win rates with a Wilson interval
-    errors.py     ServiceError: a refusal with its HTTP status
+    errors.py     ServiceError: a refusal with its HTTP status; the one shape of every error
     page.html     the page served at /: no build step, plain JS
 """

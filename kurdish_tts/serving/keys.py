@@ -1,7 +1,8 @@
 """Access keys for the service's writes (feedback, votes), kept in the service folder of the
-training folder; only their sha256 is stored, the key itself is shown once.
+training folder; only their sha256 is stored, the key itself is shown once. An admin key may also
+remove feedback another key sent.
 
-    <data_dir>/service/keys.json   key name -> sha256 of the key
+    <data_dir>/service/keys.json   key name -> {"sha256": ..., "admin": true|false} (older files: the sha256 alone)
     <data_dir>/service/.lock       held while keys.json or ab.jsonl is written
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 from kurdish_tts.files import locked, write_text_atomic
 from kurdish_tts.serving.errors import ServiceError
 
-SERVICE_DIR = "service"  # under <data_dir>: the service's keys, votes and uploads in progress
+SERVICE_DIR = "service"  # under <data_dir>: the service's keys and votes
 KEYS_FILE = "keys.json"
 
 
@@ -31,10 +32,12 @@ class Keys:
         self.folder = Path(data_dir) / SERVICE_DIR
         self.path = self.folder / KEYS_FILE
 
-    def read(self) -> dict[str, str]:
-        return json.loads(self.path.read_text(encoding="utf-8")) if self.path.is_file() else {}
+    def read(self) -> dict[str, dict]:
+        """Key name -> {"sha256", "admin"}."""
+        stored = json.loads(self.path.read_text(encoding="utf-8")) if self.path.is_file() else {}
+        return {name: row if isinstance(row, dict) else {"sha256": row, "admin": False} for name, row in stored.items()}
 
-    def add(self, name: str) -> str:
+    def add(self, name: str, admin: bool = False) -> str:
         if not name or not name.replace("-", "").replace("_", "").isalnum():
             raise ServiceError(400, f"key name {name!r}: use letters, digits, '-' and '_'")
         key = secrets.token_urlsafe(32)
@@ -42,7 +45,7 @@ class Keys:
             keys = self.read()
             if name in keys:
                 raise ServiceError(409, f"a key named {name!r} exists: --remove_key it first or pick another name")
-            keys[name] = key_digest(key)
+            keys[name] = {"sha256": key_digest(key), "admin": admin}
             write_text_atomic(self.path, json.dumps(keys, indent=1))
         return key
 
@@ -59,6 +62,9 @@ class Keys:
         digest = key_digest(key)
         found = None
         for name, stored in self.read().items():
-            if hmac.compare_digest(digest, stored):
+            if hmac.compare_digest(digest, stored["sha256"]):
                 found = name
         return found
+
+    def is_admin(self, name: str) -> bool:
+        return bool(self.read().get(name, {}).get("admin"))

@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from kurdish_tts.feedback.store import FeedbackStore
 from kurdish_tts.serving.errors import ServiceError
-from kurdish_tts.serving.keys import Keys
+from kurdish_tts.serving.keys import SERVICE_DIR, Keys
 from kurdish_tts.serving.limits import RateLimit
 from kurdish_tts.serving.shelf import Shelf
 from kurdish_tts.serving.votes import Votes
 from kurdish_tts.serving.worker import Synthesis
+
+LEGACY_UPLOADS = "uploads"  # under <data_dir>/service: where uploads were spooled before they were held in memory
 
 
 def client_address(request: Request) -> str:
@@ -36,7 +39,9 @@ class Service:
 
     @classmethod
     def start(cls, args: argparse.Namespace, shelf: Shelf | None = None) -> Service:
-        """The service serve.py's `args` describe; `shelf` instead of one for `args.model` (the tests' slow voices)."""
+        """The service serve.py's `args` describe; `shelf` instead of one for `args.model` (the tests' slow voices).
+        What a killed service left behind is swept first (see `sweep`)."""
+        sweep(args.data_dir)
         return cls(args, shelf or Shelf(args.model), Synthesis(args.workers, args.queue), Keys(args.data_dir),
                    Votes(args.data_dir), FeedbackStore(args.data_dir), RateLimit(args.rate_limit),
                    RateLimit(args.rate_limit))
@@ -45,16 +50,35 @@ class Service:
         """Counts a read (speech, the model list, the votes) against its address's limit."""
         self.reads.check(client_address(request))
 
-    def writer(self, request: Request) -> str:
-        """The name of the request's key (rate-limited per key); a kiosk without --open_feedback needs one."""
+    def writer(self, request: Request, open_to_all: bool = False) -> str:
+        """The name of the request's key (its writes rate-limited per key). Without a valid key: 401,
+        counted against the address's limit, unless `open_to_all` and --open_feedback (a kiosk), when
+        the name is "open:<address>"."""
         header = request.headers.get("authorization", "")
         owner = self.keys.owner(header[7:].strip()) if header.lower().startswith("bearer ") else None
-        if owner is None and not self.args.open_feedback:
+        if owner is None and not (open_to_all and self.args.open_feedback):
+            self.reads.check(client_address(request))  # guessing keys costs requests like anything else
             raise ServiceError(401, "this needs Authorization: Bearer KEY (make one with serve.py --add_key NAME)",
                                {"WWW-Authenticate": "Bearer"})
         name = owner or f"open:{client_address(request)}"
         self.writes.check(name)
         return name
+
+    def is_admin(self, name: str) -> bool:
+        return self.keys.is_admin(name)
+
+
+def sweep(data_dir) -> None:
+    """Remove what a killed service may have left: uploads an older version kept on disk while it
+    took them in (service/uploads/), and in the feedback store, atomic writes cut short and wavs no
+    entry lists (FeedbackStore.reconcile). Uploads are held in memory now, so nothing new lands there."""
+    import shutil
+
+    shutil.rmtree(Path(data_dir) / SERVICE_DIR / LEGACY_UPLOADS, ignore_errors=True)
+    store = FeedbackStore(data_dir)
+    if store.root.is_dir():
+        with store.locked():
+            store.reconcile()
 
 
 def current_service(request: Request) -> Service:

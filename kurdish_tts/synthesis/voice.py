@@ -21,7 +21,7 @@ from kurdish_tts.synthesis.engines import (
     is_onnx_folder,
     synthesize_batch,
 )
-from kurdish_tts.text.normalizer import VERSION_KEY, sentences, version_notice
+from kurdish_tts.text.normalizer import MAX_SENTENCE_CHARS, VERSION_KEY, sentences, version_notice
 from kurdish_tts.text.vocabulary import Vocabulary
 
 PAUSE_S = 0.25  # silence between sentences
@@ -85,11 +85,12 @@ class Voice:
         self.vocabulary = Vocabulary(dict(tokenizer.get_vocab()), name)
         self.sampling_rate = config.sampling_rate
 
-    def sentences(self, text: str) -> list[str]:
-        """Speakable sentences of `text`; SynthesisError when nothing in it can be said."""
+    def sentences(self, text: str, max_chars: int = MAX_SENTENCE_CHARS) -> list[str]:
+        """Speakable sentences of `text`, none longer than `max_chars` (longer ones are cut at commas,
+        else between words); SynthesisError when nothing in it can be said."""
         if not text.strip():
             raise SynthesisError("the text is empty: give --text, --text_file or text on standard input")
-        pieces = [piece.text for piece in sentences(text, self.vocabulary.characters) if piece.text]
+        pieces = [piece.text for piece in sentences(text, self.vocabulary.characters, max_chars) if piece.text]
         if not pieces:
             raise SynthesisError(f"nothing in {text[:40]!r} can be said with this model's alphabet")
         return pieces

@@ -115,6 +115,10 @@ ROMAN_NUMERAL = re.compile(r"\b(?=[MDCLXVI])(?P<roman>M{0,3}(?:CM|CD|D?C{0,3})(?
                            r"(?P<dot>\.)?(?=[\s,;:!?)]|$)")
 PUNCTUATION = re.compile(r"[.,;:!?¿¡…()\[\]{}<>/\\|*_~^=+#@&$€£₺§¶•·]")
 SENTENCE_END = re.compile(r"(?<=[.!?…;])[\"”»’)\]]*\s+|\s*\n\s*")
+CLAUSE_END = re.compile(r"(?<=[,:])[\"”»’)\]]*\s+")  # where a sentence too long to say at once is cut first
+# The longest piece said at once: a VITS model's memory and time grow with an utterance's length
+# (about 0.5 MB a character in the stand-in's decoder), and MMS speaks long utterances no better.
+MAX_SENTENCE_CHARS = 200
 
 
 @dataclass
@@ -426,17 +430,45 @@ def _characters(characters: Collection[str] | None) -> Collection[str]:
     return characters
 
 
-def sentences(text: str, characters: Collection[str] | None = None) -> list[NormalizedText]:
+def sentences(text: str, characters: Collection[str] | None = None,
+              max_chars: int | None = None) -> list[NormalizedText]:
     """Split `text` into speakable sentences for a model whose vocabulary is `characters` (default:
     the built-in one): normalised first, so that no abbreviation ("Dr.", "hwd."), ordinal ("2. roj"),
-    decimal ("3.5") or date splits a sentence. Empty sentences are dropped; what was removed from the
-    whole text is in the `removed` of the first one."""
+    decimal ("3.5") or date splits a sentence. With `max_chars`, a longer sentence is cut into pieces
+    of at most that many characters: at commas and colons, else between words, else (a word that
+    long) anywhere. Empty sentences are dropped; what was removed from the whole text is in the
+    `removed` of the first one."""
     characters = _characters(characters)
     removed: Counter = Counter()
-    pieces = [finish(piece, characters, removed) for piece in SENTENCE_END.split(expand(text, removed))]
+    pieces = []
+    for piece in SENTENCE_END.split(expand(text, removed)):
+        whole = finish(piece, characters, removed)
+        if max_chars is None or len(whole.text) <= max_chars:
+            pieces.append(whole)
+        else:
+            clauses = [finish(clause, characters).text for clause in CLAUSE_END.split(piece)]
+            pieces += [NormalizedText(part) for part in pack(clauses, max_chars)]
     spoken = [NormalizedText(piece.text) for piece in pieces if piece.text] or [NormalizedText("")]
     spoken[0].removed.update(removed)
     return spoken
+
+
+def pack(parts: list[str], limit: int) -> list[str]:
+    """`parts` joined by spaces into as few pieces of at most `limit` characters as their order
+    allows; a part that is longer is cut between its words, and a word that is longer, anywhere."""
+    pieces: list[str] = []
+    for part in filter(None, parts):
+        if len(part) > limit:
+            words = part.split(" ")
+            if len(words) == 1:
+                pieces += [part[i:i + limit] for i in range(0, len(part), limit)]
+            else:
+                pieces += pack(words, limit)
+        elif pieces and len(pieces[-1]) + 1 + len(part) <= limit:
+            pieces[-1] += " " + part
+        else:
+            pieces.append(part)
+    return pieces
 
 
 def normalize_text(text: str, characters: Collection[str] | None = None) -> NormalizedText:

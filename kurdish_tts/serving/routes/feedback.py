@@ -1,56 +1,61 @@
 """POST /v1/feedback: a correction (a recording and what it says) straight into the feedback
-store a training round learns from; GET /v1/feedback lists what is pending and archived;
-DELETE /v1/feedback/{id} takes a pending one back. All three need a key unless --open_feedback."""
+store a training round learns from (a key, or none with --open_feedback); GET /v1/feedback lists
+what is pending and archived, DELETE /v1/feedback/{id} takes a pending one back (a key always;
+another key's entry, an admin key)."""
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import asdict
-from pathlib import Path
-from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from kurdish_tts.feedback.store import FeedbackRejected
 from kurdish_tts.serving.errors import ServiceError
-from kurdish_tts.serving.keys import SERVICE_DIR
+from kurdish_tts.serving.forms import read_form
 from kurdish_tts.serving.state import ServiceState
 from kurdish_tts.text.vocabulary import load_vocabulary
 
-UPLOAD_DIR = "uploads"  # under <data_dir>/service: an upload lives here only until the intake has stored it
+# The licences a donor may give a recording under ("": none said; kept for this voice's training only).
+CONSENTS = ("", "CC0-1.0", "CC-BY-4.0", "training-only")
+NOTE_CHARS = 1000
 
 router = APIRouter()
 
+UPLOAD_FORM = {"requestBody": {"content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["audio", "text"],
+    "properties": {"audio": {"type": "string", "format": "binary"}, "text": {"type": "string"},
+                   "spoken_text": {"type": "string"}, "model": {"type": "string"}, "note": {"type": "string"},
+                   "consent": {"type": "string", "enum": list(CONSENTS)}}}}}}}
 
-@router.post("/v1/feedback", status_code=201)
-async def add_feedback(request: Request, service: ServiceState, audio: Annotated[UploadFile, File()],
-                       text: Annotated[str, Form()], spoken_text: Annotated[str, Form()] = "",
-                       model: Annotated[str, Form()] = "", note: Annotated[str, Form()] = "",
-                       consent: Annotated[str, Form()] = ""):
-    name = service.writer(request)
-    args = service.args
-    limit = int(args.max_upload_mb * 1e6)
-    folder = args.data_dir / SERVICE_DIR / UPLOAD_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=folder, suffix=Path(audio.filename or "a.wav").suffix[:8]) as upload:
-        size = 0
-        while block := await audio.read(1 << 20):
-            size += len(block)
-            if size > limit:
-                raise ServiceError(413, f"the upload is over {args.max_upload_mb:g} MB (--max_upload_mb)")
-            upload.write(block)
-        upload.flush()
-        characters = load_vocabulary(service.shelf.served[0]).characters  # what the served voice can say
-        try:
-            entry, outcome = await run_in_threadpool(
-                service.store.add, Path(upload.name), text, characters, speaker=name, source="serve", note=note,
-                spoken_text=spoken_text, model=model, consent=consent)
-        except FeedbackRejected as e:
-            status = 413 if e.reason == "too long" else 415 if e.reason in ("undecodable audio", "empty file") else 422
-            message = str(e).replace(upload.name, audio.filename or "the upload")
-            raise ServiceError(status, message) from e
+
+@router.post("/v1/feedback", status_code=201, openapi_extra=UPLOAD_FORM)
+async def add_feedback(request: Request, service: ServiceState):
+    name = service.writer(request, open_to_all=True)  # before a byte of the body is read
+    chars = service.args.max_text_chars
+    form = await read_form(request, {"text": chars, "spoken_text": chars, "model": 200, "note": NOTE_CHARS,
+                                     "consent": 40}, ("audio",))
+    if "audio" not in form.files or "text" not in form.fields:
+        raise ServiceError(422, "a correction needs an 'audio' file and its 'text'")
+    fields = form.fields
+    if fields.get("consent", "") not in CONSENTS:
+        raise ServiceError(422, f"consent {fields['consent'][:40]!r}: give one of {', '.join(filter(None, CONSENTS))} "
+                                "or leave it out")
+    model = fields.get("model", "")
+    if model and model not in service.shelf.listing():
+        raise ServiceError(422, f"model {model[:40]!r} is not served: GET /v1/models lists the ids")
+    file_name, recording = form.files["audio"]
+    label = file_name.replace("\0", "")[:80] or "the upload"
+    characters = load_vocabulary(service.shelf.served[0]).characters  # what the served voice can say
+    try:
+        entry, outcome = await run_in_threadpool(
+            service.store.add, recording, fields["text"], characters, speaker=name, source="serve",
+            note=fields.get("note", ""), spoken_text=fields.get("spoken_text", ""), model=model,
+            consent=fields.get("consent", ""), key_name="" if name.startswith("open:") else name, label=label)
+    except FeedbackRejected as e:
+        status = 413 if e.reason == "too long" else 415 if e.reason in ("undecodable audio", "empty file") else 422
+        raise ServiceError(status, str(e)) from e
     return JSONResponse({"id": entry.id, "status": outcome, "text": entry.text, "seconds": entry.seconds},
                         201 if outcome in ("added", "replaced") else 200)
 
@@ -67,9 +72,9 @@ async def list_feedback(request: Request, service: ServiceState):
 
 @router.delete("/v1/feedback/{clip_id}")
 async def remove_feedback(clip_id: str, request: Request, service: ServiceState):
-    service.writer(request)
+    name = service.writer(request)
     try:
-        entry = await run_in_threadpool(service.store.remove, clip_id)
+        entry = await run_in_threadpool(service.store.remove, clip_id, None if service.is_admin(name) else name)
     except FeedbackRejected as e:
-        raise ServiceError(404, str(e)) from e
+        raise ServiceError(403 if e.reason == "not yours" else 404, str(e)) from e
     return {"id": entry.id, "status": "removed"}

@@ -1,4 +1,4 @@
-"""GET /v1/models (OpenAI's model list, with each model's kind and folder) and GET /healthz."""
+"""GET /v1/models (OpenAI's model list, with each model's kind: never a server path) and GET /healthz."""
 
 from __future__ import annotations
 
@@ -18,5 +18,5 @@ async def healthz(service: ServiceState):
 async def models(request: Request, service: ServiceState):
     service.reader(request)
     listing = service.shelf.listing()
-    return {"object": "list", "data": [{"id": name, "object": "model", "owned_by": "kurmanji-tts", "kind": kind,
-                                        "path": str(folder)} for name, (folder, kind) in sorted(listing.items())]}
+    return {"object": "list", "data": [{"id": name, "object": "model", "owned_by": "kurmanji-tts", "kind": kind}
+                                       for name, (_, kind) in sorted(listing.items())]}

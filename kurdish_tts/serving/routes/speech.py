@@ -46,6 +46,8 @@ async def speech(body: Speech, request: Request, service: ServiceState):
     limit, synthesis = service.args.max_text_chars, service.synthesis
     if len(body.input) > limit:
         raise ServiceError(413, f"the input is {len(body.input)} characters; at most {limit} (--max_text_chars)")
+    if not body.input.strip():
+        raise ServiceError(422, "the input is empty: give the text to speak as \"input\"")
     if body.response_format not in FORMATS:
         raise ServiceError(422, f"response_format {body.response_format!r}: use one of {', '.join(FORMATS)}")
     if not MIN_SPEED <= body.speed <= MAX_SPEED:
@@ -53,9 +55,13 @@ async def speech(body: Speech, request: Request, service: ServiceState):
     model_id, loaded = await run_in_threadpool(service.shelf.get, body.model)
     voice = loaded.voice  # this request speaks with this voice to its end, whatever a swap does meanwhile
     try:
-        sentences = voice.sentences(body.input)
+        sentences = voice.sentences(body.input)  # none longer than MAX_SENTENCE_CHARS: memory stays bounded
     except SynthesisError as e:
         raise ServiceError(422, str(e)) from e
+    spoken = sum(map(len, sentences))
+    if spoken > limit:  # numbers and abbreviations spelled out: "999999998" is 9 characters, read out over 60
+        raise ServiceError(413, f"the input reads as {spoken} characters once numbers and abbreviations are spelled "
+                                f"out; at most {limit} (--max_text_chars)")
     speaker = speaker_of(voice, body.voice)
     key = (model_id, loaded.weights, tuple(sentences), body.response_format, body.speed, speaker)
     kind, rate = body.response_format, voice.sampling_rate
