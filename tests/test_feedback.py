@@ -745,6 +745,19 @@ def test_a_gentle_round_passes_the_install_check(standin_workspace, tmp_path, ca
     scores = json.loads((workspace / "models" / "kurdish" / "round.json").read_text())["scores"]
     assert scores["worse"] == [] and abs(scores["after"]["cer"] - scores["before"]["cer"]) <= 0.05
     assert scores["asr_model"].endswith("judge") and scores["margins"]["cer"] == 0.05
+    assert 1.0 <= scores["before"]["dnsmos_ovrl"] <= 5.0 and 1.0 <= scores["after"]["dnsmos_ovrl"] <= 5.0
+
+
+def test_the_install_check_refuses_a_voice_that_sounds_less_natural_and_only_beyond_its_margin():
+    from kurdish_tts.feedback.installation import MARGINS, regressions
+
+    before = {"mcd_dtw": 7.0, "loudness_ratio": 1.0, "cer": 0.2, "dnsmos_ovrl": 2.6}
+    worse = regressions(before, {**before, "dnsmos_ovrl": 2.6 - MARGINS["dnsmos_ovrl"] - 0.05})
+    assert len(worse) == 1 and "DNSMOS OVRL 2.30 against 2.60" in worse[0]
+    assert regressions(before, {**before, "dnsmos_ovrl": 2.6 - MARGINS["dnsmos_ovrl"] + 0.05}) == []
+    assert regressions(before, {**before, "dnsmos_ovrl": 3.4}) == []  # more natural is never a regression
+    without = {k: v for k, v in before.items() if k != "dnsmos_ovrl"}
+    assert regressions(without, {**without}) == []  # clips too short for DNSMOS: judged on the rest
 
 
 @pytest.mark.parametrize("argv, message", [

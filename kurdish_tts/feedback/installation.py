@@ -33,9 +33,10 @@ from kurdish_tts.training import TrainingError
 from kurdish_tts.training.folders import discriminator_folder
 
 # A round's model is not installed when, on the held-out clips, it is worse than the model it started from by more
-# than: 0.05 in the judge's character error rate (absolute), 0.5 dB in MCD-DTW, or a loudness ratio 1.5 times
-# further from the recordings'.
-MARGINS = {"cer": 0.05, "mcd_dtw": 0.5, "loudness": 1.5}
+# than: 0.05 in the judge's character error rate (absolute), 0.5 dB in MCD-DTW, a loudness ratio 1.5 times
+# further from the recordings', or 0.25 in DNSMOS OVRL (how natural it sounds; natural speech scores 3.0-3.3, the
+# stand-in about 2, silence 1.8-2.2, noise 1.1: BENCHMARKS.md's calibration table).
+MARGINS = {"cer": 0.05, "mcd_dtw": 0.5, "loudness": 1.5, "dnsmos_ovrl": 0.25}
 
 
 def model_record(folder: Path) -> dict:
@@ -64,10 +65,13 @@ def install_check(before: str | Path, after: Path, data_dir: Path, eval_clips: l
     recognizer = None if asr_model == "none" else measures.Recognizer(asr_model)
     summary = {}
     for name, model in (("before", before), ("after", after)):
-        scores = measures.score_model(Voice(model), name, data_dir, eval_clips, seed, recognizer)
+        scores = measures.score_model(Voice(model), name, data_dir, eval_clips, seed, recognizer, with_dnsmos=True)
         summary[name] = {measure: float(np.mean([getattr(s, measure) for s in scores]))
                          for measure in ("mcd_dtw", "duration_ratio", "loudness_ratio", "cer")
                          if all(getattr(s, measure) is not None for s in scores)}
+        scored = [s.dnsmos_ovrl for s in scores if s.dnsmos_ovrl is not None]  # clips long enough for DNSMOS
+        if scored:
+            summary[name]["dnsmos_ovrl"] = float(np.mean(scored))
     print(f"install check on {len(eval_clips)} held-out clips: " + ", ".join(
         f"{measure} {summary['before'][measure]:.3f} -> {summary['after'][measure]:.3f}" for measure in summary["after"]))
     return {"clips": len(eval_clips), **summary, "worse": regressions(summary["before"], summary["after"]),
@@ -83,6 +87,9 @@ def regressions(before: dict, after: dict) -> list[str]:
         worse.append(f"MCD-DTW {after['mcd_dtw']:.2f} dB against {before['mcd_dtw']:.2f}")
     if abs(math.log(after["loudness_ratio"])) > abs(math.log(before["loudness_ratio"])) + math.log(MARGINS["loudness"]):
         worse.append(f"loudness ratio {after['loudness_ratio']:.2f} against {before['loudness_ratio']:.2f}")
+    if "dnsmos_ovrl" in after and "dnsmos_ovrl" in before and (
+            after["dnsmos_ovrl"] < before["dnsmos_ovrl"] - MARGINS["dnsmos_ovrl"]):
+        worse.append(f"DNSMOS OVRL {after['dnsmos_ovrl']:.2f} against {before['dnsmos_ovrl']:.2f} (less natural)")
     return worse
 
 
