@@ -61,7 +61,7 @@ from kurdish_tts.files import write_text_atomic
 from kurdish_tts.text.vocabulary import MMS_KURMANJI, load_vocabulary
 
 DEFAULT_DATASET = "amedcj/kurmanji-commonvoice"
-AUDIO_SETTINGS = ("target_sr", "trim_db", "normalize")  # arguments that shape the written wavs
+AUDIO_SETTINGS = ("target_sr", "trim_db", "normalize", "denoise")  # arguments that shape the written wavs
 REPORT_FILE, STATS_FILE = "dataset.json", "stats.png"
 OUTPUT_FILES = (TRAIN_FILE, EVAL_FILE, REPORT_FILE, STATS_FILE)  # written atomically at the end of a run
 
@@ -117,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     cleaning.add_argument("--trim_db", type=float, default=40.0, help="trim edges quieter than this many dB below the peak")
     cleaning.add_argument("--normalize", choices=["peak", "rms", "none"], default="peak",
                           help=f"loudness: peak to {audio.PEAK_TARGET_DB} dBFS, rms to {audio.RMS_TARGET_DB} dBFS (never clipping)")
+    cleaning.add_argument("--denoise", choices=["none", "rnnoise"], default="none",
+                          help="take steady background noise out first (RNNoise: about 0.5 ms a second of audio; "
+                               "the recordings are left as they are). Feedback clips are then denoised too")
     output = parser.add_argument_group("output")
     output.add_argument("--eval_size", type=int, help="held-out clips (default: 2%% of kept clips, at least a few)")
     output.add_argument("--seed", type=int, default=1234)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -445,6 +446,31 @@ def test_min_dnsmos_drops_a_clip_drowned_in_noise_and_keeps_a_clean_one(tmp_path
     assert {(148, 103, 189), (214, 39, 40)} <= colours  # its bars and the threshold's line
     assert run(release, tmp_path / "strict", "--min_dnsmos", 4.5) == 1  # decoded afresh this time
     assert "most by 'low DNSMOS': 2); loosen that filter: lower --min_dnsmos" in error_line(capsys)
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="natural speakers need espeak-ng (.ci/run installs it)")
+def test_denoise_takes_the_background_out_and_leaves_the_voice_and_the_recordings(tmp_path):
+    from kurdish_tts.samples import natural
+
+    voice = natural.speak("Ez ji te hez dikim, heval.", natural.speaker("hevi"), 48000)
+    gap = np.zeros(24000, np.float32)  # half a second of room before and after the voice
+    clean = np.concatenate([gap, voice, gap])
+    noisy = drowned(clean, 20.0)  # white noise 20 dB under the voice, in the gaps too
+    rows = [dict(default_rows(1)[0], audio=encode(noisy, 48000, "WAV"))]
+    release = write_release(tmp_path / "cv", rows)
+    recording = (release / "clips" / "common_voice_kmr_0.mp3").read_bytes()
+    floors = {}
+    for method in ("none", "rnnoise"):
+        out = tmp_path / method
+        assert run(release, out, "--eval_size", 0, "--trim_db", 60, "--denoise", method) == 0
+        assert report(out)["arguments"]["denoise"] == method
+        [(name, _)] = listed(out)
+        prepared, rate = sf.read(out / "wavs" / name, dtype="float32")
+        level = lambda part: 20 * np.log10(np.sqrt(np.mean(part**2)) + 1e-9)
+        floors[method] = (level(prepared[: rate // 4]), level(prepared))  # the leading gap, the whole clip
+    assert floors["rnnoise"][0] < floors["none"][0] - 10  # the gap: the hiss is gone (measured: 17 dB less)
+    assert abs(floors["rnnoise"][1] - floors["none"][1]) < 4  # the voice is still there
+    assert (release / "clips" / "common_voice_kmr_0.mp3").read_bytes() == recording  # never changed
 
 
 def test_no_clip_left_names_the_filter(release, tmp_path, capsys):

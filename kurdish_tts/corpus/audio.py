@@ -41,6 +41,7 @@ class CleaningSettings:
     min_duration: float = 1.0  # seconds, after trimming
     max_duration: float = 15.0
     normalize: str = "peak"  # peak | rms | none
+    denoise: str = "none"  # none | rnnoise (kurdish_tts/corpus/denoising.py), before anything else
 
     @classmethod
     def from_arguments(cls, arguments: dict) -> CleaningSettings:
@@ -166,7 +167,12 @@ def clean(data: bytes | Path, settings: CleaningSettings) -> np.ndarray:
 
 def clean_decoded(audio: np.ndarray, rate: int, settings: CleaningSettings) -> np.ndarray:
     """Clean decoded audio ([samples, channels] at `rate`); see `clean`."""
-    audio = resample(to_mono(audio), rate, settings.target_sr)
+    audio = to_mono(audio)
+    if settings.denoise != "none":
+        from kurdish_tts.corpus.denoising import denoise
+
+        audio, rate = denoise(audio, rate, settings.denoise)
+    audio = resample(audio, rate, settings.target_sr)
     if audio.size == 0 or float(np.abs(audio).max()) < SILENCE_PEAK:
         raise ClipRejected("silent")
     audio = trim_silence(audio, settings.trim_db)

@@ -242,6 +242,28 @@ def common_voice_record(sentence: str, voice: Speaker, rng: np.random.Generator)
     return clean_decoded(*decode(encode(audio, rate, "MP3")), CLEANING)
 
 
+def write_release(folder: Path, voice: Speaker, sentences: list[tuple[str, str]], seed: int = 0) -> Path:
+    """A Common Voice release folder (validated.tsv + clips/*.mp3) of `voice` saying `sentences`
+    ((clip id, sentence) pairs), one client_id, each clip recorded in conditions drawn from `seed`
+    and its id at 32, 44.1 or 48 kHz and encoded as mp3: what prepare_data.py reads from a volunteer."""
+    import hashlib
+
+    from kurdish_tts.samples.commonvoice import write_release as write_cv_release
+    from kurdish_tts.samples.conditions import RATES, record
+    from kurdish_tts.samples.signals import encode
+
+    client = hashlib.sha256(f"natural-speaker-{voice.name}".encode()).hexdigest()
+    gender = {"female": "female_feminine", "male": "male_masculine"}.get(voice.sex, "")
+    rows = []
+    for clip_id, sentence in sentences:
+        rng = np.random.default_rng([seed, zlib.crc32(clip_id.encode("utf-8"))])
+        rate = int(rng.choice(RATES))
+        audio, _ = record(speak(sentence, voice, rate), rate, rng)
+        rows.append({"client_id": client, "sentence": sentence, "audio": encode(audio, rate, "MP3"),
+                     "path": f"{clip_id}.mp3", "gender": gender})
+    return write_cv_release(Path(folder), rows)
+
+
 def write_folder(output: Path, voice: Speaker, train: list[str], eval_groups: list[str], limit: int | None = None,
                  recorded: bool = False, seed: int = 0) -> dict:
     """Speak the sentence groups with `voice` into `output` (the on-disk contract, cleaned as
