@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
-"""Fine-tuning recipes measured: which one moves a pretrained voice toward a new one without wrecking it?
+"""Fine-tuning recipes measured: which one moves a pretrained voice toward a new one and leaves it more natural?
 
 data/pretrained/model (the stand-in, trained on espeak-ng `ku`) is fine-tuned as a user
-fine-tunes MMS, on --clips `finetune` sentences of an espeak-ng voice it never heard (--target),
-once per recipe and seed:
+fine-tunes MMS, on --clips `finetune` sentences of a voice it never heard (--target), once per
+recipe and seed. The target is a natural speaker (default hevi: its clips recorded as Common Voice
+records them and prepared by prepare_data.py, --min_dnsmos 3.0, as bench_learning.py does) or an
+espeak-ng voice (ku+f3: the grids before 2026-12-06). Recipes:
 
+    default       train_vits.py's defaults now (TRAINING_README "The recipe, and why")
     fresh         a fresh discriminator, no warm-up: it drives the generator from the first step
-    waiting       the former default: a fresh discriminator trained alone for 200 steps, the generator waiting
+    short-warmup  a fresh discriminator trained alone for 50 steps, the generator waiting, then adversarial
+    slow-vocoder  fresh, with the decoder and posterior encoder at a quarter of --learning_rate
+    waiting       a fresh discriminator trained alone for 200 steps, the generator waiting
     own           the stand-in's own trained discriminator (--discriminator), no warm-up
     frozen        decoder, posterior encoder and flow frozen (only text encoder and durations learn), as waiting
     no-adversarial  mel, KL and duration losses only
@@ -14,11 +19,8 @@ once per recipe and seed:
     lr-2e-5       waiting, at train_vits.py's default learning rate, 2e-5, instead of --learning_rate
     reconstruction-first  200 warm-up steps in which the generator trains on mel, KL and duration, then adversarial
     no-adversarial-ramp   no-adversarial with both learning rates rising over their first 50 updates
-    default       train_vits.py's defaults now: the generator trains on mel, KL and duration alone for 600
-                  steps while a fresh discriminator learns, then adversarial; the decoder and posterior
-                  encoder at three times --learning_rate (acoustic-fast up to step 600)
 
-and, each without the adversarial loss, parts held back or given rates of their own:
+each without the adversarial loss, parts held back or given rates of their own:
 
     text-frozen   the text encoder (trained by the KL loss alone) kept: the flow carries the new voice to the old prior
     text-duration-frozen  the text encoder and the duration predictor kept
@@ -29,17 +31,23 @@ and, each without the adversarial loss, parts held back or given rates of their 
     segment-64    64-frame segments: twice the audio through the vocoder a step
     acoustic-fast  decoder and posterior encoder at 3e-4 (--acoustic_learning_rate), three times the grid's rate
 
-Every recipe but `default` trains the whole generator at one rate, --learning_rate, unless it names
-rates of its own. At each of --points (steps; 0 is the stand-in itself) the checkpoint of that step speaks the 20
-held-out sentences, and the table gives, as bench_learning.py does, the distance to the target
-voice (must fall), to the original one, the judge's CER (must stay within 0.05 of the start),
-the duration and loudness ratios (a collapse shows there). Each run keeps its checkpoints and
-scores in --work, so an interrupted grid goes on where it stopped; the table, a plot and a JSON
-come out at the end.
+and, for a natural target, the data side with the default recipe:
 
-    python bench/bench_finetune.py                      # 17 recipes x 2 seeds x 300 steps: about 9 hours on 2 cores
-    python bench/bench_finetune.py --recipes no-adversarial reconstruction-first --steps 600 --points 0 100 300 600
-    python bench/bench_finetune.py --recipes default own --seeds 1 --steps 100 --points 0 50 100
+    unfiltered    the recordings prepared without the DNSMOS filter
+    denoised      the recordings prepared with --denoise rnnoise (and the filter)
+
+Every recipe but `default`, `unfiltered` and `denoised` trains the whole generator at one rate,
+--learning_rate, unless it names rates of its own. At each of --points (steps; 0 is the stand-in
+itself) the checkpoint of that step speaks the 20 held-out sentences, and the table gives, as
+bench_learning.py does, the distance to the target's clean renderings (must fall), to the
+original voice, the judge's CER (must stay within 0.05 of the start), DNSMOS OVRL (must rise,
+for a natural target), the duration and loudness ratios (a collapse shows there), beside the
+references (the target clean and as recorded, espeak-ng ku, noise, a buzz). Each run keeps its
+checkpoints and scores in --work, so an interrupted grid goes on where it stopped; the table, a
+plot and a JSON come out at the end.
+
+    python bench/bench_finetune.py --recipes default fresh short-warmup slow-vocoder unfiltered denoised --seeds 1
+    python bench/bench_finetune.py --target ku+f3 --recipes default own --seeds 1 --steps 100 --points 0 50 100
 """
 
 from __future__ import annotations
@@ -56,10 +64,19 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bench_learning import ORIGINAL_VOICE, PRETRAINED, measure
+from bench_learning import (
+    MIN_DNSMOS,
+    ORIGINAL_VOICE,
+    PRETRAINED,
+    is_natural,
+    measure,
+    references,
+    target_clean,
+    training_data,
+)
 
 import train_vits
-from kurdish_tts.samples.espeak import speak_clean, write_folder
+from kurdish_tts.samples.espeak import speak_clean
 from kurdish_tts.samples.folders import spoken_text
 from kurdish_tts.samples.sentences import read_sentences
 from kurdish_tts.scoring.measures import Recognizer
@@ -69,6 +86,8 @@ WAITING = ["--warmup_generator", "frozen", "--discriminator_warmup_steps", "200"
 NO_ADVERSARIAL = ["--weight_gen", "0", "--weight_fm", "0", "--discriminator_warmup_steps", "0"]
 RECIPES = {
     "fresh": ["--discriminator_warmup_steps", "0"],
+    "short-warmup": ["--warmup_generator", "frozen", "--discriminator_warmup_steps", "50"],
+    "slow-vocoder": ["--discriminator_warmup_steps", "0", "--acoustic_learning_rate", "2.5e-5"],
     "waiting": WAITING,
     "own": ["--discriminator", str(PRETRAINED / "discriminator"), "--warmup_generator", "frozen"],
     "frozen": ["--freeze", "decoder", "posterior_encoder", "flow", *WAITING],
@@ -86,8 +105,22 @@ RECIPES = {
     "segment-64": [*NO_ADVERSARIAL, "--segment_frames", "64"],
     "acoustic-fast": [*NO_ADVERSARIAL, "--acoustic_learning_rate", "3e-4"],
     "default": [],
+    "unfiltered": [],
+    "denoised": [],
 }
-MEASURES = ("to_target", "to_original", "cer", "duration_ratio", "loudness_ratio")
+DEFAULTS = ("default", "unfiltered", "denoised")  # recipes that keep train_vits.py's own rates
+MEASURES = ("to_target", "to_original", "cer", "dnsmos_ovrl", "duration_ratio", "loudness_ratio")
+
+
+def data_for(name: str, args) -> Path:
+    """The prepared training folder recipe `name` trains on (made once, shared by the recipes alike)."""
+    kind = {}
+    if is_natural(args.target):  # prepare_data.py's filter and denoiser: the data side of the grid
+        kind = {"min_dnsmos": None if name == "unfiltered" else args.min_dnsmos,
+                "denoise": "rnnoise" if name == "denoised" else "none"}
+    label = "-".join(f"{k}{v}" for k, v in kind.items())
+    return training_data(args.target, args.work / f"data-{args.target}-{args.clips}{'-' + label if label else ''}",
+                         args.clips, **kind)
 
 
 def run_recipe(name: str, seed: int, args, data: Path, work: Path) -> None:
@@ -97,7 +130,7 @@ def run_recipe(name: str, seed: int, args, data: Path, work: Path) -> None:
     checkpoints = work / "checkpoints"
     every = math.gcd(*[p for p in args.points if p > 0])  # a checkpoint at every point
     # Every recipe but `default` trains the whole generator at --learning_rate unless it names a rate of its own.
-    one_rate = [] if name == "default" else ["--acoustic_learning_rate", str(args.learning_rate)]
+    one_rate = [] if name in DEFAULTS else ["--acoustic_learning_rate", str(args.learning_rate)]
     argv = ["--data_dir", str(data), "--model_name_or_path", str(PRETRAINED / "model"), "--output_dir",
             str(work / "model"), "--checkpoint_dir", str(checkpoints), "--max_steps", str(args.steps),
             "--batch_size", str(args.batch_size), "--gradient_accumulation_steps", "1", "--learning_rate",
@@ -123,7 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--points", nargs="+", type=int, default=[0, 100, 200, 300])
     parser.add_argument("--clips", type=int, default=100)
     parser.add_argument("--sentences", type=int, default=20, help="held-out sentences scored at each point")
-    parser.add_argument("--target", default="ku+f3")
+    parser.add_argument("--target", default="hevi", help="a natural speaker (hevi, baran) or an espeak-ng voice (ku+f3)")
+    parser.add_argument("--min_dnsmos", type=float, default=MIN_DNSMOS,
+                        help="prepare_data.py's filter on a natural target's recordings (but for `unfiltered`)")
     parser.add_argument("--learning_rate", type=float, default=1e-4)
     parser.add_argument("--judge", type=Path, default=ROOT / "data" / "judge",
                         help="the recogniser for the CER (data/judge-espeak reproduces figures before 2026-12-05)")
@@ -136,23 +171,22 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--points must include 0 and lie within --steps")
     heldout = read_sentences("heldout")[: args.sentences]
     texts = [spoken_text(s) for _, s in heldout]
-    target = [speak_clean(s, args.target) for _, s in heldout]
+    target = target_clean(args.target, heldout)
     original = [speak_clean(s, ORIGINAL_VOICE) for _, s in heldout]
     recognizer = Recognizer(args.judge)
-    data = args.work / f"data-{args.target}-{args.clips}"
-    if not (data / "metadata.csv").is_file():
-        write_folder(data, args.target, ["finetune"], [], limit=args.clips)
     start = score_point(PRETRAINED / "model", texts, target, original, recognizer)
     results = {"target": args.target, "clips": args.clips, "steps": args.steps, "learning_rate": args.learning_rate,
-               "batch_size": args.batch_size, "sentences": len(texts), "start": start, "runs": {}}
+               "batch_size": args.batch_size, "sentences": len(texts), "start": start,
+               "references": references(args.target, heldout, texts, target, original, recognizer), "runs": {}}
     for name in args.recipes:
         for seed in args.seeds:
-            work = args.work / f"{name}-seed{seed}-{args.steps}"
+            # runs of a natural target are named after it; an espeak-ng target's keep the names of the older grids
+            work = args.work / f"{args.target + '-' if is_natural(args.target) else ''}{name}-seed{seed}-{args.steps}"
             scores_file = work / "scores.json"
             if scores_file.is_file():
                 scores = json.loads(scores_file.read_text(encoding="utf-8"))
             else:
-                run_recipe(name, seed, args, data, work)
+                run_recipe(name, seed, args, data_for(name, args), work)
                 scores = {"0": start}
                 for point in sorted(p for p in args.points if p > 0):
                     folder = work / "checkpoints" / f"checkpoint-{point}" / "model"
@@ -160,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
                 scores_file.write_text(json.dumps(scores, indent=1), encoding="utf-8")
             results["runs"][f"{name}/{seed}"] = scores
             print(f"{name} seed {seed}: " + ", ".join(
-                f"{p}: {s['to_target']:.2f} dB, CER {s['cer']:.1%}" for p, s in scores.items()), flush=True)
+                f"{p}: {s['to_target']:.2f} dB, CER {s['cer']:.1%}, OVRL {s['dnsmos_ovrl']:.2f}"
+                for p, s in scores.items()), flush=True)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     print_table(results, args)
@@ -170,19 +205,24 @@ def main(argv: list[str] | None = None) -> int:
 
 def mean_over_seeds(results: dict, name: str, point: int) -> dict[str, float]:
     rows = [scores[str(point)] for run, scores in results["runs"].items() if run.split("/")[0] == name]
-    return {m: float(np.mean([row[m] for row in rows])) for m in MEASURES}
+    return {m: float(np.mean([row.get(m, np.nan) for row in rows])) for m in MEASURES}
 
 
 def print_table(results: dict, args) -> None:
     print(f"\n{len(args.seeds)} seed(s), {args.clips} clips of {args.target}, batch {args.batch_size}, learning rate "
           f"{args.learning_rate:g}; {results['sentences']} held-out sentences (means over seeds)")
-    print("| recipe | step | to target dB | to original dB | judge CER | duration | loudness |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| recipe | step | to target dB | to original dB | judge CER | DNSMOS OVRL | duration | loudness |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+
+    def line(name: str, point, row: dict) -> None:
+        print(f"| {name} | {point} | {row['to_target']:.2f} | {row['to_original']:.2f} | {row['cer']:.1%} | "
+              f"{row.get('dnsmos_ovrl', np.nan):.2f} | {row['duration_ratio']:.2f} | {row['loudness_ratio']:.2f} |")
+
     for name in args.recipes:
         for point in sorted(args.points):
-            row = mean_over_seeds(results, name, point)
-            print(f"| {name} | {point} | {row['to_target']:.2f} | {row['to_original']:.2f} | {row['cer']:.1%} | "
-                  f"{row['duration_ratio']:.2f} | {row['loudness_ratio']:.2f} |")
+            line(name, point, mean_over_seeds(results, name, point))
+    for name, row in results.get("references", {}).items():
+        line(name, "", row)
 
 
 def draw(results: dict, args) -> None:
@@ -192,12 +232,18 @@ def draw(results: dict, args) -> None:
     import matplotlib.pyplot as plt
 
     points = sorted(args.points)
-    figure, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    shown = ("to_target", "cer", "dnsmos_ovrl", "loudness_ratio")
+    figure, axes = plt.subplots(1, len(shown), figsize=(17, 3.6))
     for name in args.recipes:
         rows = [mean_over_seeds(results, name, p) for p in points]
-        for axis, measure_name in zip(axes, ("to_target", "cer", "loudness_ratio")):
+        for axis, measure_name in zip(axes, shown):
             axis.plot(points, [row[measure_name] for row in rows], marker="o", label=name)
-    for axis, title in zip(axes, ("MCD-DTW to the target voice (dB)", "judge CER", "loudness ratio")):
+    for name, row in results.get("references", {}).items():  # the references, as lines across
+        if not name.startswith(("white", "harmonic")):
+            for axis, measure_name in zip(axes, shown):
+                axis.axhline(row[measure_name], color="grey", linestyle=":", linewidth=1)
+    titles = ("MCD-DTW to the target voice (dB)", "judge CER", "DNSMOS OVRL (dotted: references)", "loudness ratio")
+    for axis, title in zip(axes, titles):
         axis.set(title=title, xlabel="fine-tuning step")
     axes[0].legend(fontsize=8)
     figure.tight_layout()

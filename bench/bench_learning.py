@@ -75,20 +75,23 @@ def target_clean(target: str, sentences: list[tuple[str, str]]) -> list[np.ndarr
     return [espeak.speak_clean(s, target) for _, s in sentences]
 
 
-def training_data(target: str, folder: Path, clips: int, min_dnsmos: float | None = MIN_DNSMOS, seed: int = 0) -> Path:
+def training_data(target: str, folder: Path, clips: int, min_dnsmos: float | None = MIN_DNSMOS,
+                  denoise: str = "none", seed: int = 0) -> Path:
     """A prepared training folder of `clips` `finetune` sentences of `target` in `folder` (kept:
     reused when there). A natural target goes the user's way: a Common Voice release folder of its
-    recordings, prepared by prepare_data.py (with --min_dnsmos); an espeak-ng one is written clean."""
+    recordings (folder/release, shared by the folders beside it), prepared by prepare_data.py with
+    --min_dnsmos and --denoise; an espeak-ng one is written clean."""
     data = folder / "data"
     if (data / "metadata.csv").is_file():
         return data
-    sentences = read_sentences("finetune")[:clips]
     if not is_natural(target):
         espeak.write_folder(data, target, ["finetune"], [], limit=clips)
         return data
-    release = natural.write_release(folder / "release", natural.speaker(target), sentences, seed)
+    release = folder.parent / f"release-{target}-{clips}-seed{seed}"
+    if not (release / "validated.tsv").is_file():
+        natural.write_release(release, natural.speaker(target), read_sentences("finetune")[:clips], seed)
     argv = ["--dataset", str(release), "--output_dir", str(data), "--model_name_or_path", str(PRETRAINED / "model"),
-            "--eval_size", "2", "--min_duration", "0.5", "--num_workers", "2"]
+            "--eval_size", "2", "--min_duration", "0.5", "--num_workers", "2", "--denoise", denoise]
     if prepare_data.main([*argv, *(["--min_dnsmos", str(min_dnsmos)] if min_dnsmos else [])]) != 0:
         raise SystemExit(f"prepare_data.py failed on {release}")
     return data
@@ -168,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
                         "or an espeak-ng voice (ku+f3: 13.5 dB from ku)")
     parser.add_argument("--min_dnsmos", type=float, default=MIN_DNSMOS,
                         help="prepare_data.py's filter on a natural target's recordings (0: none)")
+    parser.add_argument("--denoise", choices=["none", "rnnoise"], default="none",
+                        help="prepare_data.py's denoiser on a natural target's recordings")
     parser.add_argument("--learning_rate", type=float, default=1e-4)
     parser.add_argument("--judge", type=Path, default=ROOT / "data" / "judge",
                         help="the recogniser for the CER (data/judge-espeak reproduces figures before 2026-12-05)")
@@ -188,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        data = training_data(args.target, tmp, args.clips, args.min_dnsmos or None)
+        data = training_data(args.target, tmp / "target", args.clips, args.min_dnsmos or None, args.denoise)
         started = time.perf_counter()
         code = train_vits.main([
             "--data_dir", str(data), "--model_name_or_path", str(PRETRAINED / "model"),

@@ -156,19 +156,31 @@ def test_the_standin_build_trains_in_chunks_changes_recipe_at_each_phase_and_res
 
 @needs_espeak
 def test_the_recipe_grid_trains_scores_each_point_and_resumes(tmp_path):
-    argv = [sys.executable, str(ROOT / "bench" / "bench_finetune.py"), "--recipes", "own", "frozen", "--seeds", "1",
+    # the natural target (hevi's Common Voice records through prepare_data.py), its DNSMOS filter low enough
+    # that 4 clips keep 2 to train on; `denoised` trains on data of its own
+    argv = [sys.executable, str(ROOT / "bench" / "bench_finetune.py"), "--recipes", "own", "denoised", "--seeds", "1",
             "--steps", "2", "--points", "0", "1", "2", "--clips", "4", "--sentences", "2", "--batch_size", "2",
+            "--min_dnsmos", "1.5",
             "--work", str(tmp_path / "work"), "--output", str(tmp_path / "finetune.json"),
             "--picture", str(tmp_path / "finetune.png")]
     first = subprocess.run(argv, capture_output=True, text=True, check=False)
     assert first.returncode == 0, first.stderr[-2000:]
     results = json.loads((tmp_path / "finetune.json").read_text())
-    assert set(results["runs"]) == {"own/1", "frozen/1"} and results["sentences"] == 2
+    assert set(results["runs"]) == {"own/1", "denoised/1"} and results["sentences"] == 2
     for scores in results["runs"].values():
         assert list(scores) == ["0", "1", "2"] and scores["0"] == results["start"]
-        assert all(0 <= scores[p]["cer"] and scores[p]["to_target"] > 0 for p in scores)
+        assert all(0 <= scores[p]["cer"] and scores[p]["to_target"] > 0 and 1 <= scores[p]["dnsmos_ovrl"] <= 5
+                   for p in scores)
     assert results["runs"]["own/1"]["2"] != results["start"]  # the step-2 checkpoint was scored, not the start
-    assert "| frozen | 2 |" in first.stdout and (tmp_path / "finetune.png").stat().st_size > 1000
+    references = results["references"]
+    assert set(references) == {"hevi clean (the target)", "hevi as Common Voice records it",
+                               "espeak-ng ku (the stand-in's voice)", "white noise", "harmonic buzz"}
+    assert references["hevi clean (the target)"]["to_target"] < 0.01  # the target against itself
+    assert references["white noise"]["dnsmos_ovrl"] < 1.6 < references["hevi clean (the target)"]["dnsmos_ovrl"]
+    prepared = {json.loads((d / "dataset.json").read_text())["arguments"]["denoise"]
+                for d in (tmp_path / "work").glob("data-hevi-4-*/data")}
+    assert prepared == {"none", "rnnoise"}  # own's data and denoised's, each prepared once
+    assert "| denoised | 2 |" in first.stdout and (tmp_path / "finetune.png").stat().st_size > 1000
     made = sorted((tmp_path / "work").glob("*-seed1-2/**/*.safetensors")) + sorted((tmp_path / "work").glob("*/scores.json"))
     stamps = {path: path.stat().st_mtime_ns for path in made}
     second = subprocess.run(argv, capture_output=True, text=True, check=False)
