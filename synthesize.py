@@ -216,11 +216,16 @@ def load_recognizer(path: Path):
 
 
 def report_heard(recognizer, text: str, audio: np.ndarray, rate: int, target: Path) -> None:
-    """Print what the recogniser hears in `audio` and its character error rate against `text`."""
-    from kurdish_tts.scoring.measures import character_error_rate
+    """Print what the recogniser hears in `audio`, its character error rate against `text`, and how
+    natural the audio sounds (DNSMOS OVRL: natural speech 3.0-3.3, espeak-ng 2.5, silence 1.8-2.2,
+    noise 1.1), two figures to read together."""
+    from kurdish_tts.scoring.measures import character_error_rate, naturalness
 
     heard = recognizer(audio, rate)
-    print(f"{target}: the recogniser heard {heard!r} (CER {character_error_rate(text, heard):.0%} against {text!r})")
+    ovrl = naturalness(audio, rate).get("dnsmos_ovrl")
+    natural = f", DNSMOS OVRL {ovrl:.2f}" if ovrl is not None else ""
+    print(f"{target}: the recogniser heard {heard!r} (CER {character_error_rate(text, heard):.0%}{natural} "
+          f"against {text!r})")
 
 
 def export(model: str, output: Path, quantize: bool) -> int:

@@ -315,6 +315,11 @@ def test_plain_synthesis_says_what_the_recogniser_hears(model_dir, tmp_path, cap
                             "--asr_model", str(tiny_recognizer(tmp_path / "asr"))]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if "the recogniser heard" in x)
     assert line.startswith(str(out)) and "CER" in line and "against 'ez bîst û pênc salî me'" in line
+    from kurdish_tts.scoring.measures import naturalness
+
+    written, rate = sf.read(out, dtype="float32")
+    ovrl = float(line.split("DNSMOS OVRL ")[1].split()[0])  # scored on the audio spoken, as it was written
+    assert ovrl == pytest.approx(naturalness(written, rate)["dnsmos_ovrl"], abs=0.02)
     assert synthesize.main(["--model", str(model_dir), "--text", "ez", "--output", str(tmp_path / "x.wav"),
                             "--asr_model", str(model_dir)]) == 1
     assert "is not a speech-recognition model" in capsys.readouterr().err
