@@ -64,6 +64,28 @@ def test_resume_continues_exactly(data, tmp_path, accumulation, split_at, total)
     assert all(torch.equal(straight[k], split[k]) for k in straight)
 
 
+def test_ema_saves_the_moving_average_of_the_weights_and_resumes_it_exactly(data, tmp_path):
+    from safetensors.torch import load_file
+
+    common = ["--ema_decay", 0.5, "--save_steps", 1, "--save_total_limit", 10]
+    assert train_vits.main(args_for(data, tmp_path / "ema", *common, "--max_steps", 4)) == 0
+    assert train_vits.main(args_for(data, tmp_path / "plain", "--save_steps", 1, "--max_steps", 4)) == 0
+    checkpoints = tmp_path / "ema" / "checkpoints"
+    before, after = (load_file(checkpoints / f"checkpoint-{n}" / "ema.safetensors") for n in (3, 4))
+    trained = load_file(checkpoints / "checkpoint-4" / "generator.safetensors")
+    assert all(torch.allclose(after[k], 0.5 * before[k] + 0.5 * trained[k], atol=1e-6) for k in after)
+    assert any(not torch.equal(after[k], trained[k]) for k in after)  # the average lags the weights
+    plain_trained = load_file(tmp_path / "plain" / "checkpoints" / "checkpoint-4" / "generator.safetensors")
+    assert all(torch.equal(trained[k], plain_trained[k]) for k in trained)  # the average never feeds back
+    saved, plain = weights(tmp_path / "ema" / "model"), weights(tmp_path / "plain" / "model")
+    assert all(torch.equal(saved[k], weights(checkpoints / "checkpoint-4" / "model")[k]) for k in saved)
+    assert any(not torch.equal(saved[k], plain[k]) for k in saved)  # the model saved is the average
+    assert train_vits.main(args_for(data, tmp_path / "split", *common, "--max_steps", 2)) == 0
+    assert train_vits.main(args_for(data, tmp_path / "split", *common, "--max_steps", 4, "--resume")) == 0
+    split = weights(tmp_path / "split" / "model")
+    assert all(torch.equal(saved[k], split[k]) for k in saved)
+
+
 def test_a_new_run_keeps_an_earlier_runs_checkpoints_and_resume_takes_its_own(data, tmp_path, capsys):
     shared = tmp_path / "shared"
     assert train_vits.main(args_for(data, tmp_path / "a", "--checkpoint_dir", shared, "--save_steps", 2,

@@ -3,6 +3,7 @@ checking that it is this run's.
 
     checkpoint-N/
       generator.safetensors, discriminator.safetensors   the weights as they train (weight norm on)
+      ema.safetensors     with --ema_decay: the moving average of the generator's (model/ holds it)
       state.json          progress, both learning-rate schedules, the run's settings and data fingerprint
       optimizer.bin, optimizer_1.bin, random_states_*.pkl[, scaler.pt]   accelerate's files
       model/              a plain model folder; progress.json: step, epoch, run id, time saved
@@ -37,18 +38,34 @@ OPTIMIZER_FILES = ("optimizer.bin", "optimizer_1.bin")  # accelerate's names: th
 STATE_FILE = "state.json"
 GENERATOR_FILE = "generator.safetensors"
 DISCRIMINATOR_FILE = "discriminator.safetensors"
+EMA_FILE = "ema.safetensors"  # --ema_decay: the moving average of the generator's weights
 LEGACY_FILES = [f"custom_checkpoint_{i}.pkl" for i in range(5)]  # generator, discriminator, 2 schedules, progress
 
 def save_state(folder: Path, generator, discriminator, schedulers: list, progress: dict, settings: dict,
-               record: dict | None = None) -> None:
-    """`record`: what the caller needs to resume the same run (a feedback round: the clips it staged)."""
+               record: dict | None = None, ema: dict | None = None) -> None:
+    """`record`: what the caller needs to resume the same run (a feedback round: the clips it staged);
+    `ema`: the moving average of the generator's weights (--ema_decay)."""
     from safetensors.torch import save_file
 
     for module, name in ((generator, GENERATOR_FILE), (discriminator, DISCRIMINATOR_FILE)):
         save_file({k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}, str(folder / name))
+    if ema is not None:
+        save_file({k: v.detach().cpu().contiguous() for k, v in ema.items()}, str(folder / EMA_FILE))
     state = {"progress": progress, "schedulers": [s.state_dict() for s in schedulers], "settings": settings,
              "record": record or {}}
     (folder / STATE_FILE).write_text(json.dumps(state, indent=1), encoding="utf-8")
+
+
+def read_ema(folder: Path) -> dict:
+    """The moving average a checkpoint of an --ema_decay run holds."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(folder / EMA_FILE))
+    except (OSError, SafetensorError) as e:
+        raise CheckpointError(f"--resume {folder}: no readable {EMA_FILE} (was it saved without --ema_decay?); "
+                              f"resume with the settings it was trained with") from e
 
 
 def read_record(folder: Path) -> dict:
@@ -174,7 +191,7 @@ def save_checkpoint(run: Run) -> Path:
     accelerator.save_state(str(tmp))  # the optimisers, the gradient scaler, every process's random states
     if accelerator.is_main_process:
         save_state(tmp, run.model, run.discriminator, [run.scheduler_g, run.scheduler_d],
-                              run.progress.state_dict(), run.settings, run.record)
+                   run.progress.state_dict(), run.settings, run.record, run.ema)
         save_model_folder(run, tmp / "model")
         record = {"step": run.progress.step, "epoch": run.progress.epoch, "run": run.progress.run_id, "saved": time.time()}
         (tmp / "progress.json").write_text(json.dumps(record), encoding="utf-8")
@@ -197,6 +214,8 @@ def resume(run: Run, folder: Path) -> list[str]:
         notices = (compare_settings(settings, run.settings, folder) if settings is not None else
                    [f"{folder} was saved before checkpoints recorded their settings: they are not checked"])
         apply_state(folder, weights, schedules, run.model, run.discriminator, [run.scheduler_g, run.scheduler_d])
+        if run.ema is not None:
+            run.ema = read_ema(folder)
         for optimizer, state in zip((run.optimizer_g, run.optimizer_d), optimizers):
             try:
                 optimizer.load_state_dict(state)

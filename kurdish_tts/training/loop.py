@@ -29,7 +29,7 @@ from kurdish_tts.training.evaluation import evaluate
 from kurdish_tts.training.folders import discriminator_folder, logging_dir
 from kurdish_tts.training.output import save_final
 from kurdish_tts.training.run import build_run
-from kurdish_tts.training.state import Run
+from kurdish_tts.training.state import Run, averaged, update_ema
 from kurdish_tts.vits.objective import compute_losses
 
 # Short names on the progress bar: the discriminator's mean score on real and on generated audio, gradient norms.
@@ -184,6 +184,8 @@ def apply_updates(run: Run, update_generator: bool) -> dict[str, float]:
             group["lr"] = rate
     if scaler is not None:
         scaler.update()
+    if update_generator and run.ema is not None:
+        update_ema(run)
     return norms
 
 
@@ -224,7 +226,8 @@ def after_step(run: Run, metrics: dict, bar) -> None:
             run.writer.add_scalar("train/learning_rate_discriminator", run.optimizer_d.param_groups[0]["lr"], step)
             run.writer.add_scalar("train/nonfinite_skipped", run.progress.nonfinite_total, step)
     if step % args.eval_steps == 0 and run.accelerator.is_main_process:
-        evaluate(run)
+        with averaged(run):  # what would be saved: with --ema_decay, the moving average
+            evaluate(run)
     if step % args.save_steps == 0:
         path = save_checkpoint(run)
         bar.write(f"step {step}: checkpoint {path}")

@@ -1,5 +1,6 @@
 """What a training leaves behind: a plain `transformers` model folder (config, safetensors weights,
-tokenizer, model card, loss curve) and the discriminator beside it."""
+tokenizer, model card, loss curve) and the discriminator beside it. With --ema_decay the weights
+saved are the moving average of the generator's."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from kurdish_tts.files import replace_folder
 from kurdish_tts.training.card import model_card
 from kurdish_tts.training.evaluation import plot_loss_curve
 from kurdish_tts.training.folders import discriminator_folder
+from kurdish_tts.training.state import averaged
 from kurdish_tts.vits.discriminator import save_discriminator
 from kurdish_tts.vits.weights import plain_state_dict
 
@@ -22,7 +24,8 @@ if TYPE_CHECKING:
 def save_model_folder(run: Run, folder: Path) -> None:
     """A plain `transformers` model folder: config, safetensors weights, tokenizer, model card."""
     folder.mkdir(parents=True, exist_ok=True)
-    run.model.save_pretrained(folder, state_dict=plain_state_dict(run.model), safe_serialization=True)
+    with averaged(run):  # with --ema_decay, the model is the moving average of its weights
+        run.model.save_pretrained(folder, state_dict=plain_state_dict(run.model), safe_serialization=True)
     run.tokenizer.save_pretrained(folder)
     card = model_card(run.args, run.progress.step, len(run.dataset))
     (folder / "README.md").write_text(card, encoding="utf-8")

@@ -20,7 +20,7 @@ from kurdish_tts.training.arguments import FREEZABLE, learning_rates
 from kurdish_tts.training.errors import TrainingError
 from kurdish_tts.training.folders import discriminator_folder
 from kurdish_tts.training.settings import data_fingerprint, run_settings
-from kurdish_tts.training.state import Progress, Run, trained_speaker
+from kurdish_tts.training.state import Progress, Run, start_ema, trained_speaker
 from kurdish_tts.vits.discriminator import CONFIG_FILE as DISCRIMINATOR_CONFIG_FILE
 from kurdish_tts.vits.discriminator import DiscriminatorConfig, VitsDiscriminator, load_discriminator
 from kurdish_tts.vits.features import FeatureConfig
@@ -153,7 +153,8 @@ def build_run(args, train_clips: list[Clip], eval_clips: list[Clip], weights: li
     return Run(args, accelerator, model, discriminator, tokenizer, vocabulary, optimizer_g, optimizer_d, scheduler_g,
                scheduler_d, features, loss_weights, dataset, sampler, eval_dataset, progress,
                discriminator_loaded=args.discriminator is not None, discriminator_origin=origin,
-               settings=run_settings(args, data_fingerprint(train_clips, dataset.samples, weights)))
+               settings=run_settings(args, data_fingerprint(train_clips, dataset.samples, weights)),
+               ema=start_ema(model) if args.ema_decay > 0 else None)
 
 
 PRIOR_PARTS = ("text_encoder", "flow", "duration_predictor")  # trained by the KL and duration losses alone

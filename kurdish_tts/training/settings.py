@@ -19,7 +19,7 @@ CHECKED = ("model_name_or_path", "init_config", "discriminator", "discriminator_
            "freeze", "speaker_id", "layerdrop", "learning_rate", "acoustic_learning_rate", "discriminator_learning_rate",
            "prior_learning_rate", "lr_decay", "lr_warmup_steps", "batch_size", "gradient_accumulation_steps",
            "max_grad_norm", "segment_frames", "seed", "weight_mel", "weight_kl", "weight_duration", "weight_fm",
-           "weight_gen", "weight_disc")
+           "weight_gen", "weight_disc", "ema_decay")
 # Harmless to change between sessions: a notice says what changed.
 NOTICED = ("mixed_precision", "dataloader_workers", "max_nonfinite_steps", "eval_steps", "save_steps", "logging_steps",
            "save_total_limit")

@@ -7,6 +7,7 @@ the engine can name a `Run` without an import cycle.
 from __future__ import annotations
 
 import argparse
+import contextlib
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -63,6 +64,7 @@ class Run:
     settings: dict = field(default_factory=dict)  # what a checkpoint records and a resume must match
     record: dict = field(default_factory=dict)  # the caller's own record, kept in every checkpoint
     writer: object = None
+    ema: dict | None = None  # --ema_decay: the moving average of the generator's floating-point state, by name
 
     @property
     def speaker(self) -> int | None:
@@ -88,6 +90,37 @@ class Run:
     @property
     def generator_parameters(self) -> list:
         return [p for p in self.model.parameters() if p.requires_grad]
+
+
+def start_ema(model: torch.nn.Module) -> dict:
+    """The moving average's start: the generator's floating-point state as it is now."""
+    return {name: value.detach().clone() for name, value in model.state_dict().items() if value.is_floating_point()}
+
+
+def update_ema(run: Run) -> None:
+    """After a generator update: average <- decay * average + (1 - decay) * weights."""
+    decay = run.args.ema_decay
+    with torch.no_grad():
+        for name, value in run.model.state_dict().items():
+            if name in run.ema:
+                run.ema[name].mul_(decay).add_(value.detach(), alpha=1.0 - decay)
+
+
+@contextlib.contextmanager
+def averaged(run: Run):
+    """The generator holds the moving average's weights inside the block (to be saved or spoken
+    with), its own again after it; without --ema_decay, nothing changes."""
+    if run.ema is None:
+        yield
+        return
+    own = {name: value.detach().clone() for name, value in run.model.state_dict().items() if name in run.ema}
+    with torch.no_grad():
+        run.model.load_state_dict(run.ema, strict=False)
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            run.model.load_state_dict(own, strict=False)
 
 
 def trained_speaker(args, config) -> int | None:
