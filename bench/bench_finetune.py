@@ -11,6 +11,7 @@ espeak-ng voice (ku+f3: the grids before 2026-12-06). Recipes:
     fresh         a fresh discriminator, no warm-up: it drives the generator from the first step
     short-warmup  a fresh discriminator trained alone for 50 steps, the generator waiting, then adversarial
     slow-vocoder  fresh, with the decoder and posterior encoder at a quarter of --learning_rate
+    ema           default, the model saved being the moving average of the generator's weights (--ema_decay 0.99)
     waiting       a fresh discriminator trained alone for 200 steps, the generator waiting
     own           the stand-in's own trained discriminator (--discriminator), no warm-up
     frozen        decoder, posterior encoder and flow frozen (only text encoder and durations learn), as waiting
@@ -36,7 +37,7 @@ and, for a natural target, the data side with the default recipe:
     unfiltered    the recordings prepared without the DNSMOS filter
     denoised      the recordings prepared with --denoise rnnoise (and the filter)
 
-Every recipe but `default`, `unfiltered` and `denoised` trains the whole generator at one rate,
+Every recipe but `default`, `ema`, `unfiltered` and `denoised` trains the whole generator at one rate,
 --learning_rate, unless it names rates of its own. At each of --points (steps; 0 is the stand-in
 itself) the checkpoint of that step speaks the 20 held-out sentences, and the table gives, as
 bench_learning.py does, the distance to the target's clean renderings (must fall), to the
@@ -46,7 +47,7 @@ references (the target clean and as recorded, espeak-ng ku, noise, a buzz). Each
 checkpoints and scores in --work, so an interrupted grid goes on where it stopped; the table, a
 plot and a JSON come out at the end.
 
-    python bench/bench_finetune.py --recipes default fresh short-warmup slow-vocoder unfiltered denoised --seeds 1
+    python bench/bench_finetune.py --recipes default fresh short-warmup ema unfiltered denoised --seeds 1   # ~70 min
     python bench/bench_finetune.py --target ku+f3 --recipes default own --seeds 1 --steps 100 --points 0 50 100
 """
 
@@ -107,8 +108,9 @@ RECIPES = {
     "default": [],
     "unfiltered": [],
     "denoised": [],
+    "ema": ["--ema_decay", "0.99"],
 }
-DEFAULTS = ("default", "unfiltered", "denoised")  # recipes that keep train_vits.py's own rates
+DEFAULTS = ("default", "unfiltered", "denoised", "ema")  # recipes that keep train_vits.py's own rates
 MEASURES = ("to_target", "to_original", "cer", "dnsmos_ovrl", "duration_ratio", "loudness_ratio")
 
 
