@@ -107,9 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     filters.add_argument("--max_samples", type=int,
                          help="stop after this many kept clips (with --top_speakers: keep the first this many of theirs)")
     filters.add_argument("--min_dnsmos", type=float, metavar="OVRL",
-                         help="drop clips whose DNSMOS overall quality (1-5) lies below this: 3.0 keeps most ordinary "
-                              "speech (natural speech averages 3.0-3.3, clean clips 2.8-3.3; 2.7 keeps nearly all) and "
-                              "drops clips drowned in noise (20 dB SNR about 2.3, white noise 1.1); about 0.2 s of a core "
+                         help="drop clips whose DNSMOS overall quality (1-5) lies below this: 3.0 keeps clean speech "
+                              "(natural speech averages 3.0-3.3), 2.7 most laptop recordings (Common-Voice-like ones "
+                              "average 2.8, 3.0 with --denoise rnnoise); both drop clips drowned in noise (20 dB SNR "
+                              "about 2.3, white noise 1.1); about 0.2 s of a core "
                               "a clip, so off by default. dataset.json records BAK too, which tells noisy from clean "
                               "better but rates a buzz as clean")
     cleaning = parser.add_argument_group("audio")

@@ -4,7 +4,7 @@
 data/pretrained/model (the stand-in, trained on espeak-ng `ku`) is fine-tuned as a user
 fine-tunes MMS, on --clips `finetune` sentences of a voice it never heard (--target), once per
 recipe and seed. The target is a natural speaker (default hevi: its clips recorded as Common Voice
-records them and prepared by prepare_data.py, --min_dnsmos 3.0, as bench_learning.py does) or an
+records them and prepared by prepare_data.py, --min_dnsmos 2.7, as bench_learning.py does) or an
 espeak-ng voice (ku+f3: the grids before 2026-12-06). Recipes:
 
     default       train_vits.py's defaults now (TRAINING_README "The recipe, and why")
