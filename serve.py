@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="synthesis threads (each uses cores / workers torch threads)")
     parser.add_argument("--queue", type=int, default=16,
                         help="speech requests in progress or waiting; more answer 503 with Retry-After")
+    parser.add_argument("--max_connections", type=int, default=64,
+                        help="connections and requests uvicorn serves at once; more answer 503")
     parser.add_argument("--body_timeout_s", type=float, default=10.0,
                         help="the longest a request body may pause; longer answers 408 (a whole body: 120 s at most)")
     parser.add_argument("--cors_origin", action="append", default=[], help="a web origin the browser may call from")
@@ -71,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.model = args.model or [Path("models/kurdish")]
-    for name in ("max_text_chars", "workers", "queue"):
+    for name in ("max_text_chars", "workers", "queue", "max_connections"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
     if args.rate_limit < 0 or not args.max_upload_mb > 0 or not args.body_timeout_s > 0:

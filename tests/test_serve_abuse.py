@@ -4,6 +4,7 @@ A real uvicorn on loopback (tests/serving.py); each test bounded in time."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -14,7 +15,9 @@ import time
 from urllib.parse import urlsplit
 
 import httpx
+import numpy as np
 import pytest
+import soundfile as sf
 from helpers import ROOT, recording
 from serving import Server, add_key, left_behind
 
@@ -26,13 +29,20 @@ STANDIN = ROOT / "data" / "pretrained" / "model"
 
 def raw_request(url: str, head: bytes, body: bytes = b"", wait_s: float = 10.0) -> tuple[bytes, float]:
     """Send `head` (request line and headers, without the blank line) and `body` over a socket and
-    return what came back within `wait_s`, with the seconds it took to start coming."""
+    return what came back within `wait_s`, with the seconds it took to start coming; the answer ends
+    with b"<closed>" when the server then closed the connection (within 2 s)."""
     address = urlsplit(url)
     with socket.create_connection((address.hostname, address.port), timeout=wait_s) as connection:
         started = time.monotonic()
         connection.sendall(head + b"\r\n\r\n" + body)
         answer = connection.recv(65536)
-        return answer, time.monotonic() - started
+        seconds = time.monotonic() - started
+        connection.settimeout(2.0)
+        try:
+            closed = connection.recv(65536) == b""
+        except (TimeoutError, ConnectionResetError):
+            closed = False
+        return answer + (b"<closed>" if closed else b""), seconds
 
 
 def message(response) -> str:
@@ -85,6 +95,7 @@ def test_key_and_size_refusals_come_before_the_body_is_read(workspace, capsys):
         guesses = [httpx.get(f"{server.url}/v1/feedback", headers={"Authorization": f"Bearer guess{i}"}).status_code
                    for i in range(4)]
     assert no_key.startswith(b"HTTP/1.1 401") and no_key_s < 5
+    assert no_key.endswith(b"<closed>")  # refused before its body came: the rest is not read
     assert too_big.startswith(b"HTTP/1.1 413") and too_big_s < 5
     assert slow.startswith(b"HTTP/1.1 408") and 0.8 < slow_s < 10
     assert chunked.status_code == 413 and "--max_upload_mb" in message(chunked)
@@ -111,6 +122,7 @@ def test_open_feedback_opens_only_the_posts_and_entries_are_removed_by_their_key
     with Server(workspace, "--open_feedback") as server:
         url = server.url
         opened = upload(url, {}, fixes[0])
+        wrong_key = upload(url, {"Authorization": "Bearer wrong"}, fixes[1])
         vote = httpx.post(f"{url}/v1/ab", json={"text": "ez", "a": "kurdish", "b": "kurdish-x", "winner": "a"})
         listing = httpx.get(f"{url}/v1/feedback")
         deleting = httpx.delete(f"{url}/v1/feedback/{opened.json()['id']}")
@@ -122,7 +134,12 @@ def test_open_feedback_opens_only_the_posts_and_entries_are_removed_by_their_key
         by_admin = [httpx.delete(f"{url}/v1/feedback/{i}", headers=keys["moderator"]).status_code
                     for i in (opened.json()["id"], theirs)]
         listed = httpx.get(f"{url}/v1/feedback", headers=keys["other"])
+        again = upload(url, {}, fixes[1])
+        seen_by = {name: httpx.get(f"{url}/v1/feedback", headers=keys[name]).json()["pending"][0]["speaker"]
+                   for name in ("app", "moderator")}
     assert opened.status_code == 201 and vote.status_code == 404  # open: a vote gets as far as its models
+    assert wrong_key.status_code == 401  # a wrong key is refused, not taken for no key
+    assert again.status_code == 201 and seen_by == {"app": "open", "moderator": "open:127.0.0.1"}
     assert listing.status_code == deleting.status_code == 401
     assert by_other.status_code == 403 and "admin" in message(by_other) and by_owner.status_code == 200
     assert open_by_app.status_code == 403 and by_admin == [200, 200]
@@ -175,6 +192,9 @@ def test_a_killed_service_leaves_nothing_that_a_restart_keeps(workspace, capsys,
 def test_no_input_gets_a_500_and_every_refusal_has_one_shape(workspace, capsys, fixes):
     auth = {"Authorization": f"Bearer {add_key(workspace, 'app', capsys)}"}
     wav = fixes[1]
+    buffer = io.BytesIO()
+    sf.write(buffer, np.zeros(16000 * 3600, np.int16), 16000, format="FLAC")
+    hour = buffer.getvalue()
     form = (b"--b\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\n%s\r\n--b\r\n"
             b'Content-Disposition: form-data; name="audio"; filename="%s"\r\n\r\n' + wav + b"\r\n--b--\r\n")
     multipart = {**auth, "Content-Type": "multipart/form-data; boundary=b"}
@@ -192,6 +212,12 @@ def test_no_input_gets_a_500_and_every_refusal_has_one_shape(workspace, capsys, 
             "model not served": upload(url, auth, fixes[1], model="../../etc"),
             "an unknown field": upload(url, auth, fixes[1], colour="red"),
             "not a form": httpx.post(f"{url}/v1/feedback", headers=auth, json={"text": "ez"}),
+            "a boundary of 300 characters": httpx.post(f"{url}/v1/feedback", content=b"--x\r\n", headers={
+                **auth, "Content-Type": "multipart/form-data; boundary=" + "b" * 300}),
+            "too many parts": httpx.post(f"{url}/v1/feedback", headers=auth, files={"audio": ("a.wav", wav)},
+                                         data={"text": "ez", "note": "n"} | {f"x{i}": "y" for i in range(10)}),
+            "an hour of silence in 180 kB": httpx.post(f"{url}/v1/feedback", headers=auth, timeout=60,
+                                                        files={"audio": ("long.flac", hour)}, data={"text": "ez"}),
             "no such endpoint": httpx.get(f"{url}/v1/nothing"),
             "wrong method": httpx.put(f"{url}/v1/audio/speech"),
             "speech without input": httpx.post(f"{url}/v1/audio/speech", json={"inptu": "x" * 5000}),
@@ -209,6 +235,8 @@ def test_no_input_gets_a_500_and_every_refusal_has_one_shape(workspace, capsys, 
     assert statuses["text not UTF-8"] == 422 and "UTF-8" in message(answers["text not UTF-8"])
     assert statuses["a huge field"] == 413 and statuses["consent unknown"] == 422
     assert statuses["vote for a model against itself"] == 422 and statuses["vote with long text"] == 413
+    assert statuses["an hour of silence in 180 kB"] == 413 and "3600 s as recorded" in message(
+        answers["an hour of silence in 180 kB"])  # refused before it is decoded
     for name, answer in answers.items():
         text = message(answer)
         assert "x" * 100 not in text and len(text) < 300, name  # one line, the input never echoed
@@ -233,3 +261,17 @@ def test_models_docs_page_headers_and_forwarded_addresses(workspace):
     assert "script-src 'sha256-" in policy and "unsafe-inline" not in policy and "frame-ancestors 'none'" in policy
     assert page.headers["x-content-type-options"] == "nosniff" and page.headers["x-frame-options"] == "DENY"
     assert forwarded == [200, 200, 429] and proxied == [200, 200, 200]  # the header counts behind a proxy only
+
+
+def test_a_speaker_is_asked_for_by_ascii_digits_only():
+    from types import SimpleNamespace
+
+    from kurdish_tts.serving.errors import ServiceError
+    from kurdish_tts.serving.routes.speech import speaker_of
+
+    voice = SimpleNamespace(config=SimpleNamespace(num_speakers=3))
+    assert speaker_of(voice, "2") == 2
+    for name in ("²", "①", "9" * 5000, "3", "-1", None):
+        with pytest.raises(ServiceError) as refused:
+            speaker_of(voice, name)
+        assert refused.value.status == 422 and len(str(refused.value)) < 100

@@ -50,22 +50,33 @@ class CleaningSettings:
         return cls(**{name: arguments[name] for name in names if arguments.get(name) is not None})
 
 
-def decode(data: bytes | Path) -> tuple[np.ndarray, int]:
+MAX_CHANNELS = 8
+
+
+def decode(data: bytes | Path, max_seconds: float | None = None) -> tuple[np.ndarray, int]:
     """Encoded bytes, or a file, in any format soundfile reads -> (float32 [samples, channels], sample rate).
 
     A file is read by libsndfile directly, which is much faster than through a Python file object;
-    one that cannot be opened (permissions, a folder) raises `OSError`.
+    one that cannot be opened (permissions, a folder) raises `OSError`. With `max_seconds`, audio
+    whose header says it is longer is refused ("too long") before a sample is decoded: a few
+    megabytes of compressed silence can hold hours, gigabytes once decoded.
     """
     if isinstance(data, bytes) and not data or isinstance(data, Path) and data.stat().st_size == 0:
         raise ClipRejected("empty file")
     try:
         source = io.BytesIO(data) if isinstance(data, bytes) else str(data)
-        audio, rate = sf.read(source, dtype="float32", always_2d=True)
+        with sf.SoundFile(source) as handle:
+            if handle.channels > MAX_CHANNELS:
+                raise ClipRejected("undecodable audio", f"{handle.channels} channels (at most {MAX_CHANNELS})")
+            if max_seconds is not None and handle.frames > max_seconds * handle.samplerate:
+                raise ClipRejected("too long", f"{handle.frames / handle.samplerate:.0f} s as recorded "
+                                               f"(at most {max_seconds:g})")
+            audio, rate = handle.read(dtype="float32", always_2d=True), handle.samplerate
     except (sf.LibsndfileError, RuntimeError, TypeError) as e:
         if isinstance(data, Path):
             # libsndfile says "File does not exist or is not a regular file" for any file it cannot open:
             # reading the file raises the OSError that says why, and decoding its bytes names the real problem
-            return decode(data.read_bytes())
+            return decode(data.read_bytes(), max_seconds)
         detail = str(e).splitlines()[0].rsplit(": ", 1)[-1] if str(e) else ""  # drop "Error opening <...>"
         raise ClipRejected("undecodable audio", detail) from e
     if audio.size == 0:

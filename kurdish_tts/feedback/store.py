@@ -47,6 +47,7 @@ class FeedbackRejected(ValueError):
         self.reason = reason
 
 
+RAW_SECONDS_PER_LIMIT = 4  # a correction's recording, before trimming, may last this many times --max_duration
 MAX_ID_LENGTH = 100  # an id names files: far below any file system's limit
 
 
@@ -160,7 +161,8 @@ class FeedbackStore:
             except (OSError, ValueError) as e:  # ValueError: a NUL in the path
                 raise FeedbackRejected(f"{audio_path}: cannot read the file ({e.strerror or e})") from e
         try:
-            decoded, rate = audio.decode(data)
+            # a recording may hold silence around the voice, not hours of it: refused before it is decoded
+            decoded, rate = audio.decode(data, max_seconds=RAW_SECONDS_PER_LIMIT * settings.max_duration)
             cleaned, normalized = accept_clip(decoded, rate, text, characters, settings, donation=True)
         except UnsayableText as e:
             raise FeedbackRejected(f"{audio_path}: the text {text[:40]!r} has nothing the model can say") from e

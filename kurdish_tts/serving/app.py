@@ -47,9 +47,11 @@ def create_app(args: argparse.Namespace, shelf: Shelf | None = None) -> FastAPI:
 
 
 def uvicorn_options(args: argparse.Namespace) -> dict:
-    """How uvicorn must run the app: X-Forwarded-For believed only from --trust_proxy's addresses."""
+    """How uvicorn must run the app: X-Forwarded-For believed only from --trust_proxy's addresses, at
+    most --max_connections connections and requests at once (more answer 503)."""
     trusted = getattr(args, "trust_proxy", None)
-    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or "127.0.0.1", "server_header": False}
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or "127.0.0.1", "server_header": False,
+            "limit_concurrency": getattr(args, "max_connections", None)}
 
 
 def _json(status: int, message: str, headers: dict | None) -> JSONResponse:

@@ -47,13 +47,15 @@ class Guard:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         limit, too_large = self.limit(scope["path"])
-        declared = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             status = 413 if declared.isdigit() else 400
             return await answer(send, status, too_large if status == 413 else "Content-Length is not a number")
 
         started, deadline = False, time.monotonic() + BODY_DEADLINE_S
-        received, complete = 0, False
+        received = 0
+        complete = not (declared not in (None, b"0") or b"transfer-encoding" in headers)  # no body to come
 
         async def bounded_receive():
             nonlocal received, complete
@@ -78,7 +80,9 @@ class Guard:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                message = {**message, "headers": [*message.get("headers", []), *SECURITY_HEADERS]}
+                # answered before the whole body came (a refusal): close, so the rest is not read
+                closing = [] if complete else [(b"connection", b"close")]
+                message = {**message, "headers": [*message.get("headers", []), *SECURITY_HEADERS, *closing]}
             await send(message)
 
         try:

@@ -9,6 +9,8 @@ import time
 
 from kurdish_tts.serving.errors import ServiceError
 
+FORGET_AFTER_CLIENTS = 10_000
+
 
 class RateLimit:
     """At most `per_minute` requests per client in any 60 seconds (0: no limit)."""
@@ -23,6 +25,9 @@ class RateLimit:
             return
         now = time.monotonic()
         with self.lock:
+            if len(self.seen) > FORGET_AFTER_CLIENTS:  # clients quiet for a minute are forgotten
+                for quiet in [c for c, t in self.seen.items() if not t or now - t[-1] >= 60.0]:
+                    del self.seen[quiet]
             times = self.seen[client]
             while times and now - times[0] >= 60.0:
                 times.popleft()
@@ -31,3 +36,23 @@ class RateLimit:
                 raise ServiceError(429, f"more than {self.per_minute} requests a minute: wait {wait} s",
                                    {"Retry-After": str(wait)})
             times.append(now)
+
+
+class InProgress:
+    """At most `limit` requests of a kind at once (uploads: each is held in memory while it is taken
+    in); one more answers 503 with Retry-After. Use as a context manager."""
+
+    def __init__(self, limit: int, what: str):
+        self.limit, self.what, self.busy, self.lock = limit, what, 0, threading.Lock()
+
+    def __enter__(self):
+        with self.lock:
+            if self.busy >= self.limit:
+                raise ServiceError(503, f"{self.busy} {self.what} are in progress: try again in a moment",
+                                   {"Retry-After": "2"})
+            self.busy += 1
+        return self
+
+    def __exit__(self, *exc):
+        with self.lock:
+            self.busy -= 1

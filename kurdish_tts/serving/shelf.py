@@ -105,7 +105,7 @@ class Shelf:
         if not model_id or model_id not in listing and model_id.startswith(("tts-", "gpt-")):
             model_id = self.default_id()  # the OpenAI SDK's own model names mean "the service's voice"
         if model_id not in listing:
-            raise ServiceError(404, f"model {model_id!r} is not served: GET /v1/models lists the ids")
+            raise ServiceError(404, f"model {model_id[:40]!r} is not served: GET /v1/models lists the ids")
         folder = listing[model_id][0]
         with self.lock:
             now = time.monotonic()

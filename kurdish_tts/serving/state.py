@@ -14,11 +14,12 @@ from fastapi import Depends, Request
 from kurdish_tts.feedback.store import FeedbackStore
 from kurdish_tts.serving.errors import ServiceError
 from kurdish_tts.serving.keys import SERVICE_DIR, Keys
-from kurdish_tts.serving.limits import RateLimit
+from kurdish_tts.serving.limits import InProgress, RateLimit
 from kurdish_tts.serving.shelf import Shelf
 from kurdish_tts.serving.votes import Votes
 from kurdish_tts.serving.worker import Synthesis
 
+UPLOADS_AT_ONCE = 4  # each held in memory (up to --max_upload_mb, and its decoded audio) while it is taken in
 LEGACY_UPLOADS = "uploads"  # under <data_dir>/service: where uploads were spooled before they were held in memory
 
 
@@ -36,6 +37,7 @@ class Service:
     store: FeedbackStore
     reads: RateLimit  # per client address
     writes: RateLimit  # per key name
+    uploads: InProgress  # corrections being taken in at once
 
     @classmethod
     def start(cls, args: argparse.Namespace, shelf: Shelf | None = None) -> Service:
@@ -44,7 +46,7 @@ class Service:
         sweep(args.data_dir)
         return cls(args, shelf or Shelf(args.model), Synthesis(args.workers, args.queue), Keys(args.data_dir),
                    Votes(args.data_dir), FeedbackStore(args.data_dir), RateLimit(args.rate_limit),
-                   RateLimit(args.rate_limit))
+                   RateLimit(args.rate_limit), InProgress(UPLOADS_AT_ONCE, "uploads"))
 
     def reader(self, request: Request) -> None:
         """Counts a read (speech, the model list, the votes) against its address's limit."""
@@ -52,11 +54,12 @@ class Service:
 
     def writer(self, request: Request, open_to_all: bool = False) -> str:
         """The name of the request's key (its writes rate-limited per key). Without a valid key: 401,
-        counted against the address's limit, unless `open_to_all` and --open_feedback (a kiosk), when
-        the name is "open:<address>"."""
+        counted against the address's limit, unless `open_to_all` and --open_feedback (a kiosk) and
+        the request sends no key at all, when the name is "open:<address>"."""
         header = request.headers.get("authorization", "")
         owner = self.keys.owner(header[7:].strip()) if header.lower().startswith("bearer ") else None
-        if owner is None and not (open_to_all and self.args.open_feedback):
+        # a kiosk lets callers without a key in; a key that is wrong is refused even there
+        if owner is None and (header or not (open_to_all and self.args.open_feedback)):
             self.reads.check(client_address(request))  # guessing keys costs requests like anything else
             raise ServiceError(401, "this needs Authorization: Bearer KEY (make one with serve.py --add_key NAME)",
                                {"WWW-Authenticate": "Bearer"})

@@ -6,6 +6,7 @@ another key's entry, an admin key)."""
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -33,6 +34,11 @@ UPLOAD_FORM = {"requestBody": {"content": {"multipart/form-data": {"schema": {
 @router.post("/v1/feedback", status_code=201, openapi_extra=UPLOAD_FORM)
 async def add_feedback(request: Request, service: ServiceState):
     name = service.writer(request, open_to_all=True)  # before a byte of the body is read
+    with service.uploads:
+        return await take_in(request, service, name)
+
+
+async def take_in(request: Request, service, name: str) -> JSONResponse:
     chars = service.args.max_text_chars
     form = await read_form(request, {"text": chars, "spoken_text": chars, "model": 200, "note": NOTE_CHARS,
                                      "consent": 40}, ("audio",))
@@ -62,10 +68,22 @@ async def add_feedback(request: Request, service: ServiceState):
 
 @router.get("/v1/feedback")
 async def list_feedback(request: Request, service: ServiceState):
-    service.writer(request)
+    """Pending and archived entries; server paths in a round's record shown by their folder's name,
+    and the addresses of entries sent without a key to admin keys only."""
+    admin = service.is_admin(service.writer(request))
     store = service.store
-    pending = [asdict(e) for e in store.pending_entries()]
-    archived = [{"round": folder.name, "info": info, "entries": [asdict(e) for e in entries]}
+
+    def shown(entry) -> dict:
+        row = asdict(entry)
+        if not admin and row["speaker"].startswith("open:"):
+            row["speaker"] = "open"
+        return row
+
+    def without_paths(info: dict) -> dict:
+        return {k: Path(v).name if isinstance(v, str) and Path(v).is_absolute() else v for k, v in info.items()}
+
+    pending = [shown(e) for e in store.pending_entries()]
+    archived = [{"round": folder.name, "info": without_paths(info), "entries": [shown(e) for e in entries]}
                 for folder, info, entries in store.archived_rounds()]
     return {"pending": pending, "archived": archived}
 

@@ -3,6 +3,8 @@ one by one; wav and pcm are sent a sentence at a time as they are made, flac, mp
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
@@ -35,8 +37,8 @@ def speaker_of(voice, name: str | None) -> int | None:
     """OpenAI's `voice`: a speaker id for a multi-speaker model; any value for a one-voice model."""
     if voice.config.num_speakers <= 1:
         return None
-    if name is None or not str(name).isdigit() or int(name) >= voice.config.num_speakers:
-        raise ServiceError(422, f"voice {name!r}: this model has speakers 0-{voice.config.num_speakers - 1}")
+    if name is None or not re.fullmatch(r"[0-9]{1,6}", str(name)) or int(name) >= voice.config.num_speakers:
+        raise ServiceError(422, f"voice {str(name)[:20]!r}: this model has speakers 0-{voice.config.num_speakers - 1}")
     return int(name)
 
 
@@ -49,7 +51,7 @@ async def speech(body: Speech, request: Request, service: ServiceState):
     if not body.input.strip():
         raise ServiceError(422, "the input is empty: give the text to speak as \"input\"")
     if body.response_format not in FORMATS:
-        raise ServiceError(422, f"response_format {body.response_format!r}: use one of {', '.join(FORMATS)}")
+        raise ServiceError(422, f"response_format {body.response_format[:20]!r}: use one of {', '.join(FORMATS)}")
     if not MIN_SPEED <= body.speed <= MAX_SPEED:
         raise ServiceError(422, f"speed {body.speed:g}: give a value from {MIN_SPEED} to {MAX_SPEED}")
     model_id, loaded = await run_in_threadpool(service.shelf.get, body.model)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from kurdish_tts.serving.errors import ServiceError, validation_message
 from kurdish_tts.serving.state import ServiceState
@@ -26,6 +27,8 @@ async def add_vote(request: Request, service: ServiceState):
     name = service.writer(request, open_to_all=True)  # before the body is read
     try:
         vote = Vote.model_validate_json(await request.body())
+    except ClientDisconnect:
+        raise ServiceError(400, "the client went away before the vote was sent") from None
     except ValidationError as e:
         raise ServiceError(422, f"a vote is JSON with text, a, b and winner: {validation_message(e)}") from e
     if vote.winner not in ("a", "b", "tie"):
