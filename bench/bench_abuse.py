@@ -33,6 +33,8 @@ SPEECH = [  # (what, request body)
     ("'a ' x 300 (600 characters)", {"input": "a " * 300}),
     ("'999999998 ' x 13 (read out: about 560 characters)", {"input": "999999998 " * 13}),
     ("600 characters of Kurmanji, commas, one sentence", {"input": ("ez diçim malê, tu li vir bimîne " * 20)[:600]}),
+    ("'a. ' x 200 (200 sentences of one letter)", {"input": "a. " * 200}),
+    ("'ez. ' x 60 (60 sentences, the most accepted)", {"input": "ez. " * 60}),
 ]
 
 

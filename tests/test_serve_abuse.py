@@ -63,6 +63,7 @@ def test_long_sentences_are_cut_and_the_spoken_length_is_bounded(workspace):
         raw = httpx.post(f"{server.url}/v1/audio/speech", json={"input": "a" * 3999}, timeout=30)
         spelled = httpx.post(f"{server.url}/v1/audio/speech", json={"input": "999999998 " * 50}, timeout=30)
         empty = httpx.post(f"{server.url}/v1/audio/speech", json={"input": "  "}, timeout=30)
+        tiny = httpx.post(f"{server.url}/v1/audio/speech", json={"input": "a. " * 200}, timeout=30)
         started = time.monotonic()
         longest = httpx.post(f"{server.url}/v1/audio/speech", timeout=60,
                              json={"input": "a" * server.args.max_text_chars, "response_format": "wav"})
@@ -70,6 +71,7 @@ def test_long_sentences_are_cut_and_the_spoken_length_is_bounded(workspace):
     assert raw.status_code == 413 and "at most 600 (--max_text_chars)" in message(raw)
     assert spelled.status_code == 413 and "once numbers" in message(spelled)  # 500 characters that read as 4,000
     assert empty.status_code == 422 and '"input"' in message(empty) and "--text" not in message(empty)
+    assert tiny.status_code == 413 and "200 sentences; at most 60" in message(tiny)
     assert longest.status_code == 200 and len(longest.content) > 16000 and seconds < 30
 
 

@@ -32,6 +32,10 @@ class Synthesis:
     def leave(self) -> None:
         with self.lock:
             self.busy -= 1
+            idle = self.busy == 0
+        if idle:
+            release_memory()
+
 
     def cached(self, key: tuple) -> bytes | None:
         with self.lock:
@@ -48,3 +52,24 @@ class Synthesis:
 
     async def run(self, function, *args):
         return await asyncio.get_running_loop().run_in_executor(self.pool, function, *args)
+
+
+def release_memory() -> None:
+    """Hand the memory a finished request freed back to the system (glibc keeps it otherwise, and a
+    long sentence's decoder needs a few hundred MB): the service's size stays near its idle size."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _libc():
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") else None
+    except OSError:  # not glibc (macOS, musl): nothing to trim
+        return None
+
+
+_LIBC = _libc()

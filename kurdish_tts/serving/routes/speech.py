@@ -18,6 +18,7 @@ from kurdish_tts.serving.state import ServiceState
 from kurdish_tts.synthesis.voice import PAUSE_S, Settings, SynthesisError
 
 MAX_SPEED = 4.0
+CHARS_PER_SENTENCE = 10  # a request may hold one sentence per this many characters of --max_text_chars
 MIN_SPEED = 0.25
 
 router = APIRouter()
@@ -64,6 +65,9 @@ async def speech(body: Speech, request: Request, service: ServiceState):
     if spoken > limit:  # numbers and abbreviations spelled out: "999999998" is 9 characters, read out over 60
         raise ServiceError(413, f"the input reads as {spoken} characters once numbers and abbreviations are spelled "
                                 f"out; at most {limit} (--max_text_chars)")
+    if len(sentences) > max(1, limit // CHARS_PER_SENTENCE):  # each sentence costs a call: "a. a. a. ..."
+        raise ServiceError(413, f"the input has {len(sentences)} sentences; at most {max(1, limit // CHARS_PER_SENTENCE)} "
+                                f"(one per {CHARS_PER_SENTENCE} characters of --max_text_chars)")
     speaker = speaker_of(voice, body.voice)
     key = (model_id, loaded.weights, tuple(sentences), body.response_format, body.speed, speaker)
     kind, rate = body.response_format, voice.sampling_rate
