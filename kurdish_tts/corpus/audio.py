@@ -180,9 +180,9 @@ def clean_decoded(audio: np.ndarray, rate: int, settings: CleaningSettings) -> n
     """Clean decoded audio ([samples, channels] at `rate`); see `clean`."""
     audio = to_mono(audio)
     if settings.denoise != "none":
-        from kurdish_tts.corpus.denoising import denoise
+        from kurdish_tts.corpus.denoising import RNNOISE_RATE, denoise
 
-        audio, rate = denoise(audio, rate, settings.denoise)
+        audio, rate = denoise(to_pcm16(resample(audio, rate, RNNOISE_RATE)), settings.denoise), RNNOISE_RATE
     audio = resample(audio, rate, settings.target_sr)
     if audio.size == 0 or float(np.abs(audio).max()) < SILENCE_PEAK:
         raise ClipRejected("silent")

@@ -16,17 +16,13 @@ RNNOISE_RATE = 48_000
 METHODS = ("none", "rnnoise")
 
 
-def denoise(audio: np.ndarray, rate: int, method: str = "rnnoise") -> tuple[np.ndarray, int]:
-    """Mono float `audio` at `rate`, denoised by `method` -> (float32 audio, its rate); "none": as it is."""
-    if method == "none":
-        return audio, rate
-    if method != "rnnoise":
-        raise ValueError(f"denoiser {method!r}: use one of {', '.join(METHODS)}")
+def denoise(pcm: np.ndarray, method: str = "rnnoise") -> np.ndarray:
+    """16-bit mono PCM at RNNOISE_RATE, denoised by `method` -> float32 audio at RNNOISE_RATE (the
+    caller resamples to it and back: kurdish_tts/corpus/audio.py's clean_decoded)."""
+    if method not in METHODS or method == "none":
+        raise ValueError(f"denoiser {method!r}: use one of {', '.join(m for m in METHODS if m != 'none')}")
     from pyrnnoise import RNNoise
 
-    from kurdish_tts.corpus.audio import resample, to_pcm16
-
-    pcm = to_pcm16(resample(audio, rate, RNNOISE_RATE))
     frames = [frame for _, frame in RNNoise(RNNOISE_RATE).denoise_chunk(pcm, partial=True)]
     cleaned = np.concatenate(frames, axis=-1)[0][: pcm.size] if frames else np.zeros(0, np.int16)
-    return (cleaned.astype(np.float32) / 32767.0), RNNOISE_RATE
+    return cleaned.astype(np.float32) / 32767.0
