@@ -36,8 +36,9 @@ and, for a natural target, the data side with the default recipe:
 
     unfiltered    the recordings prepared without the DNSMOS filter
     denoised      the recordings prepared with --denoise rnnoise (and the filter)
+    clean         the target's clean renderings, no recording conditions at all (a diagnosis)
 
-Every recipe but `default`, `ema`, `unfiltered` and `denoised` trains the whole generator at one rate,
+Every recipe but `default`, `ema`, `unfiltered`, `denoised` and `clean` trains the whole generator at one rate,
 --learning_rate, unless it names rates of its own. At each of --points (steps; 0 is the stand-in
 itself) the checkpoint of that step speaks the 20 held-out sentences, and the table gives, as
 bench_learning.py does, the distance to the target's clean renderings (must fall), to the
@@ -77,6 +78,7 @@ from bench_learning import (
 )
 
 import train_vits
+from kurdish_tts.samples import natural
 from kurdish_tts.samples.espeak import speak_clean
 from kurdish_tts.samples.folders import spoken_text
 from kurdish_tts.samples.sentences import read_sentences
@@ -109,13 +111,19 @@ RECIPES = {
     "unfiltered": [],
     "denoised": [],
     "ema": ["--ema_decay", "0.99"],
+    "clean": [],
 }
-DEFAULTS = ("default", "unfiltered", "denoised", "ema")  # recipes that keep train_vits.py's own rates
+DEFAULTS = ("default", "unfiltered", "denoised", "ema", "clean")  # recipes that keep train_vits.py's own rates
 MEASURES = ("to_target", "to_original", "cer", "dnsmos_ovrl", "duration_ratio", "loudness_ratio")
 
 
 def data_for(name: str, args) -> Path:
     """The prepared training folder recipe `name` trains on (made once, shared by the recipes alike)."""
+    if name == "clean" and is_natural(args.target):  # the target's clean renderings: no recording conditions
+        data = args.work / f"data-{args.target}-{args.clips}-clean" / "data"
+        if not (data / "metadata.csv").is_file():
+            natural.write_folder(data, natural.speaker(args.target), ["finetune"], [], limit=args.clips)
+        return data
     kind = {}
     if is_natural(args.target):  # prepare_data.py's filter and denoiser: the data side of the grid
         kind = {"min_dnsmos": None if name == "unfiltered" else args.min_dnsmos,
