@@ -39,7 +39,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from kurdish_tts import hub
-from kurdish_tts.corpus import audio
+from kurdish_tts.corpus import audio, denoising
 from kurdish_tts.corpus.metadata import EVAL_FILE, TRAIN_FILE, WAVS_DIR, Clip, write_metadata
 from kurdish_tts.corpus.naturalness import MIN_SECONDS
 from kurdish_tts.corpus.preparation import (
@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     cleaning.add_argument("--trim_db", type=float, default=40.0, help="trim edges quieter than this many dB below the peak")
     cleaning.add_argument("--normalize", choices=["peak", "rms", "none"], default="peak",
                           help=f"loudness: peak to {audio.PEAK_TARGET_DB} dBFS, rms to {audio.RMS_TARGET_DB} dBFS (never clipping)")
-    cleaning.add_argument("--denoise", choices=["none", "rnnoise"], default="none",
+    cleaning.add_argument("--denoise", choices=denoising.METHODS, default="none",
                           help="take steady background noise out first (RNNoise: about 0.5 ms a second of audio; "
                                "the recordings are left as they are). Feedback clips are then denoised too")
     output = parser.add_argument_group("output")

@@ -49,6 +49,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import prepare_data
 import train_vits
+from kurdish_tts.corpus.denoising import METHODS
 from kurdish_tts.samples import espeak, natural
 from kurdish_tts.samples.folders import spoken_text
 from kurdish_tts.samples.sentences import read_sentences
@@ -171,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
                         "or an espeak-ng voice (ku+f3: 13.5 dB from ku)")
     parser.add_argument("--min_dnsmos", type=float, default=MIN_DNSMOS,
                         help="prepare_data.py's filter on a natural target's recordings (0: none)")
-    parser.add_argument("--denoise", choices=["none", "rnnoise"], default="none",
+    parser.add_argument("--denoise", choices=METHODS, default="none",
                         help="prepare_data.py's denoiser on a natural target's recordings")
     parser.add_argument("--learning_rate", type=float, default=1e-4)
     parser.add_argument("--judge", type=Path, default=ROOT / "data" / "judge",

@@ -13,14 +13,14 @@ from __future__ import annotations
 import numpy as np
 
 RNNOISE_RATE = 48_000
-METHODS = ("none", "rnnoise")
+METHODS = ("none", "rnnoise")  # prepare_data.py --denoise
 
 
 def denoise(pcm: np.ndarray, method: str = "rnnoise") -> np.ndarray:
     """16-bit mono PCM at RNNOISE_RATE, denoised by `method` -> float32 audio at RNNOISE_RATE (the
     caller resamples to it and back: kurdish_tts/corpus/audio.py's clean_decoded)."""
-    if method not in METHODS or method == "none":
-        raise ValueError(f"denoiser {method!r}: use one of {', '.join(m for m in METHODS if m != 'none')}")
+    if method != "rnnoise":
+        raise ValueError(f"denoiser {method!r}: use rnnoise")
     from pyrnnoise import RNNoise
 
     frames = [frame for _, frame in RNNoise(RNNOISE_RATE).denoise_chunk(pcm, partial=True)]

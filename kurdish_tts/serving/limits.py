@@ -39,20 +39,28 @@ class RateLimit:
 
 
 class InProgress:
-    """At most `limit` requests of a kind at once (uploads: each is held in memory while it is taken
-    in); one more answers 503 with Retry-After. Use as a context manager."""
+    """At most `limit` requests of a kind at once (speech in synthesis, uploads held in memory); one
+    more answers 503 with Retry-After. `enter`/`leave`, or use it as a context manager."""
 
     def __init__(self, limit: int, what: str):
         self.limit, self.what, self.busy, self.lock = limit, what, 0, threading.Lock()
 
-    def __enter__(self):
+    def enter(self) -> None:
         with self.lock:
             if self.busy >= self.limit:
                 raise ServiceError(503, f"{self.busy} {self.what} are in progress: try again in a moment",
                                    {"Retry-After": "2"})
             self.busy += 1
+
+    def leave(self) -> int:
+        """-> how many are still in progress."""
+        with self.lock:
+            self.busy -= 1
+            return self.busy
+
+    def __enter__(self):
+        self.enter()
         return self
 
     def __exit__(self, *exc):
-        with self.lock:
-            self.busy -= 1
+        self.leave()

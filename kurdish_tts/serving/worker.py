@@ -8,7 +8,7 @@ import collections
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from kurdish_tts.serving.errors import ServiceError
+from kurdish_tts.serving.limits import InProgress
 
 CACHE_ENTRIES = 128  # answers kept whole, the least recently asked for dropped first
 
@@ -19,23 +19,15 @@ class Synthesis:
 
     def __init__(self, workers: int, queue: int):
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="speak")
-        self.queue, self.busy, self.lock = queue, 0, threading.Lock()
+        self.requests, self.lock = InProgress(queue, "speech requests"), threading.Lock()
         self.cache: collections.OrderedDict = collections.OrderedDict()
 
     def enter(self) -> None:
-        with self.lock:
-            if self.busy >= self.queue:
-                raise ServiceError(503, f"{self.busy} speech requests are in progress: try again in a moment",
-                                   {"Retry-After": "2"})
-            self.busy += 1
+        self.requests.enter()
 
     def leave(self) -> None:
-        with self.lock:
-            self.busy -= 1
-            idle = self.busy == 0
-        if idle:
+        if self.requests.leave() == 0:
             release_memory()
-
 
     def cached(self, key: tuple) -> bytes | None:
         with self.lock:

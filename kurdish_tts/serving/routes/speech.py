@@ -65,8 +65,9 @@ async def speech(body: Speech, request: Request, service: ServiceState):
     if spoken > limit:  # numbers and abbreviations spelled out: "999999998" is 9 characters, read out over 60
         raise ServiceError(413, f"the input reads as {spoken} characters once numbers and abbreviations are spelled "
                                 f"out; at most {limit} (--max_text_chars)")
-    if len(sentences) > max(1, limit // CHARS_PER_SENTENCE):  # each sentence costs a call: "a. a. a. ..."
-        raise ServiceError(413, f"the input has {len(sentences)} sentences; at most {max(1, limit // CHARS_PER_SENTENCE)} "
+    most = max(1, limit // CHARS_PER_SENTENCE)
+    if len(sentences) > most:  # each sentence costs a call: "a. a. a. ..."
+        raise ServiceError(413, f"the input has {len(sentences)} sentences; at most {most} "
                                 f"(one per {CHARS_PER_SENTENCE} characters of --max_text_chars)")
     speaker = speaker_of(voice, body.voice)
     key = (model_id, loaded.weights, tuple(sentences), body.response_format, body.speed, speaker)
