@@ -5,7 +5,8 @@ Reads a Common Voice dataset (a hub id, parquet files, a `save_to_disk` folder, 
 release folder `cv-corpus-*/kmr/`) and writes, under --output_dir (default `training/`):
 
     wavs/<id>.wav          16 kHz mono 16-bit PCM, trimmed and loudness-normalised
-    metadata.csv           <id>.wav|<normalised text>   (training clips)
+    metadata.csv           <id>.wav|<normalised text>   (training clips; with --voices,
+                           <id>.wav|<voice>|<normalised text>)
     metadata_eval.csv      the same for held-out evaluation clips
     dataset.json           source, arguments, counts kept and dropped per reason, hours, speakers
                            (with --min_dnsmos: the DNSMOS of the clips scored)
@@ -14,13 +15,14 @@ release folder `cv-corpus-*/kmr/`) and writes, under --output_dir (default `trai
 Each clip passes, in order: vote filter, speaker and gender selection, decode + downmix +
 resample, silence trim + duration filter, loudness, the Kurmanji text normaliser, DNSMOS (with
 --min_dnsmos); then the speaking-rate filter, `--top_speakers` (by kept clips) and
-`--max_samples`. Every drop is counted by reason. The parts (per-clip work, process pool, filters, report) live in
+`--max_samples`, and with --voices the least clips a voice needs. Every drop is counted by reason. The parts (per-clip work, process pool, filters, report) live in
 kurdish_tts/corpus/preparation.py; a clip's checks in kurdish_tts/corpus/acceptance.py.
 
     python prepare_data.py --max_samples 1000
     python prepare_data.py --dataset data/demo --min_duration 0.5 --output_dir training
     python prepare_data.py --dataset cv-corpus-21.0/kmr --split train.tsv --top_speakers 1
     python prepare_data.py --dataset cv-corpus-21.0/kmr --min_dnsmos 3.0   # drop clips drowned in noise
+    python prepare_data.py --dataset cv-corpus-21.0/kmr --top_speakers 8 --voices   # 8 people, 8 voices
 """
 
 from __future__ import annotations
@@ -49,12 +51,15 @@ from kurdish_tts.corpus.preparation import (
     build_report,
     drop_speaking_rate_outliers,
     keep_top_speakers,
+    keep_voices,
     no_clips_message,
     passes_gender,
     passes_votes,
     plot_stats,
     process_all,
     split_eval,
+    voice_name,
+    voice_table,
 )
 from kurdish_tts.corpus.sources import Source, SourceError, open_source
 from kurdish_tts.files import write_text_atomic
@@ -103,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
                          help="keep only this Common Voice client_id (repeatable; --speaker is its old spelling)")
     filters.add_argument("--top_speakers", type=int,
                          help="keep the N speakers with the most kept clips (every speaker's clips are processed first)")
+    filters.add_argument("--voices", action="store_true",
+                         help="keep each person (a client_id: with --top_speakers N or --client_id repeated) as a "
+                              "voice of its own: metadata.csv then names each clip's voice (<id>.wav|<voice>|<text>, "
+                              "voices named cv-<8 hex digits of the client_id's SHA-1>), for a multi-voice model")
+    filters.add_argument("--min_clips_per_voice", type=int, default=10,
+                         help="with --voices: drop the people with fewer kept clips than this")
     filters.add_argument("--gender", help="keep only this gender (e.g. female, male: matches female_feminine too)")
     filters.add_argument("--max_samples", type=int,
                          help="stop after this many kept clips (with --top_speakers: keep the first this many of theirs)")
@@ -122,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="take steady background noise out first (RNNoise: about 0.5 ms a second of audio; "
                                "the recordings are left as they are). Feedback clips are then denoised too")
     output = parser.add_argument_group("output")
-    output.add_argument("--eval_size", type=int, help="held-out clips (default: 2%% of kept clips, at least a few)")
+    output.add_argument("--eval_size", type=int, help="held-out clips (default: 2%% of kept clips, at least a few; "
+                                                      "with --voices, of each voice's)")
     output.add_argument("--seed", type=int, default=1234)
     output.add_argument("--overwrite", action="store_true", help="rebuild wavs that an earlier run already wrote")
     output.add_argument("--num_workers", type=int, default=os.cpu_count() or 1)
@@ -140,6 +152,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--client_id and --top_speakers exclude each other")
     if any(n is not None and n < 1 for n in (args.top_speakers, args.max_samples)):
         parser.error("--top_speakers and --max_samples must be at least 1")
+    if args.voices and not (args.top_speakers or args.client_id):
+        parser.error("--voices keeps several people apart: choose them with --top_speakers N or --client_id (repeated)")
+    if args.min_clips_per_voice < 1:
+        parser.error("--min_clips_per_voice must be at least 1")
     if args.eval_size is not None and args.eval_size < 0:
         parser.error("--eval_size must be at least 0")
     if args.min_dnsmos is not None and not 1.0 <= args.min_dnsmos <= 5.0:
@@ -215,12 +231,27 @@ def prepare(args: argparse.Namespace) -> int:
         kept = drop_speaking_rate_outliers(kept, drop_written)
     if args.top_speakers:
         kept = keep_top_speakers(kept, args.top_speakers, args.max_samples, drop_written)
+    if args.voices:
+        kept = keep_voices(kept, args.min_clips_per_voice, drop_written)
     if not kept:
         raise NoClipsLeft(no_clips_message(dropped, source.description))
-    train, held_out = split_eval(kept, args.eval_size, args.seed)
-    write_metadata(out / TRAIN_FILE, [Clip(f"{o.clip_id}.wav", o.text) for o in train])
-    write_metadata(out / EVAL_FILE, [Clip(f"{o.clip_id}.wav", o.text) for o in held_out])
+    if args.voices:  # each voice held out on its own, so that every voice is evaluated
+        parts = [split_eval([o for o in kept if o.speaker == person], args.eval_size, args.seed)
+                 for person in sorted({o.speaker for o in kept})]
+        train_ids = {o.clip_id for part, _ in parts for o in part}
+        train = [o for o in kept if o.clip_id in train_ids]
+        held_out = sorted((o for _, held in parts for o in held), key=lambda o: o.clip_id)
+    else:
+        train, held_out = split_eval(kept, args.eval_size, args.seed)
+
+    def listed(outcomes: list[Outcome]) -> list[Clip]:
+        return [Clip(f"{o.clip_id}.wav", o.text, voice_name(o.speaker) if args.voices else "") for o in outcomes]
+
+    write_metadata(out / TRAIN_FILE, listed(train))
+    write_metadata(out / EVAL_FILE, listed(held_out))
     report = build_report(vars(args), source, vocabulary, kept, train, held_out, dropped, examples, seconds_in, scored)
+    if args.voices:
+        report["voices"] = voice_table(kept, train)
     write_text_atomic(out / REPORT_FILE, json.dumps(report, ensure_ascii=False, indent=2) + "\n")
     plot_stats(kept, out / STATS_FILE, scored if args.min_dnsmos is not None else None, args.min_dnsmos)
     print_summary(report, examples, time.perf_counter() - started, out)
@@ -283,6 +314,10 @@ def print_summary(report: dict, examples: dict, seconds: float, out: Path) -> No
         print(f"  {reason}: {', '.join(items[:SHOW_EXAMPLES])}{' ...' if len(items) > SHOW_EXAMPLES else ''}")
     print(f"audio: {report['hours_before'] * 60:.1f} min decoded -> {report['hours_after'] * 60:.1f} min kept; "
           f"{report['speakers']['count']} speakers; {counts['train']} train + {counts['eval']} eval clips")
+    if "voices" in report:
+        print(f"{len(report['voices'])} voices: " + ", ".join(
+            f"{name} ({row['clips']} clips, {row['minutes']:.1f} min{', ' + row['gender'] if row['gender'] else ''})"
+            for name, row in report["voices"].items()))
     if "dnsmos" in report and report["dnsmos"]["scored"]:
         dnsmos = report["dnsmos"]
         print(f"DNSMOS OVRL of {dnsmos['scored']} clips scored: mean {dnsmos['ovrl']['mean']:.2f}, 10th percentile "

@@ -58,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     voice.add_argument("--noise_scale", type=finite, help="variation of the voice (default: the model config's, 0.667 in MMS)")
     voice.add_argument("--noise_scale_duration", type=finite,
                        help="variation of the rhythm (default: the model config's, 0.8 in MMS)")
-    voice.add_argument("--speaker_id", type=int, help="speaker of a multi-speaker model (default 0)")
+    voice.add_argument("--voice", help="the voice of a multi-voice model, by name or id (default: its first; "
+                                       "--evaluate speaks each clip of data of several voices with its own)")
+    voice.add_argument("--speaker_id", type=int, help="--voice as an id (kept for older commands)")
     voice.add_argument("--seed", type=int, help="same seed, same audio")
     voice.add_argument("--batch_size", type=int, default=1, help="sentences synthesised together (pays on a GPU; "
                        "on a CPU it only adds padding)")
@@ -101,7 +103,7 @@ def read_utterances(args: argparse.Namespace) -> list[str]:
 
 # What each mode reads; an option of another mode given with it is refused, not ignored.
 SPEECH_OPTIONS = ("text", "text_file", "output")
-VOICE_OPTIONS = ("speaking_rate", "noise_scale", "noise_scale_duration", "speaker_id", "seed", "batch_size", "device")
+VOICE_OPTIONS = ("speaking_rate", "noise_scale", "noise_scale_duration", "voice", "speaker_id", "seed", "batch_size", "device")
 EVALUATION_OPTIONS = ("metadata", "max_clips", "report")
 EXPORT_OPTIONS = ("export_onnx", "quantize")
 
@@ -146,8 +148,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--quantize goes with --export_onnx")
     if len(models) > 1 and not args.evaluate:
         parser.error("several --model only with --evaluate")
+    if args.voice is not None and args.speaker_id is not None:
+        parser.error("--voice and --speaker_id both pick the voice: give one")
     settings = Settings(args.speaking_rate, args.noise_scale, args.noise_scale_duration, args.speaker_id, args.seed,
-                        args.batch_size)
+                        args.batch_size, args.voice)
     if args.evaluate:
         return evaluate_models(args, models, settings, device)
     if args.export_onnx:
@@ -283,6 +287,9 @@ def evaluate_models(args: argparse.Namespace, models: list[str], settings: Setti
         scores += measures.score_model(voice, name, data_dir, clips, recognizer=recognizer, settings=settings,
                                        syntheses=syntheses, with_dnsmos=True)
     report = measures.report_dict(scores, recordings)
+    for voice_name, summary in report.get("voices", {}).items():  # each voice on its own clips, then all
+        print(f"voice {voice_name}:")
+        measures.print_table(summary, legend=False)
     measures.print_table(report["summary"], report[measures.RECORDINGS]["summary"])
     recording, rate = measures.read_recording(data_dir / WAVS_DIR / clips[0].file)
     png = measures.plot_report(recordings + scores, recording, syntheses, rate)

@@ -15,7 +15,8 @@ after, the next run finishes its archive.
 The store is kurdish_tts/feedback/store.py, the batch format batch.py beside it, and the
 installation (the install check, backups, rollback, repairs after a kill) installation.py.
 
-    python train_feedback.py --add_sample clip.wav "Rast nivîs" --speaker amed --source app
+    python train_feedback.py --add_sample clip.wav "Rast nivîs" --donor amed --source app
+    python train_feedback.py --add_sample clip.wav "Rast nivîs" --voice cv-3fa2b1c0   # a multi-voice model's voice
     python train_feedback.py --add_batch corrections.csv
     python train_feedback.py --list
     python train_feedback.py --max_steps 500 --archive_feedback
@@ -31,7 +32,9 @@ import math
 import shutil
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 from kurdish_tts import hub
 from kurdish_tts.corpus.metadata import EVAL_FILE, TRAIN_FILE, MetadataError, read_metadata
@@ -52,10 +55,22 @@ from kurdish_tts.training.checkpoints import (
 )
 from kurdish_tts.training.folders import discriminator_folder, logging_dir
 from kurdish_tts.training.run import read_init_config
+from kurdish_tts.vits.voices import VoiceError, folder_voices, voice_id
 
 CURRENT_MODEL = Path("models/kurdish")
 JUDGE = Path(__file__).resolve().parent / "data" / "judge"
 STAGING_PREFIX = ".feedback-round-"  # a round's data folder, inside --data_dir while it trains
+
+
+class DonorAction(argparse.Action):
+    """--donor; the older spelling --speaker still works, with a notice (a voice is what a model speaks
+    with, a donor the person who sends a correction)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if option_string == "--speaker":
+            print("notice: --speaker is now spelt --donor (who spoke the correction; --voice names a model's voice)",
+                  file=sys.stderr)
+        setattr(namespace, self.dest, values)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,10 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     action = intake.add_mutually_exclusive_group()
     action.add_argument("--add_sample", nargs=2, metavar=("AUDIO", "TEXT"), help="store one correction")
     action.add_argument("--add_batch", type=Path, metavar="FILE", help="store many: a CSV or JSON Lines file "
-                        "with audio, text and optional id, speaker, source, note")
+                        "with audio, text and optional id, donor, voice, source, note")
     action.add_argument("--list", action="store_true", help="show pending and archived feedback")
     action.add_argument("--rollback", action="store_true", help="put back the model the last round replaced")
-    intake.add_argument("--speaker", default="", help="who spoke the correction")
+    intake.add_argument("--donor", "--speaker", action=DonorAction, default="",
+                        help="who spoke the correction (--speaker is its older spelling). With a multi-voice model, "
+                             "--voice NAME says which voice the correction is for (a round trains it as that voice)")
     intake.add_argument("--source", default="", help="where it came from (an app, a person)")
     intake.add_argument("--note", default="", help="a remark kept with the correction")
     round_ = parser.add_argument_group("training round")
@@ -130,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
 
 # What each mode reads; an option given with a mode that does not read it is refused, not ignored.
 SHARED_OPTIONS = ("data_dir", "output_dir")
-INTAKE_OPTIONS = ("add_sample", "add_batch", "speaker", "source", "note", "model_name_or_path", "init_config")
+INTAKE_OPTIONS = ("add_sample", "add_batch", "donor", "voice", "source", "note", "model_name_or_path", "init_config")
 SHOW_OPTIONS = ("list", "rollback")
 
 
@@ -143,7 +160,7 @@ def check_mode_options(parser: argparse.ArgumentParser, argv: list[str] | None, 
         mode, allowed = ("--list" if args.list else "--rollback"), SHARED_OPTIONS + SHOW_OPTIONS
         why = f"{mode} reads the feedback folder and the model folder only"
     else:
-        refuse(parser, given, ("speaker", "source", "note"), "a training round",
+        refuse(parser, given, ("donor", "source", "note"), "a training round",
                "they describe a correction: give them with --add_sample or --add_batch")
         return
     refuse(parser, given, sorted(given - set(allowed)), mode, why)
@@ -156,10 +173,33 @@ def vocabulary_characters(args) -> frozenset:
     return load_vocabulary(args.model_name_or_path).characters
 
 
+def model_voices(args) -> list[str]:
+    """The voices of the model corrections are for: a local model folder's; none for --init_config or a
+    hub id (MMS has one voice)."""
+    if args.init_config or not Path(str(args.model_name_or_path)).is_dir():
+        return []
+    return folder_voices(Path(str(args.model_name_or_path)))
+
+
+def voice_checker(args):
+    """A function that gives the name of a voice of the model for a name or id, FeedbackRejected otherwise."""
+    voices = model_voices(args)
+
+    def check(voice: str) -> str:
+        if not voices:
+            raise FeedbackRejected(f"voice {voice[:40]!r}: {args.model_name_or_path} has one voice; leave the voice out")
+        if voice not in voices:
+            raise FeedbackRejected(f"voice {voice[:40]!r}: {args.model_name_or_path} has the voices {', '.join(voices)}")
+        return voice
+
+    return check
+
+
 def add_sample(store: FeedbackStore, args) -> int:
     audio_path, text = args.add_sample
-    entry, outcome = store.add(Path(audio_path), text, vocabulary_characters(args), speaker=args.speaker,
-                               source=args.source, note=args.note)
+    voice = voice_checker(args)(args.voice) if args.voice else ""
+    entry, outcome = store.add(Path(audio_path), text, vocabulary_characters(args), donor=args.donor,
+                               source=args.source, note=args.note, voice=voice)
     print(f"{outcome}: {entry.id} ({entry.seconds:.1f} s) \"{entry.text}\"")
     return 0
 
@@ -167,8 +207,8 @@ def add_sample(store: FeedbackStore, args) -> int:
 def add_batch(store: FeedbackStore, args) -> int:
     rows = read_batch(args.add_batch)
     stored, rejected = 0, 0
-    for row in store_rows(store, rows, args.add_batch.parent, vocabulary_characters(args), speaker=args.speaker,
-                          source=args.source, note=args.note):
+    for row in store_rows(store, rows, args.add_batch.parent, vocabulary_characters(args), donor=args.donor,
+                          source=args.source, note=args.note, voice=args.voice or "", check_voice=voice_checker(args)):
         if row.entry is None:
             rejected += 1
             print(f"row {row.number}: rejected: {row.outcome}")
@@ -192,7 +232,29 @@ def show(store: FeedbackStore, newest: int = 5) -> int:
 def describe(label: str, entries: list[Entry], newest: int) -> None:
     print(f"{label}: {len(entries)} clips, {sum(e.seconds for e in entries) / 60:.1f} min")
     for e in sorted(entries, key=lambda e: e.added, reverse=True)[:newest]:
-        print(f"  {e.added}  {e.id}  {e.seconds:4.1f} s  {e.speaker or '-'}  \"{e.text}\"")
+        voice = f"  voice {e.voice}" if e.voice else ""
+        print(f"  {e.added}  {e.id}  {e.seconds:4.1f} s  {e.donor or '-'}{voice}  \"{e.text}\"")
+
+
+def round_voice(args, voices: list[str]) -> str:
+    """The voice a round trains clips that name none as: --voice (or --speaker_id), else the model's
+    first; "" for a one-voice model."""
+    if not voices:
+        return ""
+    chosen = args.voice if args.voice is not None else (args.speaker_id or None)
+    try:
+        return voices[voice_id(SimpleNamespace(num_speakers=len(voices), voices=voices), chosen)]
+    except VoiceError as e:
+        raise TrainingError(f"--voice: {e}") from e
+
+
+def check_round_voices(snapshot: list[Entry], voices: list[str], model) -> None:
+    """Every correction that names a voice names one of the model's."""
+    unknown = sorted({e.voice for e in snapshot if e.voice and e.voice not in voices})
+    if unknown:
+        have = f"has the voices {', '.join(voices)}" if voices else "has one voice"
+        raise TrainingError(f"pending corrections are for the voice {', '.join(unknown)}, but {model} {have}: remove "
+                            f"them (DELETE /v1/feedback/ID) or train the model that has that voice")
 
 
 def training_round(store: FeedbackStore, args) -> int:
@@ -213,13 +275,20 @@ def run_round(store: FeedbackStore, args) -> int:
         # A resumed round trains on the clips it staged before it was interrupted, not on what is pending now.
         resume_from = resolve_resume(args)
         staged = read_record(resume_from).get("snapshot") if resume_from else None
+        voices = model_voices(args)
+        default = round_voice(args, voices)
+        if default:  # a multi-voice model: every clip trains as a voice, its own or the round's
+            base, eval_clips = ([c if c.voice else replace(c, voice=default) for c in clips] for clips in (base, eval_clips))
         snapshot, feedback_clips = stage_clips(args.data_dir, store, base, eval_clips, staging,
-                                               None if staged is None else {tuple(key) for key in staged})
+                                               None if staged is None else {tuple(key) for key in staged}, default)
+        check_round_voices(snapshot, voices, args.model_name_or_path)
         print(f"round: {len(snapshot)} feedback clips (weight {args.feedback_weight:g}) + {len(base)} base clips; "
               f"from {args.model_name_or_path}")
         weights = [1.0] * len(base) + [args.feedback_weight] * len(snapshot)
         round_args = argparse.Namespace(**vars(args))
         round_args.data_dir = staging
+        if default:  # the clips name their voices now
+            round_args.voice, round_args.speaker_id = None, 0
         round_args.output_dir = names.round_folder(final_output)
         round_args.logging_dir = logging_dir(final_output, args.logging_dir)
         # leftovers of a killed round: the discriminator before its model (see installation.restore_current_model)

@@ -89,10 +89,11 @@ def test_add_list_train_archive(workspace, tmp_path, capsys):
     first = recording(tmp_path, "one.mp3", 1, rate=44100, channels=2)
     second = recording(tmp_path, "two.wav", 2, rate=22050)
     assert feedback(workspace, "--add_sample", first, "Ez 25 salî me.", "--speaker", "amed", "--source", "app") == 0
+    assert "notice: --speaker is now spelt --donor" in capsys.readouterr().err  # the older spelling still works
     assert feedback(workspace, "--add_sample", second, "Rast nivîs") == 0
     entries = pending(workspace)
     assert [e["text"] for e in entries] == ["ez bîst û pênc salî me", "rast nivîs"]
-    assert entries[0]["speaker"] == "amed" and entries[0]["source"] == "app" and entries[0]["added"].endswith("Z")
+    assert entries[0]["donor"] == "amed" and entries[0]["source"] == "app" and entries[0]["added"].endswith("Z")
     wav = workspace / "training" / "feedback" / "pending" / "wavs" / entries[0]["file"]
     info = sf.info(str(wav))
     assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")
@@ -246,7 +247,7 @@ def test_batch_with_good_and_bad_rows_stores_the_good(workspace, tmp_path, capsy
     assert "2 stored, 5 rejected" in out and "row 2: rejected" in out and "row 5: rejected" in out
     assert "row 6: rejected: 1 more fields than the header" in out and "row 7: rejected: no text" in out
     assert [e["id"] for e in pending(workspace)] == ["g1", "g2"]
-    assert pending(workspace)[0]["speaker"] == "amed"
+    assert pending(workspace)[0]["donor"] == "amed"  # the column's older name, "speaker", is read as the donor
 
 
 def test_json_lines_batch_rejects_each_bad_row_and_stores_the_good(workspace, tmp_path, capsys):
@@ -765,7 +766,7 @@ def test_the_install_check_refuses_a_voice_that_sounds_less_natural_and_only_bey
     (["--add_batch", "b.csv", "--archive_feedback", "--freeze", "decoder"],
      "--archive_feedback, --freeze do not combine with --add_batch"),
     (["--list", "--feedback_weight", "3"], "--feedback_weight does not combine with --list"),
-    (["--rollback", "--speaker", "amed"], "--speaker does not combine with --rollback"),
+    (["--rollback", "--donor", "amed"], "--donor does not combine with --rollback"),
     (["--max_steps", "2", "--note", "x"], "--note does not combine with a training round"),
 ])
 def test_flags_that_do_not_apply_to_the_mode_are_refused(workspace, capsys, argv, message):

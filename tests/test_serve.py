@@ -329,7 +329,7 @@ def test_the_page_speaks_a_sentence_and_sends_an_uploaded_correction(workspace, 
         finally:
             browser.quit()
     [entry] = json.loads((workspace / "training" / "feedback" / "pending" / "entries.json").read_text())
-    assert entry["text"] == "ez bi kurdî diaxivim" and entry["speaker"] == "page" and entry["model"] == "kurdish"
+    assert entry["text"] == "ez bi kurdî diaxivim" and entry["donor"] == "page" and entry["model"] == "kurdish"
 
 
 def test_a_request_in_flight_during_a_swap_finishes_on_the_model_it_started_with(workspace, tmp_path):

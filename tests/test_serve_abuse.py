@@ -137,7 +137,7 @@ def test_open_feedback_opens_only_the_posts_and_entries_are_removed_by_their_key
                     for i in (opened.json()["id"], theirs)]
         listed = httpx.get(f"{url}/v1/feedback", headers=keys["other"])
         again = upload(url, {}, fixes[1])
-        seen_by = {name: httpx.get(f"{url}/v1/feedback", headers=keys[name]).json()["pending"][0]["speaker"]
+        seen_by = {name: httpx.get(f"{url}/v1/feedback", headers=keys[name]).json()["pending"][0]["donor"]
                    for name in ("app", "moderator")}
     assert opened.status_code == 201 and vote.status_code == 404  # open: a vote gets as far as its models
     assert wrong_key.status_code == 401  # a wrong key is refused, not taken for no key
@@ -265,15 +265,17 @@ def test_models_docs_page_headers_and_forwarded_addresses(workspace):
     assert forwarded == [200, 200, 429] and proxied == [200, 200, 200]  # the header counts behind a proxy only
 
 
-def test_a_speaker_is_asked_for_by_ascii_digits_only():
+def test_a_voice_is_asked_for_by_name_or_ascii_digits_only():
     from types import SimpleNamespace
 
     from kurdish_tts.serving.errors import ServiceError
     from kurdish_tts.serving.routes.speech import speaker_of
 
-    voice = SimpleNamespace(config=SimpleNamespace(num_speakers=3))
-    assert speaker_of(voice, "2") == 2
-    for name in ("²", "①", "9" * 5000, "3", "-1", None):
+    config = SimpleNamespace(num_speakers=3, voices=["rojda", "azad", "hevi"])
+    voice = SimpleNamespace(config=config, voices=config.voices)
+    assert [speaker_of(voice, name) for name in ("2", "azad", "hevi", None, "alloy", "Nova")] == [2, 1, 2, 0, 0, 0]
+    assert speaker_of(SimpleNamespace(config=SimpleNamespace(num_speakers=1), voices=[]), "anything") is None
+    for name in ("²", "①", "9" * 5000, "3", "-1", "Rojda"):
         with pytest.raises(ServiceError) as refused:
             speaker_of(voice, name)
-        assert refused.value.status == 422 and len(str(refused.value)) < 100
+        assert refused.value.status == 422 and len(str(refused.value)) < 100  # the input is not echoed whole

@@ -136,7 +136,7 @@ def test_the_standin_build_trains_in_chunks_changes_recipe_at_each_phase_and_res
     monkeypatch.setattr(train_standin, "PUBLISHED", tmp_path / "published")
     monkeypatch.setattr(train_standin, "write_folder", lambda *a, **k: {"counts": {"metadata.csv": 1}, "hours": 0.1,
                                                                           "source": "espeak-ng"})
-    monkeypatch.setattr(train_standin, "publish", lambda work, steps, seconds: published.append(steps))
+    monkeypatch.setattr(train_standin, "publish", lambda work, folder, source, steps, seconds: published.append(steps))
     monkeypatch.setattr(train_vits, "main", fake_train)
     work = ["--work", str(tmp_path / "work"), "--chunk", "100"]
     assert train_standin.main(["--steps", "300", *work]) == 0

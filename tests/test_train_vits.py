@@ -142,7 +142,7 @@ def test_a_multi_speaker_model_trains_the_chosen_speaker(data, tmp_path, capsys,
     assert torch.equal(zero[1], two[1])  # speaker 1 trained in neither run: the same weights (same seed)
     assert not torch.equal(zero[0], two[0]) and not torch.equal(zero[2], two[2])
     assert train_vits.main(args_for(data, tmp_path / "bad", *common, "--speaker_id", 3)) == 1
-    assert "--speaker_id 3: the model has 3 speakers (ids 0 to 2)" in capsys.readouterr().err
+    assert "--voice: voice '3': this model's voices are 0, 1, 2 (ids 0-2)" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("extra, message", [

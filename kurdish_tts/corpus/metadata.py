@@ -1,7 +1,9 @@
 """The metadata contract every stage reads and writes.
 
 `metadata.csv` (and `metadata_eval.csv`) hold one clip a line, `<id>.wav|<normalised text>`,
-UTF-8, no header; the audio lies in `wavs/` beside them as 16 kHz mono 16-bit PCM.
+UTF-8, no header; the audio lies in `wavs/` beside them as 16 kHz mono 16-bit PCM. Data of several
+voices names each clip's voice in a middle column, `<id>.wav|<voice>|<normalised text>` (LJSpeech's
+multi-speaker form); a file is written one way or the other, never both.
 A reader checks what it trusts: the file is inside `wavs/`, the sample rate matches,
 the text is non-empty and speakable.
 """
@@ -9,6 +11,7 @@ the text is non-empty and speakable.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +28,7 @@ WAVS_DIR = "wavs"
 # VITS aligns every token to at least one spectrogram frame; MMS (and every config here) makes a
 # frame every 256 samples, and its tokenizer puts a blank around every character.
 MODEL_HOP = 256
+VOICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")  # a voice's name: short, no spaces, no "|"
 
 
 def tokens_of(text: str) -> int:
@@ -43,6 +47,7 @@ class Clip:
 
     file: str  # "<id>.wav", a bare file name
     text: str
+    voice: str = ""  # the voice that speaks it, in data of several voices; "" in one-voice data
 
     @property
     def id(self) -> str:
@@ -53,31 +58,78 @@ class MetadataError(ValueError):
     """A metadata file or the clips it names break the contract."""
 
 
+def voice_name_problem(name: str) -> str:
+    """Why `name` cannot name a voice ("" when it can)."""
+    if VOICE_NAME.fullmatch(name):
+        return ""
+    return f"voice name {name[:40]!r} must be 1-32 letters, digits, '_', '.' or '-', starting with a letter or digit"
+
+
 def read_metadata(path: Path) -> list[Clip]:
-    """Parse `path`; a malformed line is an error that names the file and line."""
+    """Parse `path`; a malformed line, or a file that mixes one-voice and multi-voice lines, is an
+    error that names the file and line."""
     path = Path(path)
     if not path.is_file():
         raise MetadataError(f"{path} not found: run prepare_data.py first, or point to the right file "
                             "(--data_dir; --metadata for synthesize.py --evaluate)")
-    clips = []
+    clips, first_of = [], {}
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
-        file, sep, text = line.partition(SEPARATOR)
-        if not sep or SEPARATOR in text:
-            raise MetadataError(f"{path}:{number}: expected '<id>.wav|text', got {line[:60]!r}")
-        clips.append(Clip(file.strip(), text.strip()))
+        fields = line.split(SEPARATOR)
+        if len(fields) == 2:
+            clip = Clip(fields[0].strip(), fields[1].strip())
+        elif len(fields) == 3:
+            clip = Clip(fields[0].strip(), fields[2].strip(), fields[1].strip())
+            problem = voice_name_problem(clip.voice)
+            if problem:
+                raise MetadataError(f"{path}:{number}: {problem}")
+        else:
+            raise MetadataError(f"{path}:{number}: expected '<id>.wav|text' or '<id>.wav|voice|text', "
+                                f"got {line[:60]!r}")
+        first_of.setdefault(bool(clip.voice), number)
+        if len(first_of) == 2:
+            raise MetadataError(f"{path}: line {first_of[False]} has no voice ('<id>.wav|text') and line "
+                                f"{first_of[True]} names one ('<id>.wav|voice|text'): write every line one way")
+        clips.append(clip)
     return clips
 
 
 def write_metadata(path: Path, clips: Iterable[Clip]) -> None:
-    """Write atomically: a crash leaves the old file or the new one, never half of one."""
+    """Write atomically: a crash leaves the old file or the new one, never half of one. Clips with
+    voices are written in three columns; every clip then needs one."""
+    clips = list(clips)
+    voiced = {bool(clip.voice) for clip in clips}
+    if len(voiced) == 2:
+        raise MetadataError(f"{path}: some clips name a voice and some do not: give every clip a voice or none")
     lines = []
     for clip in clips:
         if SEPARATOR in clip.text or "\n" in clip.text or "\r" in clip.text:
             raise MetadataError(f"text of {clip.file} contains '|' or a line break: normalise it first")
-        lines.append(f"{clip.file}{SEPARATOR}{clip.text}\n")
+        if clip.voice:
+            problem = voice_name_problem(clip.voice)
+            if problem:
+                raise MetadataError(f"{clip.file}: {problem}")
+            lines.append(f"{clip.file}{SEPARATOR}{clip.voice}{SEPARATOR}{clip.text}\n")
+        else:
+            lines.append(f"{clip.file}{SEPARATOR}{clip.text}\n")
     write_text_atomic(Path(path), "".join(lines))
+
+
+def voices_of(clips: Iterable[Clip]) -> list[str]:
+    """The voices that speak `clips`, sorted by name; [] for one-voice data."""
+    return sorted({clip.voice for clip in clips if clip.voice})
+
+
+def check_same_form(train: list[Clip], held_out: list[Clip], data_dir: Path) -> None:
+    """metadata.csv and metadata_eval.csv must both name voices or both not; the held-out voices
+    must be voices the training data has."""
+    if train and held_out and bool(train[0].voice) != bool(held_out[0].voice):
+        raise MetadataError(f"{Path(data_dir)}: {TRAIN_FILE} and {EVAL_FILE} differ: one names each clip's voice and "
+                            "the other does not; re-run prepare_data.py")
+    unknown = sorted(set(voices_of(held_out)) - set(voices_of(train)))
+    if unknown:
+        raise MetadataError(f"{Path(data_dir) / EVAL_FILE}: voice {', '.join(unknown)} has no clip in {TRAIN_FILE}")
 
 
 NOT_BARE, MISSING, UNREADABLE = "not a bare .wav name inside wavs/", "missing wav", "unreadable wav"

@@ -7,6 +7,7 @@ durations, or dropped for a reason that the run counts and reports.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 import os
@@ -44,6 +45,7 @@ class Outcome:
     clip_id: str = ""
     text: str = ""
     speaker: str = ""
+    gender: str = ""
     seconds_in: float = 0.0  # decoded duration before trimming
     seconds: float = 0.0  # written duration
     removed: Counter = field(default_factory=Counter)  # characters the model cannot say
@@ -188,7 +190,7 @@ def _process_clip(job: Job) -> Outcome:
     if cleaned is not None:
         audio.write_wav(job.wav_path, cleaned, job.settings.target_sr)
     return Outcome(row.key, clip_id=job.clip_id, text=normalized.text, speaker=row.speaker,
-                   seconds_in=seconds_in, seconds=seconds, removed=normalized.removed, dnsmos=scores)
+                   gender=row.gender, seconds_in=seconds_in, seconds=seconds, removed=normalized.removed, dnsmos=scores)
 
 
 def written_before(path: Path, rate: int):
@@ -247,6 +249,42 @@ def keep_top_speakers(kept: list[Outcome], count: int, max_samples: int | None, 
     return result
 
 
+def voice_name(client_id: str) -> str:
+    """A short name for a Common Voice person's voice that stays the same from run to run and never
+    shows the client_id: "cv-" and 8 hex digits of its SHA-1."""
+    return "cv-" + hashlib.sha1(client_id.encode("utf-8")).hexdigest()[:8]
+
+
+def keep_voices(kept: list[Outcome], least: int, drop: Drop) -> list[Outcome]:
+    """The clips of speakers with at least `least` kept clips: each becomes a voice of its own."""
+    per_speaker = Counter(o.speaker for o in kept)
+    result = []
+    for outcome in kept:
+        if per_speaker[outcome.speaker] < least:
+            drop(outcome, "too few clips for a voice", f"{per_speaker[outcome.speaker]} kept clips")
+        else:
+            result.append(outcome)
+    return result
+
+
+def voice_table(kept: list[Outcome], train: list[Outcome]) -> dict[str, dict]:
+    """dataset.json's "voices": for each voice (by name), its clips, training clips, minutes and
+    gender (the most common the dataset gives its person, "" when none)."""
+    table: dict[str, dict] = {}
+    for outcome in sorted(kept, key=lambda o: voice_name(o.speaker)):
+        row = table.setdefault(voice_name(outcome.speaker), {"clips": 0, "train": 0, "minutes": 0.0, "genders": Counter()})
+        row["clips"] += 1
+        row["minutes"] += outcome.seconds / 60
+        row["genders"][outcome.gender] += 1
+    for outcome in train:
+        table[voice_name(outcome.speaker)]["train"] += 1
+    for row in table.values():
+        genders = row.pop("genders")
+        row["gender"] = max(genders, key=lambda g: (bool(g), genders[g]))
+        row["minutes"] = round(row["minutes"], 2)
+    return table
+
+
 def split_eval(kept: list[Outcome], eval_size: int | None, seed: int) -> tuple[list[Outcome], list[Outcome]]:
     """A reproducible held-out set: the same clips for the same data and seed. By default 2 % of the
     clips and at least 4 (a quarter of them when fewer than 16); at least one clip is left to train on."""
@@ -271,6 +309,7 @@ FILTER_ADVICE = {
     "other gender": "check --gender against the dataset's gender values (female, male, ...) or leave it out",
     "speaking rate outlier": "leave out --filter_speaking_rate",
     "beyond --max_samples": "raise --max_samples",
+    "too few clips for a voice": "lower --min_clips_per_voice",
     "low DNSMOS": "lower --min_dnsmos (natural speech scores 3.0-3.3 OVRL, crowd recordings about 3.1) or leave it out",
 }
 # What to check when the data itself could not be used (by default: clips that could not be read)

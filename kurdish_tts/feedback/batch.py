@@ -1,6 +1,7 @@
 """Many corrections at once, as an app exports them: a CSV file with a header, or JSON Lines.
 
-    audio,text,id,speaker,source,note          audio and text required; audio relative to the file's folder
+    audio,text,id,donor,voice,source,note      audio and text required; audio relative to the file's folder
+                                               ("speaker" is read as "donor", its older name)
     {"audio": "rec/1.wav", "text": "Rast nivîs", "id": "app-0001"}
 
 A file that cannot be read as a whole is refused (FeedbackRejected); otherwise each row is judged
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from kurdish_tts.feedback.store import Entry, FeedbackRejected, FeedbackStore
 
-BATCH_COLUMNS = ("audio", "text", "id", "speaker", "source", "note")
+BATCH_COLUMNS = ("audio", "text", "id", "donor", "voice", "source", "note", "speaker")
 
 
 @dataclass
@@ -56,7 +57,7 @@ def read_batch(path: Path) -> list:
         reader = csv.DictReader(text.splitlines(keepends=True), strict=True)  # an unclosed quote is an error
         header = reader.fieldnames or []
         if not {"audio", "text"} <= set(header) <= set(BATCH_COLUMNS):
-            raise FeedbackRejected(f"--add_batch {path}: the CSV header must name audio and text (optional: id, speaker, "
+            raise FeedbackRejected(f"--add_batch {path}: the CSV header must name audio and text (optional: id, donor, voice, "
                                    f"source, note); got {','.join(header) or 'nothing'}")
         return list(reader)
     except csv.Error as e:
@@ -82,19 +83,24 @@ def row_problem(row) -> str:
     return f"{', '.join(not_text)} must be text" if not_text else ""
 
 
-def store_rows(store: FeedbackStore, rows: list, folder: Path, characters, *, speaker: str = "", source: str = "",
-               note: str = "") -> Iterator[RowResult]:
+def store_rows(store: FeedbackStore, rows: list, folder: Path, characters, *, donor: str = "", source: str = "",
+               note: str = "", voice: str = "", check_voice=None) -> Iterator[RowResult]:
     """Store each of `rows` (from `read_batch`; audio paths relative to `folder`) whose text uses
-    `characters`, one at a time; -> each row's result as it is stored. `speaker`, `source` and
-    `note` fill the fields a row leaves empty."""
+    `characters`, one at a time; -> each row's result as it is stored. `donor`, `voice`, `source`
+    and `note` fill the fields a row leaves empty; `check_voice(name)` refuses a voice the model lacks
+    (FeedbackRejected)."""
     settings = store.base_cleaning()  # read once for the whole batch
     for number, row in enumerate(rows, start=1):
         try:
             if problem := row_problem(row):
                 raise FeedbackRejected(problem)
+            chosen = row.get("voice") or voice
+            if chosen and check_voice is not None:
+                check_voice(chosen)
             entry, outcome = store.add(folder / row["audio"], row["text"], characters, clip_id=row.get("id") or None,
-                                       speaker=row.get("speaker") or speaker, source=row.get("source") or source,
-                                       note=row.get("note") or note, settings=settings)
+                                       donor=row.get("donor") or row.get("speaker") or donor,
+                                       source=row.get("source") or source, note=row.get("note") or note,
+                                       settings=settings, voice=chosen)
         except (FeedbackRejected, OSError) as e:  # OSError: this row's file could not be stored; the others go on
             yield RowResult(number, None, str(e))
             continue

@@ -17,10 +17,11 @@ STAGED_PREFIX = "feedback_"  # feedback wavs in a round's data folder: an app's 
 
 
 def stage_clips(data_dir: Path, store: FeedbackStore, base: list[Clip], eval_clips: list[Clip],
-                staging: Path, only: set[tuple] | None = None) -> tuple[list[Entry], list[Clip]]:
+                staging: Path, only: set[tuple] | None = None, voice: str = "") -> tuple[list[Entry], list[Clip]]:
     """A data folder for the round: hard links to the base wavs and to a snapshot of the pending
     feedback (the entries of `only`, for a resumed round), nothing copied. Returns the snapshot and
-    its clips as the round names them.
+    its clips as the round names them. With `voice` (a multi-voice model's round), each feedback
+    clip trains as the voice its entry names, else as `voice`.
 
     The links keep the snapshot's audio even if an entry is replaced while the round trains.
     """
@@ -31,7 +32,7 @@ def stage_clips(data_dir: Path, store: FeedbackStore, base: list[Clip], eval_cli
         raise TrainingError(f"no feedback pending in {store.pending}: add some with --add_sample or --add_batch")
     for clip in base + eval_clips:
         link_or_copy(data_dir / WAVS_DIR / clip.file, wavs / clip.file)
-    feedback_clips = [Clip(STAGED_PREFIX + e.file, e.text) for e in snapshot]
+    feedback_clips = [Clip(STAGED_PREFIX + e.file, e.text, (e.voice or voice) if voice else "") for e in snapshot]
     write_metadata(staging / TRAIN_FILE, base + feedback_clips)
     if eval_clips:
         write_metadata(staging / EVAL_FILE, eval_clips)

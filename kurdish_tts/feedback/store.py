@@ -60,13 +60,22 @@ class Entry:
     sha256: str  # of the audio file as received: the same recording is never stored twice
     seconds: float
     added: str  # UTC, ISO 8601
-    speaker: str = ""
+    donor: str = ""  # who spoke the correction (entries written before the word changed call it "speaker")
     source: str = ""
     note: str = ""
     spoken_text: str = ""  # what the voice was asked to say when it said it wrong (from the service)
     model: str = ""  # the model that said it wrong
     consent: str = ""  # the licence the donor agreed the recording is kept under
     key_name: str = ""  # the name of the service key that sent it ("": sent without one, or not through the service)
+    voice: str = ""  # the voice of a multi-voice model the correction is for ("": the round's voice)
+
+    @classmethod
+    def of(cls, record: dict) -> Entry:
+        """An entry from its JSON record, older spellings read too ("speaker" for "donor")."""
+        record = dict(record)
+        if "speaker" in record:
+            record.setdefault("donor", record.pop("speaker"))
+        return cls(**record)
 
     def key(self) -> tuple[str, str, str]:
         """What makes an entry the same entry: a replaced text is a new one."""
@@ -104,7 +113,7 @@ class FeedbackStore:
         path = folder / ENTRIES_FILE
         if not path.is_file():
             return []
-        return [Entry(**record) for record in json.loads(path.read_text(encoding="utf-8"))]
+        return [Entry.of(record) for record in json.loads(path.read_text(encoding="utf-8"))]
 
     def pending_entries(self) -> list[Entry]:
         return self.read_entries(self.pending)
@@ -143,14 +152,15 @@ class FeedbackStore:
 
     # --- intake ----------------------------------------------------------------------------
 
-    def add(self, recording: Path | bytes, text: str, characters, *, clip_id: str | None = None, speaker: str = "",
+    def add(self, recording: Path | bytes, text: str, characters, *, clip_id: str | None = None, donor: str = "",
             source: str = "", note: str = "", settings: audio.CleaningSettings | None = None,
             spoken_text: str = "", model: str = "", consent: str = "", key_name: str = "",
-            label: str = "") -> tuple[Entry, str]:
+            label: str = "", voice: str = "") -> tuple[Entry, str]:
         """Clean (as the base data was: `settings`, by default `base_cleaning()`), check as a donation
         (`accept_clip` with `audio.check_donation`: clipping, loudness, letters a second) and store one
         correction; returns (entry, what happened: added|replaced|duplicate). `recording` is an audio
-        file or its bytes (named `label` in messages); `key_name` names the service key that sent it."""
+        file or its bytes (named `label` in messages); `key_name` names the service key that sent it;
+        `voice` the voice of a multi-voice model it is for (checked by the caller against the model)."""
         settings = self.base_cleaning() if settings is None else settings
         if isinstance(recording, bytes):
             data, audio_path = recording, label or "the recording"
@@ -180,8 +190,8 @@ class FeedbackStore:
                                    f"'-' and '_' only, at most {MAX_ID_LENGTH} of them")
         # Named by content too: replacing an entry writes a new file, so that a kill before the new
         # entries.json leaves the old entry with its own audio (the unlisted new wav is removed later).
-        entry = Entry(clip_id, f"{clip_id}-{digest[:12]}.wav", spoken, text, digest, round(seconds, 3), utc_now(), speaker,
-                      source, note, spoken_text, model, consent, key_name)
+        entry = Entry(clip_id, f"{clip_id}-{digest[:12]}.wav", spoken, text, digest, round(seconds, 3), utc_now(), donor,
+                      source, note, spoken_text, model, consent, key_name, voice)
         with self.locked():
             self.reconcile()
             entries = self.pending_entries()
@@ -273,7 +283,7 @@ class FeedbackStore:
         if not path.is_file():
             return None
         record = json.loads(path.read_text(encoding="utf-8"))
-        return [Entry(**e) for e in record["entries"]], record["info"]
+        return [Entry.of(e) for e in record["entries"]], record["info"]
 
     def forget_round(self) -> None:
         (self.root / IN_PROGRESS_FILE).unlink(missing_ok=True)

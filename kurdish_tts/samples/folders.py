@@ -27,14 +27,16 @@ TEXTS = ["ez ji te hez dikim", "rojbaş tu çawa yî", "em ê sibê biçin", "he
          "ez bîst û pênc salî me", "av sar e", "ew hat mala me", "dengê te xweş e"]
 
 
-def write_data(folder: Path, texts=TEXTS, seconds=lambda i: 1.6 + 0.2 * (i % 4), eval_count: int = 2) -> Path:
-    """One clip a text (clip i lasts seconds(i), at its own pitch); the first `eval_count` held out."""
+def write_data(folder: Path, texts=TEXTS, seconds=lambda i: 1.6 + 0.2 * (i % 4), eval_count: int = 2,
+               voices: tuple[str, ...] = ()) -> Path:
+    """One clip a text (clip i lasts seconds(i), at its own pitch); the first `eval_count` held out.
+    With `voices`, clip i is voice i modulo their number (three-column metadata)."""
     (folder / "wavs").mkdir(parents=True, exist_ok=True)
     clips = []
     for i, text in enumerate(texts):
         sf.write(folder / "wavs" / f"c{i}.wav", speech_like(seconds(i), seed=i, pad=0.05, pitch=110 + 15 * i), 16000,
                  subtype="PCM_16")
-        clips.append(Clip(f"c{i}.wav", text))
+        clips.append(Clip(f"c{i}.wav", text, voices[i % len(voices)] if voices else ""))
     write_metadata(folder / "metadata.csv", clips[eval_count:])
     write_metadata(folder / "metadata_eval.csv", clips[:eval_count])
     return folder

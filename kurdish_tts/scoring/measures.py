@@ -59,6 +59,7 @@ class ClipScore:
     dnsmos_sig: float | None = None
     dnsmos_bak: float | None = None
     dnsmos_p808: float | None = None
+    voice: str = ""  # the voice a multi-voice model spoke the clip with: the clip's own, in data of several voices
 
 
 SUMMARIZED = ("mcd_dtw", "duration_ratio", "cer", "loudness_ratio", *(f"dnsmos_{name}" for name in MEASURES))
@@ -243,7 +244,9 @@ def score_model(voice, name: str, data_dir: Path, clips: list[Clip], seed: int =
     scores = []
     for clip in clips:
         reference, rate = read_recording(Path(data_dir) / WAVS_DIR / clip.file)
-        synthesized = voice.speak(clip.text, settings)
+        # a clip of a named voice is spoken with that voice, when the model has it and no voice was asked for
+        own = settings.voice is None and settings.speaker_id is None and clip.voice in getattr(voice, "voices", [])
+        synthesized = voice.speak(clip.text, replace(settings, voice=clip.voice) if own else settings)
         if rate != voice.sampling_rate:
             synthesized = resample(synthesized, voice.sampling_rate, rate)
         if syntheses is not None and not scores:
@@ -251,7 +254,7 @@ def score_model(voice, name: str, data_dir: Path, clips: list[Clip], seed: int =
         cer = character_error_rate(clip.text, recognizer(synthesized, rate)) if recognizer else None
         scores.append(ClipScore(clip.file, name, mcd_dtw(reference, synthesized, rate),
                                 duration_ratio(reference, synthesized), cer, loudness_ratio(reference, synthesized),
-                                **(naturalness(synthesized, rate) if with_dnsmos else {})))
+                                **(naturalness(synthesized, rate) if with_dnsmos else {}), voice=clip.voice if own else ""))
     return scores
 
 
@@ -284,13 +287,17 @@ def report_dict(scores: list[ClipScore], recordings: list[ClipScore] = ()) -> di
     """report.json: per model (`scores`) a summary and every clip's scores; the recordings' own
     (`score_recordings`), when given, apart under "recordings", as no model's name can clash with them."""
     report = {"summary": summarize(scores), "clips": [asdict(s) for s in scores]}
+    if voices := sorted({s.voice for s in scores if s.voice}):  # a multi-voice model on data of several voices
+        report["voices"] = {voice: summarize([s for s in scores if s.voice == voice]) for voice in voices}
     if recordings:
         report[RECORDINGS] = {"summary": summarize(recordings)[RECORDINGS], "clips": [asdict(s) for s in recordings]}
     return report
 
 
-def print_table(summary: dict[str, dict[str, float]], recordings: dict[str, float] | None = None) -> None:
-    """One row per model, the recordings' summary (reference) first; the DNSMOS's references below."""
+def print_table(summary: dict[str, dict[str, float]], recordings: dict[str, float] | None = None,
+                legend: bool = True) -> None:
+    """One row per model, the recordings' summary (reference) first; the DNSMOS's references below
+    (with `legend`)."""
     print(f"{'model':40s} {'clips':>5s} {'MCD-DTW dB':>11s} {'duration':>9s} {'CER':>6s} {'DNSMOS':>7s}")
     rows = ({"recordings (reference)": recordings} if recordings else {}) | summary
     for model, row in rows.items():
@@ -298,7 +305,7 @@ def print_table(summary: dict[str, dict[str, float]], recordings: dict[str, floa
                  for measure, width, places in (("mcd_dtw", 11, 2), ("duration_ratio", 9, 2), ("cer", 6, 3),
                                                 ("dnsmos_ovrl", 7, 2))]
         print(f"{model[-40:]:40s} {row['clips']:5d} {' '.join(cells)}")
-    if any("dnsmos_ovrl_mean" in row for row in rows.values()):
+    if legend and any("dnsmos_ovrl_mean" in row for row in rows.values()):
         print(f"DNSMOS: overall quality (OVRL), 1-5, of the audio; for reference: {CALIBRATION}")
 
 

@@ -23,6 +23,7 @@ from kurdish_tts.synthesis.engines import (
 )
 from kurdish_tts.text.normalizer import MAX_SENTENCE_CHARS, VERSION_KEY, sentences, version_notice
 from kurdish_tts.text.vocabulary import Vocabulary
+from kurdish_tts.vits.voices import VoiceError, voice_id, voice_names
 
 PAUSE_S = 0.25  # silence between sentences
 
@@ -42,6 +43,7 @@ class Settings:
     speaker_id: int | None = None
     seed: int | None = None
     batch_size: int = 1  # on a CPU, batching sentences only adds padding; on a GPU it pays
+    voice: str | None = None  # a voice of a multi-voice model by name (or id): wins over speaker_id
 
 
 class Voice:
@@ -95,17 +97,20 @@ class Voice:
             raise SynthesisError(f"nothing in {text[:40]!r} can be said with this model's alphabet")
         return pieces
 
+    @property
+    def voices(self) -> list[str]:
+        """The model's voices by speaker id ([] for a one-voice model)."""
+        return voice_names(self.config)
+
     def speaker(self, settings: Settings) -> int | None:
-        """The speaker `settings` asks for (speaker 0 of a multi-speaker model by default, None for a
-        one-voice model); SynthesisError when this model has no such speaker."""
-        speakers = self.config.num_speakers
-        if settings.speaker_id is None:
-            return 0 if speakers > 1 else None
-        if speakers <= 1:
-            raise SynthesisError("--speaker_id needs a multi-speaker model; this one has one voice")
-        if not 0 <= settings.speaker_id < speakers:
-            raise SynthesisError(f"--speaker_id {settings.speaker_id} is out of range: this model has speakers 0-{speakers - 1}")
-        return settings.speaker_id
+        """The speaker id `settings` asks for, by --voice name or --speaker_id (voice 0 of a
+        multi-voice model by default, None for a one-voice model); SynthesisError listing the voices
+        when this model has no such voice."""
+        chosen = settings.voice if settings.voice is not None else settings.speaker_id
+        try:
+            return voice_id(self.config, chosen)
+        except VoiceError as e:
+            raise SynthesisError(str(e)) from e
 
     def scales(self, settings: Settings) -> tuple[float, float, float]:
         """(noise scale, duration noise scale, speaking rate): the settings', else the model config's."""

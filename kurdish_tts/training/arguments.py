@@ -43,8 +43,14 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, defaults: dict | 
                        help="probability of skipping a text-encoder layer while training (the model config's own "
                             "value, 0.1 in MMS, is not used: dropping layers of a trained encoder unsettles a fine-tune)")
     model.add_argument("--freeze", nargs="+", choices=FREEZABLE, default=[], help="parts of the generator not to train")
-    model.add_argument("--speaker_id", type=int, default=0,
-                       help="with a multi-speaker model: the speaker whose embedding the data trains (the data is one voice)")
+    model.add_argument("--voice", help="with a multi-voice model and one-voice data: the voice (name or id) the data "
+                                       "trains; data that names each clip's voice trains each clip as its voice")
+    model.add_argument("--speaker_id", type=int, default=0, help="--voice as an id (kept for older commands)")
+    model.add_argument("--speaker_embedding_size", type=int,
+                       help="when data of several voices turns a one-voice model into a multi-voice one: the width of "
+                            "a voice's embedding (default: the model's hidden size)")
+    model.add_argument("--balance_voices", action="store_true",
+                       help="with data of several voices: draw each voice's clips equally often, however many it has")
     weights = parser.add_argument_group("loss weights")
     for name, default in asdict(LossWeights()).items():
         weights.add_argument(f"--weight_{name}", type=float, default=default)
@@ -105,6 +111,10 @@ def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -
         parser.error(f"--ema_decay {args.ema_decay:g}: give 0 (off) or a decay below 1, such as 0.99")
     if args.lr_warmup_steps < 0:
         parser.error("--lr_warmup_steps must be 0 (no ramp) or more")
+    if args.speaker_embedding_size is not None and args.speaker_embedding_size < 1:
+        parser.error("--speaker_embedding_size must be at least 1")
+    if args.voice is not None and args.speaker_id:
+        parser.error("--voice and --speaker_id both pick the voice: give one")
     if not 0.0 <= args.layerdrop < 1.0:
         parser.error("--layerdrop is a probability: give a value from 0 up to (not including) 1")
     for name in ("learning_rate", "acoustic_learning_rate", "discriminator_learning_rate", "prior_learning_rate"):

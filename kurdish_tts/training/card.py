@@ -31,8 +31,23 @@ def model_licence(args) -> tuple[str | None, str]:
     return licence, f"Fine-tuned from the model in `{source}` and under its licence{named}."
 
 
-def model_card(args, steps: int, clips: int) -> str:
-    """The README.md of a model trained with `args` for `steps` optimiser steps on `clips` clips."""
+def voices_section(voices: list[str], data: dict) -> str:
+    """The card's list of voices: each voice's speaker id, and its clips, minutes and gender where
+    dataset.json records them; "" for a one-voice model."""
+    if not voices:
+        return ""
+    known = data.get("voices", {})
+    rows = ["| id | voice | clips | minutes | gender |", "|---|---|---|---|---|"]
+    for index, name in enumerate(voices):
+        row = known.get(name, {})
+        rows.append(f"| {index} | {name} | {row.get('clips', '')} | {row.get('minutes', '')} | {row.get('gender', '')} |")
+    return ("\n## Voices\n\nPick one by id (`pipeline(...)(text, forward_params={\"speaker_id\": 1})`) or by name "
+            "(`synthesize.py --voice NAME`, the `voice` field of `serve.py`):\n\n" + "\n".join(rows) + "\n")
+
+
+def model_card(args, steps: int, clips: int, voices: list[str] = ()) -> str:
+    """The README.md of a model trained with `args` for `steps` optimiser steps on `clips` clips;
+    `voices`: the model's voices by id, for a multi-voice model."""
     base = f"random weights of `{args.init_config}`" if args.init_config else f"`{args.model_name_or_path}`"
     data = read_dataset_record(args.data_dir)
     hours = f"{data.get('hours_after', 0):.2f} h" if data else "unknown"
@@ -65,7 +80,7 @@ speak = pipeline("text-to-speech", model="path/to/this/folder")
 Normalise text first (numbers, dates, currencies, abbreviations... read out in words): the toolkit's
 text normaliser, version {VERSION}, made the training text; `synthesize.py` and `serve.py` speak with it
 (`synthesize.py --normalize_only` shows what a text becomes).
-
+{voices_section(list(voices), data)}
 ## Licence
 
 {licence_note}

@@ -58,9 +58,17 @@ def evaluate(run: Run) -> dict[str, float]:
                 first = first or out
                 for name, value in metrics.items():
                     totals[name] = totals.get(name, 0.0) + value * len(indices) / len(run.eval_dataset)
-            scores = measures.score_model(Voice.from_model(model, run.tokenizer), "model", run.args.data_dir,
-                                            run.eval_dataset.clips[:EVAL_SCORED_CLIPS], run.args.seed,
-                                            settings=Settings(speaker_id=run.speaker), with_dnsmos=True)
+            voice, scores = Voice.from_model(model, run.tokenizer), []
+            each = max(2, EVAL_SCORED_CLIPS // len(run.spoken_voices))
+            for name, speaker in run.spoken_voices.items():  # each voice on its own held-out clips
+                clips = [clip for clip in run.eval_dataset.clips if clip.voice == name][:each]
+                if not clips:
+                    continue
+                voiced = measures.score_model(voice, "model", run.args.data_dir, clips, run.args.seed,
+                                              settings=Settings(speaker_id=speaker), with_dnsmos=True)
+                scores += voiced
+                if name:
+                    totals[f"mcd_dtw/{name}"] = float(np.mean([s.mcd_dtw for s in voiced]))
             totals["mcd_dtw"] = float(np.mean([s.mcd_dtw for s in scores]))
             totals["duration_ratio"] = float(np.mean([s.duration_ratio for s in scores]))
             if ovrl := [s.dnsmos_ovrl for s in scores if s.dnsmos_ovrl is not None]:  # none when every clip is too short
@@ -69,14 +77,17 @@ def evaluate(run: Run) -> dict[str, float]:
                 run.writer.add_figure("eval/alignment", plot_matrix(first.path[0].cpu().numpy(), "frames", "tokens"), step)
                 run.writer.add_figure("eval/mel", plot_mels(first.mel_real[0], first.mel_fake[0]), step)
         samples = logging_dir(run.args.output_dir, run.args.logging_dir) / "samples" / f"step-{step}"
-        samples.mkdir(parents=True, exist_ok=True)
-        for index, sentence in enumerate(EVAL_SENTENCES):
-            text = normalize_text(sentence, run.vocabulary.characters).text
-            ids = run.tokenizer(text, return_tensors="pt").to(run.accelerator.device)
-            waveform = model(**ids, speaker_id=run.speaker).waveform[0].float().cpu().numpy()
-            sf.write(samples / f"{index}.wav", waveform, model.config.sampling_rate, subtype="PCM_16")
-            if run.writer is not None:
-                run.writer.add_audio(f"samples/{index}", waveform, step, sample_rate=model.config.sampling_rate)
+        for name, speaker in run.spoken_voices.items():  # samples/step-N/<voice>/ for each of several voices
+            folder = samples / name if name else samples
+            folder.mkdir(parents=True, exist_ok=True)
+            for index, sentence in enumerate(EVAL_SENTENCES):
+                text = normalize_text(sentence, run.vocabulary.characters).text
+                ids = run.tokenizer(text, return_tensors="pt").to(run.accelerator.device)
+                waveform = model(**ids, speaker_id=speaker).waveform[0].float().cpu().numpy()
+                sf.write(folder / f"{index}.wav", waveform, model.config.sampling_rate, subtype="PCM_16")
+                if run.writer is not None:
+                    tag = f"samples/{name}/{index}" if name else f"samples/{index}"
+                    run.writer.add_audio(tag, waveform, step, sample_rate=model.config.sampling_rate)
     if run.writer is not None:
         for name, value in totals.items():
             run.writer.add_scalar(f"eval/{name}", value, step)

@@ -15,6 +15,7 @@ from kurdish_tts.training.evaluation import plot_loss_curve
 from kurdish_tts.training.folders import discriminator_folder
 from kurdish_tts.training.state import averaged
 from kurdish_tts.vits.discriminator import save_discriminator
+from kurdish_tts.vits.voices import voice_names
 from kurdish_tts.vits.weights import plain_state_dict
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ def save_model_folder(run: Run, folder: Path) -> None:
     with averaged(run):  # with --ema_decay, the model is the moving average of its weights
         run.model.save_pretrained(folder, state_dict=plain_state_dict(run.model), safe_serialization=True)
     run.tokenizer.save_pretrained(folder)
-    card = model_card(run.args, run.progress.step, len(run.dataset))
+    card = model_card(run.args, run.progress.step, len(run.dataset), voice_names(run.model.config))
     (folder / "README.md").write_text(card, encoding="utf-8")
 
 

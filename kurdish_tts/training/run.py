@@ -14,7 +14,7 @@ import torch
 
 from kurdish_tts import hub
 from kurdish_tts.corpus.dataset import LengthBucketSampler, TtsDataset
-from kurdish_tts.corpus.metadata import EVAL_FILE, Clip, check_clips, too_short
+from kurdish_tts.corpus.metadata import EVAL_FILE, Clip, check_clips, check_same_form, too_short, voices_of
 from kurdish_tts.text.vocabulary import Vocabulary, build_tokenizer, builtin_vocabulary, mms_vocabulary
 from kurdish_tts.training.arguments import FREEZABLE, learning_rates
 from kurdish_tts.training.errors import TrainingError
@@ -25,6 +25,7 @@ from kurdish_tts.vits.discriminator import CONFIG_FILE as DISCRIMINATOR_CONFIG_F
 from kurdish_tts.vits.discriminator import DiscriminatorConfig, VitsDiscriminator, load_discriminator
 from kurdish_tts.vits.features import FeatureConfig
 from kurdish_tts.vits.objective import LossWeights
+from kurdish_tts.vits.voices import VoiceError, voice_id, voice_names, with_voices
 from kurdish_tts.vits.weights import add_decoder_weight_norm, initialize_like_vits, train_every_token
 
 
@@ -91,21 +92,18 @@ def build_run(args, train_clips: list[Clip], eval_clips: list[Clip], weights: li
     if eval_clips:
         check_clips(args.data_dir, eval_clips, config.sampling_rate, vocabulary.characters, metadata_name=EVAL_FILE)
 
-    if not 0 <= args.speaker_id < config.num_speakers:
-        raise TrainingError(f"--speaker_id {args.speaker_id}: the model has {config.num_speakers} speaker"
-                            f"{'s' if config.num_speakers > 1 else ''} (ids 0 to {config.num_speakers - 1})")
+    check_same_form(train_clips, eval_clips, args.data_dir)
+    voices = voices_of(train_clips)  # data that names each clip's voice: [] for one-voice data
+    choose_voice(args, config, voices)
+    if voices and args.init_config:  # random weights: a multi-voice model from the start
+        config.num_speakers, config.voices = len(voices), voices
+        config.speaker_embedding_size = args.speaker_embedding_size or config.hidden_size
     tokenizer = build_tokenizer(vocabulary) if args.init_config else VitsTokenizer.from_pretrained(str(args.model_name_or_path))
     features = FeatureConfig.from_model_config(config)
-
-    def dataset_of(clips):  # a multi-speaker model learns every clip as --speaker_id
-        speaker = trained_speaker(args, config)
-        speakers = None if speaker is None else [speaker] * len(clips)
-        return TtsDataset(args.data_dir, clips, tokenizer, config.sampling_rate, features.hop_length, speakers)
-
-    dataset = dataset_of(train_clips)
-    eval_dataset = dataset_of(eval_clips) if eval_clips else None
-    for data in filter(None, (dataset, eval_dataset)):
-        check_alignable(data, features.hop_length)
+    # Check the alignment with a dataset whose voice ids are not known yet (they come with the model).
+    for clips in filter(None, (train_clips, eval_clips)):
+        check_alignable(TtsDataset(args.data_dir, clips, tokenizer, config.sampling_rate, features.hop_length),
+                        features.hop_length)
 
     # One process may train several times (tests, a feedback round after a first run): start from a clean state.
     AcceleratorState._reset_state()
@@ -120,6 +118,24 @@ def build_run(args, train_clips: list[Clip], eval_clips: list[Clip], weights: li
         initialize_like_vits(model)
     else:
         model = VitsModel.from_pretrained(str(args.model_name_or_path))
+        if voices:
+            try:
+                model, added = with_voices(model, voices, args.speaker_embedding_size)
+            except VoiceError as e:
+                raise TrainingError(str(e)) from e
+            if added and accelerator.is_main_process:
+                print(f"voices added to the model: {', '.join(added)} (each speaks as the model did until it trains)")
+    ids = {name: i for i, name in enumerate(voice_names(model.config))}
+
+    def dataset_of(clips):  # clips of named voices learn as their voice; a multi-speaker model learns the rest as --voice
+        speaker = trained_speaker(args, model.config)
+        speakers = [ids[clip.voice] for clip in clips] if voices else None if speaker is None else [speaker] * len(clips)
+        return TtsDataset(args.data_dir, clips, tokenizer, config.sampling_rate, features.hop_length, speakers)
+
+    dataset = dataset_of(train_clips)
+    eval_dataset = dataset_of(eval_clips) if eval_clips else None
+    if voices and args.balance_voices:
+        weights = balanced(train_clips, weights)
     if "decoder" not in args.freeze:  # before the optimiser and any checkpoint: their parameters are weight-normed
         add_decoder_weight_norm(model)
     train_every_token(model)
@@ -153,8 +169,37 @@ def build_run(args, train_clips: list[Clip], eval_clips: list[Clip], weights: li
     return Run(args, accelerator, model, discriminator, tokenizer, vocabulary, optimizer_g, optimizer_d, scheduler_g,
                scheduler_d, features, loss_weights, dataset, sampler, eval_dataset, progress,
                discriminator_loaded=args.discriminator is not None, discriminator_origin=origin,
-               settings=run_settings(args, data_fingerprint(train_clips, dataset.samples, weights)),
-               ema=start_ema(model) if args.ema_decay > 0 else None)
+               settings=run_settings(args, data_fingerprint(train_clips, dataset.samples, weights),
+                                     voice_names(model.config)),
+               ema=start_ema(model) if args.ema_decay > 0 else None,
+               voice_ids={name: ids[name] for name in voices})
+
+
+def choose_voice(args, config, voices: list[str]) -> None:
+    """Check the voice flags against the data and the model; --voice NAME becomes args.speaker_id."""
+    chosen = args.voice if args.voice is not None else (args.speaker_id or None)
+    if voices:
+        if chosen is not None:
+            raise TrainingError("the data names each clip's voice (metadata.csv's middle column): leave out --voice "
+                                "and --speaker_id")
+        return
+    if args.balance_voices:
+        raise TrainingError("--balance_voices needs data that names each clip's voice (prepare_data.py --voices)")
+    try:
+        args.speaker_id = voice_id(config, chosen) or 0
+    except VoiceError as e:
+        raise TrainingError(f"--voice: {e}") from e
+
+
+def balanced(clips: list[Clip], weights: list[float] | None) -> list[float]:
+    """Sampling weights that give every voice the same share of the draws (each clip's own weight kept
+    within its voice), summing to the number of clips."""
+    own = weights or [1.0] * len(clips)
+    per_voice: dict[str, float] = {}
+    for clip, weight in zip(clips, own):
+        per_voice[clip.voice] = per_voice.get(clip.voice, 0.0) + weight
+    share = len(clips) / len(per_voice)
+    return [weight * share / per_voice[clip.voice] for clip, weight in zip(clips, own)]
 
 
 PRIOR_PARTS = ("text_encoder", "flow", "duration_predictor")  # trained by the KL and duration losses alone

@@ -19,21 +19,21 @@ CHECKED = ("model_name_or_path", "init_config", "discriminator", "discriminator_
            "freeze", "speaker_id", "layerdrop", "learning_rate", "acoustic_learning_rate", "discriminator_learning_rate",
            "prior_learning_rate", "lr_decay", "lr_warmup_steps", "batch_size", "gradient_accumulation_steps",
            "max_grad_norm", "segment_frames", "seed", "weight_mel", "weight_kl", "weight_duration", "weight_fm",
-           "weight_gen", "weight_disc", "ema_decay")
+           "weight_gen", "weight_disc", "ema_decay", "speaker_embedding_size", "balance_voices")
 # Harmless to change between sessions: a notice says what changed.
 NOTICED = ("mixed_precision", "dataloader_workers", "max_nonfinite_steps", "eval_steps", "save_steps", "logging_steps",
            "save_total_limit")
 
 
 def data_fingerprint(clips, frames: list[int], weights: list[float] | None) -> str:
-    """sha256 of what the run trains on: every clip's file, text and length, and its sampling weight."""
-    rows = [[clip.file, clip.text, count, 1.0 if weights is None else weights[i]]
+    """sha256 of what the run trains on: every clip's file, text, length, sampling weight (and voice)."""
+    rows = [[clip.file, clip.text, count, 1.0 if weights is None else weights[i], *([clip.voice] if clip.voice else [])]
             for i, (clip, count) in enumerate(zip(clips, frames))]
     return hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
-def run_settings(args, fingerprint: str) -> dict:
-    """The settings a checkpoint records (JSON values: paths as strings)."""
+def run_settings(args, fingerprint: str, voices: list[str] = ()) -> dict:
+    """The settings a checkpoint records (JSON values: paths as strings); `voices`: the model's, by id."""
     def plain(value):
         if isinstance(value, Path):
             return str(value)
@@ -47,6 +47,7 @@ def run_settings(args, fingerprint: str) -> dict:
                "discriminator_learning_rate": rates["discriminator"]}
     values["freeze"] = sorted(values["freeze"] or [])
     values["data"] = fingerprint
+    values["voices"] = list(voices)
     return values
 
 
@@ -58,10 +59,13 @@ def _same(a, b) -> bool:
 
 def compare_settings(saved: dict, current: dict, where: Path) -> list[str]:
     """CheckpointError naming every checked setting that differs; -> notices for the harmless ones."""
-    changed = [name for name in CHECKED + ("data",) if name in saved and not _same(saved[name], current.get(name))]
+    changed = [name for name in CHECKED + ("data", "voices") if name in saved and not _same(saved[name], current.get(name))]
     if changed:
-        parts = ["the data (other clips, texts or weights than the checkpoint trained on)" if name == "data" else
-                 f"--{name} {_shown(current.get(name))} (the checkpoint: {_shown(saved[name])})" for name in changed]
+        described = {"data": "the data (other clips, texts or weights than the checkpoint trained on)",
+                     "voices": f"the voices {_shown(current.get('voices'))} (the checkpoint: "
+                               f"{_shown(saved.get('voices'))})"}
+        parts = [described.get(name) or f"--{name} {_shown(current.get(name))} (the checkpoint: {_shown(saved[name])})"
+                 for name in changed]
         raise CheckpointError(f"--resume {where}: {', '.join(parts)}; resume with the settings it was trained with, "
                               f"or leave out --resume to start a new run")
     return [f"--{name} {_shown(current.get(name))} (was {_shown(saved[name])})" for name in NOTICED

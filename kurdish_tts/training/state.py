@@ -65,11 +65,18 @@ class Run:
     record: dict = field(default_factory=dict)  # the caller's own record, kept in every checkpoint
     writer: object = None
     ema: dict | None = None  # --ema_decay: the moving average of the generator's floating-point state, by name
+    voice_ids: dict = field(default_factory=dict)  # data of several voices: each voice's speaker id, by name
 
     @property
     def speaker(self) -> int | None:
-        """The speaker the data trains: --speaker_id for a multi-speaker model, None for a one-voice one."""
+        """The speaker one-voice data trains: --voice for a multi-speaker model, None for a one-voice one."""
         return trained_speaker(self.args, self.model.config)
+
+    @property
+    def spoken_voices(self) -> dict[str, int | None]:
+        """What evaluation speaks with, by name: each voice of data of several voices, else the one
+        voice trained ("" for it)."""
+        return self.voice_ids or {"": self.speaker}
 
     @property
     def adversarial_start(self) -> int:

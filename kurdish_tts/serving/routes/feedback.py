@@ -17,6 +17,7 @@ from kurdish_tts.serving.errors import ServiceError
 from kurdish_tts.serving.forms import read_form
 from kurdish_tts.serving.state import ServiceState
 from kurdish_tts.text.vocabulary import load_vocabulary
+from kurdish_tts.vits.voices import folder_voices
 
 # The licences a donor may give a recording under ("": none said; kept for this voice's training only).
 CONSENTS = ("", "CC0-1.0", "CC-BY-4.0", "training-only")
@@ -28,6 +29,7 @@ UPLOAD_FORM = {"requestBody": {"content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["audio", "text"],
     "properties": {"audio": {"type": "string", "format": "binary"}, "text": {"type": "string"},
                    "spoken_text": {"type": "string"}, "model": {"type": "string"}, "note": {"type": "string"},
+                   "voice": {"type": "string"},
                    "consent": {"type": "string", "enum": list(CONSENTS)}}}}}}}
 
 
@@ -41,7 +43,7 @@ async def add_feedback(request: Request, service: ServiceState):
 async def take_in(request: Request, service, name: str) -> JSONResponse:
     chars = service.args.max_text_chars
     form = await read_form(request, {"text": chars, "spoken_text": chars, "model": 200, "note": NOTE_CHARS,
-                                     "consent": 40}, ("audio",))
+                                     "consent": 40, "voice": 40}, ("audio",))
     if "audio" not in form.files or "text" not in form.fields:
         raise ServiceError(422, "a correction needs an 'audio' file and its 'text'")
     fields = form.fields
@@ -51,14 +53,21 @@ async def take_in(request: Request, service, name: str) -> JSONResponse:
     model = fields.get("model", "")
     if model and model not in service.shelf.listing():
         raise ServiceError(422, f"model {model[:40]!r} is not served: GET /v1/models lists the ids")
+    voice = fields.get("voice", "")
+    if voice:  # the voice of the served model the correction is for
+        voices = folder_voices(service.shelf.served[0])
+        if voice not in voices:
+            have = f"its voices are {', '.join(voices)}" if voices else "it has one voice: leave 'voice' out"
+            raise ServiceError(422, f"voice {voice[:40]!r} is not a voice of the served model: {have}")
     file_name, recording = form.files["audio"]
     label = file_name.replace("\0", "")[:80] or "the upload"
     characters = load_vocabulary(service.shelf.served[0]).characters  # what the served voice can say
     try:
         entry, outcome = await run_in_threadpool(
-            service.store.add, recording, fields["text"], characters, speaker=name, source="serve",
+            service.store.add, recording, fields["text"], characters, donor=name, source="serve",
             note=fields.get("note", ""), spoken_text=fields.get("spoken_text", ""), model=model,
-            consent=fields.get("consent", ""), key_name="" if name.startswith("open:") else name, label=label)
+            consent=fields.get("consent", ""), key_name="" if name.startswith("open:") else name, label=label,
+            voice=voice)
     except FeedbackRejected as e:
         status = 413 if e.reason == "too long" else 415 if e.reason in ("undecodable audio", "empty file") else 422
         raise ServiceError(status, str(e)) from e
@@ -75,8 +84,8 @@ async def list_feedback(request: Request, service: ServiceState):
 
     def shown(entry) -> dict:
         row = asdict(entry)
-        if not admin and row["speaker"].startswith("open:"):
-            row["speaker"] = "open"
+        if not admin and row["donor"].startswith("open:"):
+            row["donor"] = "open"
         return row
 
     def without_paths(info: dict) -> dict:

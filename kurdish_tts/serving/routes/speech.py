@@ -3,8 +3,6 @@ one by one; wav and pcm are sent a sentence at a time as they are made, flac, mp
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
@@ -16,6 +14,7 @@ from kurdish_tts.serving.encoding import FORMATS, STREAMED, encode_whole, media_
 from kurdish_tts.serving.errors import ServiceError
 from kurdish_tts.serving.state import ServiceState
 from kurdish_tts.synthesis.voice import PAUSE_S, Settings, SynthesisError
+from kurdish_tts.vits.voices import VoiceError, voice_id
 
 MAX_SPEED = 4.0
 CHARS_PER_SENTENCE = 10  # a request may hold one sentence per this many characters of --max_text_chars
@@ -24,8 +23,14 @@ MIN_SPEED = 0.25
 router = APIRouter()
 
 
+# OpenAI's own voices: its SDK always sends one of them, so each means the model's first voice.
+OPENAI_VOICES = frozenset({"alloy", "ash", "ballad", "cedar", "coral", "echo", "fable", "marin", "nova", "onyx",
+                           "sage", "shimmer", "verse"})
+
+
 class Speech(BaseModel):
-    """OpenAI's speech request; `voice` is a speaker id for a multi-speaker model, ignored otherwise."""
+    """OpenAI's speech request; `voice` names a voice of a multi-voice model (GET /v1/models lists
+    them), any value is the one voice of a one-voice model."""
 
     input: str
     model: str | None = None
@@ -35,12 +40,16 @@ class Speech(BaseModel):
 
 
 def speaker_of(voice, name: str | None) -> int | None:
-    """OpenAI's `voice`: a speaker id for a multi-speaker model; any value for a one-voice model."""
-    if voice.config.num_speakers <= 1:
+    """OpenAI's `voice`: a voice of a multi-voice model by name (or id); one of OpenAI's own names, or
+    none, is its first voice; any value for a one-voice model. 422 listing the voices otherwise."""
+    if not voice.voices:
         return None
-    if name is None or not re.fullmatch(r"[0-9]{1,6}", str(name)) or int(name) >= voice.config.num_speakers:
-        raise ServiceError(422, f"voice {str(name)[:20]!r}: this model has speakers 0-{voice.config.num_speakers - 1}")
-    return int(name)
+    if name is None or name.lower() in OPENAI_VOICES:
+        return 0
+    try:
+        return voice_id(voice.config, name)
+    except VoiceError as e:
+        raise ServiceError(422, str(e)) from e
 
 
 @router.post("/v1/audio/speech")
