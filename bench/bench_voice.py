@@ -2,13 +2,16 @@
 """Does a voice speak? A model scored on unseen sentences beside references that say what a number means.
 
 On the `heldout` sentences of data/corpus/sentences.tsv (never trained on by the stand-in, the
-judge or any fine-tuning), every row is compared with espeak-ng's rendering in the voice the
-model learnt (`--voice`, ku for the stand-in):
+judge or any fine-tuning), every row is compared with the rendering of the voice the model learnt
+(`--voice`: an espeak-ng voice, ku for the espeak-ng stand-in, or a natural speaker of
+data/corpus/speakers.json, clean):
 
     the model                       what is measured
-    espeak-ng, the same voice       the judge's floor (MCD 0 by definition)
-    espeak-ng ku+m1, a close variant
-    espeak-ng ku+f3, another voice  the stand-in must be closer to its voice than this
+    the voice itself                the judge's floor (MCD 0 by definition)
+    a close variant                 espeak-ng ku+m1; for a natural speaker, itself at 1.08 times the pitch
+    another voice                   espeak-ng ku+f3; for a natural speaker, nesrin (or berfin): the
+                                    model must be closer to its voice than this
+    espeak-ng ku                    for a natural speaker: the formant voice
     a natural speaker, clean        a human-like voice (data/corpus/speakers.json, one the judge never heard)
     the same, as Common Voice records it (room, microphone band, noise, level)
     white noise, a harmonic buzz    what a voice that does not speak scores
@@ -28,6 +31,7 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -49,11 +53,30 @@ CLOSE_VARIANT, OTHER_VOICE = "ku+m1", "ku+f3"
 NATURAL = "zozan"  # a natural speaker the judge never hears
 
 
+def comparisons(voice: str) -> dict[str, object]:
+    """The voice's own row, a close variant and another voice: espeak-ng voice names or natural Speakers."""
+    if voice not in natural.speakers():
+        return {f"espeak-ng {voice} (the voice itself)": voice,
+                f"espeak-ng {CLOSE_VARIANT} (a close variant)": CLOSE_VARIANT,
+                f"espeak-ng {OTHER_VOICE} (another voice)": OTHER_VOICE}
+    speaker = natural.speaker(voice)
+    other = natural.speaker("nesrin" if voice != "nesrin" else "berfin")
+    return {f"{voice} clean (the voice itself)": speaker,
+            f"{voice} at 1.08 x pitch (a close variant)": replace(speaker, name=f"{voice}-higher", pitch=speaker.pitch * 1.08),
+            f"{other.name} clean (another voice)": other,
+            "espeak-ng ku (the formant voice)": "ku"}
+
+
+def rendered(voice, sentence: str) -> np.ndarray:
+    return speak_clean(sentence, voice) if isinstance(voice, str) else natural.speak(sentence, voice, RATE)
+
+
 def score_rows(model: Path, voice: str, judge: Path, group: str = "heldout") -> tuple[dict, dict]:
     """-> ({row name: {measure: mean}}, {row name: first sentence's audio})."""
     sentences = read_sentences(group)
     texts = [spoken_text(s) for _, s in sentences]
-    references = [speak_clean(s, voice) for _, s in sentences]
+    compared = {name: [rendered(v, s) for _, s in sentences] for name, v in comparisons(voice).items()}
+    references = next(iter(compared.values()))
     synthesizer = Voice(model)
     rng = np.random.default_rng(0)
     speaker = natural.speaker(NATURAL)
@@ -61,9 +84,7 @@ def score_rows(model: Path, voice: str, judge: Path, group: str = "heldout") -> 
     recorded = [natural.common_voice_record(s, speaker, rng) for _, s in sentences]
     rows = {
         model_row(model): [synthesizer.speak(t, Settings(seed=0)) for t in texts],
-        f"espeak-ng {voice} (the voice itself)": references,
-        f"espeak-ng {CLOSE_VARIANT} (a close variant)": [speak_clean(s, CLOSE_VARIANT) for _, s in sentences],
-        f"espeak-ng {OTHER_VOICE} (another voice)": [speak_clean(s, OTHER_VOICE) for _, s in sentences],
+        **compared,
         f"natural speaker {NATURAL}, clean": clean,
         f"natural speaker {NATURAL}, Common Voice record": recorded,
         "white noise": [noise_like(r, rng) for r in references],
@@ -107,14 +128,14 @@ def draw(first: dict, path: Path, title: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=ROOT / "data" / "pretrained" / "model")
-    parser.add_argument("--voice", default="ku", help="the espeak-ng voice the model learnt")
+    parser.add_argument("--voice", default="ku", help="the voice the model learnt: an espeak-ng voice or a natural speaker")
     parser.add_argument("--judge", type=Path, default=ROOT / "data" / "judge")
     parser.add_argument("--max_cer", type=float, default=0.25)
     parser.add_argument("--picture", type=Path, default=ROOT / "bench" / "results" / "voice.png")
     parser.add_argument("--report", type=Path, default=ROOT / "bench" / "results" / "voice.json")
     args = parser.parse_args(argv)
     table, first = score_rows(args.model, args.voice, args.judge)
-    print(f"{len(read_sentences('heldout'))} held-out sentences, against espeak-ng {espeak_version()} voice {args.voice}")
+    print(f"{len(read_sentences('heldout'))} held-out sentences, against the voice {args.voice}")
     print(f"| {'':44s} | MCD-DTW dB | judge CER | DNSMOS OVRL | duration ratio | loudness ratio |")
     print(f"|{'-' * 46}|-----------:|----------:|------------:|---------------:|---------------:|")
     for name, row in table.items():
@@ -126,12 +147,13 @@ def main(argv: list[str] | None = None) -> int:
                                       ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"picture {args.picture}, figures {args.report}")
     model = table[model_row(args.model)]
-    other = table[f"espeak-ng {OTHER_VOICE} (another voice)"]["mcd_dtw"]
+    other_name = [name for name in comparisons(args.voice) if name.endswith("(another voice)")][0]
+    other = table[other_name]["mcd_dtw"]
     failures = []
     if model["cer"] > args.max_cer:
         failures.append(f"judge CER {model['cer']:.1%} is above {args.max_cer:.0%}")
     if model["mcd_dtw"] >= other:
-        failures.append(f"MCD-DTW {model['mcd_dtw']:.2f} dB is not below {OTHER_VOICE}'s {other:.2f} dB")
+        failures.append(f"MCD-DTW {model['mcd_dtw']:.2f} dB is not below {other_name}'s {other:.2f} dB")
     if failures:
         print(f"the model does not speak well enough yet: {'; '.join(failures)}", file=sys.stderr)
         return 1

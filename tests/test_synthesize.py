@@ -137,13 +137,16 @@ def test_onnx_export_speaks_like_pytorch(model_dir, tmp_path, capsys):
 
 def test_onnx_export_of_a_stochastic_multi_speaker_model(tmp_path):
     folder = random_model(tmp_path / "model", use_stochastic_duration_prediction=True, num_speakers=3,
-                        speaker_embedding_size=8)
+                          speaker_embedding_size=8, voices=["rojda", "azad", "hevi"])
     assert synthesize.main(["--model", str(folder), "--export_onnx", str(tmp_path / "onnx")]) == 0
+    assert Voice(tmp_path / "onnx").voices == ["rojda", "azad", "hevi"]  # the export keeps the voices' names
     text = "Hewa îro pir xweş e. Em ê herin baxçe û bi hev re 12 sêvan bixwin."
     for speaker in (0, 2):
         settings = Settings(seed=5, speaker_id=speaker, batch_size=2)
         a, b = Voice(folder).speak(text, settings), Voice(tmp_path / "onnx").speak(text, settings)
         assert a.shape == b.shape and np.abs(a - b).max() < 1e-3
+    by_name = Voice(tmp_path / "onnx").speak(text, Settings(seed=5, voice="hevi", batch_size=2))
+    assert np.array_equal(by_name, b)  # "hevi" is speaker 2
     different = Voice(folder).speak(text, Settings(seed=5, speaker_id=1, batch_size=2))
     assert different.shape != a.shape or not np.allclose(different, a)
 

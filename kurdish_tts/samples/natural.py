@@ -242,25 +242,34 @@ def common_voice_record(sentence: str, voice: Speaker, rng: np.random.Generator)
     return clean_decoded(*decode(encode(audio, rate, "MP3")), CLEANING)
 
 
-def write_release(folder: Path, voice: Speaker, sentences: list[tuple[str, str]], seed: int = 0) -> Path:
-    """A Common Voice release folder (validated.tsv + clips/*.mp3) of `voice` saying `sentences`
-    ((clip id, sentence) pairs), one client_id, each clip recorded in conditions drawn from `seed`
-    and its id at 32, 44.1 or 48 kHz and encoded as mp3: what prepare_data.py reads from a volunteer."""
+def client_id(voice: Speaker) -> str:
+    """The Common Voice client_id a natural speaker's release rows carry (stable, as a volunteer's is)."""
     import hashlib
 
+    return hashlib.sha256(f"natural-speaker-{voice.name}".encode()).hexdigest()
+
+
+def write_release(folder: Path, voice: Speaker | list[Speaker], sentences: list[tuple[str, str]], seed: int = 0) -> Path:
+    """A Common Voice release folder (validated.tsv + clips/*.mp3) of `voice` saying `sentences`
+    ((clip id, sentence) pairs), one client_id, each clip recorded in conditions drawn from `seed`
+    and its id at 32, 44.1 or 48 kHz and encoded as mp3: what prepare_data.py reads from a volunteer.
+    Several voices each read every sentence (clip ids `<voice>-<id>`), as Common Voice's people
+    read the same sentences."""
     from kurdish_tts.samples.commonvoice import write_release as write_cv_release
     from kurdish_tts.samples.conditions import RATES, record
     from kurdish_tts.samples.signals import encode
 
-    client = hashlib.sha256(f"natural-speaker-{voice.name}".encode()).hexdigest()
-    gender = {"female": "female_feminine", "male": "male_masculine"}.get(voice.sex, "")
+    voices = voice if isinstance(voice, list) else [voice]
     rows = []
-    for clip_id, sentence in sentences:
-        rng = np.random.default_rng([seed, zlib.crc32(clip_id.encode("utf-8"))])
-        rate = int(rng.choice(RATES))
-        audio, _ = record(speak(sentence, voice, rate), rate, rng)
-        rows.append({"client_id": client, "sentence": sentence, "audio": encode(audio, rate, "MP3"),
-                     "path": f"{clip_id}.mp3", "gender": gender})
+    for one in voices:
+        gender = {"female": "female_feminine", "male": "male_masculine"}.get(one.sex, "")
+        for clip_id, sentence in sentences:
+            clip_id = f"{one.name}-{clip_id}" if len(voices) > 1 else clip_id
+            rng = np.random.default_rng([seed, zlib.crc32(clip_id.encode("utf-8"))])
+            rate = int(rng.choice(RATES))
+            audio, _ = record(speak(sentence, one, rate), rate, rng)
+            rows.append({"client_id": client_id(one), "sentence": sentence, "audio": encode(audio, rate, "MP3"),
+                         "path": f"{clip_id}.mp3", "gender": gender})
     return write_cv_release(Path(folder), rows)
 
 
