@@ -200,3 +200,25 @@ def voiced_model(folder, replace: bool = False):
         if (source / name).is_file():
             shutil.copy2(source / name, folder / name)
     return folder
+
+
+def test_the_voices_benchmark_trains_a_multi_voice_model_and_tables_each_voice_against_each_speaker(tmp_path):
+    import subprocess
+    import sys
+
+    output = tmp_path / "voices.json"
+    argv = [sys.executable, str(ROOT / "bench" / "bench_voices.py"), "--speakers", "hevi", "baran", "--clips", "4",
+            "--steps", "2", "--batch_size", "2", "--sentences", "1", "--runs", "multi", "--min_dnsmos", "0",
+            "--work", str(tmp_path / "work"), "--output", str(output)]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads(output.read_text(encoding="utf-8"))
+    assert set(results["scores"]) == {"stand-in", "multi", "speakers (clean)"}
+    assert set(results["scores"]["multi"]) == {"hevi", "baran"} and len(set(results["voices"].values())) == 2
+    table = results["distinctness"]["multi"]
+    assert set(table) == {"hevi", "baran"} and all(set(row) == {"hevi", "baran"} and min(row.values()) > 0
+                                                   for row in table.values())
+    assert results["diagonal"]["multi"] == all(min(row, key=row.get) == name for name, row in table.items())
+    model = tmp_path / "work" / "multi" / "model"
+    assert json.loads((model / "config.json").read_text())["voices"] == sorted(results["voices"].values())
+    assert "| multi | hevi |" in done.stdout
