@@ -79,7 +79,6 @@ from bench_learning import (
 
 import train_vits
 from kurdish_tts.samples import natural
-from kurdish_tts.samples.espeak import speak_clean
 from kurdish_tts.samples.folders import spoken_text
 from kurdish_tts.samples.sentences import read_sentences
 from kurdish_tts.scoring.measures import Recognizer
@@ -182,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     heldout = read_sentences("heldout")[: args.sentences]
     texts = [spoken_text(s) for _, s in heldout]
     target = target_clean(args.target, heldout)
-    original = [speak_clean(s, ORIGINAL_VOICE) for _, s in heldout]
+    original = target_clean(ORIGINAL_VOICE, heldout)
     recognizer = Recognizer(args.judge)
     start = score_point(PRETRAINED / "model", texts, target, original, recognizer)
     results = {"target": args.target, "clips": args.clips, "steps": args.steps, "learning_rate": args.learning_rate,

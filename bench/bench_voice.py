@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                                       ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"picture {args.picture}, figures {args.report}")
     model = table[model_row(args.model)]
-    other_name = [name for name in comparisons(args.voice) if name.endswith("(another voice)")][0]
+    other_name = next(name for name in comparisons(args.voice) if name.endswith("(another voice)"))
     other = table[other_name]["mcd_dtw"]
     failures = []
     if model["cer"] > args.max_cer:

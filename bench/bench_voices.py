@@ -41,7 +41,15 @@ from bench_learning import MIN_DNSMOS, ORIGINAL_VOICE, PRETRAINED, measure, targ
 
 import prepare_data
 import train_vits
-from kurdish_tts.corpus.metadata import DATASET_RECORD, EVAL_FILE, TRAIN_FILE, WAVS_DIR, Clip, read_metadata, write_metadata
+from kurdish_tts.corpus.metadata import (
+    DATASET_RECORD,
+    EVAL_FILE,
+    TRAIN_FILE,
+    WAVS_DIR,
+    Clip,
+    read_metadata,
+    write_metadata,
+)
 from kurdish_tts.corpus.preparation import voice_name
 from kurdish_tts.feedback.store import link_or_copy
 from kurdish_tts.samples import natural

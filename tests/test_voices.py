@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from helpers import ROOT, TINY, args_for, random_model, recording
+from helpers import ROOT, args_for, random_model, recording
 from serving import Server
 
 import prepare_data

@@ -62,9 +62,8 @@ def voice_id(config, voice: str | int | None) -> int | None:
         raise VoiceError(f"voice {str(voice)[:40]!r}: this model has one voice; leave the voice out")
     if str(voice) in names:
         return names.index(str(voice))
-    if isinstance(voice, int) or re.fullmatch(r"[0-9]{1,6}", str(voice)):
-        if int(voice) < len(names):
-            return int(voice)
+    if (isinstance(voice, int) or re.fullmatch(r"[0-9]{1,6}", str(voice))) and 0 <= int(voice) < len(names):
+        return int(voice)
     raise VoiceError(f"voice {str(voice)[:24]!r}: this model's voices are {', '.join(names)} (ids 0-{len(names) - 1})")
 
 
