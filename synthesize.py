@@ -10,6 +10,7 @@ also apply to --evaluate; an option that does not apply to the mode asked for is
     python synthesize.py --model models/kurdish --text_file lines.txt --output spoken/
     echo "Rojbaş!" | python synthesize.py --model training/checkpoints/checkpoint-500/model --output hi.wav
     python synthesize.py --model models/kurdish --export_onnx models/kurdish-onnx   # then --model models/kurdish-onnx
+    python synthesize.py --model models/kurdish --export_onnx models/kurdish-sherpa --format sherpa-onnx
     python synthesize.py --evaluate --model facebook/mms-tts-kmr-script_latin --model models/kurdish
 """
 
@@ -44,6 +45,9 @@ def finite(text: str) -> float:
     return value
 
 
+EXPORT_FORMATS = ("toolkit", "sherpa-onnx")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -71,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "alphabet of --model when it is a local folder, MMS Kurmanji's otherwise)")
     parser.add_argument("--export_onnx", type=Path, metavar="DIR",
                         help="write --model as ONNX to DIR (then run it with --model DIR, in ONNX Runtime)")
+    parser.add_argument("--format", choices=EXPORT_FORMATS, default="toolkit",
+                        help="with --export_onnx: toolkit (the two-stage graphs synthesize.py and serve.py run), or "
+                             "sherpa-onnx (model.onnx + tokens.txt for sherpa-onnx's OfflineTts: Android, iOS, Raspberry Pi)")
     parser.add_argument("--quantize", action="store_true",
                         help="with --export_onnx: int8 vocoder convolutions, about 2.6x faster than plain transformers on a CPU, slightly lower quality")
     evaluation = parser.add_argument_group("evaluation")
@@ -105,7 +112,7 @@ def read_utterances(args: argparse.Namespace) -> list[str]:
 SPEECH_OPTIONS = ("text", "text_file", "output")
 VOICE_OPTIONS = ("speaking_rate", "noise_scale", "noise_scale_duration", "voice", "speaker_id", "seed", "batch_size", "device")
 EVALUATION_OPTIONS = ("metadata", "max_clips", "report")
-EXPORT_OPTIONS = ("export_onnx", "quantize")
+EXPORT_OPTIONS = ("export_onnx", "format", "quantize")
 
 
 def resolve_device(parser: argparse.ArgumentParser, device: str) -> str:
@@ -144,8 +151,8 @@ def main(argv: list[str] | None = None) -> int:
                "writes the model; give the text and the voice settings when you run it (--model DIR)")
     else:
         refuse(parser, given, EVALUATION_OPTIONS, "plain synthesis", "evaluation options apply only with --evaluate")
-    if args.quantize and not args.export_onnx:
-        parser.error("--quantize goes with --export_onnx")
+    if (args.quantize or "format" in given) and not args.export_onnx:
+        parser.error("--quantize and --format go with --export_onnx")
     if len(models) > 1 and not args.evaluate:
         parser.error("several --model only with --evaluate")
     if args.voice is not None and args.speaker_id is not None:
@@ -155,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.evaluate:
         return evaluate_models(args, models, settings, device)
     if args.export_onnx:
-        return export(models[0], args.export_onnx, args.quantize)
+        return export(models[0], args.export_onnx, args.quantize, args.format)
     try:
         utterances = read_utterances(args)
         voice = Voice(models[0], device=device)
@@ -232,25 +239,37 @@ def report_heard(recognizer, text: str, audio: np.ndarray, rate: int, target: Pa
           f"against {text!r})")
 
 
-def export(model: str, output: Path, quantize: bool) -> int:
-    """Export a PyTorch model to ONNX and say how far its audio lies from PyTorch's for the same noise."""
+def export(model: str, output: Path, quantize: bool, kind: str = "toolkit") -> int:
+    """Export a PyTorch model to ONNX (the toolkit's graphs, or a sherpa-onnx voice) and say how far its
+    audio lies from PyTorch's: for the same noise (the toolkit's graphs), without noise (sherpa-onnx,
+    which draws its own)."""
     from kurdish_tts.scoring.measures import mcd_dtw
     from kurdish_tts.synthesis.engines import TorchEngine, export_onnx
+    from kurdish_tts.synthesis.runtimes import export_sherpa, sherpa_voice
 
+    check = "Ez 25 salî me û li Amedê dijîm."
     try:
         voice = Voice(model)
         if not isinstance(voice.engine, TorchEngine):
             raise SynthesisError(f"{model} is already an ONNX export: pass a PyTorch model folder or hub id")
-        export_onnx(voice.engine.model, voice.tokenizer, output, model_card=Path(model) / "README.md", quantize=quantize)
-        exported = Voice(output)
+        card = Path(model) / "README.md"
+        if kind == "sherpa-onnx":
+            export_sherpa(voice.engine.model, voice.tokenizer, output, model_card=card, source=model, quantize=quantize)
+            quiet = Settings(noise_scale=0.0, noise_scale_duration=0.0)
+            reference = voice.speak(check, quiet)
+            spoken = " ".join(voice.sentences(check))  # sherpa-onnx runs no normaliser: it gets the normalised text
+            audio = np.asarray(sherpa_voice(output, 0.0, 0.0).generate(spoken).samples, dtype=np.float32)
+        else:
+            export_onnx(voice.engine.model, voice.tokenizer, output, model_card=card, quantize=quantize)
+            reference, audio = voice.speak(check, Settings(seed=0)), Voice(output).speak(check, Settings(seed=0))
     except (SynthesisError, OSError) as e:  # OSError: the folder cannot be written (permissions, a file in the way, disk full)
         print(f"error: {e}", file=sys.stderr)
         return 1
-    check = "Ez 25 salî me û li Amedê dijîm."
-    reference, audio = voice.speak(check, Settings(seed=0)), exported.speak(check, Settings(seed=0))
-    kind = "ONNX, int8 vocoder" if quantize else "ONNX"
-    print(f"exported {model} to {output} ({kind}); on a test sentence against PyTorch: largest difference "
-          f"{float(np.max(np.abs(reference - audio))):.2e}, MCD-DTW {mcd_dtw(reference, audio, voice.sampling_rate):.2f} dB")
+    size = min(len(reference), len(audio))
+    described = {"toolkit": "ONNX", "sherpa-onnx": "a sherpa-onnx voice"}[kind] + (", int8 vocoder" if quantize else "")
+    print(f"exported {model} to {output} ({described}); on a test sentence against PyTorch: largest difference "
+          f"{float(np.max(np.abs(reference[:size] - audio[:size]))):.2e}, "
+          f"MCD-DTW {mcd_dtw(reference, audio, voice.sampling_rate):.2f} dB")
     return 0
 
 

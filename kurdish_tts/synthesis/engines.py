@@ -66,22 +66,28 @@ class TextToDurations(_Stage):
         return durations, encoded.prior_means.transpose(1, 2), encoded.prior_log_variances.transpose(1, 2)
 
 
+def expand_prior(durations, prior_means, prior_log_std, attention_mask, frames):
+    """The prior along the frames: token t covers frames [end_t - d_t, end_t). `frames` [T_frames] are
+    the frame positions. -> means and log-std [B, C, T_frames], frame mask [B, 1, T_frames]."""
+    durations = durations * attention_mask.to(durations.dtype)  # [B, T_text]
+    ends = torch.cumsum(durations, dim=1).unsqueeze(-1)  # [B, T_text, 1]
+    path = ((frames < ends) & (frames >= ends - durations.unsqueeze(-1))).to(prior_means.dtype)  # [B, T_text, T_frames]
+    frame_mask = (frames < ends[:, -1]).unsqueeze(1).to(prior_means.dtype)  # [B, 1, T_frames]
+    return torch.matmul(prior_means, path), torch.matmul(prior_log_std, path), frame_mask
+
+
 class DurationsToAudio(_Stage):
     """Prior expanded along the durations, sampled with the given noise, flow reversed, HiFi-GAN."""
 
     def forward(self, durations, prior_means, prior_log_std, attention_mask, prior_noise, speaker_id=None):
-        model, speaker = self.model, self.speaker(speaker_id)
-        durations = durations * attention_mask.to(durations.dtype)  # [B, T_text]
         frames = torch.arange(prior_noise.shape[2], device=durations.device, dtype=durations.dtype)  # [T_frames]
-        ends = torch.cumsum(durations, dim=1).unsqueeze(-1)  # [B, T_text, 1]
-        # Token t covers frames [end_t - d_t, end_t): the path is 0/1 [B, T_text, T_frames].
-        path = ((frames < ends) & (frames >= ends - durations.unsqueeze(-1))).to(prior_means.dtype)
-        frame_mask = (frames < ends[:, -1]).unsqueeze(1).to(prior_means.dtype)  # [B, 1, T_frames]
-        means = torch.matmul(prior_means, path)  # [B, C, T_frames]
-        log_std = torch.matmul(prior_log_std, path)
-        latents = (means + prior_noise * torch.exp(log_std)) * frame_mask
-        latents = model.flow(latents, frame_mask, speaker, reverse=True)
-        return model.decoder(latents * frame_mask, speaker).squeeze(1)  # [B, T_frames * hop]
+        means, log_std, frame_mask = expand_prior(durations, prior_means, prior_log_std, attention_mask, frames)
+        return self.render(means + prior_noise * torch.exp(log_std), frame_mask, self.speaker(speaker_id))
+
+    def render(self, latents, frame_mask, speaker):
+        """Prior latents [B, C, T_frames] -> waveform [B, T_frames * hop]: the flow reversed, the decoder."""
+        latents = self.model.flow(latents * frame_mask, frame_mask, speaker, reverse=True)
+        return self.model.decoder(latents * frame_mask, speaker).squeeze(1)
 
 
 class TorchEngine:
@@ -230,26 +236,34 @@ def quantize_vocoder(path: Path, model, tokenizer) -> None:
     latents this model makes for `CALIBRATION_SENTENCES`. The vocoder is nearly all of the synthesis
     time on a CPU; int8 convolutions run it about three times as fast, at a small cost in quality that
     `bench/bench_synthesis.py` measures. The flow, the first and the last convolution stay in float."""
-    import onnx
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
     recorder = _Recorder(TorchEngine(model))
     rng = np.random.default_rng(0)
     for sentence in CALIBRATION_SENTENCES:
         inputs = tokenizer(sentence, return_tensors="np")
         synthesize_batch(recorder, model.config, inputs["input_ids"], inputs["attention_mask"], rng, NOISE_SCALE,
                          NOISE_SCALE_DURATION, 1.0, 0 if model.config.num_speakers > 1 else None)
+    quantize_decoder_convolutions(path, recorder.audio_inputs)
+
+
+def quantize_decoder_convolutions(path: Path, feeds: list[dict[str, np.ndarray]], symbolic_shapes: bool = True) -> None:
+    """Int8 (static, per channel, QDQ) for the HiFi-GAN convolutions of the graph in `path` but its
+    first and last, calibrated by running the graph on `feeds`; the graph is replaced in place.
+    `symbolic_shapes` False skips onnxruntime's symbolic shape inference, which cannot follow a
+    graph that draws its own noise."""
+    import onnx
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
     prepared = path.with_name(f"{path.stem}.prepared.onnx")
-    quant_pre_process(str(path), str(prepared))  # shapes inferred and the graph folded, as quantization wants
+    quant_pre_process(str(path), str(prepared), skip_symbolic_shape=not symbolic_shapes)  # shapes inferred and the graph folded, as quantization wants
     graph = onnx.load(str(prepared)).graph
     nodes = [n.name for n in graph.node if n.op_type in ("Conv", "ConvTranspose") and n.name.startswith("/decoder/")
              and "/conv_pre/" not in n.name and "/conv_post/" not in n.name]
-    feeds = iter(recorder.audio_inputs)
+    remaining = iter(feeds)
 
     class Feeds(CalibrationDataReader):
         def get_next(self):
-            return next(feeds, None)
+            return next(remaining, None)
 
     quantized = path.with_name(f"{path.stem}.int8.onnx")
     quantize_static(str(prepared), str(quantized), Feeds(), quant_format=QuantFormat.QDQ, per_channel=True,

@@ -1,0 +1,153 @@
+"""A voice for other runtimes: a sherpa-onnx VITS folder.
+
+sherpa-onnx (Android's TTS engine, iOS, Raspberry Pi, C/C++/Java/Swift/Python) runs a VITS model as
+one ONNX graph with the original VITS export's inputs, `x` (token ids [1, T]), `x_length`,
+`noise_scale`, `length_scale`, `noise_scale_w` (and `sid` for several voices), drawing its noise
+inside the graph, and output `y`. Its "characters" front end turns text into ids from `tokens.txt`
+(one `<character> <id>` a line; the space as its id alone). What it does to text, read from its
+source (sherpa-onnx/csrc/offline-tts-character-frontend.cc) and checked in tests/test_runtimes.py:
+
+- it lower-cases ASCII only, so the capitals Ç Ş Ê Î Û are listed with their small letters' ids;
+- it skips characters tokens.txt lacks (digits, most punctuation) and splits sentences at . : ? !;
+- with `add_blank` it puts the blank (`blank_id`, MMS's id 0) before and after every character, as
+  MMS's tokenizer does, and with `use_eos_bos` (its default) it adds `bos_id`/`eos_id` (0) at both
+  ends: the export sets it to 0, so the model gets exactly the toolkit's ids;
+- without `frontend` in the model's metadata it loads the model and says nothing at all.
+
+It does not run the Kurmanji normaliser: an app passes normalised text (`synthesize.py
+--normalize_only`) or numbers and symbols are not spoken.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from kurdish_tts.files import replace_folder
+from kurdish_tts.synthesis.engines import (
+    CALIBRATION_SENTENCES,
+    MIN_TOKENS,
+    NOISE_SCALE,
+    NOISE_SCALE_DURATION,
+    DurationsToAudio,
+    TextToDurations,
+    _export,
+    expand_prior,
+    quantize_decoder_convolutions,
+)
+
+SHERPA_MODEL, SHERPA_TOKENS = "model.onnx", "tokens.txt"
+EXPORT_RECORD = "export.json"  # what a folder was exported for: the runtime, the model it came from
+
+
+class OneGraph(nn.Module):
+    """Synthesis as one graph with the noise drawn inside it: the original VITS export's inputs."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.encoder, self.decoder = TextToDurations(model), DurationsToAudio(model)
+
+    def forward(self, x, x_length, noise_scale, length_scale, noise_scale_w, sid=None):
+        mask = (torch.arange(x.shape[1], device=x.device).unsqueeze(0) < x_length.unsqueeze(1)).to(torch.int64)
+        duration_noise = torch.randn_like(x.unsqueeze(1).expand(-1, 2, -1).to(torch.float32)) * noise_scale_w
+        durations, means, log_std = self.encoder(x, mask, duration_noise, length_scale, sid)
+        total = torch.clamp(torch.max(torch.sum(durations * mask.to(durations.dtype), dim=1)), min=1.0)
+        frames = torch.arange(total.to(torch.int64), device=x.device).to(durations.dtype)
+        means, log_std, frame_mask = expand_prior(durations, means, log_std, mask, frames)
+        latents = means + torch.randn_like(means) * noise_scale * torch.exp(log_std)
+        return self.decoder.render(latents, frame_mask, self.decoder.speaker(sid)).unsqueeze(1)  # [B, 1, samples]
+
+
+def sherpa_tokens(vocabulary: dict[str, int]) -> str:
+    """tokens.txt for sherpa-onnx's character front end: each one-character token with its id, the
+    space as its id alone, and the capital of every non-ASCII small letter with the small letter's id
+    (sherpa-onnx lower-cases ASCII only)."""
+    lines = []
+    for token, index in sorted(vocabulary.items(), key=lambda item: item[1]):
+        if len(token) != 1:
+            continue  # <unk> and the like: sherpa-onnx skips unknown characters itself
+        lines.append(str(index) if token == " " else f"{token} {index}")
+    for token, index in sorted(vocabulary.items(), key=lambda item: item[1]):
+        capital = token.upper()
+        if len(token) == 1 and not token.isascii() and len(capital) == 1 and capital != token and capital not in vocabulary:
+            lines.append(f"{capital} {index}")
+    return "\n".join(lines) + "\n"
+
+
+def sherpa_metadata(config, tokenizer) -> dict[str, str]:
+    """The metadata sherpa-onnx reads from the graph (sample_rate, n_speakers, language and comment
+    are required; frontend makes it use tokens.txt)."""
+    return {"model_type": "vits", "comment": "mms", "language": "Kurmanji", "frontend": "characters",
+            "add_blank": str(int(bool(getattr(tokenizer, "add_blank", True)))),
+            "blank_id": str(tokenizer.pad_token_id or 0), "use_eos_bos": "0", "bos_id": "0", "eos_id": "0",
+            "pad_id": str(tokenizer.pad_token_id or 0), "n_speakers": str(max(1, config.num_speakers)),
+            "sample_rate": str(config.sampling_rate)}
+
+
+def add_metadata(path: Path, values: dict[str, str]) -> None:
+    import onnx
+
+    graph = onnx.load(str(path))
+    for key, value in values.items():
+        entry = graph.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(graph, str(path))
+
+
+def export_sherpa(model, tokenizer, output: Path, model_card: Path | None = None, source: str = "",
+                  quantize: bool = False, opset: int = 17) -> Path:
+    """Write a sherpa-onnx VITS voice folder: model.onnx (one graph, its metadata), tokens.txt, the
+    model's config (its voices) and card, export.json. `quantize`: the vocoder's convolutions int8,
+    as `synthesize.py --export_onnx --quantize` makes them. Appears whole or not at all; replaces
+    only an earlier export of this kind."""
+    if output.exists() and not (output / SHERPA_MODEL).is_file():
+        raise FileExistsError(f"{output} exists and is not a sherpa-onnx export: export to a new folder")
+    model = model.eval().float().cpu()
+    config = model.config
+    tokens = 3 * MIN_TOKENS
+    speakers = config.num_speakers > 1
+    inputs = (torch.randint(1, config.vocab_size, (1, tokens)), torch.tensor([tokens]), torch.tensor([0.667]),
+              torch.tensor([1.0]), torch.tensor([0.8]), *((torch.tensor([0]),) if speakers else ()))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}."))
+    try:
+        axes = {"x": {0: "batch", 1: "tokens"}, "x_length": {0: "batch"}, "y": {0: "batch", 2: "samples"},
+                **({"sid": {0: "batch"}} if speakers else {})}
+        _export(OneGraph(model), inputs, staging / SHERPA_MODEL, ["y"], axes, opset)
+        if quantize:
+            feeds = []
+            for sentence in CALIBRATION_SENTENCES:
+                ids = tokenizer(sentence, return_tensors="np")["input_ids"].astype("int64")
+                feeds.append({"x": ids, "x_length": np.array([ids.shape[1]], dtype=np.int64),
+                              "noise_scale": np.array([NOISE_SCALE], dtype=np.float32),
+                              "length_scale": np.array([1.0], dtype=np.float32),
+                              "noise_scale_w": np.array([NOISE_SCALE_DURATION], dtype=np.float32),
+                              **({"sid": np.array([0], dtype=np.int64)} if speakers else {})})
+            quantize_decoder_convolutions(staging / SHERPA_MODEL, feeds, symbolic_shapes=False)
+        add_metadata(staging / SHERPA_MODEL, sherpa_metadata(config, tokenizer))
+        (staging / SHERPA_TOKENS).write_text(sherpa_tokens(dict(tokenizer.get_vocab())), encoding="utf-8")
+        config.save_pretrained(staging)
+        if model_card is not None and model_card.is_file():
+            shutil.copy2(model_card, staging / "README.md")
+        record = {"runtime": "sherpa-onnx", "model": source, "vocoder": "int8" if quantize else "float32"}
+        (staging / EXPORT_RECORD).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+        replace_folder(staging, output)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return output
+
+
+def sherpa_voice(folder: Path, noise_scale: float = 0.667, noise_scale_w: float = 0.8, threads: int = 1):
+    """The folder loaded in sherpa-onnx's OfflineTts (what an app does)."""
+    import sherpa_onnx
+
+    vits = sherpa_onnx.OfflineTtsVitsModelConfig(model=str(folder / SHERPA_MODEL), tokens=str(folder / SHERPA_TOKENS),
+                                                 noise_scale=noise_scale, noise_scale_w=noise_scale_w)
+    config = sherpa_onnx.OfflineTtsConfig(model=sherpa_onnx.OfflineTtsModelConfig(vits=vits, num_threads=threads))
+    return sherpa_onnx.OfflineTts(config)

@@ -1,0 +1,94 @@
+"""The voice in other runtimes: a sherpa-onnx export loaded in sherpa-onnx's own OfflineTts."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from helpers import ROOT, random_model
+
+import synthesize
+from kurdish_tts.synthesis.runtimes import SHERPA_MODEL, SHERPA_TOKENS, sherpa_voice
+from kurdish_tts.synthesis.voice import Settings, Voice
+
+pytest.importorskip("sherpa_onnx")
+STANDIN = ROOT / "data" / "pretrained" / "model"
+# Normalised sentences, as an app passes them (synthesize.py --normalize_only): capitals and every special letter.
+SENTENCES = ["Çima Şêx û Îro Êvarê Ûsiv hat", "ez bîst û pênc salî me", "Ê Î Û Ç Ş ê î û ç ş"]
+QUIET = Settings(noise_scale=0.0, noise_scale_duration=0.0)
+
+
+@pytest.fixture(scope="module")
+def sherpa(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("export") / "sherpa"
+    assert synthesize.main(["--model", str(STANDIN), "--export_onnx", str(folder), "--format", "sherpa-onnx"]) == 0
+    return folder
+
+
+def probe(folder, into):
+    """A copy of an export whose model returns its input ids as its audio: what sherpa-onnx feeds the model."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = onnx.load(str(folder / SHERPA_MODEL))
+    inputs = [helper.make_tensor_value_info("x", TensorProto.INT64, [1, "T"]),
+              helper.make_tensor_value_info("x_length", TensorProto.INT64, [1])]
+    inputs += [helper.make_tensor_value_info(name, TensorProto.FLOAT, [1])
+               for name in ("noise_scale", "length_scale", "noise_scale_w")]
+    shape = helper.make_node("Constant", [], ["shape"], value=helper.make_tensor("s", TensorProto.INT64, [3], [1, 1, -1]))
+    nodes = [helper.make_node("Cast", ["x"], ["ids"], to=TensorProto.FLOAT), shape,
+             helper.make_node("Reshape", ["ids", "shape"], ["y"])]
+    model = helper.make_model(helper.make_graph(nodes, "probe", inputs,
+                                                [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, "T"])]),
+                              opset_imports=[helper.make_opsetid("", 17)], ir_version=8)  # what sherpa-onnx's onnxruntime reads
+    for entry in graph.metadata_props:
+        model.metadata_props.add(key=entry.key, value=entry.value)
+    into.mkdir()
+    onnx.save(model, str(into / SHERPA_MODEL))
+    shutil.copy2(folder / SHERPA_TOKENS, into / SHERPA_TOKENS)
+    return into
+
+
+def test_sherpa_onnx_feeds_the_model_exactly_the_toolkits_ids(sherpa, tmp_path):
+    voice = Voice(STANDIN)
+    runtime = sherpa_voice(probe(sherpa, tmp_path / "probe"))
+    for sentence in SENTENCES:
+        fed = np.asarray(runtime.generate(sentence).samples).round().astype(int).tolist()
+        (spoken,) = voice.sentences(sentence)
+        assert fed == voice.tokenizer(spoken)["input_ids"], sentence
+
+
+def test_the_sherpa_onnx_voice_speaks_as_the_toolkit_does(sherpa):
+    metadata = {entry.key: entry.value for entry in __import__("onnx").load(str(sherpa / SHERPA_MODEL)).metadata_props}
+    assert metadata["frontend"] == "characters" and metadata["n_speakers"] == "1" and metadata["use_eos_bos"] == "0"
+    assert json.loads((sherpa / "export.json").read_text())["runtime"] == "sherpa-onnx"
+    voice, runtime = Voice(STANDIN), sherpa_voice(sherpa, 0.0, 0.0)
+    for sentence in SENTENCES:
+        audio = runtime.generate(sentence)
+        expected = voice.speak(sentence, QUIET)
+        assert audio.sample_rate == 16000 and len(audio.samples) == len(expected)
+        assert np.abs(np.asarray(audio.samples) - expected).max() < 1e-4, sentence
+    noisy = sherpa_voice(sherpa)  # with its noise (drawn inside the graph) it still speaks
+    assert np.abs(np.asarray(noisy.generate(SENTENCES[1]).samples)).max() > 0.01
+
+
+def test_a_multi_voice_model_and_an_int8_vocoder_export_for_sherpa_onnx(tmp_path):
+    from kurdish_tts.scoring.measures import mcd_dtw
+
+    folder = random_model(tmp_path / "model", num_speakers=3, speaker_embedding_size=8, voices=["a", "b", "c"])
+    voice = Voice(folder)
+    assert synthesize.main(["--model", str(folder), "--export_onnx", str(tmp_path / "s"), "--format", "sherpa-onnx"]) == 0
+    runtime = sherpa_voice(tmp_path / "s", 0.0, 0.0)
+    assert runtime.num_speakers == 3
+    text = "ez ji te hez dikim"
+    for sid in (0, 2):
+        expected = voice.speak(text, Settings(noise_scale=0.0, noise_scale_duration=0.0, speaker_id=sid))
+        assert np.abs(np.asarray(runtime.generate(text, sid=sid).samples) - expected).max() < 1e-4
+    assert synthesize.main(["--model", str(STANDIN), "--export_onnx", str(tmp_path / "q"), "--format", "sherpa-onnx",
+                            "--quantize"]) == 0
+    quantized = np.asarray(sherpa_voice(tmp_path / "q", 0.0, 0.0).generate(SENTENCES[1]).samples)
+    float_ = Voice(STANDIN).speak(SENTENCES[1], QUIET)
+    assert len(quantized) == len(float_) and mcd_dtw(float_, quantized, 16000) < 8.0  # int8: near, not equal
+    assert json.loads((tmp_path / "q" / "export.json").read_text())["vocoder"] == "int8"
