@@ -45,7 +45,7 @@ def finite(text: str) -> float:
     return value
 
 
-EXPORT_FORMATS = ("toolkit", "sherpa-onnx")
+EXPORT_FORMATS = ("toolkit", "sherpa-onnx", "piper")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,8 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--export_onnx", type=Path, metavar="DIR",
                         help="write --model as ONNX to DIR (then run it with --model DIR, in ONNX Runtime)")
     parser.add_argument("--format", choices=EXPORT_FORMATS, default="toolkit",
-                        help="with --export_onnx: toolkit (the two-stage graphs synthesize.py and serve.py run), or "
-                             "sherpa-onnx (model.onnx + tokens.txt for sherpa-onnx's OfflineTts: Android, iOS, Raspberry Pi)")
+                        help="with --export_onnx: toolkit (the two-stage graphs synthesize.py and serve.py run), "
+                             "sherpa-onnx (model.onnx + tokens.txt for sherpa-onnx's OfflineTts: Android, iOS, Raspberry "
+                             "Pi) or piper (voice.onnx + voice.onnx.json for piper and Home Assistant's wyoming-piper)")
     parser.add_argument("--quantize", action="store_true",
                         help="with --export_onnx: int8 vocoder convolutions, about 2.6x faster than plain transformers on a CPU, slightly lower quality")
     evaluation = parser.add_argument_group("evaluation")
@@ -245,7 +246,7 @@ def export(model: str, output: Path, quantize: bool, kind: str = "toolkit") -> i
     which draws its own)."""
     from kurdish_tts.scoring.measures import mcd_dtw
     from kurdish_tts.synthesis.engines import TorchEngine, export_onnx
-    from kurdish_tts.synthesis.runtimes import export_sherpa, sherpa_voice
+    from kurdish_tts.synthesis.runtimes import export_piper, export_sherpa, piper_voice, sherpa_voice
 
     check = "Ez 25 salî me û li Amedê dijîm."
     try:
@@ -259,6 +260,16 @@ def export(model: str, output: Path, quantize: bool, kind: str = "toolkit") -> i
             reference = voice.speak(check, quiet)
             spoken = " ".join(voice.sentences(check))  # sherpa-onnx runs no normaliser: it gets the normalised text
             audio = np.asarray(sherpa_voice(output, 0.0, 0.0).generate(spoken).samples, dtype=np.float32)
+        elif kind == "piper":
+            if quantize:
+                raise SynthesisError("--quantize: the piper export has a float vocoder only; leave --quantize out")
+            from piper.config import SynthesisConfig
+
+            export_piper(voice.engine.model, voice.tokenizer, output, model_card=card, source=model)
+            reference = voice.speak(check, Settings(noise_scale=0.0, noise_scale_duration=0.0))
+            quiet = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0, normalize_audio=False)
+            audio = np.concatenate([chunk.audio_float_array for sentence in voice.sentences(check)
+                                    for chunk in piper_voice(output).synthesize(sentence, quiet)])
         else:
             export_onnx(voice.engine.model, voice.tokenizer, output, model_card=card, quantize=quantize)
             reference, audio = voice.speak(check, Settings(seed=0)), Voice(output).speak(check, Settings(seed=0))
@@ -266,7 +277,7 @@ def export(model: str, output: Path, quantize: bool, kind: str = "toolkit") -> i
         print(f"error: {e}", file=sys.stderr)
         return 1
     size = min(len(reference), len(audio))
-    described = {"toolkit": "ONNX", "sherpa-onnx": "a sherpa-onnx voice"}[kind] + (", int8 vocoder" if quantize else "")
+    described = {"toolkit": "ONNX", "sherpa-onnx": "a sherpa-onnx voice", "piper": "a piper voice"}[kind] + (", int8 vocoder" if quantize else "")
     print(f"exported {model} to {output} ({described}); on a test sentence against PyTorch: largest difference "
           f"{float(np.max(np.abs(reference[:size] - audio[:size]))):.2e}, "
           f"MCD-DTW {mcd_dtw(reference, audio, voice.sampling_rate):.2f} dB")

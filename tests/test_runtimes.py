@@ -74,7 +74,7 @@ def test_the_sherpa_onnx_voice_speaks_as_the_toolkit_does(sherpa):
     assert np.abs(np.asarray(noisy.generate(SENTENCES[1]).samples)).max() > 0.01
 
 
-def test_a_multi_voice_model_and_an_int8_vocoder_export_for_sherpa_onnx(tmp_path):
+def test_a_multi_voice_model_for_sherpa_onnx_and_piper_and_an_int8_vocoder_for_sherpa_onnx(tmp_path):
     from kurdish_tts.scoring.measures import mcd_dtw
 
     folder = random_model(tmp_path / "model", num_speakers=3, speaker_embedding_size=8, voices=["a", "b", "c"])
@@ -86,9 +86,60 @@ def test_a_multi_voice_model_and_an_int8_vocoder_export_for_sherpa_onnx(tmp_path
     for sid in (0, 2):
         expected = voice.speak(text, Settings(noise_scale=0.0, noise_scale_duration=0.0, speaker_id=sid))
         assert np.abs(np.asarray(runtime.generate(text, sid=sid).samples) - expected).max() < 1e-4
+    from piper.config import SynthesisConfig
+
+    from kurdish_tts.synthesis.runtimes import piper_voice
+
+    assert synthesize.main(["--model", str(folder), "--export_onnx", str(tmp_path / "p"), "--format", "piper"]) == 0
+    piper = piper_voice(tmp_path / "p")
+    assert piper.config.num_speakers == 3 and piper.config.speaker_id_map == {"a": 0, "b": 1, "c": 2}
+    quiet = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0, normalize_audio=False, speaker_id=2)
+    spoken = np.concatenate([chunk.audio_float_array for chunk in piper.synthesize(text, quiet)])
+    assert np.abs(spoken - voice.speak(text, Settings(noise_scale=0.0, noise_scale_duration=0.0, voice="c"))).max() < 1e-4
     assert synthesize.main(["--model", str(STANDIN), "--export_onnx", str(tmp_path / "q"), "--format", "sherpa-onnx",
                             "--quantize"]) == 0
     quantized = np.asarray(sherpa_voice(tmp_path / "q", 0.0, 0.0).generate(SENTENCES[1]).samples)
     float_ = Voice(STANDIN).speak(SENTENCES[1], QUIET)
     assert len(quantized) == len(float_) and mcd_dtw(float_, quantized, 16000) < 8.0  # int8: near, not equal
     assert json.loads((tmp_path / "q" / "export.json").read_text())["vocoder"] == "int8"
+
+
+@pytest.fixture(scope="module")
+def piper(tmp_path_factory):
+    pytest.importorskip("piper")
+    folder = tmp_path_factory.mktemp("export") / "piper"
+    assert synthesize.main(["--model", str(STANDIN), "--export_onnx", str(folder), "--format", "piper"]) == 0
+    return folder
+
+
+def test_piper_ids_fold_into_the_toolkits_ids(piper):
+    """piper decomposes ç ş ê î û into a base letter and a combining mark; the graph folds them back."""
+    import torch
+    from transformers import VitsModel
+
+    from kurdish_tts.synthesis.runtimes import PiperGraph, piper_voice
+
+    voice, runtime = Voice(STANDIN), piper_voice(piper)
+    graph = PiperGraph(VitsModel.from_pretrained(STANDIN), dict(voice.tokenizer.get_vocab()))
+    for sentence in SENTENCES:
+        (phonemes,) = runtime.phonemize(sentence)
+        fed = torch.tensor([runtime.phonemes_to_ids(phonemes)])
+        ids, length = graph.fold(fed, torch.tensor([fed.shape[1]]))
+        (spoken,) = voice.sentences(sentence)
+        assert ids[0].tolist() == voice.tokenizer(spoken)["input_ids"] and int(length) == ids.shape[1], sentence
+        assert fed.shape[1] > ids.shape[1] or not any(c in sentence for c in "çşêîûÇŞÊÎÛ")  # marks were there
+
+
+def test_the_piper_voice_speaks_as_the_toolkit_does(piper):
+    from piper.config import SynthesisConfig
+
+    from kurdish_tts.synthesis.runtimes import piper_voice
+
+    config = json.loads((piper / "voice.onnx.json").read_text(encoding="utf-8"))
+    assert config["phoneme_type"] == "text" and config["phoneme_id_map"]["_"] == [0] and config["phoneme_id_map"]["^"] == []
+    voice, runtime = Voice(STANDIN), piper_voice(piper)
+    quiet = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0, normalize_audio=False)
+    for sentence in SENTENCES:
+        audio = np.concatenate([chunk.audio_float_array for chunk in runtime.synthesize(sentence, quiet)])
+        expected = voice.speak(sentence, QUIET)
+        assert len(audio) == len(expected) and np.abs(audio - expected).max() < 1e-4, sentence

@@ -1,4 +1,4 @@
-"""A voice for other runtimes: a sherpa-onnx VITS folder.
+"""A voice for other runtimes: a sherpa-onnx VITS folder, a piper voice.
 
 sherpa-onnx (Android's TTS engine, iOS, Raspberry Pi, C/C++/Java/Swift/Python) runs a VITS model as
 one ONNX graph with the original VITS export's inputs, `x` (token ids [1, T]), `x_length`,
@@ -16,6 +16,17 @@ source (sherpa-onnx/csrc/offline-tts-character-frontend.cc) and checked in tests
 
 It does not run the Kurmanji normaliser: an app passes normalised text (`synthesize.py
 --normalize_only`) or numbers and symbols are not spoken.
+
+piper (Linux desktops, Speech Dispatcher, Home Assistant through wyoming-piper) runs `voice.onnx`
+with inputs `input`, `input_lengths`, `scales` ([noise, length, noise_w]) and `sid`, and reads
+`voice.onnx.json`. In its "text" mode it speaks the code points of the text decomposed (NFD), one
+sentence, without lower-casing, each mapped by `phoneme_id_map` and followed by the `_` ids, after
+the `^` ids and before the `$` ids: with `"^": [], "_": [0], "$": []` that is MMS's blank-interspersed
+sequence. NFD writes ç ş ê î û as a base letter and a combining mark, while MMS's vocabulary has the
+precomposed letters: the map gives each mark an id of its own beyond the vocabulary, and the graph
+(`PiperGraph`) first folds "base, blank, mark" back into the precomposed letter's id, so that the
+model gets exactly the toolkit's ids. Capitals are mapped to their small letters' ids. piper scales
+its output to full range unless `normalize_audio` is off.
 """
 
 from __future__ import annotations
@@ -23,6 +34,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +42,7 @@ import torch
 from torch import nn
 
 from kurdish_tts.files import replace_folder
+from kurdish_tts.vits.voices import voice_names
 from kurdish_tts.synthesis.engines import (
     CALIBRATION_SENTENCES,
     MIN_TOKENS,
@@ -43,6 +56,9 @@ from kurdish_tts.synthesis.engines import (
 )
 
 SHERPA_MODEL, SHERPA_TOKENS = "model.onnx", "tokens.txt"
+PIPER_MODEL = "voice.onnx"  # and voice.onnx.json
+# NFD's combining marks in Kurmanji's letters, each given the id vocabulary size + its index here.
+MARKS = ("\u0327", "\u0302")  # cedilla (ç ş), circumflex (ê î û)
 EXPORT_RECORD = "export.json"  # what a folder was exported for: the runtime, the model it came from
 
 
@@ -62,6 +78,96 @@ class OneGraph(nn.Module):
         means, log_std, frame_mask = expand_prior(durations, means, log_std, mask, frames)
         latents = means + torch.randn_like(means) * noise_scale * torch.exp(log_std)
         return self.decoder.render(latents, frame_mask, self.decoder.speaker(sid)).unsqueeze(1)  # [B, 1, samples]
+
+
+class PiperGraph(nn.Module):
+    """piper's inputs; combining marks folded into the precomposed letters first (batch 1)."""
+
+    def __init__(self, model, vocabulary: dict[str, int]):
+        super().__init__()
+        self.one = OneGraph(model)
+        self.size = model.config.vocab_size
+        table = torch.arange(self.size).unsqueeze(1).repeat(1, len(MARKS))  # [V, marks]: the base, by default
+        for token, index in vocabulary.items():
+            parts = unicodedata.normalize("NFD", token)
+            if len(token) == 1 and len(parts) == 2 and parts[1] in MARKS and parts[0] in vocabulary:
+                table[vocabulary[parts[0]], MARKS.index(parts[1])] = index
+        self.register_buffer("composed", table)
+
+    def fold(self, x, lengths):
+        """piper's ids [1, T] -> MMS's ids [1, T'] and their count: "base, blank, mark" becomes the
+        precomposed letter's id."""
+        is_mark = x >= self.size
+        no = torch.zeros_like(is_mark[:, :2])
+        mark_ahead = torch.cat([is_mark[:, 2:], no], dim=1)  # the mark two places on: base, blank, mark
+        which = torch.clamp(torch.cat([x[:, 2:], torch.zeros_like(x[:, :2])], dim=1) - self.size, 0, len(MARKS) - 1)
+        folded = torch.where(mark_ahead, self.composed[torch.clamp(x, 0, self.size - 1), which], x)
+        keep = ~(is_mark | torch.cat([is_mark[:, 1:], no[:, :1]], dim=1))  # the mark and the blank before it go
+        keep = keep & (torch.arange(x.shape[1], device=x.device).unsqueeze(0) < lengths.unsqueeze(1))
+        return folded[keep].unsqueeze(0), torch.sum(keep.to(torch.int64), dim=1)
+
+    def forward(self, input, input_lengths, scales, sid=None):
+        ids, length = self.fold(input, input_lengths)  # piper sends one sentence at a time: batch 1
+        return self.one(ids, length, scales[0:1], scales[1:2], scales[2:3], sid)
+
+
+def piper_config(config, tokenizer) -> dict:
+    """voice.onnx.json: text mode, MMS's blank-interspersed ids, the marks, capitals, the voices."""
+    vocabulary = dict(tokenizer.get_vocab())
+    ids: dict[str, list[int]] = {"^": [], "_": [tokenizer.pad_token_id or 0], "$": []}
+    for token, index in vocabulary.items():
+        if len(token) != 1:
+            continue
+        for form in (token, token.upper()):  # piper does not lower-case; NFD never yields a precomposed one
+            if len(form) == 1:
+                ids.setdefault(form, [index])
+    for position, mark in enumerate(MARKS):
+        ids[mark] = [config.vocab_size + position]
+    names = voice_names(config)
+    return {"audio": {"sample_rate": config.sampling_rate, "quality": "medium"}, "espeak": {"voice": "ku"},
+            "language": {"code": "kmr"}, "phoneme_type": "text", "phoneme_map": {}, "phoneme_id_map": ids,
+            "num_symbols": config.vocab_size + len(MARKS), "num_speakers": max(1, config.num_speakers),
+            "speaker_id_map": {name: i for i, name in enumerate(names)},
+            "inference": {"noise_scale": NOISE_SCALE, "length_scale": 1.0, "noise_w": NOISE_SCALE_DURATION},
+            "piper_version": "1.0.0"}
+
+
+def export_piper(model, tokenizer, output: Path, model_card: Path | None = None, source: str = "",
+                 opset: int = 17) -> Path:
+    """Write a piper voice folder: voice.onnx (`PiperGraph`), voice.onnx.json, the model's config and
+    card, export.json. Appears whole or not at all; replaces only an earlier export of this kind."""
+    if output.exists() and not (output / PIPER_MODEL).is_file():
+        raise FileExistsError(f"{output} exists and is not a piper export: export to a new folder")
+    model = model.eval().float().cpu()
+    config = model.config
+    speakers = config.num_speakers > 1
+    tokens = 3 * MIN_TOKENS
+    inputs = (torch.randint(1, config.vocab_size, (1, tokens)), torch.tensor([tokens]),
+              torch.tensor([NOISE_SCALE, 1.0, NOISE_SCALE_DURATION]), *((torch.tensor([0]),) if speakers else ()))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}."))
+    try:
+        axes = {"input": {0: "batch", 1: "phonemes"}, "input_lengths": {0: "batch"}, "output": {0: "batch", 2: "time"},
+                **({"sid": {0: "batch"}} if speakers else {})}
+        _export(PiperGraph(model, dict(tokenizer.get_vocab())), inputs, staging / PIPER_MODEL, ["output"], axes, opset)
+        (staging / f"{PIPER_MODEL}.json").write_text(json.dumps(piper_config(config, tokenizer), ensure_ascii=False,
+                                                                indent=1) + "\n", encoding="utf-8")
+        config.save_pretrained(staging)
+        if model_card is not None and model_card.is_file():
+            shutil.copy2(model_card, staging / "README.md")
+        record = {"runtime": "piper", "model": source, "vocoder": "float32"}
+        (staging / EXPORT_RECORD).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+        replace_folder(staging, output)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return output
+
+
+def piper_voice(folder: Path):
+    """The folder loaded in piper's PiperVoice (what piper and wyoming-piper do)."""
+    from piper import PiperVoice
+
+    return PiperVoice.load(str(folder / PIPER_MODEL), config_path=str(folder / f"{PIPER_MODEL}.json"))
 
 
 def sherpa_tokens(vocabulary: dict[str, int]) -> str:
