@@ -143,3 +143,18 @@ def test_the_piper_voice_speaks_as_the_toolkit_does(piper):
         audio = np.concatenate([chunk.audio_float_array for chunk in runtime.synthesize(sentence, quiet)])
         expected = voice.speak(sentence, QUIET)
         assert len(audio) == len(expected) and np.abs(audio - expected).max() < 1e-4, sentence
+
+
+def test_the_service_lists_exports_for_other_runtimes_and_does_not_speak_with_them(workspace, sherpa):
+    import httpx
+    from serving import Server
+
+    shutil.copytree(sherpa, workspace / "models" / "kurdish-sherpa")
+    card = (sherpa / "README.md").read_text(encoding="utf-8")
+    assert "Exported for sherpa-onnx" in card and "--normalize_only" in card
+    with Server(workspace) as server:
+        listed = {m["id"]: m["kind"] for m in httpx.get(f"{server.url}/v1/models").json()["data"]}
+        refused = httpx.post(f"{server.url}/v1/audio/speech", json={"input": "Rojbaş.", "model": "kurdish-sherpa"},
+                             timeout=60)
+    assert listed == {"kurdish": "served", "kurdish-sherpa": "sherpa-onnx"}
+    assert refused.status_code == 422 and "exported for sherpa-onnx" in refused.json()["error"]["message"]

@@ -4,6 +4,7 @@ loaded on first use and swapped in when a feedback round installs a new model.""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import threading
 import time
@@ -13,8 +14,10 @@ from pathlib import Path
 from kurdish_tts.feedback.names import backup_stamp, rejected_folder
 from kurdish_tts.serving.errors import ServiceError
 from kurdish_tts.synthesis.engines import DECODER_FILE, ENCODER_FILE, is_onnx_folder
+from kurdish_tts.synthesis.runtimes import EXPORT_RECORD
 
 WEIGHT_FILES = ("model.safetensors", ENCODER_FILE, DECODER_FILE)
+RUNTIME_KINDS = ("sherpa-onnx", "piper")  # exports for other runtimes: listed, not spoken with
 # Folders beside a model that are not models to serve.
 NOT_SERVED = ("-discriminator", "-runs")
 
@@ -40,13 +43,24 @@ def folder_stamp(folder: Path) -> tuple:
     return tuple((s.st_ino, s.st_mtime_ns, s.st_size) for s in stats)
 
 
+def runtime_export(folder: Path) -> str | None:
+    """The runtime a folder was exported for (sherpa-onnx, piper: its export.json), None otherwise."""
+    try:
+        return str(json.loads((folder / EXPORT_RECORD).read_text(encoding="utf-8"))["runtime"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def model_kind(folder: Path, served: Path) -> str | None:
     """How `folder` relates to the served model folder `served`: served, onnx, backup, rejected,
-    variant; None for what is not a model folder (discriminators, runs, anything without config.json)."""
+    variant, or an export for another runtime (sherpa-onnx, piper: listed, not spoken with here);
+    None for what is not a model folder (discriminators, runs, anything without config.json)."""
     if not (folder / "config.json").is_file() or folder.name.endswith(NOT_SERVED) or folder.name.startswith("."):
         return None
     if folder == served:
         return "served"
+    if runtime := runtime_export(folder):
+        return runtime
     if is_onnx_folder(folder):
         return "onnx"
     if backup_stamp(folder.name, served.name) is not None:
@@ -106,7 +120,10 @@ class Shelf:
             model_id = self.default_id()  # the OpenAI SDK's own model names mean "the service's voice"
         if model_id not in listing:
             raise ServiceError(404, f"model {model_id[:40]!r} is not served: GET /v1/models lists the ids")
-        folder = listing[model_id][0]
+        folder, kind = listing[model_id]
+        if kind in RUNTIME_KINDS:
+            raise ServiceError(422, f"model {model_id[:40]!r} is a voice exported for {kind}: the service speaks with "
+                                    f"the others GET /v1/models lists")
         with self.lock:
             now = time.monotonic()
             current = self.loaded.get(model_id)

@@ -42,7 +42,6 @@ import torch
 from torch import nn
 
 from kurdish_tts.files import replace_folder
-from kurdish_tts.vits.voices import voice_names
 from kurdish_tts.synthesis.engines import (
     CALIBRATION_SENTENCES,
     MIN_TOKENS,
@@ -54,6 +53,7 @@ from kurdish_tts.synthesis.engines import (
     expand_prior,
     quantize_decoder_convolutions,
 )
+from kurdish_tts.vits.voices import voice_names
 
 SHERPA_MODEL, SHERPA_TOKENS = "model.onnx", "tokens.txt"
 PIPER_MODEL = "voice.onnx"  # and voice.onnx.json
@@ -153,9 +153,8 @@ def export_piper(model, tokenizer, output: Path, model_card: Path | None = None,
         (staging / f"{PIPER_MODEL}.json").write_text(json.dumps(piper_config(config, tokenizer), ensure_ascii=False,
                                                                 indent=1) + "\n", encoding="utf-8")
         config.save_pretrained(staging)
-        if model_card is not None and model_card.is_file():
-            shutil.copy2(model_card, staging / "README.md")
         record = {"runtime": "piper", "model": source, "vocoder": "float32"}
+        write_card(model_card, staging, "piper", record)
         (staging / EXPORT_RECORD).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
         replace_folder(staging, output)
     finally:
@@ -239,14 +238,30 @@ def export_sherpa(model, tokenizer, output: Path, model_card: Path | None = None
         add_metadata(staging / SHERPA_MODEL, sherpa_metadata(config, tokenizer))
         (staging / SHERPA_TOKENS).write_text(sherpa_tokens(dict(tokenizer.get_vocab())), encoding="utf-8")
         config.save_pretrained(staging)
-        if model_card is not None and model_card.is_file():
-            shutil.copy2(model_card, staging / "README.md")
         record = {"runtime": "sherpa-onnx", "model": source, "vocoder": "int8" if quantize else "float32"}
+        write_card(model_card, staging, "sherpa-onnx", record)
         (staging / EXPORT_RECORD).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
         replace_folder(staging, output)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return output
+
+
+USAGE = {
+    "sherpa-onnx": "sherpa-onnx's `OfflineTts` with `vits.model = model.onnx` and `vits.tokens = tokens.txt` "
+                   "(Android's TTS engine, iOS, Raspberry Pi, C/C++/Java/Swift/Python)",
+    "piper": "piper (`piper -m voice.onnx`, `PiperVoice.load(\"voice.onnx\")`) and Home Assistant's wyoming-piper",
+}
+
+
+def write_card(card: Path | None, folder: Path, runtime: str, record: dict) -> None:
+    """The model's card, copied into the export, with what the export is for."""
+    text = card.read_text(encoding="utf-8") if card is not None and card.is_file() else "# Kurmanji Kurdish VITS voice\n"
+    vocoder = ", int8 vocoder" if record.get("vocoder") == "int8" else ""
+    text += (f"\n## This export\n\nExported for {runtime}{vocoder} by `synthesize.py --export_onnx DIR --format {runtime}`"
+             f" from `{record.get('model', '')}`: run it with {USAGE[runtime]}. The runtime does not normalise text: pass "
+             "normalised text (`synthesize.py --normalize_only`), or numbers and symbols are not spoken.\n")
+    (folder / "README.md").write_text(text, encoding="utf-8")
 
 
 def sherpa_voice(folder: Path, noise_scale: float = 0.667, noise_scale_w: float = 0.8, threads: int = 1):
