@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "addresses (a reverse proxy; comma-separated; default 127.0.0.1); off: the socket's "
                              "address, so per-address limits cannot be dodged by a header")
     parser.add_argument("--docs", action="store_true", help="serve the API's documentation at /docs and /openapi.json")
+    parser.add_argument("--wyoming", metavar="URI", help="also speak the Wyoming protocol (Home Assistant), e.g. "
+                        "tcp://0.0.0.0:10200: the served models as its voices, audio a sentence at a time")
     return parser
 
 
@@ -76,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("max_text_chars", "workers", "queue", "max_connections"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
+    if args.wyoming and not args.wyoming.startswith(("tcp://", "unix://")):
+        parser.error(f"--wyoming {args.wyoming}: give tcp://HOST:PORT (or unix://PATH)")
     if args.rate_limit < 0 or not args.max_upload_mb > 0 or not args.body_timeout_s > 0:
         parser.error("--rate_limit must be 0 (off) or more, --max_upload_mb and --body_timeout_s above 0")
     keys = Keys(args.data_dir)

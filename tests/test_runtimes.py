@@ -158,3 +158,58 @@ def test_the_service_lists_exports_for_other_runtimes_and_does_not_speak_with_th
                              timeout=60)
     assert listed == {"kurdish": "served", "kurdish-sherpa": "sherpa-onnx"}
     assert refused.status_code == 422 and "exported for sherpa-onnx" in refused.json()["error"]["message"]
+
+
+def test_the_wyoming_server_describes_its_voices_and_speaks_whole_and_streamed_as_http_does(workspace):
+    import asyncio
+    import socket
+
+    import httpx
+    from serving import Server
+    from wyoming.audio import AudioChunk, AudioStart, AudioStop
+    from wyoming.client import AsyncTcpClient
+    from wyoming.error import Error
+    from wyoming.info import Describe, Info
+    from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped, SynthesizeVoice
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    text = "Rojbaş. Ez 25 salî me. Hewa îro pir xweş e."
+
+    async def talk():
+        async with AsyncTcpClient("127.0.0.1", port) as client:
+            await client.write_event(Describe().event())
+            info = Info.from_event(await client.read_event())
+            await client.write_event(Synthesize(text=text).event())
+            whole = await received(client, stop=AudioStop)
+            await client.write_event(SynthesizeStart().event())
+            for piece in ("Rojbaş. Ez 25 ", "salî me. Hewa îro ", "pir xweş e."):
+                await client.write_event(SynthesizeChunk(text=piece).event())
+            await client.write_event(SynthesizeStop().event())
+            streamed = await received(client, stop=SynthesizeStopped)
+            await client.write_event(Synthesize(text=text).event())  # the compatibility event after a stream: ignored
+            await client.write_event(Synthesize(text="Rojbaş.", voice=SynthesizeVoice(name="nope")).event())
+            refused = await client.read_event()
+            return info, whole, streamed, refused
+
+    async def received(client, stop):
+        events = []
+        while True:
+            event = await client.read_event()
+            events.append(event)
+            if stop.is_type(event.type):
+                return events
+
+    with Server(workspace, "--wyoming", f"tcp://127.0.0.1:{port}") as server:
+        info, whole, streamed, refused = asyncio.run(talk())
+        http = httpx.post(f"{server.url}/v1/audio/speech", json={"input": text, "response_format": "pcm"}, timeout=60)
+    (program,) = info.tts
+    assert program.supports_synthesize_streaming and [v.name for v in program.voices] == ["kurdish"]
+    for events in (whole, streamed):
+        assert AudioStart.is_type(events[0].type)
+        chunks = [AudioChunk.from_event(e) for e in events if AudioChunk.is_type(e.type)]
+        assert len(chunks) == 3 and all(c.rate == 16000 and c.width == 2 for c in chunks)  # a chunk a sentence
+        assert b"".join(c.audio for c in chunks) == http.content  # the same audio as over HTTP
+    assert [e.type for e in streamed[-2:]] == ["audio-stop", "synthesize-stopped"]
+    assert Error.is_type(refused.type) and "nope" in Error.from_event(refused).text  # the ignored one sent nothing

@@ -6,6 +6,8 @@ of kurdish_tts/serving/routes."""
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import logging
 
 from fastapi import FastAPI, Request
@@ -31,7 +33,7 @@ def create_app(args: argparse.Namespace, shelf: Shelf | None = None) -> FastAPI:
     one for `args.model` (the tests pass one that loads slow voices)."""
     documented = getattr(args, "docs", False)
     app = FastAPI(title="Kurmanji voice service", version="1", docs_url="/docs" if documented else None,
-                  redoc_url=None, openapi_url="/openapi.json" if documented else None)
+                  redoc_url=None, openapi_url="/openapi.json" if documented else None, lifespan=lifespan)
     app.state.service = Service.start(args, shelf)
     if args.cors_origin:
         app.add_middleware(CORSMiddleware, allow_origins=args.cors_origin, allow_methods=["*"], allow_headers=["*"])
@@ -44,6 +46,24 @@ def create_app(args: argparse.Namespace, shelf: Shelf | None = None) -> FastAPI:
     for routes in (page, models, speech, feedback, votes):
         app.include_router(routes.router)
     return app
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI):
+    """With --wyoming URI, the Wyoming server runs beside the HTTP API while the app runs."""
+    uri = getattr(app.state.service.args, "wyoming", None)
+    task = None
+    if uri:
+        from kurdish_tts.serving import wyoming
+
+        task = asyncio.create_task(wyoming.serve(app.state.service, uri))
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def uvicorn_options(args: argparse.Namespace) -> dict:

@@ -1,0 +1,136 @@
+"""The voice over the Wyoming protocol (Home Assistant's voice pipelines): `serve.py --wyoming
+tcp://0.0.0.0:10200` serves it beside the HTTP API, from the same models, worker and limits.
+
+Events (JSON lines, `wyoming` package): `describe` is answered with `info`, one TTS program whose
+voices are the served models (a multi-voice model's voices as its speakers); `synthesize` speaks a
+text; `synthesize-start`, `synthesize-chunk`... `synthesize-stop` speak a text as it comes, each
+sentence as soon as it is complete, and end with `synthesize-stopped` (the one-shot `synthesize` a
+client sends after a stream, for servers that do not stream, is ignored). Audio goes out as
+`audio-start`, an `audio-chunk` per sentence (16-bit mono PCM at the model's rate) and `audio-stop`.
+The text goes through the Kurmanji normaliser first; each sentence is seeded by its place in the
+text and followed by the same pause as over HTTP, so the chunks join to the audio
+`POST /v1/audio/speech` gives for the same text. Anything refused is an `error` event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from functools import partial
+
+import numpy as np
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.error import Error
+from wyoming.event import Event
+from wyoming.info import Attribution, Describe, Info, TtsProgram, TtsVoice, TtsVoiceSpeaker
+from wyoming.server import AsyncEventHandler, AsyncServer
+from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped
+
+from kurdish_tts.corpus.audio import to_pcm16
+from kurdish_tts.serving.errors import ServiceError
+from kurdish_tts.serving.shelf import RUNTIME_KINDS
+from kurdish_tts.synthesis.voice import PAUSE_S, Settings, SynthesisError
+from kurdish_tts.vits.voices import VoiceError, folder_voices, voice_id
+
+log = logging.getLogger(__name__)
+ATTRIBUTION = Attribution(name="Kurmanji TTS", url="https://github.com/")
+# Where a streamed text can be cut: a sentence is complete and more text follows it.
+SENTENCE_END = re.compile(r"[.!?…:;]+[\"'”»)]*\s+(?=\S)")
+
+
+def describe(service) -> Info:
+    """The served models as one TTS program's voices; a multi-voice model's voices are its speakers."""
+    voices = []
+    for name, (folder, kind) in sorted(service.shelf.listing().items()):
+        if kind in RUNTIME_KINDS:
+            continue
+        speakers = [TtsVoiceSpeaker(name=voice) for voice in folder_voices(folder)] or None
+        voices.append(TtsVoice(name=name, description=f"Kurmanji Kurdish ({kind})", attribution=ATTRIBUTION,
+                               installed=True, version=None, languages=["kmr"], speakers=speakers))
+    program = TtsProgram(name="kurmanji-tts", description="Kurmanji Kurdish text to speech", attribution=ATTRIBUTION,
+                         installed=True, version=None, voices=voices, supports_synthesize_streaming=True)
+    return Info(tts=[program])
+
+
+class Handler(AsyncEventHandler):
+    """One Wyoming connection."""
+
+    def __init__(self, service, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.service = service
+        self.stream: dict | None = None  # a streamed request: its voice, the text not yet spoken, sentences sent
+        self.after_stream = False  # the compatibility `synthesize` that follows a stream is ignored
+
+    async def handle_event(self, event: Event) -> bool:
+        try:
+            if Describe.is_type(event.type):
+                await self.write_event(describe(self.service).event())
+            elif SynthesizeStart.is_type(event.type):
+                start = SynthesizeStart.from_event(event)
+                self.stream = {"voice": start.voice, "text": "", "spoken": 0, "started": False}
+            elif SynthesizeChunk.is_type(event.type) and self.stream is not None:
+                self.stream["text"] += SynthesizeChunk.from_event(event).text
+                complete = list(SENTENCE_END.finditer(self.stream["text"]))
+                if complete:  # the complete sentences go now; the rest waits for more text
+                    cut = complete[-1].end()
+                    ready, self.stream["text"] = self.stream["text"][:cut], self.stream["text"][cut:]
+                    await self.speak(ready, self.stream["voice"], last=False)
+            elif SynthesizeStop.is_type(event.type) and self.stream is not None:
+                await self.speak(self.stream["text"], self.stream["voice"], last=True)
+                self.stream, self.after_stream = None, True
+                await self.write_event(SynthesizeStopped().event())
+            elif Synthesize.is_type(event.type):
+                if self.after_stream:
+                    self.after_stream = False
+                    return True
+                request = Synthesize.from_event(event)
+                self.stream = {"voice": request.voice, "text": "", "spoken": 0, "started": False}
+                try:
+                    await self.speak(request.text, request.voice, last=True)
+                finally:
+                    self.stream = None
+        except (ServiceError, SynthesisError, VoiceError) as e:
+            self.stream = None
+            await self.write_event(Error(text=str(e), code=type(e).__name__).event())
+        return True
+
+    async def speak(self, text: str, requested, last: bool) -> None:
+        """Speak `text` as the next sentences of the current request; audio-start before its first
+        audio, audio-stop after the last."""
+        service, stream = self.service, self.stream
+        model_id, loaded = await asyncio.get_running_loop().run_in_executor(
+            None, service.shelf.get, getattr(requested, "name", None))
+        voice = loaded.voice
+        speaker = None
+        if voice.voices:  # a multi-voice model: its speaker by name, else its first voice
+            speaker = voice_id(voice.config, getattr(requested, "speaker", None) or None)
+        sentences = voice.sentences(text) if text.strip() else []
+        if sum(map(len, sentences)) > service.args.max_text_chars:
+            raise ServiceError(413, f"the text reads as more than {service.args.max_text_chars} characters")
+        rate = voice.sampling_rate
+        if not stream["started"]:
+            await self.write_event(AudioStart(rate=rate, width=2, channels=1).event())
+            stream["started"] = True
+        service.synthesis.enter()
+        try:
+            for position, sentence in enumerate(sentences):
+                index = stream["spoken"]
+                audio = await service.synthesis.run(partial(voice.speak, sentence, Settings(
+                    speaking_rate=1.0, speaker_id=speaker, seed=index)))
+                if not (last and position == len(sentences) - 1):  # the pause HTTP puts between sentences
+                    audio = np.concatenate([audio, np.zeros(int(PAUSE_S * rate), dtype=audio.dtype)])
+                stream["spoken"] += 1
+                await self.write_event(AudioChunk(rate=rate, width=2, channels=1,
+                                                  audio=to_pcm16(audio).astype("<i2").tobytes()).event())
+        finally:
+            service.synthesis.leave()
+        if last:
+            await self.write_event(AudioStop().event())
+
+
+async def serve(service, uri: str) -> None:
+    """Serve the Wyoming protocol at `uri` (tcp://host:port) until cancelled."""
+    server = AsyncServer.from_uri(uri)
+    log.info("Wyoming server at %s", uri)
+    await server.run(partial(Handler, service))
