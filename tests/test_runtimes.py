@@ -170,7 +170,14 @@ def test_the_wyoming_server_describes_its_voices_and_speaks_whole_and_streamed_a
     from wyoming.client import AsyncTcpClient
     from wyoming.error import Error
     from wyoming.info import Describe, Info
-    from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped, SynthesizeVoice
+    from wyoming.tts import (
+        Synthesize,
+        SynthesizeChunk,
+        SynthesizeStart,
+        SynthesizeStop,
+        SynthesizeStopped,
+        SynthesizeVoice,
+    )
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
