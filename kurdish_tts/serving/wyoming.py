@@ -99,7 +99,7 @@ class Handler(AsyncEventHandler):
         """Speak `text` as the next sentences of the current request; audio-start before its first
         audio, audio-stop after the last."""
         service, stream = self.service, self.stream
-        model_id, loaded = await asyncio.get_running_loop().run_in_executor(
+        _, loaded = await asyncio.get_running_loop().run_in_executor(
             None, service.shelf.get, getattr(requested, "name", None))
         voice = loaded.voice
         speaker = None
