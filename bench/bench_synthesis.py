@@ -8,6 +8,8 @@ the same Kurmanji sentences, in one run, along three paths:
     pytorch       this toolkit's `Voice` on the PyTorch engine (two stages, sentences batched)
     onnx          this toolkit's `Voice` on the ONNX Runtime engine (the `--export_onnx` folder)
     onnx int8     the same with the vocoder's convolutions in int8 (`--export_onnx DIR --quantize`)
+    sherpa-onnx   the `--format sherpa-onnx` export in sherpa-onnx's OfflineTts (2 threads), float and int8
+    piper         the `--format piper` export in piper's PiperVoice
 
 and reports each path's real-time factor (seconds of compute per second of audio; lower is
 faster) and its speed against plain transformers. It also checks that the PyTorch engine gives
@@ -35,6 +37,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from kurdish_tts.scoring.measures import mcd_dtw
 from kurdish_tts.synthesis.engines import export_onnx
+from kurdish_tts.synthesis.runtimes import export_piper, export_sherpa, piper_voice, sherpa_voice
 from kurdish_tts.synthesis.voice import Settings, Voice
 from kurdish_tts.text.normalizer import normalize_text
 from kurdish_tts.text.vocabulary import build_tokenizer, builtin_vocabulary
@@ -60,6 +63,24 @@ def transformers_path(model, tokenizer, texts: list[str]) -> float:
             output = model(**inputs)
             seconds += int(output.sequence_lengths[0]) / model.config.sampling_rate
     return seconds
+
+
+def sherpa_path(runtime, texts: list[str]) -> float:
+    """Seconds of audio made by sherpa-onnx, a normalised sentence at a time."""
+    seconds = 0.0
+    for text in texts:
+        audio = runtime.generate(text)
+        seconds += len(audio.samples) / audio.sample_rate
+    return seconds
+
+
+def piper_path(runtime, texts: list[str]) -> float:
+    """Seconds of audio made by piper, a normalised sentence at a time (its output left unscaled)."""
+    from piper.config import SynthesisConfig
+
+    config = SynthesisConfig(normalize_audio=False)
+    return sum(len(chunk.audio_float_array) / chunk.sample_rate for text in texts
+               for chunk in runtime.synthesize(text, config))
 
 
 def timed(function, rounds: int) -> tuple[float, float]:
@@ -90,6 +111,12 @@ def main() -> int:
         export_seconds = time.perf_counter() - started
         export_onnx(model, tokenizer, Path(tmp) / "int8", quantize=True)
         pytorch, onnx, int8 = Voice.from_model(model, tokenizer), Voice(Path(tmp) / "onnx"), Voice(Path(tmp) / "int8")
+        export_sherpa(model, tokenizer, Path(tmp) / "sherpa")
+        export_sherpa(model, tokenizer, Path(tmp) / "sherpa-int8", quantize=True)
+        export_piper(model, tokenizer, Path(tmp) / "piper")
+        runtimes = {"sherpa-onnx": sherpa_voice(Path(tmp) / "sherpa", threads=2),
+                    "sherpa-onnx int8": sherpa_voice(Path(tmp) / "sherpa-int8", threads=2)}
+        piper = piper_voice(Path(tmp) / "piper")
         passage = " ".join(SENTENCES)
 
         # Same function: without noise the PyTorch engine is the transformers forward, and ONNX matches it.
@@ -107,11 +134,17 @@ def main() -> int:
         for voice in (pytorch, onnx, int8):  # warm-up
             voice.speak(SENTENCES[0], Settings(seed=0))
         transformers_path(model, tokenizer, texts[:1])
+        for runtime in runtimes.values():
+            sherpa_path(runtime, texts[:1])
+        piper_path(piper, texts[:1])
         results = {
             "transformers": timed(lambda: transformers_path(model, tokenizer, texts), options.rounds),
             **{name: timed(lambda voice=voice: len(voice.speak(passage, Settings(seed=0))) / voice.sampling_rate,
                            options.rounds)
                for name, voice in (("pytorch", pytorch), ("onnx", onnx), ("onnx int8", int8))},
+            **{name: timed(lambda runtime=runtime: sherpa_path(runtime, texts), options.rounds)
+               for name, runtime in runtimes.items()},
+            "piper": timed(lambda: piper_path(piper, texts), options.rounds),
         }
 
     print(f"MMS-size VITS ({sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters), "
@@ -120,10 +153,10 @@ def main() -> int:
     print(f"PyTorch engine vs transformers without noise: largest difference {same:.2e}; "
           f"ONNX vs PyTorch with noise: {onnx_difference:.2e}; int8 vocoder vs float: MCD-DTW {int8_mcd:.2f} dB")
     baseline = results["transformers"][0] / results["transformers"][1]
-    print(f"{'path':14s} {'s/round':>8s} {'audio s':>8s} {'RTF':>7s} {'speed-up':>9s}")
+    print(f"{'path':16s} {'s/round':>8s} {'audio s':>8s} {'RTF':>7s} {'speed-up':>9s}")
     for name, (seconds, audio) in results.items():
         rtf = seconds / audio
-        print(f"{name:14s} {seconds:8.2f} {audio:8.2f} {rtf:7.3f} {baseline / rtf:8.2f}x")
+        print(f"{name:16s} {seconds:8.2f} {audio:8.2f} {rtf:7.3f} {baseline / rtf:8.2f}x")
     failed = [what for what, ok in (
         (f"the PyTorch engine differs from transformers' forward by {same:.2e} (or in length)", same < 1e-4),
         (f"ONNX differs from PyTorch by {onnx_difference:.2e}", onnx_difference < 1e-3),
