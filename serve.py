@@ -18,6 +18,7 @@ The app, its routes and the models' hot swap are in kurdish_tts/serving/ (app.py
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
@@ -66,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "addresses (a reverse proxy; comma-separated; default 127.0.0.1); off: the socket's "
                              "address, so per-address limits cannot be dodged by a header")
     parser.add_argument("--docs", action="store_true", help="serve the API's documentation at /docs and /openapi.json")
+    parser.add_argument("--read_only", action="store_true",
+                        help="a synthesis replica: speech and listings only; corrections and votes answer 403 and "
+                             "nothing is written (run several behind a load balancer, one writing instance beside them)")
+    parser.add_argument("--log_json", action="store_true",
+                        help="log one JSON line per request (method, route, status, seconds; never text or audio)")
     parser.add_argument("--wyoming", metavar="URI", help="also speak the Wyoming protocol (Home Assistant), e.g. "
                         "tcp://0.0.0.0:10200: the served models as its voices, audio a sentence at a time")
     return parser
@@ -109,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // args.workers))
+    logging.basicConfig(level=logging.INFO, format="%(message)s" if args.log_json else "%(asctime)s %(message)s")
     uvicorn.run(create_app(args), host=args.host, port=args.port, log_level="info", **uvicorn_options(args))
     return 0
 

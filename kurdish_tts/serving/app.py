@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 
 from kurdish_tts.serving.errors import ServiceError, error_content, validation_message
 from kurdish_tts.serving.guard import Guard, json_limit
+from kurdish_tts.serving.metrics import Recorder
 from kurdish_tts.serving.routes import feedback, models, page, speech, votes
 from kurdish_tts.serving.shelf import Shelf
 from kurdish_tts.serving.state import Service
@@ -39,6 +40,7 @@ def create_app(args: argparse.Namespace, shelf: Shelf | None = None) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=args.cors_origin, allow_methods=["*"], allow_headers=["*"])
     app.add_middleware(Guard, upload_bytes=int(args.max_upload_mb * 1e6), json_bytes=json_limit(args.max_text_chars),
                        idle_s=getattr(args, "body_timeout_s", 10.0))
+    app.add_middleware(Recorder, metrics=app.state.service.metrics, log_json=getattr(args, "log_json", False))
     app.add_exception_handler(ServiceError, refused)
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(HTTPException, http_error)
@@ -68,10 +70,11 @@ async def lifespan(app: FastAPI):
 
 def uvicorn_options(args: argparse.Namespace) -> dict:
     """How uvicorn must run the app: X-Forwarded-For believed only from --trust_proxy's addresses, at
-    most --max_connections connections and requests at once (more answer 503)."""
+    most --max_connections connections and requests at once (more answer 503), no access log of its own."""
     trusted = getattr(args, "trust_proxy", None)
     return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or "127.0.0.1", "server_header": False,
-            "limit_concurrency": getattr(args, "max_connections", None)}
+            "limit_concurrency": getattr(args, "max_connections", None),
+            "access_log": False}  # the service logs each request itself (metrics.Recorder), without its query
 
 
 def _json(status: int, message: str, headers: dict | None) -> JSONResponse:

@@ -15,6 +15,7 @@ from kurdish_tts.feedback.store import FeedbackStore
 from kurdish_tts.serving.errors import ServiceError
 from kurdish_tts.serving.keys import SERVICE_DIR, Keys
 from kurdish_tts.serving.limits import InProgress, RateLimit
+from kurdish_tts.serving.metrics import Metrics
 from kurdish_tts.serving.shelf import Shelf
 from kurdish_tts.serving.votes import Votes
 from kurdish_tts.serving.worker import Synthesis
@@ -38,24 +39,31 @@ class Service:
     reads: RateLimit  # per client address
     writes: RateLimit  # per key name
     uploads: InProgress  # corrections being taken in at once
+    metrics: Metrics  # GET /metrics
 
     @classmethod
     def start(cls, args: argparse.Namespace, shelf: Shelf | None = None) -> Service:
         """The service serve.py's `args` describe; `shelf` instead of one for `args.model` (the tests' slow voices).
         What a killed service left behind is swept first (see `sweep`)."""
-        sweep(args.data_dir)
-        return cls(args, shelf or Shelf(args.model), Synthesis(args.workers, args.queue), Keys(args.data_dir),
-                   Votes(args.data_dir), FeedbackStore(args.data_dir), RateLimit(args.rate_limit),
-                   RateLimit(args.rate_limit), InProgress(UPLOADS_AT_ONCE, "uploads"))
+        if not getattr(args, "read_only", False):  # a read-only replica writes nothing, its start included
+            sweep(args.data_dir)
+        synthesis = Synthesis(args.workers, args.queue)
+        return cls(args, shelf or Shelf(args.model), synthesis, Keys(args.data_dir), Votes(args.data_dir),
+                   FeedbackStore(args.data_dir), RateLimit(args.rate_limit), RateLimit(args.rate_limit),
+                   InProgress(UPLOADS_AT_ONCE, "uploads"), Metrics(lambda: synthesis.requests.busy))
 
     def reader(self, request: Request) -> None:
         """Counts a read (speech, the model list, the votes) against its address's limit."""
         self.reads.check(client_address(request))
 
-    def writer(self, request: Request, open_to_all: bool = False) -> str:
+    def writer(self, request: Request, open_to_all: bool = False, reading: bool = False) -> str:
         """The name of the request's key (its writes rate-limited per key). Without a valid key: 401,
         counted against the address's limit, unless `open_to_all` and --open_feedback (a kiosk) and
-        the request sends no key at all, when the name is "open:<address>"."""
+        the request sends no key at all, when the name is "open:<address>". A read-only replica
+        (--read_only) refuses every write with 403 (`reading`: a keyed read, such as the feedback list)."""
+        if getattr(self.args, "read_only", False) and not reading:
+            raise ServiceError(403, "this replica is read-only (--read_only): send corrections and votes to the "
+                                    "writing instance")
         header = request.headers.get("authorization", "")
         owner = self.keys.owner(header[7:].strip()) if header.lower().startswith("bearer ") else None
         # a kiosk lets callers without a key in; a key that is wrong is refused even there

@@ -69,8 +69,10 @@ async def take_in(request: Request, service, name: str) -> JSONResponse:
             consent=fields.get("consent", ""), key_name="" if name.startswith("open:") else name, label=label,
             voice=voice)
     except FeedbackRejected as e:
+        service.metrics.corrections.labels(f"refused: {e.reason or 'other'}").inc()
         status = 413 if e.reason == "too long" else 415 if e.reason in ("undecodable audio", "empty file") else 422
         raise ServiceError(status, str(e)) from e
+    service.metrics.corrections.labels(outcome.split(" ")[0]).inc()
     return JSONResponse({"id": entry.id, "status": outcome, "text": entry.text, "seconds": entry.seconds},
                         201 if outcome in ("added", "replaced") else 200)
 
@@ -79,7 +81,7 @@ async def take_in(request: Request, service, name: str) -> JSONResponse:
 async def list_feedback(request: Request, service: ServiceState):
     """Pending and archived entries; server paths in a round's record shown by their folder's name,
     and the addresses of entries sent without a key to admin keys only."""
-    admin = service.is_admin(service.writer(request))
+    admin = service.is_admin(service.writer(request, reading=True))
     store = service.store
 
     def shown(entry) -> dict:

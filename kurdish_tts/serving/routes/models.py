@@ -1,8 +1,10 @@
-"""GET /v1/models (OpenAI's model list, with each model's kind and voices: never a server path) and GET /healthz."""
+"""GET /v1/models (OpenAI's model list, with each model's kind and voices: never a server path), GET /healthz
+and GET /metrics."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from fastapi.responses import Response
 
 from kurdish_tts.serving.state import ServiceState
 from kurdish_tts.vits.voices import folder_voices
@@ -13,6 +15,14 @@ router = APIRouter()
 @router.get("/healthz")
 async def healthz(service: ServiceState):
     return {"status": "ok", "models": sorted(service.shelf.listing())}
+
+
+@router.get("/metrics")
+async def metrics(service: ServiceState):
+    """Prometheus's text format (kurdish_tts/serving/metrics.py): counts and times, no request's content."""
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    return Response(service.metrics.text(), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/v1/models")

@@ -3,6 +3,8 @@ one by one; wav and pcm are sent a sentence at a time as they are made, flac, mp
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
@@ -54,6 +56,7 @@ def speaker_of(voice, name: str | None) -> int | None:
 
 @router.post("/v1/audio/speech")
 async def speech(body: Speech, request: Request, service: ServiceState):
+    started = time.perf_counter()
     service.reader(request)
     limit, synthesis = service.args.max_text_chars, service.synthesis
     if len(body.input) > limit:
@@ -66,6 +69,8 @@ async def speech(body: Speech, request: Request, service: ServiceState):
         raise ServiceError(422, f"speed {body.speed:g}: give a value from {MIN_SPEED} to {MAX_SPEED}")
     model_id, loaded = await run_in_threadpool(service.shelf.get, body.model)
     voice = loaded.voice  # this request speaks with this voice to its end, whatever a swap does meanwhile
+    metrics = service.metrics
+    metrics.model_loaded(model_id, loaded.weights)
     try:
         sentences = voice.sentences(body.input)  # none longer than MAX_SENTENCE_CHARS: memory stays bounded
     except SynthesisError as e:
@@ -83,19 +88,25 @@ async def speech(body: Speech, request: Request, service: ServiceState):
     kind, rate = body.response_format, voice.sampling_rate
     hit = synthesis.cached(key)
     if hit is not None:
+        metrics.cache_hits.inc()
+        metrics.first_audio.labels(kind).observe(time.perf_counter() - started)
         return Response(hit, media_type=media_type(kind))
     synthesis.enter()
 
     def say(index: int, sentence: str):
+        began = time.perf_counter()
         audio = voice.speak(sentence, Settings(speaking_rate=body.speed, speaker_id=speaker, seed=index))
+        metrics.synthesis_seconds.inc(time.perf_counter() - began)
         if index < len(sentences) - 1:
             audio = np.concatenate([audio, np.zeros(int(PAUSE_S * rate), dtype=audio.dtype)])
+        metrics.audio_seconds.inc(len(audio) / rate)
         return audio
 
     if kind not in STREAMED:  # formats that cannot be joined from pieces: sent whole
         try:
             pieces = [await synthesis.run(say, i, s) for i, s in enumerate(sentences)]
             encoded = await synthesis.run(encode_whole, np.concatenate(pieces), rate, kind)
+            metrics.first_audio.labels(kind).observe(time.perf_counter() - started)
         finally:
             synthesis.leave()
         synthesis.keep(key, encoded)
@@ -110,6 +121,8 @@ async def speech(body: Speech, request: Request, service: ServiceState):
             for index, sentence in enumerate(sentences):
                 audio = await synthesis.run(say, index, sentence)
                 parts.append(to_pcm16(audio).astype("<i2", copy=False).tobytes())  # little-endian on any machine
+                if index == 0:
+                    metrics.first_audio.labels(kind).observe(time.perf_counter() - started)
                 yield parts[-1]
         finally:
             synthesis.leave()

@@ -43,6 +43,7 @@ async def add_vote(request: Request, service: ServiceState):
     record = {"text": vote.text, "a": a_id, "a_weights": a.weights, "b": b_id, "b_weights": b.weights,
               "winner": vote.winner, "by": name}
     await run_in_threadpool(service.votes.add, record)
+    service.metrics.votes.inc()
     return record
 
 
