@@ -80,14 +80,26 @@ class DurationsToAudio(_Stage):
     """Prior expanded along the durations, sampled with the given noise, flow reversed, HiFi-GAN."""
 
     def forward(self, durations, prior_means, prior_log_std, attention_mask, prior_noise, speaker_id=None):
+        latents = self.latents(durations, prior_means, prior_log_std, attention_mask, prior_noise, speaker_id)
+        return self.decode(latents, self.speaker(speaker_id))
+
+    def latents(self, durations, prior_means, prior_log_std, attention_mask, prior_noise, speaker_id=None):
+        """The decoder's input [B, C, T_frames]: the prior sampled with `prior_noise`, the flow reversed."""
         frames = torch.arange(prior_noise.shape[2], device=durations.device, dtype=durations.dtype)  # [T_frames]
         means, log_std, frame_mask = expand_prior(durations, prior_means, prior_log_std, attention_mask, frames)
-        return self.render(means + prior_noise * torch.exp(log_std), frame_mask, self.speaker(speaker_id))
+        return self.flowed(means + prior_noise * torch.exp(log_std), frame_mask, self.speaker(speaker_id))
+
+    def flowed(self, latents, frame_mask, speaker):
+        """Prior latents [B, C, T_frames] -> the decoder's input: the flow reversed, padding zeroed."""
+        return self.model.flow(latents * frame_mask, frame_mask, speaker, reverse=True) * frame_mask
+
+    def decode(self, latents, speaker):
+        """The decoder's input [B, C, T_frames] -> waveform [B, T_frames * hop]."""
+        return self.model.decoder(latents, speaker).squeeze(1)
 
     def render(self, latents, frame_mask, speaker):
         """Prior latents [B, C, T_frames] -> waveform [B, T_frames * hop]: the flow reversed, the decoder."""
-        latents = self.model.flow(latents * frame_mask, frame_mask, speaker, reverse=True)
-        return self.model.decoder(latents * frame_mask, speaker).squeeze(1)
+        return self.decode(self.flowed(latents, frame_mask, speaker), speaker)
 
 
 class TorchEngine:
@@ -106,6 +118,17 @@ class TorchEngine:
     @torch.inference_mode()
     def audio(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         return self.decoder(**self._tensors(inputs)).float().cpu().numpy()
+
+    @torch.inference_mode()
+    def latents(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """The audio stage's inputs -> the decoder's input [B, C, T_frames] (for decoding in pieces)."""
+        return self.decoder.latents(**self._tensors(inputs)).float().cpu().numpy()
+
+    @torch.inference_mode()
+    def decode(self, latents: np.ndarray, speaker_id: np.ndarray | None = None) -> np.ndarray:
+        """The decoder's input [B, C, T] -> waveform [B, T * hop]."""
+        speaker = None if speaker_id is None else self.decoder.speaker(torch.from_numpy(speaker_id).to(self.device))
+        return self.decoder.decode(torch.from_numpy(latents).to(self.device), speaker).float().cpu().numpy()
 
     def _tensors(self, inputs: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
         return {name: torch.from_numpy(value).to(self.device) for name, value in inputs.items()}
@@ -159,6 +182,46 @@ def synthesize_batch(engine, config, input_ids: np.ndarray, attention_mask: np.n
                               "attention_mask": attention_mask.astype(np.int64), "prior_noise": prior_noise, **speaker})
     hop = int(np.prod(config.upsample_rates))
     return [waveforms[i, : frame_counts[i] * hop].astype(np.float32) for i in range(batch)]
+
+
+# Decoding in pieces: each piece is decoded with this many frames of the latents on either side,
+# which its samples depend on (the decoder's receptive field: measured, a piece then equals the
+# whole to float precision; see tests/test_streaming.py); the first piece is small, so that audio
+# starts soon, the rest larger, so that the overlap costs little.
+CONTEXT_FRAMES, FIRST_FRAMES, PIECE_FRAMES = 16, 12, 48
+
+
+def synthesize_pieces(engine, config, input_ids: np.ndarray, attention_mask: np.ndarray, rng: np.random.Generator,
+                      noise_scale: float, noise_scale_duration: float, speaking_rate: float,
+                      speaker_id: int | None = None, first: int = FIRST_FRAMES, size: int = PIECE_FRAMES,
+                      context: int = CONTEXT_FRAMES):
+    """One sentence [1, T_text] -> its waveform in pieces, as they are decoded (a generator). The noise
+    is drawn as `synthesize_batch` draws it, so the pieces join to its waveform (to float precision).
+    An engine that cannot decode in pieces (an ONNX export) gives the whole waveform as one piece."""
+    if not hasattr(engine, "latents"):
+        yield from synthesize_batch(engine, config, input_ids, attention_mask, rng, noise_scale, noise_scale_duration,
+                                    speaking_rate, speaker_id)
+        return
+    tokens = input_ids.shape[1]
+    if tokens < MIN_TOKENS:
+        input_ids = np.pad(input_ids, ((0, 0), (0, MIN_TOKENS - tokens)))
+        attention_mask = np.pad(attention_mask, ((0, 0), (0, MIN_TOKENS - tokens)))
+    speaker = {} if speaker_id is None else {"speaker_id": np.full(1, speaker_id, dtype=np.int64)}
+    duration_noise = rng.standard_normal((1, 2, input_ids.shape[1])).astype(np.float32) * noise_scale_duration
+    durations, means, log_std = engine.durations({
+        "input_ids": input_ids.astype(np.int64), "attention_mask": attention_mask.astype(np.int64),
+        "duration_noise": duration_noise, "length_scale": np.array([1.0 / speaking_rate], dtype=np.float32), **speaker})
+    frames = int(max(durations.sum(1)[0], 1))
+    prior_noise = rng.standard_normal((1, means.shape[1], frames)).astype(np.float32) * noise_scale
+    latents = engine.latents({"durations": durations, "prior_means": means, "prior_log_std": log_std,
+                              "attention_mask": attention_mask.astype(np.int64), "prior_noise": prior_noise, **speaker})
+    hop = int(np.prod(config.upsample_rates))
+    start, end = 0, min(frames, first)
+    while start < frames:
+        left, right = max(0, start - context), min(frames, end + context)
+        audio = engine.decode(latents[:, :, left:right], speaker.get("speaker_id"))
+        yield audio[0, (start - left) * hop:(end - left) * hop].astype(np.float32)
+        start, end = end, min(frames, end + size)
 
 
 def export_onnx(model, tokenizer, output: Path, model_card: Path | None = None, quantize: bool = False,

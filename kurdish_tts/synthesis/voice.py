@@ -20,6 +20,7 @@ from kurdish_tts.synthesis.engines import (
     TorchEngine,
     is_onnx_folder,
     synthesize_batch,
+    synthesize_pieces,
 )
 from kurdish_tts.text.normalizer import MAX_SENTENCE_CHARS, VERSION_KEY, sentences, version_notice
 from kurdish_tts.text.vocabulary import Vocabulary
@@ -135,6 +136,23 @@ class Voice:
         pause = np.zeros(int(PAUSE_S * self.sampling_rate), dtype=np.float32)
         joined = [x for piece in pieces for x in (piece, pause)][:-1]
         return np.concatenate(joined).astype(np.float32)
+
+    def pieces(self, text: str, settings: Settings | None = None):
+        """`speak`'s audio as it is made, in pieces (a generator of float32 arrays): each sentence's
+        decoder runs on overlapping stretches of its latents, a short one first, so that the first
+        audio of a long sentence comes long before the sentence is done. Joined, the pieces are
+        `speak`'s audio for batch size 1 (to float precision). An ONNX export gives a sentence a piece."""
+        settings = settings or Settings()
+        sentences = self.sentences(text)
+        speaker_id = self.speaker(settings)
+        rng = np.random.default_rng(settings.seed)  # drawn from in speak's order: the same audio
+        pause = np.zeros(int(PAUSE_S * self.sampling_rate), dtype=np.float32)
+        for index, sentence in enumerate(sentences):
+            inputs = self.tokenizer(sentence, return_tensors="np")
+            yield from synthesize_pieces(self.engine, self.config, inputs["input_ids"], inputs["attention_mask"], rng,
+                                         *self.scales(settings), speaker_id)
+            if index < len(sentences) - 1:
+                yield pause
 
 
 def normalizer_notice(model: str | Path) -> str | None:

@@ -1,5 +1,6 @@
 """POST /v1/audio/speech, OpenAI's speech endpoint: the text is split into sentences and spoken
-one by one; wav and pcm are sent a sentence at a time as they are made, flac, mp3 and opus whole."""
+one by one; wav and pcm are sent as they are made, each sentence in pieces as its decoder runs over
+stretches of it (the first one short), flac, mp3 and opus whole."""
 
 from __future__ import annotations
 
@@ -112,6 +113,21 @@ async def speech(body: Speech, request: Request, service: ServiceState):
         synthesis.keep(key, encoded)
         return Response(encoded, media_type=media_type(kind))
 
+    def pieces(index: int, sentence: str):
+        """A sentence's audio as it is decoded, the pause after it included (a generator)."""
+        settings = Settings(speaking_rate=body.speed, speaker_id=speaker, seed=index)
+        yield from voice.pieces(sentence, settings)
+        if index < len(sentences) - 1:
+            yield np.zeros(int(PAUSE_S * rate), dtype=np.float32)
+
+    def next_piece(made):
+        began = time.perf_counter()
+        audio = next(made, None)
+        if audio is not None:
+            metrics.synthesis_seconds.inc(time.perf_counter() - began)
+            metrics.audio_seconds.inc(len(audio) / rate)
+        return audio
+
     async def stream():
         parts = []
         try:
@@ -119,11 +135,12 @@ async def speech(body: Speech, request: Request, service: ServiceState):
                 parts.append(wav_header(rate))
                 yield parts[-1]
             for index, sentence in enumerate(sentences):
-                audio = await synthesis.run(say, index, sentence)
-                parts.append(to_pcm16(audio).astype("<i2", copy=False).tobytes())  # little-endian on any machine
-                if index == 0:
-                    metrics.first_audio.labels(kind).observe(time.perf_counter() - started)
-                yield parts[-1]
+                made = pieces(index, sentence)
+                while (audio := await synthesis.run(next_piece, made)) is not None:
+                    if len(parts) <= (kind == "wav"):  # the first PCM samples of the answer
+                        metrics.first_audio.labels(kind).observe(time.perf_counter() - started)
+                    parts.append(to_pcm16(audio).astype("<i2", copy=False).tobytes())  # little-endian on any machine
+                    yield parts[-1]
         finally:
             synthesis.leave()
         whole = b"".join(parts)
