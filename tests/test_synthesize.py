@@ -155,10 +155,10 @@ def test_quantized_export_has_int8_vocoder_and_still_speaks(model_dir, tmp_path)
     import onnx
 
     from kurdish_tts.scoring.measures import mcd_dtw
-    from kurdish_tts.synthesis.engines import DECODER_FILE
+    from kurdish_tts.synthesis.engines import VOCODER_FILE
 
     assert synthesize.main(["--model", str(model_dir), "--export_onnx", str(tmp_path / "int8"), "--quantize"]) == 0
-    graph = onnx.load(str(tmp_path / "int8" / DECODER_FILE)).graph
+    graph = onnx.load(str(tmp_path / "int8" / VOCODER_FILE)).graph
     quantized = {n.input[0] for n in graph.node if n.op_type == "DequantizeLinear"}
     assert any("/decoder/resblocks" in n.name for n in graph.node if n.op_type == "Conv" and n.input[1] in
                {m.output[0] for m in graph.node if m.op_type == "DequantizeLinear"})

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from kurdish_tts.feedback.names import backup_stamp, rejected_folder
 from kurdish_tts.serving.errors import ServiceError
-from kurdish_tts.synthesis.engines import DECODER_FILE, ENCODER_FILE, is_onnx_folder
+from kurdish_tts.synthesis.engines import DECODER_FILE, ENCODER_FILE, LATENTS_FILE, VOCODER_FILE, is_onnx_folder
 from kurdish_tts.synthesis.runtimes import EXPORT_RECORD
 
-WEIGHT_FILES = ("model.safetensors", ENCODER_FILE, DECODER_FILE)
+WEIGHT_FILES = ("model.safetensors", ENCODER_FILE, DECODER_FILE, LATENTS_FILE, VOCODER_FILE)
 RUNTIME_KINDS = ("sherpa-onnx", "piper")  # exports for other runtimes: listed, not spoken with
 # Folders beside a model that are not models to serve.
 NOT_SERVED = ("-discriminator", "-runs")

@@ -28,7 +28,8 @@ from kurdish_tts.files import replace_folder
 from kurdish_tts.vits.duration import decode_durations, text_condition
 
 ENCODER_FILE = "text_to_durations.onnx"
-DECODER_FILE = "durations_to_audio.onnx"
+DECODER_FILE = "durations_to_audio.onnx"  # flow and vocoder in one graph: exports made before streaming
+LATENTS_FILE, VOCODER_FILE = "durations_to_latents.onnx", "latents_to_audio.onnx"  # the two apart: exports now
 # The text encoder's relative attention pads differently below window_size + 2 tokens; an exported
 # graph keeps only one of the two branches, so every input is padded (masked) to at least this.
 MIN_TOKENS = 8
@@ -102,8 +103,25 @@ class DurationsToAudio(_Stage):
         return self.decode(self.flowed(latents, frame_mask, speaker), speaker)
 
 
+class DurationsToLatents(_Stage):
+    """The audio stage up to the decoder's input (ONNX exports keep it apart, to decode in pieces)."""
+
+    def forward(self, durations, prior_means, prior_log_std, attention_mask, prior_noise, speaker_id=None):
+        return DurationsToAudio(self.model).latents(durations, prior_means, prior_log_std, attention_mask,
+                                                    prior_noise, speaker_id)
+
+
+class LatentsToAudio(_Stage):
+    """The decoder alone: its input [B, C, T] -> waveform [B, T * hop]."""
+
+    def forward(self, latents, speaker_id=None):
+        return DurationsToAudio(self.model).decode(latents, self.speaker(speaker_id))
+
+
 class TorchEngine:
     """The two stages in PyTorch, on a loaded `VitsModel`."""
+
+    pieces = True  # decodes a sentence in pieces (synthesize_pieces)
 
     def __init__(self, model):
         self.model = model.eval()
@@ -135,19 +153,39 @@ class TorchEngine:
 
 
 class OnnxEngine:
-    """The two stages in ONNX Runtime, from a folder written by `export_onnx`."""
+    """The stages in ONNX Runtime, from a folder written by `export_onnx`: text to durations, then
+    durations to the decoder's input and the decoder apart (an export made before streaming has the
+    two in one graph, and decodes a sentence whole)."""
 
     def __init__(self, folder: Path):
         import onnxruntime
 
-        self.encoder = onnxruntime.InferenceSession(str(folder / ENCODER_FILE), providers=["CPUExecutionProvider"])
-        self.decoder = onnxruntime.InferenceSession(str(folder / DECODER_FILE), providers=["CPUExecutionProvider"])
+        def session(name: str):
+            return onnxruntime.InferenceSession(str(folder / name), providers=["CPUExecutionProvider"])
+
+        self.encoder = session(ENCODER_FILE)
+        self.pieces = (folder / LATENTS_FILE).is_file() and (folder / VOCODER_FILE).is_file()
+        if self.pieces:
+            self.to_latents, self.vocoder = session(LATENTS_FILE), session(VOCODER_FILE)
+        else:
+            self.decoder = session(DECODER_FILE)
 
     def durations(self, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
         return tuple(self.encoder.run(None, self._feed(self.encoder, inputs)))
 
     def audio(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        if self.pieces:
+            return self.decode(self.latents(inputs), inputs.get("speaker_id"))
         return self.decoder.run(None, self._feed(self.decoder, inputs))[0]
+
+    def latents(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        return self.to_latents.run(None, self._feed(self.to_latents, inputs))[0]
+
+    def decode(self, latents: np.ndarray, speaker_id: np.ndarray | None = None) -> np.ndarray:
+        inputs = {"latents": np.ascontiguousarray(latents, dtype=np.float32)}
+        if speaker_id is not None:
+            inputs["speaker_id"] = speaker_id
+        return self.vocoder.run(None, self._feed(self.vocoder, inputs))[0]
 
     @staticmethod
     def _feed(session, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -156,7 +194,8 @@ class OnnxEngine:
 
 
 def is_onnx_folder(folder: Path) -> bool:
-    return (folder / ENCODER_FILE).is_file() and (folder / DECODER_FILE).is_file()
+    stages = (folder / DECODER_FILE).is_file() or ((folder / LATENTS_FILE).is_file() and (folder / VOCODER_FILE).is_file())
+    return (folder / ENCODER_FILE).is_file() and stages
 
 
 def synthesize_batch(engine, config, input_ids: np.ndarray, attention_mask: np.ndarray, rng: np.random.Generator,
@@ -198,7 +237,7 @@ def synthesize_pieces(engine, config, input_ids: np.ndarray, attention_mask: np.
     """One sentence [1, T_text] -> its waveform in pieces, as they are decoded (a generator). The noise
     is drawn as `synthesize_batch` draws it, so the pieces join to its waveform (to float precision).
     An engine that cannot decode in pieces (an ONNX export) gives the whole waveform as one piece."""
-    if not hasattr(engine, "latents"):
+    if not getattr(engine, "pieces", False):
         yield from synthesize_batch(engine, config, input_ids, attention_mask, rng, noise_scale, noise_scale_duration,
                                     speaking_rate, speaker_id)
         return
@@ -253,15 +292,17 @@ def export_onnx(model, tokenizer, output: Path, model_card: Path | None = None, 
                 {"input_ids": per_token, "attention_mask": per_token, "duration_noise": per_channel,
                  "length_scale": {}, "durations": per_token, "prior_means": per_channel, "prior_log_std": per_channel,
                  **speaker_axes}, opset)
-        _export(DurationsToAudio(model),
+        per_frame = {0: "batch", 2: "frames"}
+        _export(DurationsToLatents(model),
                 (durations, torch.randn(batch, channels, tokens), 0.1 * torch.randn(batch, channels, tokens), mask,
                  torch.randn(batch, channels, int(durations.sum())), *speaker),
-                staging / DECODER_FILE, ["waveform"],
+                staging / LATENTS_FILE, ["latents"],
                 {"durations": per_token, "prior_means": per_channel, "prior_log_std": per_channel,
-                 "attention_mask": per_token, "prior_noise": {0: "batch", 2: "frames"},
-                 "waveform": {0: "batch", 1: "samples"}, **speaker_axes}, opset)
+                 "attention_mask": per_token, "prior_noise": per_frame, "latents": per_frame, **speaker_axes}, opset)
+        _export(LatentsToAudio(model), (torch.randn(batch, channels, frames), *speaker), staging / VOCODER_FILE,
+                ["waveform"], {"latents": per_frame, "waveform": {0: "batch", 1: "samples"}, **speaker_axes}, opset)
         if quantize:
-            quantize_vocoder(staging / DECODER_FILE, model, tokenizer)
+            quantize_vocoder(staging / VOCODER_FILE, model, tokenizer)
         config.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
         if model_card is not None and model_card.is_file():
@@ -295,17 +336,20 @@ class _Recorder:
 
 
 def quantize_vocoder(path: Path, model, tokenizer) -> None:
-    """Make the HiFi-GAN convolutions of the audio stage int8 (static, per channel), calibrated on the
+    """Make the HiFi-GAN convolutions of the vocoder graph in `path` int8 (static, per channel), calibrated on the
     latents this model makes for `CALIBRATION_SENTENCES`. The vocoder is nearly all of the synthesis
     time on a CPU; int8 convolutions run it about three times as fast, at a small cost in quality that
-    `bench/bench_synthesis.py` measures. The flow, the first and the last convolution stay in float."""
-    recorder = _Recorder(TorchEngine(model))
+    `bench/bench_synthesis.py` measures. The first and the last convolution stay in float."""
+    engine = TorchEngine(model)
+    recorder = _Recorder(engine)
     rng = np.random.default_rng(0)
     for sentence in CALIBRATION_SENTENCES:
         inputs = tokenizer(sentence, return_tensors="np")
         synthesize_batch(recorder, model.config, inputs["input_ids"], inputs["attention_mask"], rng, NOISE_SCALE,
                          NOISE_SCALE_DURATION, 1.0, 0 if model.config.num_speakers > 1 else None)
-    quantize_decoder_convolutions(path, recorder.audio_inputs)
+    feeds = [{"latents": engine.latents(inputs), **({"speaker_id": inputs["speaker_id"]} if "speaker_id" in inputs else {})}
+             for inputs in recorder.audio_inputs]
+    quantize_decoder_convolutions(path, feeds)
 
 
 def quantize_decoder_convolutions(path: Path, feeds: list[dict[str, np.ndarray]], symbolic_shapes: bool = True) -> None:
