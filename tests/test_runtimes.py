@@ -216,7 +216,7 @@ def test_the_wyoming_server_describes_its_voices_and_speaks_whole_and_streamed_a
     for events in (whole, streamed):
         assert AudioStart.is_type(events[0].type)
         chunks = [AudioChunk.from_event(e) for e in events if AudioChunk.is_type(e.type)]
-        assert len(chunks) == 3 and all(c.rate == 16000 and c.width == 2 for c in chunks)  # a chunk a sentence
+        assert len(chunks) > 5 and all(c.rate == 16000 and c.width == 2 for c in chunks)  # pieces of sentences, pauses
         assert b"".join(c.audio for c in chunks) == http.content  # the same audio as over HTTP
     assert [e.type for e in streamed[-2:]] == ["audio-stop", "synthesize-stopped"]
     assert Error.is_type(refused.type) and "nope" in Error.from_event(refused).text  # the ignored one sent nothing

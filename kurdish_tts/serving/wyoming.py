@@ -6,7 +6,8 @@ voices are the served models (a multi-voice model's voices as its speakers); `sy
 text; `synthesize-start`, `synthesize-chunk`... `synthesize-stop` speak a text as it comes, each
 sentence as soon as it is complete, and end with `synthesize-stopped` (the one-shot `synthesize` a
 client sends after a stream, for servers that do not stream, is ignored). Audio goes out as
-`audio-start`, an `audio-chunk` per sentence (16-bit mono PCM at the model's rate) and `audio-stop`.
+`audio-start`, `audio-chunk`s as each sentence's decoder makes its pieces (16-bit mono PCM at the
+model's rate; the pause between sentences a chunk of its own) and `audio-stop`.
 The text goes through the Kurmanji normaliser first; each sentence is seeded by its place in the
 text and followed by the same pause as over HTTP, so the chunks join to the audio
 `POST /v1/audio/speech` gives for the same text. Anything refused is an `error` event.
@@ -115,18 +116,20 @@ class Handler(AsyncEventHandler):
         service.synthesis.enter()
         try:
             for position, sentence in enumerate(sentences):
-                index = stream["spoken"]
-                audio = await service.synthesis.run(partial(voice.speak, sentence, Settings(
-                    speaking_rate=1.0, speaker_id=speaker, seed=index)))
+                made = voice.pieces(sentence, Settings(speaking_rate=1.0, speaker_id=speaker, seed=stream["spoken"]))
+                while (audio := await service.synthesis.run(next, made, None)) is not None:
+                    await self.send(audio, rate)
                 if not (last and position == len(sentences) - 1):  # the pause HTTP puts between sentences
-                    audio = np.concatenate([audio, np.zeros(int(PAUSE_S * rate), dtype=audio.dtype)])
+                    await self.send(np.zeros(int(PAUSE_S * rate), dtype=np.float32), rate)
                 stream["spoken"] += 1
-                await self.write_event(AudioChunk(rate=rate, width=2, channels=1,
-                                                  audio=to_pcm16(audio).astype("<i2").tobytes()).event())
         finally:
             service.synthesis.leave()
         if last:
             await self.write_event(AudioStop().event())
+
+    async def send(self, audio: np.ndarray, rate: int) -> None:
+        await self.write_event(AudioChunk(rate=rate, width=2, channels=1,
+                                          audio=to_pcm16(audio).astype("<i2").tobytes()).event())
 
 
 async def serve(service, uri: str) -> None:
