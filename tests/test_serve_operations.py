@@ -73,3 +73,15 @@ def test_each_request_is_logged_once_as_json_without_its_text(workspace, caplog)
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "kurdish_tts.requests"]
     assert lines == [{"method": "POST", "route": "/v1/audio/speech", "status": 200, "seconds": lines[0]["seconds"]}]
     assert "Rojbaş" not in caplog.text
+
+
+def test_the_bounded_load_benchmark_loses_nothing_across_a_model_swap(tmp_path):
+    from helpers import load_script
+
+    bench = load_script("bench/bench_load.py")
+    output = tmp_path / "load.json"
+    assert bench.main(["--clients", "2", "--seconds", "4", "--workers", "1", "--output", str(output)]) == 0
+    report = json.loads(output.read_text())
+    assert report["errors"] == 0 and report["requests"] > 10
+    assert report["pending"] == report["corrections_added"] > 0  # every correction taken in is pending
+    assert set(report["per_kind"]) >= {"speech whole", "speech streamed", "correction"}
