@@ -56,7 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--text", help="the text to speak")
     source.add_argument("--text_file", type=Path, help="a UTF-8 file, one utterance a line")
-    parser.add_argument("--output", type=Path, default=Path("output.wav"), help="wav file, or folder for several lines")
+    parser.add_argument("--output", type=Path, default=Path("output.wav"),
+                        help="wav file, or folder for several lines; - writes raw 16-bit PCM to standard output as it "
+                             "is made (| aplay -r 16000 -f S16_LE -c 1)")
     voice = parser.add_argument_group("voice")
     voice.add_argument("--speaking_rate", type=finite, help="above 1 speaks faster (default: the model config's, 1.0 in MMS)")
     voice.add_argument("--noise_scale", type=finite, help="variation of the voice (default: the model config's, 0.667 in MMS)")
@@ -173,6 +175,10 @@ def main(argv: list[str] | None = None) -> int:
         voice.speaker(settings)
         for text in utterances:
             voice.sentences(text)  # every utterance checked before any audio is written
+        if str(args.output) == "-":
+            if recognizer is not None:
+                raise SynthesisError("--asr_model listens to written files: give --output a file or folder, not -")
+            return stream_pcm(voice, utterances, settings)
         several = len(utterances) > 1 or args.output.suffix.lower() != ".wav"
         if several:
             args.output.mkdir(parents=True, exist_ok=True)
@@ -191,6 +197,31 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"wrote {len(utterances)} file{'s' if several else ''} to {args.output}: {seconds:.1f} s of audio in "
           f"{elapsed:.1f} s (real-time factor {elapsed / max(seconds, 1e-9):.3f})")
+    return 0
+
+
+def stream_pcm(voice: Voice, utterances: list[str], settings: Settings) -> int:
+    """`--output -`: raw 16-bit little-endian mono PCM on standard output as it is made, piece by piece
+    (`| aplay -r 16000 -f S16_LE -c 1`), the utterances one after another with a pause between them."""
+    from kurdish_tts.corpus.audio import to_pcm16
+    from kurdish_tts.synthesis.voice import PAUSE_S
+
+    out, started, written = sys.stdout.buffer, time.perf_counter(), {"seconds": 0.0, "first": None}
+
+    def write(piece: np.ndarray) -> None:
+        out.write(to_pcm16(piece).astype("<i2", copy=False).tobytes())
+        out.flush()
+        written["first"] = written["first"] or time.perf_counter() - started
+        written["seconds"] += len(piece) / voice.sampling_rate
+
+    for index, text in enumerate(utterances):
+        if index:
+            write(np.zeros(int(PAUSE_S * voice.sampling_rate), dtype=np.float32))
+        for piece in voice.pieces(text, settings):
+            write(piece)
+    elapsed = time.perf_counter() - started
+    print(f"streamed {written['seconds']:.1f} s of {voice.sampling_rate} Hz 16-bit PCM to standard output in "
+          f"{elapsed:.1f} s (first audio after {written['first'] or 0:.2f} s)", file=sys.stderr)
     return 0
 
 

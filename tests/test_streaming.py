@@ -71,3 +71,17 @@ def test_an_export_made_before_streaming_still_speaks_a_sentence_a_piece(tmp_pat
     pieces = list(voice.pieces(TEXT, Settings(seed=2)))
     assert len(pieces) == 2 * len(voice.sentences(TEXT)) - 1  # sentences and the pauses between them
     assert np.abs(np.concatenate(pieces) - Voice(source).speak(TEXT, Settings(seed=2))).max() < 1e-3
+
+
+def test_synthesize_writes_pcm_to_standard_output_as_it_is_made(tmp_path):
+    import subprocess
+    import sys
+
+    model = ROOT / "data" / "pretrained" / "model"
+    done = subprocess.run([sys.executable, str(ROOT / "synthesize.py"), "--model", str(model), "--text", TEXT,
+                           "--seed", "3", "--output", "-"], capture_output=True, check=False)
+    assert done.returncode == 0, done.stderr.decode()[-500:]
+    streamed = np.frombuffer(done.stdout, "<i2").astype(np.float32) / 32767
+    expected = Voice(model).speak(TEXT, Settings(seed=3))
+    assert len(streamed) == len(expected) and np.abs(streamed - expected).max() < 1e-3
+    assert b"first audio after" in done.stderr
