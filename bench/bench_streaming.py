@@ -4,9 +4,9 @@
 For the stand-in and a random model of MMS size (default VitsConfig, 36 M parameters), on the
 PyTorch engine and on ONNX Runtime (float and int8 vocoder), speaks a 1-, 3- and 10-sentence text
 and one long sentence (about 200 characters, the most a sentence may hold), and reports per case:
-the seconds to the first piece (`Voice.pieces`: text encoder, duration predictor and flow over the
-first sentence, then the decoder over its first 12 frames with 16 frames of context), the part of
-it spent before the decoder, the seconds to the whole text, and the seconds of audio. Median of
+the seconds to the first piece (`Voice.pieces`: text encoder and duration predictor over the first
+sentence, the flow over its first 60 frames, then the decoder over its first 12 frames with 16
+frames of context), the part of it spent before the decoder, the seconds to the whole text, and the seconds of audio. Median of
 --rounds, in one run, so the ratios compare.
 
     python bench/bench_streaming.py              # about 3 minutes on 2 cores

@@ -228,6 +228,10 @@ def synthesize_batch(engine, config, input_ids: np.ndarray, attention_mask: np.n
 # whole to float precision; see tests/test_streaming.py); the first piece is small, so that audio
 # starts soon, the rest larger, so that the overlap costs little.
 CONTEXT_FRAMES, FIRST_FRAMES, PIECE_FRAMES = 16, 12, 48
+# The flow's receptive field (measured the same way): the first piece's latents come from the flow
+# over the sentence's first frames only, so that a long sentence's first audio does not wait for the
+# flow over all of it.
+FLOW_CONTEXT_FRAMES = 32
 
 
 def synthesize_pieces(engine, config, input_ids: np.ndarray, attention_mask: np.ndarray, rng: np.random.Generator,
@@ -252,11 +256,15 @@ def synthesize_pieces(engine, config, input_ids: np.ndarray, attention_mask: np.
         "duration_noise": duration_noise, "length_scale": np.array([1.0 / speaking_rate], dtype=np.float32), **speaker})
     frames = int(max(durations.sum(1)[0], 1))
     prior_noise = rng.standard_normal((1, means.shape[1], frames)).astype(np.float32) * noise_scale
-    latents = engine.latents({"durations": durations, "prior_means": means, "prior_log_std": log_std,
-                              "attention_mask": attention_mask.astype(np.int64), "prior_noise": prior_noise, **speaker})
+    stage = {"durations": durations, "prior_means": means, "prior_log_std": log_std,
+             "attention_mask": attention_mask.astype(np.int64), **speaker}
+    prefix = min(frames, first + context + FLOW_CONTEXT_FRAMES)
+    latents = engine.latents({**stage, "prior_noise": prior_noise[:, :, :prefix]})  # the first piece's, soon
     hop = int(np.prod(config.upsample_rates))
     start, end = 0, min(frames, first)
     while start < frames:
+        if start and latents.shape[2] < frames:  # past the first piece: the flow over the whole sentence
+            latents = engine.latents({**stage, "prior_noise": prior_noise})
         left, right = max(0, start - context), min(frames, end + context)
         audio = engine.decode(latents[:, :, left:right], speaker.get("speaker_id"))
         yield audio[0, (start - left) * hop:(end - left) * hop].astype(np.float32)
