@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="requests a minute per address (reads) or per key (writes); 0: no limit")
     parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) // 2),
                         help="synthesis threads (each uses cores / workers torch threads)")
+    parser.add_argument("--threads", type=int,
+                        help="torch threads each synthesis worker computes with (default: the cores / --workers)")
     parser.add_argument("--queue", type=int, default=16,
                         help="speech requests in progress or waiting; more answer 503 with Retry-After")
     parser.add_argument("--max_connections", type=int, default=64,
@@ -81,8 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.model = args.model or [Path("models/kurdish")]
-    for name in ("max_text_chars", "workers", "queue", "max_connections"):
-        if getattr(args, name) < 1:
+    for name in ("max_text_chars", "workers", "queue", "max_connections", "threads"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
     if args.wyoming and not args.wyoming.startswith(("tcp://", "unix://")):
         parser.error(f"--wyoming {args.wyoming}: give tcp://HOST:PORT (or unix://PATH)")
@@ -114,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     import uvicorn
 
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // args.workers))
+    torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // args.workers))
     logging.basicConfig(level=logging.INFO, format="%(message)s" if args.log_json else "%(asctime)s %(message)s")
     uvicorn.run(create_app(args), host=args.host, port=args.port, log_level="info", **uvicorn_options(args))
     return 0

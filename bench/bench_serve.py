@@ -44,12 +44,13 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=6, help="requests per client")
     parser.add_argument("--sentences", type=int, default=6, help="sentences of the streamed text")
     parser.add_argument("--workers", type=int, default=serve.build_parser().get_default("workers"))
+    parser.add_argument("--threads", type=int, help="torch threads (default: the cores / --workers, as serve.py)")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "serve.json")
     options = parser.parse_args()
     import httpx
     import torch
 
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // options.workers))
+    torch.set_num_threads(options.threads or max(1, (os.cpu_count() or 1) // options.workers))
     counter = iter(range(10**9))
     errors, rows = [], []
     with tempfile.TemporaryDirectory() as tmp:
@@ -98,8 +99,8 @@ def main() -> int:
     for row in rows:
         print(f"| {row['clients']} | {row['requests_per_s']:.2f} | {row['p50_s']:.2f} | {row['p95_s']:.2f} |")
     options.output.parent.mkdir(parents=True, exist_ok=True)
-    options.output.write_text(json.dumps({"load": rows, "stream": stream, "errors": errors,
-                                          "workers": options.workers}, indent=1) + "\n", encoding="utf-8")
+    options.output.write_text(json.dumps({"load": rows, "stream": stream, "errors": errors, "workers": options.workers,
+                                          "threads": torch.get_num_threads()}, indent=1) + "\n", encoding="utf-8")
     if errors:
         print(f"{len(errors)} requests failed, the first: {errors[0]}", file=sys.stderr)
         return 1
