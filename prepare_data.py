@@ -5,8 +5,7 @@ Reads a Common Voice dataset (a hub id, parquet files, a `save_to_disk` folder, 
 release folder `cv-corpus-*/kmr/`) and writes, under --output_dir (default `training/`):
 
     wavs/<id>.wav          16 kHz mono 16-bit PCM, trimmed and loudness-normalised
-    metadata.csv           <id>.wav|<normalised text>   (training clips; with --voices,
-                           <id>.wav|<voice>|<normalised text>)
+    metadata.csv           <id>.wav|<normalised text> (training clips); --voices: <id>.wav|<voice>|<text>
     metadata_eval.csv      the same for held-out evaluation clips
     dataset.json           source, arguments, counts kept and dropped per reason, hours, speakers
                            (with --min_dnsmos: the DNSMOS of the clips scored)
@@ -14,9 +13,9 @@ release folder `cv-corpus-*/kmr/`) and writes, under --output_dir (default `trai
 
 Each clip passes, in order: vote filter, speaker and gender selection, decode + downmix +
 resample, silence trim + duration filter, loudness, the Kurmanji text normaliser, DNSMOS (with
---min_dnsmos); then the speaking-rate filter, `--top_speakers` (by kept clips) and
-`--max_samples`, and with --voices the least clips a voice needs. Every drop is counted by reason. The parts (per-clip work, process pool, filters, report) live in
-kurdish_tts/corpus/preparation.py; a clip's checks in kurdish_tts/corpus/acceptance.py.
+--min_dnsmos); then the speaking-rate filter, `--top_speakers` (by kept clips), `--max_samples`
+and `--min_clips_per_voice`. Every drop is counted by reason. The parts (per-clip work, process
+pool, filters, report) live in kurdish_tts/corpus/preparation.py; a clip's checks in acceptance.py.
 
     python prepare_data.py --max_samples 1000
     python prepare_data.py --dataset data/demo --min_duration 0.5 --output_dir training
@@ -42,23 +41,25 @@ from tqdm import tqdm
 
 from kurdish_tts import hub
 from kurdish_tts.corpus import audio, denoising
-from kurdish_tts.corpus.metadata import EVAL_FILE, TRAIN_FILE, WAVS_DIR, Clip, write_metadata
+from kurdish_tts.corpus.metadata import EVAL_FILE, TRAIN_FILE, WAVS_DIR, write_metadata
 from kurdish_tts.corpus.naturalness import MIN_SECONDS
 from kurdish_tts.corpus.preparation import (
     SHOW_EXAMPLES,
     Job,
     Outcome,
     build_report,
+    describe_voices,
     drop_speaking_rate_outliers,
     keep_top_speakers,
     keep_voices,
+    listed,
     no_clips_message,
     passes_gender,
     passes_votes,
     plot_stats,
     process_all,
     split_eval,
-    voice_name,
+    split_voices,
     voice_table,
 )
 from kurdish_tts.corpus.sources import Source, SourceError, open_source
@@ -108,12 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="keep only this Common Voice client_id (repeatable; --speaker is its old spelling)")
     filters.add_argument("--top_speakers", type=int,
                          help="keep the N speakers with the most kept clips (every speaker's clips are processed first)")
-    filters.add_argument("--voices", action="store_true",
-                         help="keep each person (a client_id: with --top_speakers N or --client_id repeated) as a "
-                              "voice of its own: metadata.csv then names each clip's voice (<id>.wav|<voice>|<text>, "
-                              "voices named cv-<8 hex digits of the client_id's SHA-1>), for a multi-voice model")
-    filters.add_argument("--min_clips_per_voice", type=int, default=10,
-                         help="with --voices: drop the people with fewer kept clips than this")
+    filters.add_argument("--voices", action="store_true", help="keep each person (--top_speakers N, --client_id) as a "
+                         "voice of its own: metadata.csv names it, <id>.wav|cv-<8 hex of the client_id's SHA-1>|<text>")
+    filters.add_argument("--min_clips_per_voice", type=int, default=10, help="--voices: fewer kept clips, dropped")
     filters.add_argument("--gender", help="keep only this gender (e.g. female, male: matches female_feminine too)")
     filters.add_argument("--max_samples", type=int,
                          help="stop after this many kept clips (with --top_speakers: keep the first this many of theirs)")
@@ -152,10 +150,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--client_id and --top_speakers exclude each other")
     if any(n is not None and n < 1 for n in (args.top_speakers, args.max_samples)):
         parser.error("--top_speakers and --max_samples must be at least 1")
-    if args.voices and not (args.top_speakers or args.client_id):
-        parser.error("--voices keeps several people apart: choose them with --top_speakers N or --client_id (repeated)")
-    if args.min_clips_per_voice < 1:
-        parser.error("--min_clips_per_voice must be at least 1")
+    if args.voices and not (args.top_speakers or args.client_id) or args.min_clips_per_voice < 1:
+        parser.error("--min_clips_per_voice must be at least 1" if args.min_clips_per_voice < 1 else "--voices keeps "
+                     "several people apart: choose them with --top_speakers N or --client_id (repeated)")
     if args.eval_size is not None and args.eval_size < 0:
         parser.error("--eval_size must be at least 0")
     if args.min_dnsmos is not None and not 1.0 <= args.min_dnsmos <= 5.0:
@@ -235,20 +232,12 @@ def prepare(args: argparse.Namespace) -> int:
         kept = keep_voices(kept, args.min_clips_per_voice, drop_written)
     if not kept:
         raise NoClipsLeft(no_clips_message(dropped, source.description))
-    if args.voices:  # each voice held out on its own, so that every voice is evaluated
-        parts = [split_eval([o for o in kept if o.speaker == person], args.eval_size, args.seed)
-                 for person in sorted({o.speaker for o in kept})]
-        train_ids = {o.clip_id for part, _ in parts for o in part}
-        train = [o for o in kept if o.clip_id in train_ids]
-        held_out = sorted((o for _, held in parts for o in held), key=lambda o: o.clip_id)
-    else:
-        train, held_out = split_eval(kept, args.eval_size, args.seed)
-
-    def listed(outcomes: list[Outcome]) -> list[Clip]:
-        return [Clip(f"{o.clip_id}.wav", o.text, voice_name(o.speaker) if args.voices else "") for o in outcomes]
-
-    write_metadata(out / TRAIN_FILE, listed(train))
-    write_metadata(out / EVAL_FILE, listed(held_out))
+    if args.voices and len({o.speaker for o in kept}) < 2:
+        raise NoClipsLeft("--voices kept one person only: a voice of its own needs others beside it; keep more "
+                          "(--top_speakers, --client_id, a lower --min_clips_per_voice) or leave out --voices")
+    train, held_out = (split_voices if args.voices else split_eval)(kept, args.eval_size, args.seed)
+    write_metadata(out / TRAIN_FILE, listed(train, args.voices))
+    write_metadata(out / EVAL_FILE, listed(held_out, args.voices))
     report = build_report(vars(args), source, vocabulary, kept, train, held_out, dropped, examples, seconds_in, scored)
     if args.voices:
         report["voices"] = voice_table(kept, train)
@@ -315,9 +304,7 @@ def print_summary(report: dict, examples: dict, seconds: float, out: Path) -> No
     print(f"audio: {report['hours_before'] * 60:.1f} min decoded -> {report['hours_after'] * 60:.1f} min kept; "
           f"{report['speakers']['count']} speakers; {counts['train']} train + {counts['eval']} eval clips")
     if "voices" in report:
-        print(f"{len(report['voices'])} voices: " + ", ".join(
-            f"{name} ({row['clips']} clips, {row['minutes']:.1f} min{', ' + row['gender'] if row['gender'] else ''})"
-            for name, row in report["voices"].items()))
+        print(describe_voices(report["voices"]))
     if "dnsmos" in report and report["dnsmos"]["scored"]:
         dnsmos = report["dnsmos"]
         print(f"DNSMOS OVRL of {dnsmos['scored']} clips scored: mean {dnsmos['ovrl']['mean']:.2f}, 10th percentile "

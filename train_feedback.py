@@ -34,7 +34,6 @@ import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from types import SimpleNamespace
 
 from kurdish_tts import hub
 from kurdish_tts.corpus.metadata import EVAL_FILE, TRAIN_FILE, MetadataError, read_metadata
@@ -42,6 +41,7 @@ from kurdish_tts.feedback import installation, names
 from kurdish_tts.feedback.batch import read_batch, store_rows
 from kurdish_tts.feedback.staging import stage_clips
 from kurdish_tts.feedback.store import Entry, FeedbackRejected, FeedbackStore
+from kurdish_tts.feedback.voices import check_round_voices, model_voices, round_voice, voice_checker
 from kurdish_tts.options import given_options, refuse
 from kurdish_tts.scoring.measures import EvaluationError
 from kurdish_tts.text.vocabulary import MMS_KURMANJI, VocabularyUnavailable, load_vocabulary
@@ -55,7 +55,6 @@ from kurdish_tts.training.checkpoints import (
 )
 from kurdish_tts.training.folders import discriminator_folder, logging_dir
 from kurdish_tts.training.run import read_init_config
-from kurdish_tts.vits.voices import VoiceError, folder_voices, voice_id
 
 CURRENT_MODEL = Path("models/kurdish")
 JUDGE = Path(__file__).resolve().parent / "data" / "judge"
@@ -173,28 +172,6 @@ def vocabulary_characters(args) -> frozenset:
     return load_vocabulary(args.model_name_or_path).characters
 
 
-def model_voices(args) -> list[str]:
-    """The voices of the model corrections are for: a local model folder's; none for --init_config or a
-    hub id (MMS has one voice)."""
-    if args.init_config or not Path(str(args.model_name_or_path)).is_dir():
-        return []
-    return folder_voices(Path(str(args.model_name_or_path)))
-
-
-def voice_checker(args):
-    """A function that gives the name of a voice of the model for a name or id, FeedbackRejected otherwise."""
-    voices = model_voices(args)
-
-    def check(voice: str) -> str:
-        if not voices:
-            raise FeedbackRejected(f"voice {voice[:40]!r}: {args.model_name_or_path} has one voice; leave the voice out")
-        if voice not in voices:
-            raise FeedbackRejected(f"voice {voice[:40]!r}: {args.model_name_or_path} has the voices {', '.join(voices)}")
-        return voice
-
-    return check
-
-
 def add_sample(store: FeedbackStore, args) -> int:
     audio_path, text = args.add_sample
     voice = voice_checker(args)(args.voice) if args.voice else ""
@@ -234,27 +211,6 @@ def describe(label: str, entries: list[Entry], newest: int) -> None:
     for e in sorted(entries, key=lambda e: e.added, reverse=True)[:newest]:
         voice = f"  voice {e.voice}" if e.voice else ""
         print(f"  {e.added}  {e.id}  {e.seconds:4.1f} s  {e.donor or '-'}{voice}  \"{e.text}\"")
-
-
-def round_voice(args, voices: list[str]) -> str:
-    """The voice a round trains clips that name none as: --voice (or --speaker_id), else the model's
-    first; "" for a one-voice model."""
-    if not voices:
-        return ""
-    chosen = args.voice if args.voice is not None else (args.speaker_id or None)
-    try:
-        return voices[voice_id(SimpleNamespace(num_speakers=len(voices), voices=voices), chosen)]
-    except VoiceError as e:
-        raise TrainingError(f"--voice: {e}") from e
-
-
-def check_round_voices(snapshot: list[Entry], voices: list[str], model) -> None:
-    """Every correction that names a voice names one of the model's."""
-    unknown = sorted({e.voice for e in snapshot if e.voice and e.voice not in voices})
-    if unknown:
-        have = f"has the voices {', '.join(voices)}" if voices else "has one voice"
-        raise TrainingError(f"pending corrections are for the voice {', '.join(unknown)}, but {model} {have}: remove "
-                            f"them (DELETE /v1/feedback/ID) or train the model that has that voice")
 
 
 def training_round(store: FeedbackStore, args) -> int:

@@ -255,7 +255,7 @@ def absolute_name(metadata):
     (empty_text, [], "the text of e1.wav ('') has nothing model"),
     (outside_wavs, [], "metadata_eval.csv: 1 recording not named as a bare .wav file inside"),
     (absolute_name, [], "x.wav (name each recording as <id>.wav, without a folder, or remove its line)"),
-    (None, ["--speaker_id", "1"], "--speaker_id needs a multi-speaker model"),
+    (None, ["--speaker_id", "1"], "voice '1': this model has one voice"),
 ])
 def test_evaluation_set_errors_are_one_line(model_dir, tmp_path, capsys, spoil, argv, message):
     metadata = eval_set(tmp_path / "training")

@@ -252,7 +252,7 @@ class SlowVoice:
 
     def __init__(self, voice, seconds: float):
         self.voice, self.seconds = voice, seconds
-        self.config, self.sampling_rate = voice.config, voice.sampling_rate
+        self.config, self.sampling_rate, self.voices = voice.config, voice.sampling_rate, voice.voices
 
     def sentences(self, text):
         return self.voice.sentences(text)
@@ -260,6 +260,10 @@ class SlowVoice:
     def speak(self, text, settings):
         time.sleep(self.seconds)
         return self.voice.speak(text, settings)
+
+    def pieces(self, text, settings):
+        time.sleep(self.seconds)
+        yield from self.voice.pieces(text, settings)
 
 
 def test_a_full_queue_answers_503_with_retry_after_and_the_page_and_cors_are_served(workspace):

@@ -256,7 +256,7 @@ def test_models_docs_page_headers_and_forwarded_addresses(workspace):
         documented = [httpx.get(f"{server.url}{path}").status_code for path in ("/docs", "/openapi.json")]
         proxied = [httpx.get(f"{server.url}/v1/ab", headers={"X-Forwarded-For": f"10.0.0.{i}"}).status_code
                    for i in range(3)]
-    assert models and all(set(m) == {"id", "object", "owned_by", "kind"} for m in models)
+    assert models and all(set(m) == {"id", "object", "owned_by", "kind", "voices"} for m in models)
     assert str(workspace) not in json.dumps(models)
     assert docs == [404, 404] and documented == [200, 200]
     policy = page.headers["content-security-policy"]

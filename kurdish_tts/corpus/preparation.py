@@ -25,6 +25,7 @@ import soundfile as sf
 
 from kurdish_tts.corpus import audio, charts
 from kurdish_tts.corpus.acceptance import LowNaturalness, accept_clip, accept_text, check_naturalness
+from kurdish_tts.corpus.metadata import Clip
 from kurdish_tts.corpus.naturalness import MEASURES
 from kurdish_tts.corpus.sources import Source, SourceRow
 from kurdish_tts.text import normalizer
@@ -283,6 +284,27 @@ def voice_table(kept: list[Outcome], train: list[Outcome]) -> dict[str, dict]:
         row["gender"] = max(genders, key=lambda g: (bool(g), genders[g]))
         row["minutes"] = round(row["minutes"], 2)
     return table
+
+
+def describe_voices(table: dict[str, dict]) -> str:
+    """One line about `voice_table`'s voices, for the summary."""
+    return f"{len(table)} voices: " + ", ".join(
+        f"{name} ({row['clips']} clips, {row['minutes']:.1f} min{', ' + row['gender'] if row['gender'] else ''})"
+        for name, row in table.items())
+
+
+def split_voices(kept: list[Outcome], eval_size: int | None, seed: int) -> tuple[list[Outcome], list[Outcome]]:
+    """`split_eval` for each voice on its own (`eval_size` of each), so that every voice is evaluated."""
+    parts = [split_eval([o for o in kept if o.speaker == person], eval_size, seed)
+             for person in sorted({o.speaker for o in kept})]
+    train_ids = {o.clip_id for train, _ in parts for o in train}
+    held_out = sorted((o for _, held in parts for o in held), key=lambda o: o.clip_id)
+    return [o for o in kept if o.clip_id in train_ids], held_out
+
+
+def listed(outcomes: list[Outcome], voices: bool) -> list[Clip]:
+    """Metadata lines of kept clips; with `voices`, each names its person's voice."""
+    return [Clip(f"{o.clip_id}.wav", o.text, voice_name(o.speaker) if voices else "") for o in outcomes]
 
 
 def split_eval(kept: list[Outcome], eval_size: int | None, seed: int) -> tuple[list[Outcome], list[Outcome]]:
