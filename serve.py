@@ -79,6 +79,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def address_problem(uri: str) -> str:
+    """Why the Wyoming server cannot listen at `uri` ("" when it can)."""
+    import socket
+    from urllib.parse import urlparse
+
+    where = urlparse(uri)
+    if where.scheme == "unix":
+        return ""
+    if where.scheme != "tcp" or not where.hostname or not where.port:
+        return "give tcp://HOST:PORT (or unix://PATH)"
+    try:
+        with socket.socket() as probe:
+            probe.bind((where.hostname, where.port))
+    except OSError as e:
+        return f"cannot listen there ({e.strerror or e}): choose another port"
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -86,8 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("max_text_chars", "workers", "queue", "max_connections", "threads"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
-    if args.wyoming and not args.wyoming.startswith(("tcp://", "unix://")):
-        parser.error(f"--wyoming {args.wyoming}: give tcp://HOST:PORT (or unix://PATH)")
+    if args.wyoming and (problem := address_problem(args.wyoming)):
+        parser.error(f"--wyoming {args.wyoming}: {problem}")
     if args.rate_limit < 0 or not args.max_upload_mb > 0 or not args.body_timeout_s > 0:
         parser.error("--rate_limit must be 0 (off) or more, --max_upload_mb and --body_timeout_s above 0")
     keys = Keys(args.data_dir)

@@ -174,8 +174,9 @@ def main(argv: list[str] | None = None) -> int:
         for text in utterances:
             voice.sentences(text)  # every utterance checked before any audio is written
         if str(args.output) == "-":
-            if recognizer is not None:
-                raise SynthesisError("--asr_model listens to written files: give --output a file or folder, not -")
+            if recognizer is not None or args.batch_size > 1:
+                raise SynthesisError("--output - streams one sentence at a time and writes no file: leave out "
+                                     "--asr_model and --batch_size, or give --output a file or folder")
             return stream_pcm(voice, utterances, settings)
         several = len(utterances) > 1 or args.output.suffix.lower() != ".wav"
         if several:

@@ -233,11 +233,17 @@ def run_round(store: FeedbackStore, args) -> int:
         staged = read_record(resume_from).get("snapshot") if resume_from else None
         voices = model_voices(args)
         default = round_voice(args, voices)
+        if any(c.voice for c in base + eval_clips) and not default:
+            raise TrainingError(f"the data in {args.data_dir} names voices, but {args.model_name_or_path} has one: "
+                                "make it a model of those voices first (train_vits.py on that data)")
         if default:  # a multi-voice model: every clip trains as a voice, its own or the round's
             base, eval_clips = ([c if c.voice else replace(c, voice=default) for c in clips] for clips in (base, eval_clips))
         snapshot, feedback_clips = stage_clips(args.data_dir, store, base, eval_clips, staging,
                                                None if staged is None else {tuple(key) for key in staged}, default)
         check_round_voices(snapshot, voices, args.model_name_or_path)
+        if default:  # held-out clips of voices this round does not train are not its to judge
+            trained = {c.voice for c in base + feedback_clips}
+            eval_clips = [c for c in eval_clips if c.voice in trained]
         print(f"round: {len(snapshot)} feedback clips (weight {args.feedback_weight:g}) + {len(base)} base clips; "
               f"from {args.model_name_or_path}")
         weights = [1.0] * len(base) + [args.feedback_weight] * len(snapshot)

@@ -190,12 +190,13 @@ def test_the_wyoming_server_describes_its_voices_and_speaks_whole_and_streamed_a
             info = Info.from_event(await client.read_event())
             await client.write_event(Synthesize(text=text).event())
             whole = await received(client, stop=AudioStop)
+            # Home Assistant's order: start, the chunks, the compatibility synthesize (ignored), stop
             await client.write_event(SynthesizeStart().event())
             for piece in ("Rojbaş. Ez 25 ", "salî me. Hewa îro ", "pir xweş e."):
                 await client.write_event(SynthesizeChunk(text=piece).event())
+            await client.write_event(Synthesize(text=text).event())
             await client.write_event(SynthesizeStop().event())
             streamed = await received(client, stop=SynthesizeStopped)
-            await client.write_event(Synthesize(text=text).event())  # the compatibility event after a stream: ignored
             await client.write_event(Synthesize(text="Rojbaş.", voice=SynthesizeVoice(name="nope")).event())
             refused = await client.read_event()
             return info, whole, streamed, refused
@@ -219,4 +220,20 @@ def test_the_wyoming_server_describes_its_voices_and_speaks_whole_and_streamed_a
         assert len(chunks) > 5 and all(c.rate == 16000 and c.width == 2 for c in chunks)  # pieces of sentences, pauses
         assert b"".join(c.audio for c in chunks) == http.content  # the same audio as over HTTP
     assert [e.type for e in streamed[-2:]] == ["audio-stop", "synthesize-stopped"]
+    assert sum(AudioStart.is_type(e.type) for e in streamed) == 1  # the compatibility copy was not spoken
     assert Error.is_type(refused.type) and "nope" in Error.from_event(refused).text  # the ignored one sent nothing
+
+
+def test_a_wyoming_address_that_cannot_be_had_is_refused_in_one_line(capsys):
+    import socket
+
+    import serve
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for uri, message in ((f"tcp://127.0.0.1:{port}", "cannot listen there"), ("http://x:1", "give tcp://HOST:PORT")):
+            with pytest.raises(SystemExit) as exit_:
+                serve.main(["--wyoming", uri])
+            assert exit_.value.code == 2 and message in capsys.readouterr().err

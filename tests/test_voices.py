@@ -222,3 +222,20 @@ def test_the_voices_benchmark_trains_a_multi_voice_model_and_tables_each_voice_a
     model = tmp_path / "work" / "multi" / "model"
     assert json.loads((model / "config.json").read_text())["voices"] == sorted(results["voices"].values())
     assert "| multi | hevi |" in done.stdout
+
+
+def test_one_named_voice_cannot_make_a_multi_voice_model_and_numbers_are_ids(tmp_path, capsys):
+    from types import SimpleNamespace
+
+    from kurdish_tts.vits.voices import voice_id
+
+    data = write_data(tmp_path / "data", voices=("rojda",))
+    assert train_vits.main(args_for(data, tmp_path / "run", "--max_steps", 1)) == 1
+    assert "the data names one voice (rojda)" in capsys.readouterr().err
+    base = random_model(tmp_path / "base", seed=3)
+    argv = args_for(data, tmp_path / "run2", "--max_steps", 1)
+    argv[argv.index("--init_config"):argv.index("--init_config") + 2] = ["--model_name_or_path", str(base)]
+    assert train_vits.main(argv) == 1
+    assert "needs two or more" in capsys.readouterr().err
+    digits = SimpleNamespace(num_speakers=3, voices=["19", "2", "3"])  # names that are digits, sorted as text
+    assert [voice_id(digits, 2), voice_id(digits, "2"), voice_id(digits, "19")] == [2, 1, 0]

@@ -6,7 +6,6 @@ of kurdish_tts/serving/routes."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import logging
 
@@ -54,18 +53,16 @@ def create_app(args: argparse.Namespace, shelf: Shelf | None = None) -> FastAPI:
 async def lifespan(app: FastAPI):
     """With --wyoming URI, the Wyoming server runs beside the HTTP API while the app runs."""
     uri = getattr(app.state.service.args, "wyoming", None)
-    task = None
+    server = None
     if uri:
         from kurdish_tts.serving import wyoming
 
-        task = asyncio.create_task(wyoming.serve(app.state.service, uri))
+        server = await wyoming.start(app.state.service, uri)  # listening before the app takes requests
     try:
         yield
     finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if server is not None:
+            await server.stop()
 
 
 def uvicorn_options(args: argparse.Namespace) -> dict:

@@ -5,7 +5,9 @@ Events (JSON lines, `wyoming` package): `describe` is answered with `info`, one 
 voices are the served models (a multi-voice model's voices as its speakers); `synthesize` speaks a
 text; `synthesize-start`, `synthesize-chunk`... `synthesize-stop` speak a text as it comes, each
 sentence as soon as it is complete, and end with `synthesize-stopped` (the one-shot `synthesize` a
-client sends after a stream, for servers that do not stream, is ignored). Audio goes out as
+client sends inside a stream, for servers that do not stream, is ignored, as Home Assistant and
+wyoming-piper expect). A request speaks with one model from its start to its end; its text is held
+to --max_text_chars (a stream's in all) and one sentence per 10 characters of it, as over HTTP. Audio goes out as
 `audio-start`, `audio-chunk`s as each sentence's decoder makes its pieces (16-bit mono PCM at the
 model's rate; the pause between sentences a chunk of its own) and `audio-stop`.
 The text goes through the Kurmanji normaliser first; each sentence is seeded by its place in the
@@ -30,6 +32,7 @@ from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, Synthesize
 
 from kurdish_tts.corpus.audio import to_pcm16
 from kurdish_tts.serving.errors import ServiceError
+from kurdish_tts.serving.routes.speech import CHARS_PER_SENTENCE
 from kurdish_tts.serving.shelf import RUNTIME_KINDS
 from kurdish_tts.synthesis.voice import PAUSE_S, Settings, SynthesisError
 from kurdish_tts.vits.voices import VoiceError, folder_voices, voice_id
@@ -60,63 +63,75 @@ class Handler(AsyncEventHandler):
     def __init__(self, service, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.service = service
-        self.stream: dict | None = None  # a streamed request: its voice, the text not yet spoken, sentences sent
-        self.after_stream = False  # the compatibility `synthesize` that follows a stream is ignored
+        self.streaming = False  # between synthesize-start and synthesize-stop
+        self.stream: dict | None = None  # the request being spoken: its voice, text not yet spoken, sentences sent
 
     async def handle_event(self, event: Event) -> bool:
         try:
             if Describe.is_type(event.type):
                 await self.write_event(describe(self.service).event())
             elif SynthesizeStart.is_type(event.type):
-                start = SynthesizeStart.from_event(event)
-                self.stream = {"voice": start.voice, "text": "", "spoken": 0, "started": False}
-            elif SynthesizeChunk.is_type(event.type) and self.stream is not None:
-                self.stream["text"] += SynthesizeChunk.from_event(event).text
-                complete = list(SENTENCE_END.finditer(self.stream["text"]))
+                self.stream = await self.begin(SynthesizeStart.from_event(event).voice)
+                self.streaming = True
+            elif SynthesizeChunk.is_type(event.type) and self.streaming:
+                stream = self.stream
+                stream["text"] += SynthesizeChunk.from_event(event).text
+                stream["received"] += len(event.data.get("text", ""))
+                self.check_length(stream["received"])
+                complete = list(SENTENCE_END.finditer(stream["text"]))
                 if complete:  # the complete sentences go now; the rest waits for more text
                     cut = complete[-1].end()
-                    ready, self.stream["text"] = self.stream["text"][:cut], self.stream["text"][cut:]
-                    await self.speak(ready, self.stream["voice"], last=False)
-            elif SynthesizeStop.is_type(event.type) and self.stream is not None:
-                await self.speak(self.stream["text"], self.stream["voice"], last=True)
-                self.stream, self.after_stream = None, True
+                    ready, stream["text"] = stream["text"][:cut], stream["text"][cut:]
+                    await self.speak(ready, last=False)
+            elif SynthesizeStop.is_type(event.type) and self.streaming:
+                await self.speak(self.stream["text"], last=True)
+                self.streaming, self.stream = False, None
                 await self.write_event(SynthesizeStopped().event())
-            elif Synthesize.is_type(event.type):
-                if self.after_stream:
-                    self.after_stream = False
-                    return True
+            elif Synthesize.is_type(event.type) and not self.streaming:  # while streaming: the compatibility copy
                 request = Synthesize.from_event(event)
-                self.stream = {"voice": request.voice, "text": "", "spoken": 0, "started": False}
+                self.check_length(len(request.text))
+                self.stream = await self.begin(request.voice)
                 try:
-                    await self.speak(request.text, request.voice, last=True)
+                    await self.speak(request.text, last=True)
                 finally:
                     self.stream = None
         except (ServiceError, SynthesisError, VoiceError) as e:
-            self.stream = None
+            self.streaming, self.stream = False, None
             await self.write_event(Error(text=str(e), code=type(e).__name__).event())
         return True
 
-    async def speak(self, text: str, requested, last: bool) -> None:
+    def check_length(self, characters: int) -> None:
+        limit = self.service.args.max_text_chars
+        if characters > limit:
+            raise ServiceError(413, f"the text is over {limit} characters (--max_text_chars)")
+
+    async def begin(self, requested) -> dict:
+        """A request's state: the model and voice it speaks with to its end, whatever a swap does meanwhile."""
+        peer = self.writer.get_extra_info("peername") if self.writer is not None else None
+        self.service.reads.check(f"wyoming:{peer[0] if isinstance(peer, tuple) else 'local'}")
+        _, loaded = await asyncio.get_running_loop().run_in_executor(
+            None, self.service.shelf.get, getattr(requested, "name", None))
+        voice = loaded.voice
+        speaker = voice_id(voice.config, getattr(requested, "speaker", None) or None) if voice.voices else None
+        return {"voice": voice, "speaker": speaker, "text": "", "received": 0, "spoken": 0, "started": False}
+
+    async def speak(self, text: str, last: bool) -> None:
         """Speak `text` as the next sentences of the current request; audio-start before its first
         audio, audio-stop after the last."""
         service, stream = self.service, self.stream
-        _, loaded = await asyncio.get_running_loop().run_in_executor(
-            None, service.shelf.get, getattr(requested, "name", None))
-        voice = loaded.voice
-        speaker = None
-        if voice.voices:  # a multi-voice model: its speaker by name, else its first voice
-            speaker = voice_id(voice.config, getattr(requested, "speaker", None) or None)
+        voice, rate = stream["voice"], stream["voice"].sampling_rate
         sentences = voice.sentences(text) if text.strip() else []
-        if sum(map(len, sentences)) > service.args.max_text_chars:
-            raise ServiceError(413, f"the text reads as more than {service.args.max_text_chars} characters")
-        rate = voice.sampling_rate
+        most = max(1, service.args.max_text_chars // CHARS_PER_SENTENCE)
+        if stream["spoken"] + len(sentences) > most:
+            raise ServiceError(413, f"the text has more than {most} sentences")
         if not stream["started"]:
             await self.write_event(AudioStart(rate=rate, width=2, channels=1).event())
             stream["started"] = True
         service.synthesis.enter()
         try:
             for position, sentence in enumerate(sentences):
-                made = voice.pieces(sentence, Settings(speaking_rate=1.0, speaker_id=speaker, seed=stream["spoken"]))
+                made = voice.pieces(sentence, Settings(speaking_rate=1.0, speaker_id=stream["speaker"],
+                                                       seed=stream["spoken"]))
                 while (audio := await service.synthesis.run(next, made, None)) is not None:
                     await self.send(audio, rate)
                 if not (last and position == len(sentences) - 1):  # the pause HTTP puts between sentences
@@ -132,8 +147,9 @@ class Handler(AsyncEventHandler):
                                           audio=to_pcm16(audio).astype("<i2").tobytes()).event())
 
 
-async def serve(service, uri: str) -> None:
-    """Serve the Wyoming protocol at `uri` (tcp://host:port) until cancelled."""
+async def start(service, uri: str) -> AsyncServer:
+    """The Wyoming server at `uri` (tcp://host:port), listening; OSError when the address cannot be had."""
     server = AsyncServer.from_uri(uri)
+    await server.start(partial(Handler, service))
     log.info("Wyoming server at %s", uri)
-    await server.run(partial(Handler, service))
+    return server

@@ -240,7 +240,8 @@ def synthesize_pieces(engine, config, input_ids: np.ndarray, attention_mask: np.
                       context: int = CONTEXT_FRAMES):
     """One sentence [1, T_text] -> its waveform in pieces, as they are decoded (a generator). The noise
     is drawn as `synthesize_batch` draws it, so the pieces join to its waveform (to float precision).
-    An engine that cannot decode in pieces (an ONNX export) gives the whole waveform as one piece."""
+    An engine that cannot decode in pieces (an ONNX export made before the flow and the decoder were
+    exported apart) gives the whole waveform as one piece."""
     if not getattr(engine, "pieces", False):
         yield from synthesize_batch(engine, config, input_ids, attention_mask, rng, noise_scale, noise_scale_duration,
                                     speaking_rate, speaker_id)

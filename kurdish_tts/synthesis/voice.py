@@ -141,7 +141,8 @@ class Voice:
         """`speak`'s audio as it is made, in pieces (a generator of float32 arrays): each sentence's
         decoder runs on overlapping stretches of its latents, a short one first, so that the first
         audio of a long sentence comes long before the sentence is done. Joined, the pieces are
-        `speak`'s audio for batch size 1 (to float precision). An ONNX export gives a sentence a piece."""
+        `speak`'s audio for batch size 1 (to float precision). An ONNX export made before the flow and
+        the decoder were exported apart gives a sentence a piece."""
         settings = settings or Settings()
         sentences = self.sentences(text)
         speaker_id = self.speaker(settings)

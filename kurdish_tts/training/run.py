@@ -96,6 +96,9 @@ def build_run(args, train_clips: list[Clip], eval_clips: list[Clip], weights: li
     voices = voices_of(train_clips)  # data that names each clip's voice: [] for one-voice data
     choose_voice(args, config, voices)
     if voices and args.init_config:  # random weights: a multi-voice model from the start
+        if len(voices) < 2:
+            raise TrainingError(f"the data names one voice ({voices[0]}): a model of several voices needs two or more; "
+                                "drop the voice column to train one voice")
         config.num_speakers, config.voices = len(voices), voices
         config.speaker_embedding_size = args.speaker_embedding_size or config.hidden_size
     tokenizer = build_tokenizer(vocabulary) if args.init_config else VitsTokenizer.from_pretrained(str(args.model_name_or_path))
@@ -183,6 +186,9 @@ def choose_voice(args, config, voices: list[str]) -> None:
             raise TrainingError("the data names each clip's voice (metadata.csv's middle column): leave out --voice "
                                 "and --speaker_id")
         return
+    if args.speaker_embedding_size is not None:
+        raise TrainingError("--speaker_embedding_size sizes the voices that data naming them adds (prepare_data.py "
+                            "--voices): this data names none")
     if args.balance_voices:
         raise TrainingError("--balance_voices needs data that names each clip's voice (prepare_data.py --voices)")
     try:

@@ -60,6 +60,8 @@ def voice_id(config, voice: str | int | None) -> int | None:
         return 0 if names else None
     if not names:
         raise VoiceError(f"voice {str(voice)[:40]!r}: this model has one voice; leave the voice out")
+    if isinstance(voice, int) and 0 <= voice < len(names):  # a number is an id (names may be digits too)
+        return voice
     if str(voice) in names:
         return names.index(str(voice))
     if (isinstance(voice, int) or re.fullmatch(r"[0-9]{1,6}", str(voice))) and 0 <= int(voice) < len(names):
@@ -94,16 +96,19 @@ def with_voices(model, names: list[str], embedding_size: int | None = None):
     from transformers import VitsModel
 
     have = voice_names(model.config)
+    if have and embedding_size and embedding_size != model.config.speaker_embedding_size:
+        raise VoiceError(f"the model's voices are {model.config.speaker_embedding_size} wide, not {embedding_size}: "
+                         "leave out --speaker_embedding_size")
     added = [name for name in names if name not in have]
     if not added:
         return model, []
     config = copy.deepcopy(model.config)
     if not have:
         config.speaker_embedding_size = embedding_size or config.hidden_size
-    elif embedding_size and embedding_size != config.speaker_embedding_size:
-        raise VoiceError(f"the model's voices are {config.speaker_embedding_size} wide; a new voice cannot be "
-                         f"{embedding_size} wide (leave out --speaker_embedding_size)")
     everyone = (have or []) + added
+    if len(everyone) < 2:
+        raise VoiceError(f"the data names one voice ({everyone[0]}) and the model has none: a model of several voices "
+                         "needs two or more; drop the voice column to fine-tune its one voice")
     config.num_speakers, config.voices = len(everyone), everyone
     result = VitsModel(config).to(next(model.parameters()).device)
     state = model.state_dict()

@@ -54,8 +54,8 @@ async def take_in(request: Request, service, name: str) -> JSONResponse:
     if model and model not in service.shelf.listing():
         raise ServiceError(422, f"model {model[:40]!r} is not served: GET /v1/models lists the ids")
     voice = fields.get("voice", "")
-    if voice:  # the voice of the served model the correction is for
-        voices = folder_voices(service.shelf.served[0])
+    if voice:  # the voice of the model the correction is for: the one it names, else the first served
+        voices = folder_voices(service.shelf.listing()[model][0] if model else service.shelf.served[0])
         if voice not in voices:
             have = f"its voices are {', '.join(voices)}" if voices else "it has one voice: leave 'voice' out"
             raise ServiceError(422, f"voice {voice[:40]!r} is not a voice of the served model: {have}")
