@@ -163,7 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.evaluate:
         return evaluate_models(args, models, settings, device)
     if args.export_onnx:
-        return export(models[0], args.export_onnx, args.quantize, args.format)
+        from kurdish_tts.scoring.measures import mcd_dtw
+
+        return export(models[0], args.export_onnx, args.quantize, args.format, distance=mcd_dtw)
     try:
         utterances = read_utterances(args)
         voice = Voice(models[0], device=device)

@@ -355,7 +355,7 @@ def test_a_request_in_flight_during_a_swap_finishes_on_the_model_it_started_with
     old = Voice(tmp_path / "old")
     sentences = old.sentences(TEXT)
     pause = np.zeros(int(PAUSE_S * old.sampling_rate), np.float32)
-    expected = np.concatenate([x for i, s in enumerate(sentences)
-                               for x in (old.speak(s, Settings(speaking_rate=1.0, seed=i)), pause)][:-1])
+    expected = np.concatenate([x for i, s in enumerate(sentences)  # each sentence in the pieces it streams in
+                               for x in (*old.pieces(s, Settings(speaking_rate=1.0, seed=i)), pause)][:-1])
     assert spoken_during == to_pcm16(expected).astype("<i2").tobytes()  # all of it the old model's
     assert spoken_after != spoken_during  # the next request: the new model, not the cache
