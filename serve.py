@@ -53,8 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max_upload_mb", type=float, default=20.0, help="larger uploads answer 413")
     parser.add_argument("--rate_limit", type=int, default=120,
                         help="requests a minute per address (reads) or per key (writes); 0: no limit")
-    parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) // 2),
-                        help="synthesis threads (each uses cores / workers torch threads)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="synthesis threads, one a core by default (each computes with cores / workers torch "
+                             "threads: on 2 cores 2 workers of 1 thread serve 2.1 times the requests of 1 worker of "
+                             "2, and one client sooner too; BENCHMARKS.md)")
     parser.add_argument("--threads", type=int,
                         help="torch threads each synthesis worker computes with (default: the cores / --workers)")
     parser.add_argument("--queue", type=int, default=16,

@@ -6,9 +6,10 @@ serve.py runs as its own process on a loopback port (the stand-in, a fresh data 
 speech sent whole (mp3), speech streamed (pcm), a correction (a generated recording), an A/B vote
 and a listing (/v1/models, /v1/feedback, /metrics). Half-way, a new model folder replaces the served
 one (as a feedback round installs it). Reported: requests and errors (anything but 2xx and the
-intended 429/503), p50/p95 latency per kind, the service's resident memory at the start and the
-end, and the corrections the service accepted against those pending in its store afterwards (they
-must be equal). Exits 1 when anything was lost or failed.
+intended 429/503), p50/p95 latency per kind, the service's resident memory once the load is
+running (after 15 % of the time: every worker has spoken) and at the end, and the corrections the
+service accepted against those pending in its store afterwards (they must be equal). Exits 1 when
+anything was lost or failed.
 
     python bench/bench_load.py                             # 8 clients, 60 s
     python bench/bench_load.py --clients 2 --seconds 5     # the test suite's size
@@ -80,13 +81,14 @@ def client(url: str, auth: dict, stop: threading.Event, seed: int, results: list
         while not stop.is_set():
             kind = KINDS[turn % len(KINDS)]
             turn += 1
-            text = f"{rng.choice(TEXTS)} {rng.randrange(1000)}."  # a new text most times: spoken, not cached
+            text = rng.choice(TEXTS)
+            spoken = f"{text} {rng.randrange(1000)}."  # speech: a new text most times, spoken rather than cached
             started = time.perf_counter()
             try:
                 if kind == "speech whole":
-                    status = http.post(f"{url}/v1/audio/speech", json={"input": text, "response_format": "mp3"}).status_code
+                    status = http.post(f"{url}/v1/audio/speech", json={"input": spoken, "response_format": "mp3"}).status_code
                 elif kind == "speech streamed":
-                    with http.stream("POST", f"{url}/v1/audio/speech", json={"input": text, "response_format": "pcm"}) as r:
+                    with http.stream("POST", f"{url}/v1/audio/speech", json={"input": spoken, "response_format": "pcm"}) as r:
                         for _ in r.iter_raw():
                             pass
                         status = r.status_code
@@ -133,12 +135,13 @@ def run(clients: int, seconds: float, workers: int, model: Path) -> dict:
         try:
             wait_until_up(url, service)
             httpx.post(f"{url}/v1/audio/speech", json={"input": "Rojbaş."}, timeout=120)  # the model loaded
-            start_mb = memory_mb(service.pid)
             stop, lock, results = threading.Event(), threading.Lock(), []
             threads = [threading.Thread(target=client, args=(url, auth, stop, seed, results, lock)) for seed in range(clients)]
             for thread in threads:
                 thread.start()
-            time.sleep(seconds / 2)
+            time.sleep(seconds * 0.15)  # every worker has spoken and every cache begun: the start's memory
+            start_mb = memory_mb(service.pid)
+            time.sleep(seconds * 0.35)
             swap(workspace)
             time.sleep(seconds / 2)
             stop.set()
@@ -169,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) // 2))
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--model", type=Path, default=ROOT / "data" / "pretrained" / "model")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "load.json")
     options = parser.parse_args(argv)
