@@ -91,7 +91,7 @@ RECIPES = {
     "short-warmup": ["--warmup_generator", "frozen", "--discriminator_warmup_steps", "50"],
     "slow-vocoder": ["--discriminator_warmup_steps", "0", "--acoustic_learning_rate", "2.5e-5"],
     "waiting": WAITING,
-    "own": ["--discriminator", str(PRETRAINED / "discriminator"), "--warmup_generator", "frozen"],
+    "own": ["--discriminator", "{pretrained}/discriminator", "--warmup_generator", "frozen"],
     "frozen": ["--freeze", "decoder", "posterior_encoder", "flow", *WAITING],
     "no-adversarial": NO_ADVERSARIAL,
     "ramp": ["--lr_warmup_steps", "50", *WAITING],
@@ -140,11 +140,12 @@ def run_recipe(name: str, seed: int, args, data: Path, work: Path) -> None:
     every = math.gcd(*[p for p in args.points if p > 0])  # a checkpoint at every point
     # Every recipe but `default` trains the whole generator at --learning_rate unless it names a rate of its own.
     one_rate = [] if name in DEFAULTS else ["--acoustic_learning_rate", str(args.learning_rate)]
-    argv = ["--data_dir", str(data), "--model_name_or_path", str(PRETRAINED / "model"), "--output_dir",
+    argv = ["--data_dir", str(data), "--model_name_or_path", str(args.pretrained / "model"), "--output_dir",
             str(work / "model"), "--checkpoint_dir", str(checkpoints), "--max_steps", str(args.steps),
             "--batch_size", str(args.batch_size), "--gradient_accumulation_steps", "1", "--learning_rate",
             str(args.learning_rate), "--mixed_precision", "no", "--eval_steps", "100000", "--seed", str(seed),
-            "--save_steps", str(every), "--save_total_limit", "1000", *one_rate, *RECIPES[name]]
+            "--save_steps", str(every), "--save_total_limit", "1000", *one_rate,
+            *(flag.format(pretrained=args.pretrained) for flag in RECIPES[name])]
     if any(checkpoints.glob("checkpoint-*")):
         argv.append("--resume")
     code = train_vits.main(argv)
@@ -172,18 +173,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--judge", type=Path, default=ROOT / "data" / "judge",
                         help="the recogniser for the CER (data/judge-espeak reproduces figures before 2026-12-05)")
     parser.add_argument("--batch_size", type=int, default=8)
-    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "bench_finetune")
+    parser.add_argument("--pretrained", type=Path, default=PRETRAINED,
+                        help="the stand-in to fine-tune: a folder holding model/, discriminator/ and build.json")
+    parser.add_argument("--work", type=Path, help="checkpoints and data, kept for a rerun (default runs/bench_finetune, "
+                        "runs/bench_finetune-<the last two parts of --pretrained> for another stand-in)")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "finetune.json")
     parser.add_argument("--picture", type=Path, default=ROOT / "bench" / "figures" / "finetune.png")
     args = parser.parse_args(argv)
+    if args.work is None:
+        default = args.pretrained.resolve() == PRETRAINED.resolve()
+        args.work = ROOT / "runs" / ("bench_finetune" if default else "bench_finetune-" + "-".join(args.pretrained.resolve().parts[-2:]))
     if max(args.points) > args.steps or 0 not in args.points:
         parser.error("--points must include 0 and lie within --steps")
     heldout = read_sentences("heldout")[: args.sentences]
     texts = [spoken_text(s) for _, s in heldout]
     target = target_clean(args.target, heldout)
-    original = target_clean(ORIGINAL_VOICE, heldout)
+    learnt = json.loads((args.pretrained / "build.json").read_text(encoding="utf-8")).get("voice", ORIGINAL_VOICE)
+    original = target_clean(learnt, heldout)  # "to original": the voice the stand-in learnt
     recognizer = Recognizer(args.judge)
-    start = score_point(PRETRAINED / "model", texts, target, original, recognizer)
+    start = score_point(args.pretrained / "model", texts, target, original, recognizer)
     results = {"target": args.target, "clips": args.clips, "steps": args.steps, "learning_rate": args.learning_rate,
                "batch_size": args.batch_size, "sentences": len(texts), "start": start,
                "references": references(args.target, heldout, texts, target, original, recognizer), "runs": {}}

@@ -5,7 +5,8 @@ voice trained on their pooled clips and one model per speaker.
 Four clearly different natural speakers (--speakers; by default hevi, baran, rojda and welat: four
 base styles, both sexes) read the same --clips `finetune` sentences in Common Voice conditions, as
 Common Voice's people read the same sentences; prepare_data.py prepares them as a user prepares
-Common Voice (--top_speakers 4 --voices, --min_dnsmos 2.7). From data/pretrained/model, each for
+Common Voice (--top_speakers 4 --voices, --min_dnsmos 2.7). From data/pretrained/model (or
+--pretrained), each for
 --steps steps at batch 8 and 1e-4, as a user fine-tunes:
 
     multi    one model, a voice per speaker (train_vits.py on the three-column data)
@@ -37,7 +38,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bench_learning import MIN_DNSMOS, ORIGINAL_VOICE, PRETRAINED, measure, target_clean
+from bench_learning import MIN_DNSMOS, PRETRAINED, measure, target_clean
 
 import prepare_data
 import train_vits
@@ -73,7 +74,7 @@ def prepared(args) -> Path:
     if not (release / "validated.tsv").is_file():
         natural.write_release(release, [natural.speaker(s) for s in args.speakers],
                               read_sentences("finetune")[:args.clips])
-    argv = ["--dataset", str(release), "--output_dir", str(data), "--model_name_or_path", str(PRETRAINED / "model"),
+    argv = ["--dataset", str(release), "--output_dir", str(data), "--model_name_or_path", str(args.pretrained / "model"),
             "--top_speakers", str(len(args.speakers)), "--voices", "--min_clips_per_voice", "2", "--eval_size", "1",
             "--min_duration", "0.5", "--num_workers", "2"]
     if prepare_data.main([*argv, *(["--min_dnsmos", str(args.min_dnsmos)] if args.min_dnsmos else [])]) != 0:
@@ -103,7 +104,7 @@ def train(data: Path, work: Path, args) -> Path:
     if (model / "config.json").is_file():
         return model
     checkpoints = work / "checkpoints"
-    argv = ["--data_dir", str(data), "--model_name_or_path", str(PRETRAINED / "model"), "--output_dir", str(model),
+    argv = ["--data_dir", str(data), "--model_name_or_path", str(args.pretrained / "model"), "--output_dir", str(model),
             "--checkpoint_dir", str(checkpoints), "--max_steps", str(args.steps), "--batch_size", str(args.batch_size),
             "--gradient_accumulation_steps", "1", "--learning_rate", str(args.learning_rate), "--mixed_precision", "no",
             "--eval_steps", "100000", "--save_steps", "100", "--save_total_limit", "1"]
@@ -135,9 +136,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learning_rate", type=float, default=1e-4)
     parser.add_argument("--min_dnsmos", type=float, default=MIN_DNSMOS, help="prepare_data.py's filter (0: none)")
     parser.add_argument("--sentences", type=int, default=12, help="held-out sentences each voice speaks")
-    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "bench_voices")
+    parser.add_argument("--pretrained", type=Path, default=PRETRAINED,
+                        help="the stand-in to fine-tune: a folder holding model/ and build.json (data/pretrained)")
+    parser.add_argument("--work", type=Path, help="checkpoints and data, kept for a rerun (default runs/bench_voices, "
+                        "runs/bench_voices-<the last two parts of --pretrained> for another stand-in)")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "voices.json")
     args = parser.parse_args(argv)
+    if args.work is None:
+        default = args.pretrained.resolve() == PRETRAINED.resolve()
+        args.work = ROOT / "runs" / ("bench_voices" if default else "bench_voices-" + "-".join(args.pretrained.resolve().parts[-2:]))
     for name in args.speakers:
         natural.speaker(name)  # an unknown name: one line, before any work
     names = {speaker: voice_name(natural.client_id(natural.speaker(speaker))) for speaker in args.speakers}
@@ -145,10 +152,11 @@ def main(argv: list[str] | None = None) -> int:
     sentences = read_sentences("heldout")[:args.sentences]
     texts = [spoken_text(s) for _, s in sentences]
     clean = {speaker: target_clean(speaker, sentences) for speaker in args.speakers}
-    original = target_clean(ORIGINAL_VOICE, sentences)
+    learnt = json.loads((args.pretrained / "build.json").read_text(encoding="utf-8")).get("voice", "ku")
+    original = target_clean(learnt, sentences)  # what "to original" is measured to: the stand-in's own voice
     recognizer = Recognizer(ROOT / "data" / "judge")
 
-    standin = spoken(PRETRAINED / "model", texts)
+    standin = spoken(args.pretrained / "model", texts)
     syntheses = {"stand-in": {speaker: standin for speaker in args.speakers}}
     if "multi" in args.runs:
         model = train(data, args.work / "multi", args)
