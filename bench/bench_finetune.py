@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     start = score_point(args.pretrained / "model", texts, target, original, recognizer)
     results = {"target": args.target, "clips": args.clips, "steps": args.steps, "learning_rate": args.learning_rate,
                "batch_size": args.batch_size, "sentences": len(texts), "start": start,
-               "references": references(args.target, heldout, texts, target, original, recognizer), "runs": {}}
+               "references": references(args.target, heldout, texts, target, original, recognizer, learnt), "runs": {}}
     for name in args.recipes:
         for seed in args.seeds:
             # runs of a natural target are named after it; an espeak-ng target's keep the names of the older grids

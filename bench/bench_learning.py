@@ -113,15 +113,16 @@ def measure(audios: list[np.ndarray], texts: list[str], target: list[np.ndarray]
     return row
 
 
-def references(target: str, sentences, texts, clean, original, recognizer) -> dict[str, dict]:
+def references(target: str, sentences, texts, clean, original, recognizer,
+               original_voice: str = ORIGINAL_VOICE) -> dict[str, dict]:
     """The rows a voice's figures are read beside: the target clean (and as recorded, for a natural
-    one), espeak-ng's original voice, white noise and a harmonic buzz."""
+    one), the voice the stand-in learnt (`original_voice`), white noise and a harmonic buzz."""
     rng = np.random.default_rng(0)
     rows = {f"{target} clean (the target)": clean}
     if is_natural(target):
         voice = natural.speaker(target)
         rows[f"{target} as Common Voice records it"] = [natural.common_voice_record(s, voice, rng) for _, s in sentences]
-    rows[f"{ORIGINAL_VOICE} (the stand-in's voice)"] = original
+    rows[f"{original_voice} (the stand-in's voice)"] = original
     rows["white noise"] = [noise_like(a, rng) for a in clean]
     rows["harmonic buzz"] = [buzz_like(a, RATE) for a in clean]
     return {name: measure(audios, texts, clean, original, recognizer) for name, audios in rows.items()}
