@@ -53,6 +53,19 @@ def replace_folder(source: Path, target: Path) -> None:
     shutil.rmtree(aside, ignore_errors=True)
 
 
+@contextmanager
+def staged_folder(target: Path) -> Iterator[Path]:
+    """A folder to fill beside `target` (hidden, on the same file system); when the block ends without
+    an error it replaces `target` (`replace_folder`), else it is removed: `target` appears whole or not at all."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        yield staging
+        replace_folder(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def restore_replaced_folder(target: Path, lock: AbstractContextManager | None = None) -> bool:
     """Undo half a `replace_folder` that a kill interrupted between its two renames (only the old
     folder, renamed aside, is left): put it back, under `lock` when there is something to do.

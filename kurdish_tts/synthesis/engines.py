@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from kurdish_tts.files import replace_folder
+from kurdish_tts.files import staged_folder
 from kurdish_tts.vits.duration import decode_durations, text_condition
 
 ENCODER_FILE = "text_to_durations.onnx"
@@ -103,19 +102,18 @@ class DurationsToAudio(_Stage):
         return self.decode(self.flowed(latents, frame_mask, speaker), speaker)
 
 
-class DurationsToLatents(_Stage):
+class DurationsToLatents(DurationsToAudio):
     """The audio stage up to the decoder's input (ONNX exports keep it apart, to decode in pieces)."""
 
     def forward(self, durations, prior_means, prior_log_std, attention_mask, prior_noise, speaker_id=None):
-        return DurationsToAudio(self.model).latents(durations, prior_means, prior_log_std, attention_mask,
-                                                    prior_noise, speaker_id)
+        return self.latents(durations, prior_means, prior_log_std, attention_mask, prior_noise, speaker_id)
 
 
-class LatentsToAudio(_Stage):
+class LatentsToAudio(DurationsToAudio):
     """The decoder alone: its input [B, C, T] -> waveform [B, T * hop]."""
 
     def forward(self, latents, speaker_id=None):
-        return DurationsToAudio(self.model).decode(latents, self.speaker(speaker_id))
+        return self.decode(latents, self.speaker(speaker_id))
 
 
 class TorchEngine:
@@ -198,14 +196,12 @@ def is_onnx_folder(folder: Path) -> bool:
     return (folder / ENCODER_FILE).is_file() and stages
 
 
-def synthesize_batch(engine, config, input_ids: np.ndarray, attention_mask: np.ndarray, rng: np.random.Generator,
-                     noise_scale: float, noise_scale_duration: float, speaking_rate: float,
-                     speaker_id: int | None = None) -> list[np.ndarray]:
-    """Token ids [B, T_text] (int64) -> one float32 waveform per row, trimmed to its length.
-
-    The noise is drawn from `rng` in a fixed order (durations, then prior), so the same generator
-    state gives the same audio on either engine.
-    """
+def _audio_inputs(engine, input_ids: np.ndarray, attention_mask: np.ndarray, rng: np.random.Generator,
+                  noise_scale: float, noise_scale_duration: float, speaking_rate: float,
+                  speaker_id: int | None) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The text stage run, and the audio stage's inputs with the prior noise drawn: (inputs, frames per
+    row). The noise is drawn from `rng` in a fixed order (durations, then prior), so the same generator
+    state gives the same audio on either engine, whole or in pieces."""
     batch, tokens = input_ids.shape
     if tokens < MIN_TOKENS:
         input_ids = np.pad(input_ids, ((0, 0), (0, MIN_TOKENS - tokens)))
@@ -217,17 +213,27 @@ def synthesize_batch(engine, config, input_ids: np.ndarray, attention_mask: np.n
         "duration_noise": duration_noise, "length_scale": np.array([1.0 / speaking_rate], dtype=np.float32), **speaker})
     frame_counts = np.maximum(durations.sum(1), 1).astype(np.int64)  # [B]
     prior_noise = rng.standard_normal((batch, means.shape[1], int(frame_counts.max()))).astype(np.float32) * noise_scale
-    waveforms = engine.audio({"durations": durations, "prior_means": means, "prior_log_std": log_std,
-                              "attention_mask": attention_mask.astype(np.int64), "prior_noise": prior_noise, **speaker})
+    return {"durations": durations, "prior_means": means, "prior_log_std": log_std,
+            "attention_mask": attention_mask.astype(np.int64), "prior_noise": prior_noise, **speaker}, frame_counts
+
+
+def synthesize_batch(engine, config, input_ids: np.ndarray, attention_mask: np.ndarray, rng: np.random.Generator,
+                     noise_scale: float, noise_scale_duration: float, speaking_rate: float,
+                     speaker_id: int | None = None) -> list[np.ndarray]:
+    """Token ids [B, T_text] (int64) -> one float32 waveform per row, trimmed to its length."""
+    inputs, frame_counts = _audio_inputs(engine, input_ids, attention_mask, rng, noise_scale, noise_scale_duration,
+                                         speaking_rate, speaker_id)
+    waveforms = engine.audio(inputs)
     hop = int(np.prod(config.upsample_rates))
-    return [waveforms[i, : frame_counts[i] * hop].astype(np.float32) for i in range(batch)]
+    return [waveforms[i, : frame_counts[i] * hop].astype(np.float32) for i in range(len(frame_counts))]
 
 
 # Decoding in pieces: each piece is decoded with this many frames of the latents on either side,
 # which its samples depend on (the decoder's receptive field: measured, a piece then equals the
 # whole to float precision; see tests/test_streaming.py); the first piece is small, so that audio
-# starts soon, the rest larger, so that the overlap costs little.
-CONTEXT_FRAMES, FIRST_FRAMES, PIECE_FRAMES = 16, 12, 48
+# starts soon, the next 48 frames, each after that twice the one before (up to 384), so that the
+# overlaps, decoded twice, cost little.
+CONTEXT_FRAMES, FIRST_FRAMES, PIECE_FRAMES, MAX_PIECE_FRAMES = 16, 12, 48, 384
 # The flow's receptive field (measured the same way): the first piece's latents come from the flow
 # over the sentence's first frames only, so that a long sentence's first audio does not wait for the
 # flow over all of it.
@@ -246,30 +252,21 @@ def synthesize_pieces(engine, config, input_ids: np.ndarray, attention_mask: np.
         yield from synthesize_batch(engine, config, input_ids, attention_mask, rng, noise_scale, noise_scale_duration,
                                     speaking_rate, speaker_id)
         return
-    tokens = input_ids.shape[1]
-    if tokens < MIN_TOKENS:
-        input_ids = np.pad(input_ids, ((0, 0), (0, MIN_TOKENS - tokens)))
-        attention_mask = np.pad(attention_mask, ((0, 0), (0, MIN_TOKENS - tokens)))
-    speaker = {} if speaker_id is None else {"speaker_id": np.full(1, speaker_id, dtype=np.int64)}
-    duration_noise = rng.standard_normal((1, 2, input_ids.shape[1])).astype(np.float32) * noise_scale_duration
-    durations, means, log_std = engine.durations({
-        "input_ids": input_ids.astype(np.int64), "attention_mask": attention_mask.astype(np.int64),
-        "duration_noise": duration_noise, "length_scale": np.array([1.0 / speaking_rate], dtype=np.float32), **speaker})
-    frames = int(max(durations.sum(1)[0], 1))
-    prior_noise = rng.standard_normal((1, means.shape[1], frames)).astype(np.float32) * noise_scale
-    stage = {"durations": durations, "prior_means": means, "prior_log_std": log_std,
-             "attention_mask": attention_mask.astype(np.int64), **speaker}
+    inputs, frame_counts = _audio_inputs(engine, input_ids, attention_mask, rng, noise_scale, noise_scale_duration,
+                                         speaking_rate, speaker_id)
+    frames, noise, speaker = int(frame_counts[0]), inputs["prior_noise"], inputs.get("speaker_id")
     prefix = min(frames, first + context + FLOW_CONTEXT_FRAMES)
-    latents = engine.latents({**stage, "prior_noise": prior_noise[:, :, :prefix]})  # the first piece's, soon
+    latents = engine.latents({**inputs, "prior_noise": noise[:, :, :prefix]})  # the first piece's, soon
     hop = int(np.prod(config.upsample_rates))
-    start, end = 0, min(frames, first)
+    start, end, step = 0, min(frames, first), size
     while start < frames:
         if start and latents.shape[2] < frames:  # past the first piece: the flow over the whole sentence
-            latents = engine.latents({**stage, "prior_noise": prior_noise})
+            latents = engine.latents(inputs)
         left, right = max(0, start - context), min(frames, end + context)
-        audio = engine.decode(latents[:, :, left:right], speaker.get("speaker_id"))
+        audio = engine.decode(latents[:, :, left:right], speaker)
         yield audio[0, (start - left) * hop:(end - left) * hop].astype(np.float32)
-        start, end = end, min(frames, end + size)
+        start, end = end, min(frames, end + step)
+        step = min(2 * step, MAX_PIECE_FRAMES)  # longer pieces later: less decoded twice in the overlaps
 
 
 def export_onnx(model, tokenizer, output: Path, model_card: Path | None = None, quantize: bool = False,
@@ -293,9 +290,7 @@ def export_onnx(model, tokenizer, output: Path, model_card: Path | None = None, 
     mask = torch.ones(batch, tokens, dtype=torch.long)
     durations = torch.full((batch, tokens), frames / tokens).ceil()
     channels = config.flow_size
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}."))
-    try:
+    with staged_folder(output) as staging:
         _export(TextToDurations(model), (ids, mask, torch.randn(batch, 2, tokens), torch.ones(1), *speaker),
                 staging / ENCODER_FILE, ["durations", "prior_means", "prior_log_std"],
                 {"input_ids": per_token, "attention_mask": per_token, "duration_noise": per_channel,
@@ -316,9 +311,6 @@ def export_onnx(model, tokenizer, output: Path, model_card: Path | None = None, 
         tokenizer.save_pretrained(staging)
         if model_card is not None and model_card.is_file():
             shutil.copy2(model_card, staging / "README.md")
-        replace_folder(staging, output)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return output
 
 

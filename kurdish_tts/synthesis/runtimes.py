@@ -32,8 +32,6 @@ its output to full range unless `normalize_audio` is off.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import unicodedata
 from pathlib import Path
 
@@ -41,7 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from kurdish_tts.files import replace_folder
+from kurdish_tts.files import staged_folder
 from kurdish_tts.synthesis.engines import (
     CALIBRATION_SENTENCES,
     MIN_TOKENS,
@@ -144,21 +142,13 @@ def export_piper(model, tokenizer, output: Path, model_card: Path | None = None,
     tokens = 3 * MIN_TOKENS
     inputs = (torch.randint(1, config.vocab_size, (1, tokens)), torch.tensor([tokens]),
               torch.tensor([NOISE_SCALE, 1.0, NOISE_SCALE_DURATION]), *((torch.tensor([0]),) if speakers else ()))
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}."))
-    try:
+    with staged_folder(output) as staging:
         axes = {"input": {0: "batch", 1: "phonemes"}, "input_lengths": {0: "batch"}, "output": {0: "batch", 2: "time"},
                 **({"sid": {0: "batch"}} if speakers else {})}
         _export(PiperGraph(model, dict(tokenizer.get_vocab())), inputs, staging / PIPER_MODEL, ["output"], axes, opset)
         (staging / f"{PIPER_MODEL}.json").write_text(json.dumps(piper_config(config, tokenizer), ensure_ascii=False,
                                                                 indent=1) + "\n", encoding="utf-8")
-        config.save_pretrained(staging)
-        record = {"runtime": "piper", "model": source, "vocoder": "float32"}
-        write_card(model_card, staging, "piper", record)
-        (staging / EXPORT_RECORD).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-        replace_folder(staging, output)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        finish_export(staging, config, model_card, {"runtime": "piper", "model": source, "vocoder": "float32"})
     return output
 
 
@@ -217,11 +207,9 @@ def export_sherpa(model, tokenizer, output: Path, model_card: Path | None = None
     config = model.config
     tokens = 3 * MIN_TOKENS
     speakers = config.num_speakers > 1
-    inputs = (torch.randint(1, config.vocab_size, (1, tokens)), torch.tensor([tokens]), torch.tensor([0.667]),
-              torch.tensor([1.0]), torch.tensor([0.8]), *((torch.tensor([0]),) if speakers else ()))
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}."))
-    try:
+    inputs = (torch.randint(1, config.vocab_size, (1, tokens)), torch.tensor([tokens]), torch.tensor([NOISE_SCALE]),
+              torch.tensor([1.0]), torch.tensor([NOISE_SCALE_DURATION]), *((torch.tensor([0]),) if speakers else ()))
+    with staged_folder(output) as staging:
         axes = {"x": {0: "batch", 1: "tokens"}, "x_length": {0: "batch"}, "y": {0: "batch", 2: "samples"},
                 **({"sid": {0: "batch"}} if speakers else {})}
         _export(OneGraph(model), inputs, staging / SHERPA_MODEL, ["y"], axes, opset)
@@ -237,13 +225,8 @@ def export_sherpa(model, tokenizer, output: Path, model_card: Path | None = None
             quantize_decoder_convolutions(staging / SHERPA_MODEL, feeds, symbolic_shapes=False)
         add_metadata(staging / SHERPA_MODEL, sherpa_metadata(config, tokenizer))
         (staging / SHERPA_TOKENS).write_text(sherpa_tokens(dict(tokenizer.get_vocab())), encoding="utf-8")
-        config.save_pretrained(staging)
-        record = {"runtime": "sherpa-onnx", "model": source, "vocoder": "int8" if quantize else "float32"}
-        write_card(model_card, staging, "sherpa-onnx", record)
-        (staging / EXPORT_RECORD).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-        replace_folder(staging, output)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        finish_export(staging, config, model_card, {"runtime": "sherpa-onnx", "model": source,
+                                                    "vocoder": "int8" if quantize else "float32"})
     return output
 
 
@@ -252,6 +235,14 @@ USAGE = {
                    "(Android's TTS engine, iOS, Raspberry Pi, C/C++/Java/Swift/Python)",
     "piper": "piper (`piper -m voice.onnx`, `PiperVoice.load(\"voice.onnx\")`) and Home Assistant's wyoming-piper",
 }
+
+
+def finish_export(staging: Path, config, card: Path | None, record: dict) -> None:
+    """What every runtime's export holds beside its graph: the model's config (its voices), the card
+    saying what the export is for, and export.json (`record`: the runtime, the model, the vocoder)."""
+    config.save_pretrained(staging)
+    write_card(card, staging, record["runtime"], record)
+    (staging / EXPORT_RECORD).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
 
 
 def write_card(card: Path | None, folder: Path, runtime: str, record: dict) -> None:
