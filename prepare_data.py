@@ -11,11 +11,11 @@ release folder `cv-corpus-*/kmr/`) and writes, under --output_dir (default `trai
                            (with --min_dnsmos: the DNSMOS of the clips scored)
     stats.png              clip durations, clips per speaker, characters per second (and DNSMOS)
 
-Each clip passes, in order: vote filter, speaker and gender selection, decode + downmix +
-resample, silence trim + duration filter, loudness, the Kurmanji text normaliser, DNSMOS (with
---min_dnsmos); then the speaking-rate filter, `--top_speakers` (by kept clips), `--max_samples`
-and `--min_clips_per_voice`. Every drop is counted by reason. The parts (per-clip work, process
-pool, filters, report) live in kurdish_tts/corpus/preparation.py; a clip's checks in acceptance.py.
+Each clip passes, in order: vote filter, speaker and gender selection, decode + downmix + resample,
+silence trim (below the peak, above the noise floor) + duration filter, loudness, the Kurmanji text
+normaliser, DNSMOS (--min_dnsmos); then the speaking-rate filter, `--top_speakers` (by kept clips),
+`--max_samples`, `--min_clips_per_voice`. Every drop is counted by reason. The parts live in
+kurdish_tts/corpus/preparation.py (per-clip work, process pool, filters, report), a clip's checks in acceptance.py.
 
     python prepare_data.py --max_samples 1000
     python prepare_data.py --dataset data/demo --min_duration 0.5 --output_dir training
@@ -67,7 +67,7 @@ from kurdish_tts.files import write_text_atomic
 from kurdish_tts.text.vocabulary import MMS_KURMANJI, load_vocabulary
 
 DEFAULT_DATASET = "amedcj/kurmanji-commonvoice"
-AUDIO_SETTINGS = ("target_sr", "trim_db", "normalize", "denoise")  # arguments that shape the written wavs
+AUDIO_SETTINGS = ("target_sr", "trim_db", "trim_floor_db", "normalize", "denoise")  # arguments that shape the written wavs
 REPORT_FILE, STATS_FILE = "dataset.json", "stats.png"
 OUTPUT_FILES = (TRAIN_FILE, EVAL_FILE, REPORT_FILE, STATS_FILE)  # written atomically at the end of a run
 
@@ -125,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     cleaning = parser.add_argument_group("audio")
     cleaning.add_argument("--target_sr", type=int, default=audio.TARGET_SR)
     cleaning.add_argument("--trim_db", type=float, default=40.0, help="trim edges quieter than this many dB below the peak")
+    cleaning.add_argument("--trim_floor_db", type=float, default=10.0, help="and edges within this many dB of the noise "
+                          "floor (the quietest 5%% of frames), 0.1 s kept: the room noise a voice would learn; 0: off")
     cleaning.add_argument("--normalize", choices=["peak", "rms", "none"], default="peak",
                           help=f"loudness: peak to {audio.PEAK_TARGET_DB} dBFS, rms to {audio.RMS_TARGET_DB} dBFS (never clipping)")
     cleaning.add_argument("--denoise", choices=denoising.METHODS, default="none",
@@ -171,12 +173,10 @@ def prepare(args: argparse.Namespace) -> int:
     source = open_source(args.dataset, args.split, args.audio_column, args.text_column)
     vocabulary = load_vocabulary(args.model_name_or_path)
     out = args.output_dir
-    wavs = out / WAVS_DIR
-    wavs.mkdir(parents=True, exist_ok=True)
+    (wavs := out / WAVS_DIR).mkdir(parents=True, exist_ok=True)
     remove_leftovers(out)
     warn_if_audio_settings_changed(out, args)
-    speakers = set(args.client_id) or None
-    settings = audio.CleaningSettings.from_arguments(vars(args))
+    speakers, settings = set(args.client_id) or None, audio.CleaningSettings.from_arguments(vars(args))
 
     print(f"source: {source.description}; vocabulary: {vocabulary.source}; workers: {args.num_workers}")
     dropped: Counter = Counter()

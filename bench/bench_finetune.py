@@ -36,9 +36,10 @@ and, for a natural target, the data side with the default recipe:
 
     unfiltered    the recordings prepared without the DNSMOS filter
     denoised      the recordings prepared with --denoise rnnoise (and the filter)
+    untrimmed     the recordings prepared with --trim_floor_db 0: each clip's lead-in and tail of room noise kept
     clean         the target's clean renderings, no recording conditions at all (a diagnosis)
 
-Every recipe but `default`, `ema`, `unfiltered`, `denoised` and `clean` trains the whole generator at one rate,
+Every recipe but `default`, `ema`, `unfiltered`, `denoised`, `untrimmed` and `clean` trains the whole generator at one rate,
 --learning_rate, unless it names rates of its own. At each of --points (steps; 0 is the stand-in
 itself) the checkpoint of that step speaks the 20 held-out sentences, and the table gives, as
 bench_learning.py does, the distance to the target's clean renderings (must fall), to the
@@ -78,6 +79,7 @@ from bench_learning import (
 )
 
 import train_vits
+from kurdish_tts.corpus.audio import CleaningSettings
 from kurdish_tts.samples import natural
 from kurdish_tts.samples.folders import spoken_text
 from kurdish_tts.samples.sentences import read_sentences
@@ -109,10 +111,11 @@ RECIPES = {
     "default": [],
     "unfiltered": [],
     "denoised": [],
+    "untrimmed": [],
     "ema": ["--ema_decay", "0.99"],
     "clean": [],
 }
-DEFAULTS = ("default", "unfiltered", "denoised", "ema", "clean")  # recipes that keep train_vits.py's own rates
+DEFAULTS = ("default", "unfiltered", "denoised", "untrimmed", "ema", "clean")  # recipes that keep train_vits.py's own rates
 MEASURES = ("to_target", "to_original", "cer", "dnsmos_ovrl", "duration_ratio", "loudness_ratio")
 
 
@@ -124,9 +127,10 @@ def data_for(name: str, args) -> Path:
             natural.write_folder(data, natural.speaker(args.target), ["finetune"], [], limit=args.clips)
         return data
     kind = {}
-    if is_natural(args.target):  # prepare_data.py's filter and denoiser: the data side of the grid
+    if is_natural(args.target):  # prepare_data.py's filter, denoiser and trim: the data side
         kind = {"min_dnsmos": None if name == "unfiltered" else args.min_dnsmos,
-                "denoise": "rnnoise" if name == "denoised" else "none"}
+                "denoise": "rnnoise" if name == "denoised" else "none",
+                "trim_floor_db": 0.0 if name == "untrimmed" else CleaningSettings().trim_floor_db}
     label = "-".join(f"{k}{v}" for k, v in kind.items())
     return training_data(args.target, args.work / f"data-{args.target}-{args.clips}{'-' + label if label else ''}",
                          args.clips, **kind)

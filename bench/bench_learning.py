@@ -79,11 +79,11 @@ def target_clean(target: str, sentences: list[tuple[str, str]]) -> list[np.ndarr
 
 
 def training_data(target: str, folder: Path, clips: int, min_dnsmos: float | None = MIN_DNSMOS,
-                  denoise: str = "none", seed: int = 0) -> Path:
+                  denoise: str = "none", trim_floor_db: float | None = None, seed: int = 0) -> Path:
     """A prepared training folder of `clips` `finetune` sentences of `target` in `folder` (kept:
     reused when there). A natural target goes the user's way: a Common Voice release folder of its
     recordings (folder/release, shared by the folders beside it), prepared by prepare_data.py with
-    --min_dnsmos and --denoise; an espeak-ng one is written clean."""
+    --min_dnsmos, --denoise and --trim_floor_db (None: its default); an espeak-ng one is written clean."""
     data = folder / "data"
     if (data / "metadata.csv").is_file():
         return data
@@ -95,7 +95,9 @@ def training_data(target: str, folder: Path, clips: int, min_dnsmos: float | Non
         natural.write_release(release, natural.speaker(target), read_sentences("finetune")[:clips], seed)
     argv = ["--dataset", str(release), "--output_dir", str(data), "--model_name_or_path", str(PRETRAINED / "model"),
             "--eval_size", "2", "--min_duration", "0.5", "--num_workers", "2", "--denoise", denoise]
-    if prepare_data.main([*argv, *(["--min_dnsmos", str(min_dnsmos)] if min_dnsmos else [])]) != 0:
+    argv += ["--min_dnsmos", str(min_dnsmos)] if min_dnsmos else []
+    argv += ["--trim_floor_db", str(trim_floor_db)] if trim_floor_db is not None else []
+    if prepare_data.main(argv) != 0:
         raise SystemExit(f"prepare_data.py failed on {release}")
     return data
 

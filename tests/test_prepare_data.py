@@ -88,6 +88,21 @@ def test_trim_cuts_where_librosa_does(top_db):
     assert audio.trim_silence(np.zeros(1000, np.float32), 40).size == 1000  # nothing louder than anything else
 
 
+def test_trim_above_the_noise_floor_cuts_a_recordings_room_noise_and_leaves_a_clean_clip():
+    rate, rng = 16000, np.random.default_rng(0)
+    voice = speech_like(2.0, rate, pad=0.0)
+    room = lambda seconds: 0.3 * 10 ** (-25 / 20) * rng.standard_normal(int(seconds * rate)).astype(np.float32)
+    recorded = np.concatenate([room(1.2), voice + room(2.0), room(0.9)])  # noise 25 dB under the voice throughout
+    assert audio.trim_silence(recorded, 40).size == recorded.size  # the peak rule keeps the room noise
+    trimmed = audio.trim_silence(recorded, 40, 10)
+    margin = audio.TRIM_FLOOR_MARGIN * audio.TRIM_HOP
+    assert 2.0 * rate <= trimmed.size <= 2.0 * rate + 2 * margin + 1024  # the voice, 0.1 s either side
+    start = (trimmed.ctypes.data - recorded.ctypes.data) // recorded.itemsize  # a view of the clip
+    assert 1.2 * rate - margin - 1024 <= start <= 1.2 * rate  # cut where the voice begins, less the margin
+    clean = speech_like(2.0, rate, pad=0.5)  # edges 55 dB under the voice: the peak rule decides
+    assert audio.trim_silence(clean, 40, 10).size == audio.trim_silence(clean, 40).size
+
+
 def test_wav_samples_are_rounded_and_clipped_not_wrapped():
     samples = np.array([0.0, 0.5, -0.5, 1 / 32767 * 0.6, 1.0, -1.0, 1.7, -1.7], dtype=np.float32)
     written, rate = sf.read(io.BytesIO(audio.encode_wav(samples, 16000)), dtype="int16")
@@ -462,7 +477,7 @@ def test_denoise_takes_the_background_out_and_leaves_the_voice_and_the_recording
     floors = {}
     for method in ("none", "rnnoise"):
         out = tmp_path / method
-        assert run(release, out, "--eval_size", 0, "--trim_db", 60, "--denoise", method) == 0
+        assert run(release, out, "--eval_size", 0, "--trim_db", 60, "--trim_floor_db", 0, "--denoise", method) == 0
         assert report(out)["arguments"]["denoise"] == method
         [(name, _)] = listed(out)
         prepared, rate = sf.read(out / "wavs" / name, dtype="float32")
@@ -753,10 +768,26 @@ def test_trim_db_sets_how_much_is_trimmed(tmp_path):
     lengths = {}
     for top_db in (20, 70):
         out = tmp_path / str(top_db)
-        assert run(release, out, "--trim_db", top_db, "--eval_size", 0) == 0
+        assert run(release, out, "--trim_db", top_db, "--trim_floor_db", 0, "--eval_size", 0) == 0
         (file, _), = listed(out)
         lengths[top_db] = sf.info(str(out / "wavs" / file)).frames
     assert lengths[20] < lengths[70] - 0.3 * 16000  # the faint noise at both ends is kept at 70 dB
+
+
+def test_trim_floor_db_cuts_the_room_noise_a_recording_opens_and_closes_on(tmp_path):
+    rng = np.random.default_rng(1)
+    voice = speech_like(1.5, 48000, pad=0.0)
+    room = lambda seconds: 0.3 * 10 ** (-25 / 20) * rng.standard_normal(int(seconds * 48000)).astype(np.float32)
+    rows = [dict(default_rows(1)[0], audio=encode(np.concatenate([room(1.0), voice + room(1.5), room(1.0)]), 48000, "WAV"))]
+    release = write_release(tmp_path / "cv", rows)
+    seconds = {}
+    for floor_db in (0, 10):
+        out = tmp_path / str(floor_db)
+        assert run(release, out, "--trim_floor_db", floor_db, "--eval_size", 0) == 0
+        assert report(out)["arguments"]["trim_floor_db"] == floor_db
+        (file, _), = listed(out)
+        seconds[floor_db] = sf.info(str(out / "wavs" / file)).duration
+    assert seconds[0] > 3.4 and 1.5 <= seconds[10] < 1.8  # 2 s of room noise kept, then cut to the voice and 0.1 s
 
 
 def test_target_sr(release, tmp_path):

@@ -56,7 +56,8 @@ def accept_clip(decoded: np.ndarray, rate: int, text: str, characters: Collectio
     normalized = normalize_text(text, characters)
     cleaned = audio.clean_decoded(decoded, rate, settings)
     if donation and normalized.text:
-        audio.check_donation(decoded, rate, sum(c.isalpha() for c in normalized.text), settings.trim_db)
+        audio.check_donation(decoded, rate, sum(c.isalpha() for c in normalized.text), settings.trim_db,
+                              settings.trim_floor_db)
     _check_text(text, normalized, cleaned.size, settings.target_sr)
     return cleaned, normalized
 

@@ -38,6 +38,7 @@ class ClipRejected(ValueError):
 class CleaningSettings:
     target_sr: int = TARGET_SR
     trim_db: float = 40.0  # trim leading/trailing audio quieter than this many dB below the peak
+    trim_floor_db: float = 10.0  # ... or within this many dB of the clip's noise floor (0: the peak rule alone)
     min_duration: float = 1.0  # seconds, after trimming
     max_duration: float = 15.0
     normalize: str = "peak"  # peak | rms | none
@@ -104,8 +105,14 @@ def resample(audio: np.ndarray, rate: int, target_sr: int) -> np.ndarray:
 TRIM_FRAME, TRIM_HOP = 1024, 256  # samples: the loudness of a 64 ms frame every 16 ms (at 16 kHz)
 
 
-def trim_silence(audio: np.ndarray, top_db: float) -> np.ndarray:
-    """Cut leading and trailing audio more than `top_db` below the clip's loudest frame.
+TRIM_FLOOR_PERCENTILE = 5  # a clip's noise floor: the loudness of its quietest 5 % of frames
+TRIM_FLOOR_MARGIN = 6  # frames (96 ms at 16 kHz) kept beyond the speech the floor rule finds: soft onsets
+
+
+def trim_silence(audio: np.ndarray, top_db: float, floor_db: float = 0.0) -> np.ndarray:
+    """Cut leading and trailing audio more than `top_db` below the clip's loudest frame, and, with
+    `floor_db`, within `floor_db` of its noise floor (Common Voice's clips open and close on a second of
+    room noise 15-35 dB under the voice, which the peak rule keeps), plus a margin for soft onsets.
 
     The rule of `librosa.effects.trim(audio, top_db, frame_length=1024, hop_length=256)`: the mean
     square of centred 1024-sample frames every 256 samples, the edges zero-padded. A frame is four
@@ -117,10 +124,16 @@ def trim_silence(audio: np.ndarray, top_db: float) -> np.ndarray:
     running = np.concatenate(([0.0], np.cumsum(block_energy)))
     frames = 1 + audio.size // TRIM_HOP
     mean_square = np.maximum((running[4:4 + frames] - running[:frames]) / TRIM_FRAME, 1e-10)
-    loud = np.flatnonzero(mean_square > mean_square.max() * 10 ** (-top_db / 10))
+    threshold, margin = mean_square.max() * 10 ** (-top_db / 10), 0
+    if floor_db > 0:
+        floor = np.percentile(mean_square, TRIM_FLOOR_PERCENTILE)  # never above halfway (in dB) to the peak:
+        above_floor = min(floor * 10 ** (floor_db / 10), np.sqrt(floor * mean_square.max()))  # noise-drowned clips
+        if above_floor > threshold:
+            threshold, margin = above_floor, TRIM_FLOOR_MARGIN
+    loud = np.flatnonzero(mean_square > threshold)
     if loud.size == 0:
         return audio[:0]
-    return audio[loud[0] * TRIM_HOP:min(audio.size, (loud[-1] + 1) * TRIM_HOP)]
+    return audio[max(0, loud[0] - margin) * TRIM_HOP:min(audio.size, (loud[-1] + 1 + margin) * TRIM_HOP)]
 
 
 def set_loudness(audio: np.ndarray, mode: str) -> np.ndarray:
@@ -147,7 +160,7 @@ MIN_RMS_DB = -42.0  # the speech's RMS, dBFS, before any normalisation
 MIN_LETTERS_PER_SECOND, MAX_LETTERS_PER_SECOND = 3.0, 28.0
 
 
-def check_donation(decoded: np.ndarray, rate: int, letters: int, top_db: float) -> None:
+def check_donation(decoded: np.ndarray, rate: int, letters: int, top_db: float, floor_db: float = 0.0) -> None:
     """Raise `ClipRejected` when a recorded correction is clipped, too quiet, or its text cannot be what
     it says (`letters` of spoken text over the trimmed speech, in letters a second): `decoded` is the
     upload as decoded ([samples, channels] at `rate`), before any cleaning."""
@@ -155,7 +168,7 @@ def check_donation(decoded: np.ndarray, rate: int, letters: int, top_db: float) 
     if clipped > MAX_CLIPPED:
         raise ClipRejected("clipped", f"{clipped:.1%} of the samples are at full scale (at most {MAX_CLIPPED:.1%}): "
                                       "record with the input gain lower")
-    speech = trim_silence(to_mono(decoded), top_db)
+    speech = trim_silence(to_mono(decoded), top_db, floor_db)
     rms = float(np.sqrt(np.mean(np.square(speech, dtype=np.float64)))) if speech.size else 0.0
     rms_db = 20 * np.log10(max(rms, 1e-10))
     if rms_db < MIN_RMS_DB:
@@ -186,7 +199,7 @@ def clean_decoded(audio: np.ndarray, rate: int, settings: CleaningSettings) -> n
     audio = resample(audio, rate, settings.target_sr)
     if audio.size == 0 or float(np.abs(audio).max()) < SILENCE_PEAK:
         raise ClipRejected("silent")
-    audio = trim_silence(audio, settings.trim_db)
+    audio = trim_silence(audio, settings.trim_db, settings.trim_floor_db)
     check_duration(audio.size / settings.target_sr, settings)
     return set_loudness(audio, settings.normalize)
 
