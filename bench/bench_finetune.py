@@ -12,6 +12,7 @@ espeak-ng voice (ku+f3: the grids before 2026-12-06). Recipes:
     short-warmup  a fresh discriminator trained alone for 50 steps, the generator waiting, then adversarial
     slow-vocoder  fresh, with the decoder and posterior encoder at a quarter of --learning_rate
     ema           default, the model saved being the moving average of the generator's weights (--ema_decay 0.99)
+    prior-kept    default, the text encoder and duration predictor frozen: the stand-in's pronunciation and timing kept
     waiting       a fresh discriminator trained alone for 200 steps, the generator waiting
     own           the stand-in's own trained discriminator (--discriminator), no warm-up
     frozen        decoder, posterior encoder and flow frozen (only text encoder and durations learn), as waiting
@@ -39,7 +40,7 @@ and, for a natural target, the data side with the default recipe:
     untrimmed     the recordings prepared with --trim_floor_db 0: each clip's lead-in and tail of room noise kept
     clean         the target's clean renderings, no recording conditions at all (a diagnosis)
 
-Every recipe but `default`, `ema`, `unfiltered`, `denoised`, `untrimmed` and `clean` trains the whole generator at one rate,
+Every recipe but `default`, `ema`, `prior-kept`, `unfiltered`, `denoised`, `untrimmed` and `clean` trains the whole generator at one rate,
 --learning_rate, unless it names rates of its own. At each of --points (steps; 0 is the stand-in
 itself) the checkpoint of that step speaks the 20 held-out sentences, and the table gives, as
 bench_learning.py does, the distance to the target's clean renderings (must fall), to the
@@ -113,9 +114,10 @@ RECIPES = {
     "denoised": [],
     "untrimmed": [],
     "ema": ["--ema_decay", "0.99"],
+    "prior-kept": ["--freeze", "text_encoder", "duration_predictor"],
     "clean": [],
 }
-DEFAULTS = ("default", "unfiltered", "denoised", "untrimmed", "ema", "clean")  # recipes that keep train_vits.py's own rates
+DEFAULTS = ("default", "unfiltered", "denoised", "untrimmed", "ema", "prior-kept", "clean")  # recipes that keep train_vits.py's own rates
 MEASURES = ("to_target", "to_original", "cer", "dnsmos_ovrl", "duration_ratio", "loudness_ratio")
 
 
