@@ -178,7 +178,10 @@ def main(argv: list[str] | None = None) -> int:
     while True:
         checkpoints = args.work / build["checkpoints"]
         done = build["offset"] + max((int(p.name.split("-")[1]) for p in checkpoints.glob("checkpoint-*")), default=0)
-        if done >= args.steps:
+        if done >= args.steps:  # trained: published here already, or now (a --publish folder new to this build)
+            if published_build(folder).get("steps") != done:
+                publish(args.work, folder, source, done, build["seconds"])
+                print(f"published {folder}: {done} steps, {build['seconds'] / 3600:.2f} CPU hours")
             break
         boundary = phase_end(build["offset"])
         if boundary is not None and done >= boundary:  # the next phase: a new run from this one's last weights

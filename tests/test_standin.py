@@ -136,11 +136,16 @@ def test_the_standin_build_trains_in_chunks_changes_recipe_at_each_phase_and_res
     monkeypatch.setattr(train_standin, "PUBLISHED", tmp_path / "published")
     monkeypatch.setattr(train_standin, "write_folder", lambda *a, **k: {"counts": {"metadata.csv": 1}, "hours": 0.1,
                                                                           "source": "espeak-ng"})
-    monkeypatch.setattr(train_standin, "publish", lambda work, folder, source, steps, seconds: published.append(steps))
+    def fake_publish(work, folder, source, steps, seconds):
+        published.append((folder.name, steps))
+        folder.mkdir(exist_ok=True)
+        (folder / "build.json").write_text(json.dumps({"steps": steps, "voice": source.voice}))
+
+    monkeypatch.setattr(train_standin, "publish", fake_publish)
     monkeypatch.setattr(train_vits, "main", fake_train)
     work = ["--work", str(tmp_path / "work"), "--chunk", "100"]
     assert train_standin.main(["--steps", "300", *work]) == 0
-    assert published == [100, 200, 250, 300]
+    assert published == [("published", n) for n in (100, 200, 250, 300)]
     options = [dict(zip(argv[::2], argv[1::2])) for argv in calls]
     assert [o["--max_steps"] for o in options] == ["100", "200", "250", "50"]  # the last run counts from step 250
     assert [o["--recipe"] for o in options] == ["a", "a", "a", "b"]
@@ -151,7 +156,12 @@ def test_the_standin_build_trains_in_chunks_changes_recipe_at_each_phase_and_res
     calls.clear()
     assert train_standin.main(["--steps", "350", *work]) == 0  # a later session goes on in the second phase
     assert len(calls) == 1 and "--resume" in calls[0] and dict(zip(calls[0][::2], calls[0][1::2]))["--max_steps"] == "100"
-    assert published[-1] == 350
+    assert published[-1] == ("published", 350)
+    calls.clear()
+    assert train_standin.main(["--steps", "350", *work]) == 0 and not calls  # trained: nothing to do
+    assert published[-1] == ("published", 350) and len(published) == 5
+    assert train_standin.main(["--steps", "350", *work, "--publish", str(tmp_path / "elsewhere")]) == 0 and not calls
+    assert published[-1] == ("elsewhere", 350)  # a finished build published to a new folder without training
 
 
 @needs_espeak
