@@ -19,6 +19,7 @@ espeak-ng voice (ku+f3: the grids before 2026-12-06). Recipes:
     no-adversarial  mel, KL and duration losses only
     ramp          waiting, with both learning rates rising over their first 50 updates
     lr-2e-5       waiting, at train_vits.py's default learning rate, 2e-5, instead of --learning_rate
+    gentle        the default warm-up, every part at 2e-5 (MMS's usual fine-tuning rate) whatever --learning_rate says
     reconstruction-first  200 warm-up steps in which the generator trains on mel, KL and duration, then adversarial
     no-adversarial-ramp   no-adversarial with both learning rates rising over their first 50 updates
 
@@ -99,6 +100,7 @@ RECIPES = {
     "no-adversarial": NO_ADVERSARIAL,
     "ramp": ["--lr_warmup_steps", "50", *WAITING],
     "lr-2e-5": ["--learning_rate", "2e-5", "--acoustic_learning_rate", "2e-5", *WAITING],  # last wins
+    "gentle": ["--learning_rate", "2e-5", "--acoustic_learning_rate", "2e-5"],
     "reconstruction-first": ["--warmup_generator", "reconstruction", "--discriminator_warmup_steps", "200"],
     "no-adversarial-ramp": [*NO_ADVERSARIAL, "--lr_warmup_steps", "50"],
     "text-frozen": [*NO_ADVERSARIAL, "--freeze", "text_encoder"],
