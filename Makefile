@@ -24,7 +24,7 @@ demo: venv
 		--seed 0 --asr_model data/judge
 	$(PY) train_vits.py --data_dir $(DEMO)/training --model_name_or_path data/pretrained/model \
 		--output_dir $(DEMO)/model --checkpoint_dir $(DEMO)/training/checkpoints --batch_size 8 \
-		--gradient_accumulation_steps 1 --learning_rate 1e-4 --max_steps 100 --save_steps 100 --eval_steps 100
+		--gradient_accumulation_steps 1 --learning_rate 1e-4 --max_steps 300 --save_steps 300 --eval_steps 300
 	$(PY) synthesize.py --model $(DEMO)/model --text "$(HELLO)" --output $(DEMO)/hello.wav --seed 0 --asr_model data/judge
 
 test: venv

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """One sentence as mel spectrograms: espeak-ng's voices beside recordings and models, each of those
-titled with the judge's CER. The defaults draw the demo (after `make demo`): espeak-ng's demo
-speaker (`ku+m3`) and the stand-in's voice (`ku`), the stand-in (runs/demo/hello_standin.wav) and
-the demo's fine-tune (runs/demo/hello.wav).
+titled with the judge's CER. The defaults draw the demo (after `make demo`): the demo speaker
+`hevi` and the stand-in's own voice `berfin` (clean), espeak-ng `ku` (the voice the stand-in first
+learnt), the stand-in (runs/demo/hello_standin.wav) and the demo's fine-tune (runs/demo/hello.wav).
 
     make demo && .venv/bin/python bench/plot_voices.py          # -> bench/figures/demo.png
     .venv/bin/python bench/plot_voices.py --sentence "..." --espeak ku+f3 ku \\
@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 HELLO = "Ez 25 salî me û ez li Amedê dijîm."  # the Makefile's HELLO
 DEMO = ROOT / "runs" / "demo"
-ROLES = {"ku": "the stand-in's voice", "ku+f3": "the fine-tuning target", "hevi": "the demo speaker"}
+ROLES = {"berfin": "the stand-in's voice", "ku": "the stand-in's first voice", "ku+f3": "the fine-tuning target",
+         "hevi": "the demo speaker"}
 
 
 def labelled(items: list[str], flag: str) -> list[tuple[str, Path]]:
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sentence", default=HELLO)
     parser.add_argument("--judge", type=Path, default=ROOT / "data" / "judge",
                         help="the recogniser for the CER (data/judge-espeak reproduces figures before 2026-12-05)")
-    parser.add_argument("--natural", nargs="*", default=["hevi"], help="natural speakers drawn first (clean)")
+    parser.add_argument("--natural", nargs="*", default=["hevi", "berfin"], help="natural speakers drawn first (clean)")
     parser.add_argument("--espeak", nargs="*", default=["ku"], help="espeak-ng voices drawn next")
     parser.add_argument("--wav", nargs="*", default=[f"stand-in={DEMO / 'hello_standin.wav'}",
                                                       f"after the demo's fine-tune={DEMO / 'hello.wav'}"],
