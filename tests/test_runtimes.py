@@ -70,6 +70,8 @@ def test_the_sherpa_onnx_voice_speaks_as_the_toolkit_does(sherpa):
         expected = voice.speak(sentence, QUIET)
         assert audio.sample_rate == 16000 and len(audio.samples) == len(expected)
         assert np.abs(np.asarray(audio.samples) - expected).max() < 1e-4, sentence
+    shortened = sherpa_voice(sherpa, 0.0, 0.0, silence_scale=0.2).generate(SENTENCES[1])  # sherpa-onnx's default
+    assert len(shortened.samples) < len(voice.speak(SENTENCES[1], QUIET)) - 0.1 * 16000  # the stand-in's pause cut short
     noisy = sherpa_voice(sherpa)  # with its noise (drawn inside the graph) it still speaks
     assert np.abs(np.asarray(noisy.generate(SENTENCES[1]).samples)).max() > 0.01
 

@@ -255,11 +255,30 @@ def write_card(card: Path | None, folder: Path, runtime: str, record: dict) -> N
     (folder / "README.md").write_text(text, encoding="utf-8")
 
 
-def sherpa_voice(folder: Path, noise_scale: float = 0.667, noise_scale_w: float = 0.8, threads: int = 1):
-    """The folder loaded in sherpa-onnx's OfflineTts (what an app does)."""
+class SherpaVoice:
+    """A sherpa-onnx OfflineTts speaking with pauses kept: sherpa-onnx shortens every pause longer than
+    0.2 s in what a model says to `silence_scale` of it (its GenerationConfig's default, 0.2, whatever
+    OfflineTtsConfig says); at 1.0 it speaks as the toolkit does. An app that keeps sherpa-onnx's default
+    gets the pauses between the words of a natural voice cut short."""
+
+    def __init__(self, tts, silence_scale: float):
+        self.tts, self.silence_scale = tts, silence_scale
+        self.num_speakers, self.sample_rate = tts.num_speakers, tts.sample_rate
+
+    def generate(self, text: str, sid: int = 0):
+        import sherpa_onnx
+
+        config = sherpa_onnx.GenerationConfig()
+        config.sid, config.silence_scale = sid, self.silence_scale
+        return self.tts.generate(text, config)
+
+
+def sherpa_voice(folder: Path, noise_scale: float = 0.667, noise_scale_w: float = 0.8, threads: int = 1,
+                 silence_scale: float = 1.0) -> SherpaVoice:
+    """The folder loaded in sherpa-onnx's OfflineTts (what an app does); see `SherpaVoice` for `silence_scale`."""
     import sherpa_onnx
 
     vits = sherpa_onnx.OfflineTtsVitsModelConfig(model=str(folder / SHERPA_MODEL), tokens=str(folder / SHERPA_TOKENS),
                                                  noise_scale=noise_scale, noise_scale_w=noise_scale_w)
     config = sherpa_onnx.OfflineTtsConfig(model=sherpa_onnx.OfflineTtsModelConfig(vits=vits, num_threads=threads))
-    return sherpa_onnx.OfflineTts(config)
+    return SherpaVoice(sherpa_onnx.OfflineTts(config), silence_scale)
