@@ -124,8 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "better but rates a buzz as clean")
     cleaning = parser.add_argument_group("audio")
     cleaning.add_argument("--target_sr", type=int, default=audio.TARGET_SR)
-    cleaning.add_argument("--trim_db", type=float, default=40.0, help="trim edges quieter than this many dB below the peak")
-    cleaning.add_argument("--trim_floor_db", type=float, default=10.0, help="and edges within this many dB of the noise "
+    cleaning.add_argument("--trim_db", type=float, default=audio.CleaningSettings.trim_db, help="trim edges quieter than this many dB below the peak")
+    cleaning.add_argument("--trim_floor_db", type=float, default=audio.CleaningSettings.trim_floor_db, help="and edges within this many dB of the noise "
                           "floor (the quietest 5%% of frames), 0.1 s kept: the room noise a voice would learn; 0: off")
     cleaning.add_argument("--normalize", choices=["peak", "rms", "none"], default="peak",
                           help=f"loudness: peak to {audio.PEAK_TARGET_DB} dBFS, rms to {audio.RMS_TARGET_DB} dBFS (never clipping)")

@@ -71,13 +71,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bench_learning import (
     MIN_DNSMOS,
-    ORIGINAL_VOICE,
     PRETRAINED,
     is_natural,
+    learnt_voice,
     measure,
     references,
     target_clean,
     training_data,
+    work_folder,
 )
 
 import train_vits
@@ -188,15 +189,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "finetune.json")
     parser.add_argument("--picture", type=Path, default=ROOT / "bench" / "figures" / "finetune.png")
     args = parser.parse_args(argv)
-    if args.work is None:
-        default = args.pretrained.resolve() == PRETRAINED.resolve()
-        args.work = ROOT / "runs" / ("bench_finetune" if default else "bench_finetune-" + "-".join(args.pretrained.resolve().parts[-2:]))
+    args.work = args.work or work_folder("bench_finetune", args.pretrained)
     if max(args.points) > args.steps or 0 not in args.points:
         parser.error("--points must include 0 and lie within --steps")
     heldout = read_sentences("heldout")[: args.sentences]
     texts = [spoken_text(s) for _, s in heldout]
     target = target_clean(args.target, heldout)
-    learnt = json.loads((args.pretrained / "build.json").read_text(encoding="utf-8")).get("voice", ORIGINAL_VOICE)
+    learnt = learnt_voice(args.pretrained)
     original = target_clean(learnt, heldout)  # "to original": the voice the stand-in learnt
     recognizer = Recognizer(args.judge)
     start = score_point(args.pretrained / "model", texts, target, original, recognizer)

@@ -59,8 +59,15 @@ from kurdish_tts.scoring.references import buzz_like, noise_like
 from kurdish_tts.synthesis.voice import Settings, Voice
 
 PRETRAINED = ROOT / "data" / "pretrained"
-# The voice the stand-in learnt (espeak-ng ku, or a natural speaker): what "to original" is measured to.
-ORIGINAL_VOICE = json.loads((PRETRAINED / "build.json").read_text(encoding="utf-8")).get("voice", "ku")
+
+
+def learnt_voice(pretrained: Path) -> str:
+    """The voice a stand-in folder learnt (its build.json; builds before voices were named learnt `ku`):
+    what "to original" is measured to."""
+    return json.loads((pretrained / "build.json").read_text(encoding="utf-8")).get("voice", "ku")
+
+
+ORIGINAL_VOICE = learnt_voice(PRETRAINED)  # espeak-ng ku, or a natural speaker
 RATE = 16_000
 MIN_DNSMOS = 2.7  # prepare_data.py --min_dnsmos for a natural target's recordings: in these conditions 3.0 keeps 17 of 100
 # The acceptance of a natural target (issue: "Fine-tuning that makes a voice more natural").
@@ -76,6 +83,13 @@ def target_clean(target: str, sentences: list[tuple[str, str]]) -> list[np.ndarr
     if is_natural(target):
         return [natural.speak(s, natural.speaker(target), RATE) for _, s in sentences]
     return [espeak.speak_clean(s, target) for _, s in sentences]
+
+
+def work_folder(bench: str, pretrained: Path) -> Path:
+    """runs/<bench> for data/pretrained, runs/<bench>-<the last two parts of `pretrained`> for another stand-in."""
+    if pretrained.resolve() == PRETRAINED.resolve():
+        return ROOT / "runs" / bench
+    return ROOT / "runs" / f"{bench}-{'-'.join(pretrained.resolve().parts[-2:])}"
 
 
 def training_data(target: str, folder: Path, clips: int, min_dnsmos: float | None = MIN_DNSMOS,

@@ -38,7 +38,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bench_learning import MIN_DNSMOS, PRETRAINED, measure, target_clean
+from bench_learning import MIN_DNSMOS, PRETRAINED, learnt_voice, measure, target_clean, work_folder
 
 import prepare_data
 import train_vits
@@ -142,9 +142,7 @@ def main(argv: list[str] | None = None) -> int:
                         "runs/bench_voices-<the last two parts of --pretrained> for another stand-in)")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "voices.json")
     args = parser.parse_args(argv)
-    if args.work is None:
-        default = args.pretrained.resolve() == PRETRAINED.resolve()
-        args.work = ROOT / "runs" / ("bench_voices" if default else "bench_voices-" + "-".join(args.pretrained.resolve().parts[-2:]))
+    args.work = args.work or work_folder("bench_voices", args.pretrained)
     for name in args.speakers:
         natural.speaker(name)  # an unknown name: one line, before any work
     names = {speaker: voice_name(natural.client_id(natural.speaker(speaker))) for speaker in args.speakers}
@@ -152,8 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     sentences = read_sentences("heldout")[:args.sentences]
     texts = [spoken_text(s) for _, s in sentences]
     clean = {speaker: target_clean(speaker, sentences) for speaker in args.speakers}
-    learnt = json.loads((args.pretrained / "build.json").read_text(encoding="utf-8")).get("voice", "ku")
-    original = target_clean(learnt, sentences)  # what "to original" is measured to: the stand-in's own voice
+    original = target_clean(learnt_voice(args.pretrained), sentences)  # what "to original" is measured to: the stand-in's own voice
     recognizer = Recognizer(ROOT / "data" / "judge")
 
     standin = spoken(args.pretrained / "model", texts)

@@ -178,10 +178,10 @@ def main(argv: list[str] | None = None) -> int:
     while True:
         checkpoints = args.work / build["checkpoints"]
         done = build["offset"] + max((int(p.name.split("-")[1]) for p in checkpoints.glob("checkpoint-*")), default=0)
-        if done >= args.steps:  # trained: published here already, or now (a --publish folder new to this build)
-            if published_build(folder).get("steps") != done:
-                publish(args.work, folder, source, done, build["seconds"])
-                print(f"published {folder}: {done} steps, {build['seconds'] / 3600:.2f} CPU hours")
+        if done and published_build(folder).get("steps") != done:  # a chunk just trained, or a new --publish folder
+            publish(args.work, folder, source, done, build["seconds"])
+            print(f"published {folder}: {done} steps, {build['seconds'] / 3600:.2f} CPU hours")
+        if done >= args.steps:
             break
         boundary = phase_end(build["offset"])
         if boundary is not None and done >= boundary:  # the next phase: a new run from this one's last weights
@@ -205,8 +205,6 @@ def main(argv: list[str] | None = None) -> int:
         write_json(state, build)
         if code != 0:
             return code
-        publish(args.work, folder, source, end, build["seconds"])
-        print(f"published {folder}: {end} steps, {build['seconds'] / 3600:.2f} CPU hours")
     return 0
 
 
