@@ -13,6 +13,11 @@ espeak-ng voice (ku+f3: the grids before 2026-12-06). Recipes:
     slow-vocoder  fresh, with the decoder and posterior encoder at a quarter of --learning_rate
     ema           default, the model saved being the moving average of the generator's weights (--ema_decay 0.99)
     prior-kept    default, the text encoder and duration predictor frozen: the stand-in's pronunciation and timing kept
+    flow-kept     prior-kept with the flow frozen too: only the posterior encoder and the decoder learn the new voice
+    decoder-only  only the decoder (the vocoder) learns: the stand-in's latent speech kept whole
+    rehearsal     default on the recordings as voice `target` beside the stand-in's own speech of the same
+                  sentences as voice `standin` (--balance_voices): the stand-in rehearses what it knew while
+                  `target` learns the new speaker; scored as `target`
     waiting       a fresh discriminator trained alone for 200 steps, the generator waiting
     own           the stand-in's own trained discriminator (--discriminator), no warm-up
     frozen        decoder, posterior encoder and flow frozen (only text encoder and durations learn), as waiting
@@ -41,7 +46,8 @@ and, for a natural target, the data side with the default recipe:
     untrimmed     the recordings prepared with --trim_floor_db 0: each clip's lead-in and tail of room noise kept
     clean         the target's clean renderings, no recording conditions at all (a diagnosis)
 
-Every recipe but `default`, `ema`, `prior-kept`, `unfiltered`, `denoised`, `untrimmed` and `clean` trains the whole generator at one rate,
+Every recipe but `default`, `ema`, `prior-kept`, `flow-kept`, `decoder-only`, `rehearsal`, `unfiltered`,
+`denoised`, `untrimmed` and `clean` trains the whole generator at one rate,
 --learning_rate, unless it names rates of its own. At each of --points (steps; 0 is the stand-in
 itself) the checkpoint of that step speaks the 20 held-out sentences, and the table gives, as
 bench_learning.py does, the distance to the target's clean renderings (must fall), to the
@@ -61,6 +67,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -82,12 +89,15 @@ from bench_learning import (
 )
 
 import train_vits
+from kurdish_tts.corpus import metadata
 from kurdish_tts.corpus.audio import CleaningSettings
+from kurdish_tts.feedback.store import link_or_copy
 from kurdish_tts.samples import natural
 from kurdish_tts.samples.folders import spoken_text
 from kurdish_tts.samples.sentences import read_sentences
 from kurdish_tts.scoring.measures import Recognizer
 from kurdish_tts.synthesis.voice import Settings, Voice
+from kurdish_tts.vits.voices import folder_voices
 
 WAITING = ["--warmup_generator", "frozen", "--discriminator_warmup_steps", "200"]
 NO_ADVERSARIAL = ["--weight_gen", "0", "--weight_fm", "0", "--discriminator_warmup_steps", "0"]
@@ -118,9 +128,12 @@ RECIPES = {
     "untrimmed": [],
     "ema": ["--ema_decay", "0.99"],
     "prior-kept": ["--freeze", "text_encoder", "duration_predictor"],
+    "rehearsal": ["--balance_voices"],
+    "flow-kept": ["--freeze", "text_encoder", "duration_predictor", "flow"],
+    "decoder-only": ["--freeze", "text_encoder", "duration_predictor", "flow", "posterior_encoder"],
     "clean": [],
 }
-DEFAULTS = ("default", "unfiltered", "denoised", "untrimmed", "ema", "prior-kept", "clean")  # recipes that keep train_vits.py's own rates
+DEFAULTS = ("default", "unfiltered", "denoised", "untrimmed", "ema", "prior-kept", "flow-kept", "decoder-only", "rehearsal", "clean")  # recipes that keep train_vits.py's own rates
 MEASURES = ("to_target", "to_original", "cer", "dnsmos_ovrl", "duration_ratio", "loudness_ratio")
 
 
@@ -131,6 +144,9 @@ def data_for(name: str, args) -> Path:
         if not (data / "metadata.csv").is_file():
             natural.write_folder(data, natural.speaker(args.target), ["finetune"], [], limit=args.clips)
         return data
+    if name == "rehearsal":
+        return rehearsal_data(data_for("default", args), args.work / f"data-{args.target}-{args.clips}-rehearsal" / "data",
+                              args.pretrained / "model")
     kind = {}
     if is_natural(args.target):  # prepare_data.py's filter, denoiser and trim: the data side
         kind = {"min_dnsmos": None if name == "unfiltered" else args.min_dnsmos,
@@ -139,6 +155,27 @@ def data_for(name: str, args) -> Path:
     label = "-".join(f"{k}{v}" for k, v in kind.items())
     return training_data(args.target, args.work / f"data-{args.target}-{args.clips}{'-' + label if label else ''}",
                          args.clips, **kind)
+
+
+def rehearsal_data(base: Path, folder: Path, model: Path) -> Path:
+    """`base`'s clips as voice `target` beside `model` speaking the same texts as voice `standin`
+    (three-column metadata; made once)."""
+    import soundfile as sf
+
+    if (folder / metadata.TRAIN_FILE).is_file():
+        return folder
+    (folder / metadata.WAVS_DIR).mkdir(parents=True, exist_ok=True)
+    voice = Voice(model)
+    for name in (metadata.TRAIN_FILE, metadata.EVAL_FILE):
+        clips = metadata.read_metadata(base / name)
+        for clip in clips:
+            link_or_copy(base / metadata.WAVS_DIR / clip.file, folder / metadata.WAVS_DIR / clip.file)
+        spoken = [metadata.Clip(f"standin-{clip.file}", clip.text, "standin") for clip in clips]
+        for clip in spoken:
+            sf.write(folder / metadata.WAVS_DIR / clip.file, voice.speak(clip.text, Settings(seed=0)), voice.sampling_rate)
+        metadata.write_metadata(folder / name, [metadata.Clip(c.file, c.text, "target") for c in clips] + spoken)
+    shutil.copy2(base / metadata.DATASET_RECORD, folder / metadata.DATASET_RECORD)
+    return folder
 
 
 def run_recipe(name: str, seed: int, args, data: Path, work: Path) -> None:
@@ -164,7 +201,8 @@ def run_recipe(name: str, seed: int, args, data: Path, work: Path) -> None:
 
 def score_point(model: Path, texts, target, original, recognizer) -> dict:
     voice = Voice(model)
-    return measure([voice.speak(t, Settings(seed=0)) for t in texts], texts, target, original, recognizer)
+    name = "target" if "target" in folder_voices(model) else None  # a rehearsal model speaks as the target's voice
+    return measure([voice.speak(t, Settings(seed=0, voice=name)) for t in texts], texts, target, original, recognizer)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,7 +20,7 @@ before training; and, for multi and single, the distinctness table: the MCD of s
 synthesis to speaker j's clean renderings, whose row minimum must lie on the diagonal (each voice
 nearest its own speaker). Runs keep their checkpoints in --work and are skipped once trained.
 
-    python bench/bench_voices.py                  # about 90 min on 2 cores
+    python bench/bench_voices.py                  # about 50 min on 2 cores
     python bench/bench_voices.py --speakers hevi baran --clips 6 --steps 2 --sentences 2 --runs multi pooled
 """
 

@@ -13,12 +13,14 @@ import torch
 from helpers import ROOT, load_script, weights
 
 import train_vits
+from kurdish_tts.corpus.metadata import read_metadata, voices_of
 from kurdish_tts.samples.espeak import speak_clean, write_folder
 from kurdish_tts.samples.folders import spoken_text, write_data
 from kurdish_tts.samples.sentences import GROUP_SIZES, read_sentences
 from kurdish_tts.scoring.measures import Recognizer, character_error_rate
 from kurdish_tts.scoring.references import buzz_like, noise_like
 from kurdish_tts.text.vocabulary import MMS_KURMANJI_VOCAB
+from kurdish_tts.vits.voices import folder_voices
 
 PRETRAINED = ROOT / "data" / "pretrained"
 JUDGE = ROOT / "data" / "judge"
@@ -168,7 +170,8 @@ def test_the_standin_build_trains_in_chunks_changes_recipe_at_each_phase_and_res
 def test_the_recipe_grid_trains_scores_each_point_and_resumes(tmp_path):
     # the natural target (hevi's Common Voice records through prepare_data.py), its DNSMOS filter low enough
     # that 4 clips keep 2 to train on; `denoised` trains on data of its own
-    argv = [sys.executable, str(ROOT / "bench" / "bench_finetune.py"), "--recipes", "own", "denoised", "--seeds", "1",
+    argv = [sys.executable, str(ROOT / "bench" / "bench_finetune.py"), "--recipes", "own", "denoised", "rehearsal",
+            "--seeds", "1",
             "--steps", "2", "--points", "0", "1", "2", "--clips", "4", "--sentences", "2", "--batch_size", "2",
             "--min_dnsmos", "1.5",
             "--work", str(tmp_path / "work"), "--output", str(tmp_path / "finetune.json"),
@@ -176,7 +179,10 @@ def test_the_recipe_grid_trains_scores_each_point_and_resumes(tmp_path):
     first = subprocess.run(argv, capture_output=True, text=True, check=False)
     assert first.returncode == 0, first.stderr[-2000:]
     results = json.loads((tmp_path / "finetune.json").read_text())
-    assert set(results["runs"]) == {"own/1", "denoised/1"} and results["sentences"] == 2
+    assert set(results["runs"]) == {"own/1", "denoised/1", "rehearsal/1"} and results["sentences"] == 2
+    rehearsal = tmp_path / "work" / "data-hevi-4-rehearsal" / "data"  # the recordings beside the stand-in's own speech
+    assert voices_of(read_metadata(rehearsal / "metadata.csv")) == ["standin", "target"]
+    assert folder_voices(tmp_path / "work" / "hevi-rehearsal-seed1-2" / "model") == ["standin", "target"]
     for scores in results["runs"].values():
         assert list(scores) == ["0", "1", "2"] and scores["0"] == results["start"]
         assert all(0 <= scores[p]["cer"] and scores[p]["to_target"] > 0 and 1 <= scores[p]["dnsmos_ovrl"] <= 5

@@ -81,6 +81,21 @@ def test_a_one_voice_model_becomes_multi_voice_speaking_as_before_then_each_voic
     for speaker in range(3):
         torch.manual_seed(0)
         assert torch.equal(voiced(**ids, speaker_id=speaker).waveform, before)  # step 0: each voice is the model
+    # every voice layer, in the flow and the duration predictor too, learns at the acoustic rate
+    from types import SimpleNamespace
+
+    from kurdish_tts.training.run import generator_groups
+    from kurdish_tts.vits.voices import conditioning_layers
+    rates = SimpleNamespace(learning_rate=1e-4, acoustic_learning_rate=None, prior_learning_rate=None,
+                            discriminator_learning_rate=None, init_config=None)
+    groups = {group["part"]: {id(p) for p in group["params"]} for group in generator_groups(voiced, rates)}
+    voice_layers = {id(p) for layer in conditioning_layers(voiced) for p in layer.parameters()}
+    assert voice_layers <= groups["acoustic"] and id(voiced.embed_speaker.weight) in groups["acoustic"]
+    assert not voice_layers & groups["prior"] and groups["prior"]
+    more, added = with_voices(voiced, [*VOICES, "welat"])  # a voice added to a model that has voices
+    table = voiced.embed_speaker.weight
+    assert added == ["welat"] and torch.equal(more.embed_speaker.weight[:3], table)
+    assert torch.allclose(more.embed_speaker.weight[3], table.mean(dim=0))  # the model's average voice
 
     data = write_data(tmp_path / "data", voices=VOICES)
     argv = args_for(data, tmp_path / "run", "--max_steps", 4, "--discriminator_warmup_steps", 0, "--eval_steps", 4)

@@ -25,7 +25,7 @@ from kurdish_tts.vits.discriminator import CONFIG_FILE as DISCRIMINATOR_CONFIG_F
 from kurdish_tts.vits.discriminator import DiscriminatorConfig, VitsDiscriminator, load_discriminator
 from kurdish_tts.vits.features import FeatureConfig
 from kurdish_tts.vits.objective import LossWeights
-from kurdish_tts.vits.voices import VoiceError, voice_id, voice_names, with_voices
+from kurdish_tts.vits.voices import VoiceError, conditioning_layers, voice_id, voice_names, with_voices
 from kurdish_tts.vits.weights import add_decoder_weight_norm, initialize_like_vits, train_every_token
 
 
@@ -214,12 +214,15 @@ PRIOR_PARTS = ("text_encoder", "flow", "duration_predictor")  # trained by the K
 def generator_groups(model, args) -> list[dict]:
     """The generator's trainable parameters as two optimiser groups: the text encoder, flow and
     duration predictor at the prior's rate (--prior_learning_rate, default --learning_rate), the
-    rest (decoder, posterior encoder, a speaker embedding) at the acoustic rate. The prior's parts get
+    rest (decoder, posterior encoder, and the voices: their embeddings and the layers that feed them
+    into the flow and the duration predictor too) at the acoustic rate. The prior's parts get
     no gradient from the mel or adversarial losses, and Adam's step does not grow with a loss's
     weight, so only their learning rate sets how fast they learn."""
     rates = learning_rates(args)
     trainable = [p for p in model.parameters() if p.requires_grad]
     prior = {id(p) for part in PRIOR_PARTS for p in getattr(model, part).parameters()}
+    if model.config.num_speakers > 1:  # a voice's layers learn at the acoustic rate wherever they sit
+        prior -= {id(p) for layer in conditioning_layers(model) for p in layer.parameters()}
     groups = ({"part": "prior", "lr": rates["prior"], "params": [p for p in trainable if id(p) in prior]},
               {"part": "acoustic", "lr": rates["acoustic"], "params": [p for p in trainable if id(p) not in prior]})
     return [group for group in groups if group["params"]]

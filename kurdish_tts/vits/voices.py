@@ -4,9 +4,10 @@ A VITS model speaks with several voices through a table of speaker embeddings an
 add the chosen voice's embedding to the posterior encoder, each flow coupling, the duration
 predictor and the decoder (`config.speaker_embedding_size` wide). MMS and the stand-in have none.
 `with_voices` builds a model that has them from one that has not: every weight the model had is
-kept, the conditioning layers start at zero and the embeddings small and random, so that at step 0
+kept, the conditioning layers start at zero and the embeddings random, so that at step 0
 every voice speaks exactly as the model did; training then moves each voice toward its people. A
-model that already has voices gets new rows in its table for voices it lacks.
+model that already has voices gets a new row in its table for each voice it lacks, the mean of its
+voices' rows.
 
 The voices' names are saved in the model's config (`config.voices`: the name of each speaker id),
 so `VitsModel.from_pretrained` and `pipeline("text-to-speech")` load the folder as any
@@ -22,7 +23,11 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-EMBEDDING_STD = 0.01  # a new voice's embedding: small, so that the zero layers it feeds learn first
+# A new voice's embedding: N(0, 1), as VITS's own table starts. The conditioning layers it feeds start
+# at zero, so every voice still speaks as the model did at step 0, and their gradient (which grows with
+# the embedding) tells the voices apart from the first step; at 0.01 four voices were still one
+# blurred voice after 600 steps (BENCHMARKS.md, "Many voices").
+EMBEDDING_STD = 1.0
 
 
 class VoiceError(ValueError):
@@ -91,8 +96,8 @@ def with_voices(model, names: list[str], embedding_size: int | None = None):
 
     A one-voice model becomes a multi-speaker one whose voices all speak as it did, an embedding
     table `embedding_size` wide (default: the model's hidden size) and conditioning layers at zero;
-    a multi-speaker model keeps its voices and width and gets new embeddings, small and random, for
-    the new names. The model returned is a new one; `model` is left as it was."""
+    a multi-speaker model keeps its voices and width, and each new name gets the mean of their
+    embeddings (speaking as the model's average voice until it trains). The model returned is a new one; `model` is left as it was."""
     from transformers import VitsModel
 
     have = voice_names(model.config)
@@ -128,7 +133,8 @@ def with_voices(model, names: list[str], embedding_size: int | None = None):
                          f"({', '.join(sorted(set(missing) - allowed)[:3])})")
     table = result.embed_speaker.weight
     nn.init.normal_(table, 0.0, EMBEDDING_STD)
-    if old_table is not None:
+    if old_table is not None:  # the model's voices kept; a new one starts as their mean: the model's average voice
         table[: len(have)] = old_table
+        table[len(have):] = old_table.mean(dim=0)
     result.train(model.training)
     return result, added
