@@ -30,7 +30,7 @@ STANDIN = ROOT / "data" / "pretrained" / "model"
 def raw_request(url: str, head: bytes, body: bytes = b"", wait_s: float = 10.0) -> tuple[bytes, float]:
     """Send `head` (request line and headers, without the blank line) and `body` over a socket and
     return what came back within `wait_s`, with the seconds it took to start coming; the answer ends
-    with b"<closed>" when the server then closed the connection (within 2 s)."""
+    with b"<closed>" when the server then closed the connection (within 2 s of its last piece)."""
     address = urlsplit(url)
     with socket.create_connection((address.hostname, address.port), timeout=wait_s) as connection:
         started = time.monotonic()
@@ -38,10 +38,13 @@ def raw_request(url: str, head: bytes, body: bytes = b"", wait_s: float = 10.0) 
         answer = connection.recv(65536)
         seconds = time.monotonic() - started
         connection.settimeout(2.0)
-        try:
-            closed = connection.recv(65536) == b""
+        closed = False
+        try:  # the rest of the answer (it may come in several pieces), then the close
+            while more := connection.recv(65536):
+                answer += more
+            closed = True
         except (TimeoutError, ConnectionResetError):
-            closed = False
+            pass
         return answer + (b"<closed>" if closed else b""), seconds
 
 
