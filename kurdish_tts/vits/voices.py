@@ -97,7 +97,8 @@ def with_voices(model, names: list[str], embedding_size: int | None = None):
     A one-voice model becomes a multi-speaker one whose voices all speak as it did, an embedding
     table `embedding_size` wide (default: the model's hidden size) and conditioning layers at zero;
     a multi-speaker model keeps its voices and width, and each new name gets the mean of their
-    embeddings (speaking as the model's average voice until it trains). The model returned is a new one; `model` is left as it was."""
+    embeddings (speaking as the model's average voice until it trains). The model returned is a new
+    one; `model` is left as it was."""
     from transformers import VitsModel
 
     have = voice_names(model.config)
