@@ -97,7 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "('none' to leave the CER out)")
     round_.add_argument("--archive_feedback", action="store_true", help="after the new model is saved, move the "
                         "trained feedback to feedback/archive/<UTC>/")
+    # A correction teaches what is said, which the prior reads: it learns unless --keep_prior says otherwise.
     add_training_arguments(parser, defaults={"model_name_or_path": None, "learning_rate": 1e-5, "num_epochs": 5,
+                                             "keep_prior": "no",
                                              "checkpoint_dir": Path("training/feedback_checkpoints"),
                                              "output_dir": CURRENT_MODEL})
     return parser

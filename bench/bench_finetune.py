@@ -7,15 +7,21 @@ recipe and seed. The target is a natural speaker (default hevi: its clips record
 records them and prepared by prepare_data.py, --min_dnsmos 2.7, as bench_learning.py does) or an
 espeak-ng voice (ku+f3: the grids before 2026-12-06). Recipes:
 
-    default       train_vits.py's defaults now (TRAINING_README "The recipe, and why")
+    default       train_vits.py's defaults now (TRAINING_README "The recipe, and why"): --keep_prior auto
+    learning      the defaults before --keep_prior (2026-12-06): the prior (text encoder, duration predictor,
+                  flow) learns with the rest; every recipe below but `default` runs with --keep_prior no
     fresh         a fresh discriminator, no warm-up: it drives the generator from the first step
     short-warmup  a fresh discriminator trained alone for 50 steps, the generator waiting, then adversarial
     slow-vocoder  fresh, with the decoder and posterior encoder at a quarter of --learning_rate
-    ema           default, the model saved being the moving average of the generator's weights (--ema_decay 0.99)
-    prior-kept    default, the text encoder and duration predictor frozen: the stand-in's pronunciation and timing kept
+    ema           learning, the model saved being the moving average of the generator's weights (--ema_decay 0.99)
+    prior-kept    learning, the text encoder and duration predictor frozen: the stand-in's pronunciation and timing kept
     flow-kept     prior-kept with the flow frozen too: only the posterior encoder and the decoder learn the new voice
     decoder-only  only the decoder (the vocoder) learns: the stand-in's latent speech kept whole
-    rehearsal     default on the recordings as voice `target` beside the stand-in's own speech of the same
+    flow-3e-5     prior-kept with the flow learning at 3e-5 (--prior_learning_rate): between prior-kept and flow-kept
+    flow-1e-5     the same at 1e-5
+    flow-frozen   learning, the flow alone frozen: the text encoder and duration predictor learn the new voice's prior
+    flow-kept-denoised  flow-kept on the recordings prepared with --denoise rnnoise
+    rehearsal     learning on the recordings as voice `target` beside the stand-in's own speech of the same
                   sentences as voice `standin` (--balance_voices): the stand-in rehearses what it knew while
                   `target` learns the new speaker; scored as `target`
     waiting       a fresh discriminator trained alone for 200 steps, the generator waiting
@@ -39,14 +45,14 @@ each without the adversarial loss, parts held back or given rates of their own:
     segment-64    64-frame segments: twice the audio through the vocoder a step
     acoustic-fast  decoder and posterior encoder at 3e-4 (--acoustic_learning_rate), three times the grid's rate
 
-and, for a natural target, the data side with the default recipe:
+and, for a natural target, the data side with the `learning` recipe:
 
     unfiltered    the recordings prepared without the DNSMOS filter
     denoised      the recordings prepared with --denoise rnnoise (and the filter)
     untrimmed     the recordings prepared with --trim_floor_db 0: each clip's lead-in and tail of room noise kept
     clean         the target's clean renderings, no recording conditions at all (a diagnosis)
 
-Every recipe but `default`, `ema`, `prior-kept`, `flow-kept`, `decoder-only`, `rehearsal`, `unfiltered`,
+Every recipe but `default`, `ema`, `prior-kept`, `flow-*`, `decoder-only`, `rehearsal`, `unfiltered`,
 `denoised`, `untrimmed` and `clean` trains the whole generator at one rate,
 --learning_rate, unless it names rates of its own. At each of --points (steps; 0 is the stand-in
 itself) the checkpoint of that step speaks the 20 held-out sentences, and the table gives, as
@@ -123,6 +129,7 @@ RECIPES = {
     "segment-64": [*NO_ADVERSARIAL, "--segment_frames", "64"],
     "acoustic-fast": [*NO_ADVERSARIAL, "--acoustic_learning_rate", "3e-4"],
     "default": [],
+    "learning": ["--keep_prior", "no"],
     "unfiltered": [],
     "denoised": [],
     "untrimmed": [],
@@ -131,9 +138,14 @@ RECIPES = {
     "rehearsal": ["--balance_voices"],
     "flow-kept": ["--freeze", "text_encoder", "duration_predictor", "flow"],
     "decoder-only": ["--freeze", "text_encoder", "duration_predictor", "flow", "posterior_encoder"],
+    "flow-3e-5": ["--freeze", "text_encoder", "duration_predictor", "--prior_learning_rate", "3e-5"],
+    "flow-1e-5": ["--freeze", "text_encoder", "duration_predictor", "--prior_learning_rate", "1e-5"],
+    "flow-frozen": ["--freeze", "flow"],
+    "flow-kept-denoised": ["--freeze", "text_encoder", "duration_predictor", "flow"],
     "clean": [],
 }
-DEFAULTS = ("default", "unfiltered", "denoised", "untrimmed", "ema", "prior-kept", "flow-kept", "decoder-only", "rehearsal", "clean")  # recipes that keep train_vits.py's own rates
+DEFAULTS = ("default", "learning", "unfiltered", "denoised", "untrimmed", "ema", "prior-kept", "flow-kept", "decoder-only", "flow-3e-5", "flow-1e-5",
+            "flow-frozen", "flow-kept-denoised", "rehearsal", "clean")  # recipes that keep train_vits.py's own rates
 MEASURES = ("to_target", "to_original", "cer", "dnsmos_ovrl", "duration_ratio", "loudness_ratio")
 
 
@@ -150,7 +162,7 @@ def data_for(name: str, args) -> Path:
     kind = {}
     if is_natural(args.target):  # prepare_data.py's filter, denoiser and trim: the data side
         kind = {"min_dnsmos": None if name == "unfiltered" else args.min_dnsmos,
-                "denoise": "rnnoise" if name == "denoised" else "none",
+                "denoise": "rnnoise" if name.endswith("denoised") else "none",
                 "trim_floor_db": 0.0 if name == "untrimmed" else CleaningSettings().trim_floor_db}
     label = "-".join(f"{k}{v}" for k, v in kind.items())
     return training_data(args.target, args.work / f"data-{args.target}-{args.clips}{'-' + label if label else ''}",
@@ -186,11 +198,13 @@ def run_recipe(name: str, seed: int, args, data: Path, work: Path) -> None:
     every = math.gcd(*[p for p in args.points if p > 0])  # a checkpoint at every point
     # Every recipe but `default` trains the whole generator at --learning_rate unless it names a rate of its own.
     one_rate = [] if name in DEFAULTS else ["--acoustic_learning_rate", str(args.learning_rate)]
+    # Every recipe but `default` was measured before --keep_prior: they keep their prior learning, as then.
+    learning = [] if name == "default" or "--keep_prior" in RECIPES[name] else ["--keep_prior", "no"]
     argv = ["--data_dir", str(data), "--model_name_or_path", str(args.pretrained / "model"), "--output_dir",
             str(work / "model"), "--checkpoint_dir", str(checkpoints), "--max_steps", str(args.steps),
             "--batch_size", str(args.batch_size), "--gradient_accumulation_steps", "1", "--learning_rate",
             str(args.learning_rate), "--mixed_precision", "no", "--eval_steps", "100000", "--seed", str(seed),
-            "--save_steps", str(every), "--save_total_limit", "1000", *one_rate,
+            "--save_steps", str(every), "--save_total_limit", "1000", *one_rate, *learning,
             *(flag.format(pretrained=args.pretrained) for flag in RECIPES[name])]
     if any(checkpoints.glob("checkpoint-*")):
         argv.append("--resume")

@@ -202,6 +202,60 @@ def test_freeze_keeps_those_weights_and_discriminator_loads(data, tmp_path, caps
     assert any(not torch.equal(before[k], after[k]) for k in trained)
 
 
+def fine_tune_args(data, out, start: Path, *extra) -> list[str]:
+    """args_for, fine-tuning the model folder `start` instead of random weights."""
+    argv = args_for(data, out, "--model_name_or_path", start, *extra)
+    del argv[argv.index("--init_config"):argv.index("--init_config") + 2]
+    return argv
+
+
+def test_keep_prior_auto_keeps_the_prior_when_the_recordings_fit_it(data, tmp_path, capsys, monkeypatch):
+    from transformers import VitsModel, VitsTokenizer
+
+    from kurdish_tts.corpus.dataset import TtsDataset
+    from kurdish_tts.corpus.metadata import read_metadata
+    from kurdish_tts.training import prior
+    from kurdish_tts.vits.features import FeatureConfig
+
+    assert train_vits.main(args_for(data, tmp_path / "a", "--max_steps", 2)) == 0
+    start = tmp_path / "a" / "model"
+    capsys.readouterr()
+    model = VitsModel.from_pretrained(str(start))
+    features = FeatureConfig.from_model_config(model.config)
+    dataset = TtsDataset(data, read_metadata(data / "metadata.csv"), VitsTokenizer.from_pretrained(str(start)),
+                         model.config.sampling_rate, features.hop_length)
+    fit = prior.prior_fit(model, dataset, features, "cpu")
+    assert fit > 0 and fit == prior.prior_fit(model, dataset, features, "cpu")  # a fixed seed: the same each time
+    before = weights(start)
+    prior_keys = [k for k in before if k.startswith(prior.PRIOR_PARTS)]
+    for name, threshold in (("kept", fit + 1.0), ("learning", fit - 1.0)):  # the fit just under / over the bar
+        monkeypatch.setattr(prior, "KEEP_PRIOR_KL", threshold)
+        assert train_vits.main(fine_tune_args(data, tmp_path / name, start, "--max_steps", 2, "--save_steps", 1,
+                                              "--discriminator_warmup_steps", 0)) == 0
+        header = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("prior ("))
+        shown = float(re.search(r"KL to the model's prior is ([\d.]+)", header).group(1))
+        assert header.startswith(f"prior (text encoder, duration predictor, flow): {name}, ")
+        assert shown == pytest.approx(fit, abs=0.006)  # what the run printed is what it measured
+        after = weights(tmp_path / name / "model")
+        changed = [k for k in prior_keys if not torch.equal(before[k], after[k])]
+        assert (changed == []) == (name == "kept")
+        assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("decoder."))
+    card = (tmp_path / "kept" / "model" / "README.md").read_text()
+    assert "frozen: duration_predictor, flow, text_encoder" in card
+    # The decision is part of the run: a resume that would decide otherwise is refused.
+    assert train_vits.main(fine_tune_args(data, tmp_path / "kept", start, "--max_steps", 3, "--save_steps", 1,
+                                          "--discriminator_warmup_steps", 0, "--resume", "--keep_prior", "no")) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("--keep_prior no (the checkpoint: yes); resume with the settings it was trained with, or "
+                        "leave out --resume to start a new run")
+
+
+def test_keep_prior_yes_from_random_weights_is_a_usage_error(data, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train_vits.main(args_for(data, tmp_path, "--max_steps", 1, "--keep_prior", "yes"))
+    assert exit_info.value.code == 2 and "random weights (--init_config) have none to keep" in capsys.readouterr().err
+
+
 def test_bf16_autocast_runs(data, tmp_path):
     assert train_vits.main(args_for(data, tmp_path, "--max_steps", 2, "--mixed_precision", "bf16")) == 0
     history = json.loads((tmp_path / "model" / "loss_history.json").read_text())

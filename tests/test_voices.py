@@ -127,6 +127,29 @@ def test_a_one_voice_model_becomes_multi_voice_speaking_as_before_then_each_voic
     assert "the data names each clip's voice" in capsys.readouterr().err
 
 
+def test_a_kept_prior_still_trains_each_voices_layers_and_auto_lets_voices_learn_it(tmp_path):
+    from types import SimpleNamespace
+
+    from transformers import VitsModel
+
+    from kurdish_tts.training import prior
+    from kurdish_tts.vits.voices import conditioning_layers, with_voices
+
+    voiced, _ = with_voices(VitsModel.from_pretrained(random_model(tmp_path / "base", seed=3)), list(VOICES))
+    prior.keep_prior(voiced)
+    voice_layers = {id(p) for layer in conditioning_layers(voiced) for p in layer.parameters()}
+    inside = [p for part in prior.PRIOR_PARTS for p in getattr(voiced, part).parameters()]
+    assert any(id(p) in voice_layers for p in inside)  # the flow and duration predictor hold voice layers
+    assert all(p.requires_grad == (id(p) in voice_layers) for p in inside)
+    assert all(p.requires_grad for p in voiced.decoder.parameters())
+    auto = SimpleNamespace(keep_prior="auto", init_config=None, freeze=[])
+    measured = []
+    assert prior.decide(auto, list(VOICES), lambda: measured.append(1) or 0.0) == (
+        False, "data of several voices: their voices learn in the prior too")
+    assert measured == []  # nothing measured: data naming voices learns its prior
+    assert prior.decide(auto, [], lambda: 0.5)[0] and not prior.decide(auto, [], lambda: 99.0)[0]
+
+
 def test_the_voice_is_chosen_by_name_and_an_unknown_one_lists_the_voices(tmp_path, capsys):
     from kurdish_tts.synthesis.voice import Settings, Voice
 

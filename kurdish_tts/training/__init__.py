@@ -7,6 +7,7 @@ Modules in the order they import each other (each only from those above it):
     arguments.py    every flag (`add_training_arguments`), the rules between them, the learning rates
     settings.py     what a checkpoint records of a run (its settings, a fingerprint of its data) and the check on resume
     state.py        what the loop works with (`Run`, `Progress`)
+    prior.py        whether a fine-tune keeps the pretrained prior (--keep_prior): the recordings' fit to it
     card.py         the model card and the licence it passes on
     evaluation.py   held-out losses and scores, spoken samples, pictures
     output.py       the final `transformers` model folder and the discriminator beside it

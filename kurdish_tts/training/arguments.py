@@ -43,6 +43,11 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, defaults: dict | 
                        help="probability of skipping a text-encoder layer while training (the model config's own "
                             "value, 0.1 in MMS, is not used: dropping layers of a trained encoder unsettles a fine-tune)")
     model.add_argument("--freeze", nargs="+", choices=FREEZABLE, default=[], help="parts of the generator not to train")
+    model.add_argument("--keep_prior", choices=["auto", "yes", "no"], default="auto",
+                       help="keep the text encoder, duration predictor and flow as they are (the voice learns the "
+                            "new speaker's sound, not how to read): auto keeps them when the new recordings fit the "
+                            "model's prior already (a natural speaker), and lets them learn when they do not (a "
+                            "voice unlike the model's, such as espeak-ng's) or from --init_config")
     model.add_argument("--voice", help="with a multi-voice model and one-voice data: the voice (name or id) the data "
                                        "trains; data that names each clip's voice trains each clip as its voice")
     model.add_argument("--speaker_id", type=int, default=0, help="--voice as an id (kept for older commands)")
@@ -115,6 +120,8 @@ def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -
         parser.error("--speaker_embedding_size must be at least 1")
     if args.voice is not None and args.speaker_id:
         parser.error("--voice and --speaker_id both pick the voice: give one")
+    if args.keep_prior == "yes" and args.init_config:
+        parser.error("--keep_prior yes keeps a trained prior: random weights (--init_config) have none to keep")
     if not 0.0 <= args.layerdrop < 1.0:
         parser.error("--layerdrop is a probability: give a value from 0 up to (not including) 1")
     for name in ("learning_rate", "acoustic_learning_rate", "discriminator_learning_rate", "prior_learning_rate"):

@@ -9,6 +9,7 @@ from kurdish_tts.hub import card_value
 from kurdish_tts.text.normalizer import VERSION, VERSION_KEY
 from kurdish_tts.text.vocabulary import MMS_KURMANJI
 from kurdish_tts.training.arguments import describe_rates
+from kurdish_tts.training.prior import PRIOR_PARTS
 
 MMS_LICENSE = ("cc-by-nc-4.0", ("This model is fine-tuned from Meta's MMS text-to-speech model and inherits its "
                                 "licence, CC BY-NC 4.0 (non-commercial use only)."))
@@ -45,9 +46,10 @@ def voices_section(voices: list[str], data: dict) -> str:
             "(`synthesize.py --voice NAME`, the `voice` field of `serve.py`):\n\n" + "\n".join(rows) + "\n")
 
 
-def model_card(args, steps: int, clips: int, voices: list[str] = ()) -> str:
+def model_card(args, steps: int, clips: int, voices: list[str] = (), prior_kept: bool = False) -> str:
     """The README.md of a model trained with `args` for `steps` optimiser steps on `clips` clips;
-    `voices`: the model's voices by id, for a multi-voice model."""
+    `voices`: the model's voices by id, for a multi-voice model; `prior_kept`: --keep_prior froze the prior."""
+    frozen = sorted(set(args.freeze) | (set(PRIOR_PARTS) if prior_kept else set()))
     base = f"random weights of `{args.init_config}`" if args.init_config else f"`{args.model_name_or_path}`"
     data = read_dataset_record(args.data_dir)
     hours = f"{data.get('hours_after', 0):.2f} h" if data else "unknown"
@@ -68,7 +70,7 @@ for {steps} optimiser steps on {clips} clips ({hours}) with full VITS training
 
 - learning rates: {describe_rates(args)}
 - batch {args.batch_size} x {args.gradient_accumulation_steps} accumulation,
-  mixed precision `{args.mixed_precision}`, frozen: {", ".join(args.freeze) or "nothing"}
+  mixed precision `{args.mixed_precision}`, frozen: {", ".join(frozen) or "nothing"}
 - loss weights: mel {args.weight_mel}, KL {args.weight_kl}, duration {args.weight_duration},
   feature matching {args.weight_fm}, adversarial {args.weight_gen}
 

@@ -295,6 +295,8 @@ def print_header(run: Run, total_steps: int, resume_from: Path | None) -> None:
     rates = f"learning rates: {describe_rates(args)}"
     ramp = f", rising over {args.lr_warmup_steps} updates" if args.lr_warmup_steps else ""
     print(f"{rates}{ramp}; text-encoder layer drop {args.layerdrop:g}")
+    print(f"prior (text encoder, duration predictor, flow): {'kept' if run.prior_kept else 'learning'}, "
+          f"{run.prior_reason}")
     processes = run.accelerator.num_processes
     print(f"steps: {total_steps} of batch {args.batch_size} x {args.gradient_accumulation_steps}"
           + (f" on {processes} processes" if processes > 1 else "") + f"; precision "

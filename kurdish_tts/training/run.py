@@ -16,9 +16,11 @@ from kurdish_tts import hub
 from kurdish_tts.corpus.dataset import LengthBucketSampler, TtsDataset
 from kurdish_tts.corpus.metadata import EVAL_FILE, Clip, check_clips, check_same_form, too_short, voices_of
 from kurdish_tts.text.vocabulary import Vocabulary, build_tokenizer, builtin_vocabulary, mms_vocabulary
+from kurdish_tts.training import prior
 from kurdish_tts.training.arguments import FREEZABLE, learning_rates
 from kurdish_tts.training.errors import TrainingError
 from kurdish_tts.training.folders import discriminator_folder
+from kurdish_tts.training.prior import PRIOR_PARTS
 from kurdish_tts.training.settings import data_fingerprint, run_settings
 from kurdish_tts.training.state import Progress, Run, start_ema, trained_speaker
 from kurdish_tts.vits.discriminator import CONFIG_FILE as DISCRIMINATOR_CONFIG_FILE
@@ -116,6 +118,9 @@ def build_run(args, train_clips: list[Clip], eval_clips: list[Clip], weights: li
     set_seed(args.seed)
     if set(args.freeze) == set(FREEZABLE):
         raise TrainingError("--freeze names every part of the generator: leave at least one part to train")
+    if args.keep_prior == "yes" and set(FREEZABLE) - set(PRIOR_PARTS) <= set(args.freeze):
+        raise TrainingError("--keep_prior yes with --freeze posterior_encoder decoder leaves nothing to train: "
+                            "give one of them up")
     if args.init_config:
         model = VitsModel(config)
         initialize_like_vits(model)
@@ -144,6 +149,10 @@ def build_run(args, train_clips: list[Clip], eval_clips: list[Clip], weights: li
     train_every_token(model)
     for name in args.freeze:
         getattr(model, name).requires_grad_(False)
+    model.to(accelerator.device)
+    kept, why = prior.decide(args, voices, lambda: prior.prior_fit(model, dataset, features, accelerator.device))
+    if kept:
+        prior.keep_prior(model)
     model.text_encoder.encoder.layerdrop = args.layerdrop  # the module's copy: the saved config keeps its value
     if args.discriminator:
         try:
@@ -173,7 +182,8 @@ def build_run(args, train_clips: list[Clip], eval_clips: list[Clip], weights: li
                scheduler_d, features, loss_weights, dataset, sampler, eval_dataset, progress,
                discriminator_loaded=args.discriminator is not None, discriminator_origin=origin,
                settings=run_settings(args, data_fingerprint(train_clips, dataset.samples, weights),
-                                     voice_names(model.config)),
+                                     voice_names(model.config), kept),
+               prior_kept=kept, prior_reason=why,
                ema=start_ema(model) if args.ema_decay > 0 else None,
                voice_ids={name: ids[name] for name in voices})
 
@@ -207,8 +217,6 @@ def balanced(clips: list[Clip], weights: list[float] | None) -> list[float]:
     share = len(clips) / len(per_voice)
     return [weight * share / per_voice[clip.voice] for clip, weight in zip(clips, own)]
 
-
-PRIOR_PARTS = ("text_encoder", "flow", "duration_predictor")  # trained by the KL and duration losses alone
 
 
 def generator_groups(model, args) -> list[dict]:

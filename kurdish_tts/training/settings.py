@@ -19,7 +19,7 @@ CHECKED = ("model_name_or_path", "init_config", "discriminator", "discriminator_
            "freeze", "speaker_id", "layerdrop", "learning_rate", "acoustic_learning_rate", "discriminator_learning_rate",
            "prior_learning_rate", "lr_decay", "lr_warmup_steps", "batch_size", "gradient_accumulation_steps",
            "max_grad_norm", "segment_frames", "seed", "weight_mel", "weight_kl", "weight_duration", "weight_fm",
-           "weight_gen", "weight_disc", "ema_decay", "speaker_embedding_size", "balance_voices")
+           "weight_gen", "weight_disc", "ema_decay", "speaker_embedding_size", "balance_voices", "keep_prior")
 # Harmless to change between sessions: a notice says what changed.
 NOTICED = ("mixed_precision", "dataloader_workers", "max_nonfinite_steps", "eval_steps", "save_steps", "logging_steps",
            "save_total_limit")
@@ -32,8 +32,9 @@ def data_fingerprint(clips, frames: list[int], weights: list[float] | None) -> s
     return hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
-def run_settings(args, fingerprint: str, voices: list[str] = ()) -> dict:
-    """The settings a checkpoint records (JSON values: paths as strings); `voices`: the model's, by id."""
+def run_settings(args, fingerprint: str, voices: list[str] = (), prior_kept: bool = False) -> dict:
+    """The settings a checkpoint records (JSON values: paths as strings); `voices`: the model's, by id;
+    `prior_kept`: what --keep_prior decided (auto measures, so the decision, not the flag, is checked)."""
     def plain(value):
         if isinstance(value, Path):
             return str(value)
@@ -48,6 +49,7 @@ def run_settings(args, fingerprint: str, voices: list[str] = ()) -> dict:
     values["freeze"] = sorted(values["freeze"] or [])
     values["data"] = fingerprint
     values["voices"] = list(voices)
+    values["keep_prior"] = "yes" if prior_kept else "no"
     return values
 
 

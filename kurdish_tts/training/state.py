@@ -66,6 +66,8 @@ class Run:
     writer: object = None
     ema: dict | None = None  # --ema_decay: the moving average of the generator's floating-point state, by name
     voice_ids: dict = field(default_factory=dict)  # data of several voices: each voice's speaker id, by name
+    prior_kept: bool = False  # the text encoder, duration predictor and flow frozen (--keep_prior, training/prior.py)
+    prior_reason: str = ""  # why, in words
 
     @property
     def speaker(self) -> int | None:
