@@ -9,7 +9,10 @@ espeak-ng voice (ku+f3: the grids before 2026-12-06). Recipes:
 
     default       train_vits.py's defaults now (TRAINING_README "The recipe, and why"): --keep_prior auto
     learning      the defaults before --keep_prior (2026-12-06): the prior (text encoder, duration predictor,
-                  flow) learns with the rest; every recipe below but `default` runs with --keep_prior no
+                  flow) learns with the rest; every recipe below but `default-*` runs with --keep_prior no
+    default-ema   default, the model saved being the moving average of the generator's weights (--ema_decay 0.99)
+    default-vocoder-1e-4  default with the decoder and posterior encoder at 1e-4 instead of three times it
+    default-denoised  default on the recordings prepared with --denoise rnnoise
     fresh         a fresh discriminator, no warm-up: it drives the generator from the first step
     short-warmup  a fresh discriminator trained alone for 50 steps, the generator waiting, then adversarial
     slow-vocoder  fresh, with the decoder and posterior encoder at a quarter of --learning_rate
@@ -52,7 +55,7 @@ and, for a natural target, the data side with the `learning` recipe:
     untrimmed     the recordings prepared with --trim_floor_db 0: each clip's lead-in and tail of room noise kept
     clean         the target's clean renderings, no recording conditions at all (a diagnosis)
 
-Every recipe but `default`, `ema`, `prior-kept`, `flow-*`, `decoder-only`, `rehearsal`, `unfiltered`,
+Every recipe but `default*`, `learning`, `ema`, `prior-kept`, `flow-*`, `decoder-only`, `rehearsal`, `unfiltered`,
 `denoised`, `untrimmed` and `clean` trains the whole generator at one rate,
 --learning_rate, unless it names rates of its own. At each of --points (steps; 0 is the stand-in
 itself) the checkpoint of that step speaks the 20 held-out sentences, and the table gives, as
@@ -130,6 +133,9 @@ RECIPES = {
     "acoustic-fast": [*NO_ADVERSARIAL, "--acoustic_learning_rate", "3e-4"],
     "default": [],
     "learning": ["--keep_prior", "no"],
+    "default-ema": ["--keep_prior", "auto", "--ema_decay", "0.99"],
+    "default-vocoder-1e-4": ["--keep_prior", "auto", "--acoustic_learning_rate", "1e-4"],
+    "default-denoised": ["--keep_prior", "auto"],
     "unfiltered": [],
     "denoised": [],
     "untrimmed": [],
@@ -144,7 +150,7 @@ RECIPES = {
     "flow-kept-denoised": ["--freeze", "text_encoder", "duration_predictor", "flow"],
     "clean": [],
 }
-DEFAULTS = ("default", "learning", "unfiltered", "denoised", "untrimmed", "ema", "prior-kept", "flow-kept", "decoder-only", "flow-3e-5", "flow-1e-5",
+DEFAULTS = ("default", "learning", "default-ema", "default-vocoder-1e-4", "default-denoised", "unfiltered", "denoised", "untrimmed", "ema", "prior-kept", "flow-kept", "decoder-only", "flow-3e-5", "flow-1e-5",
             "flow-frozen", "flow-kept-denoised", "rehearsal", "clean")  # recipes that keep train_vits.py's own rates
 MEASURES = ("to_target", "to_original", "cer", "dnsmos_ovrl", "duration_ratio", "loudness_ratio")
 
@@ -196,9 +202,9 @@ def run_recipe(name: str, seed: int, args, data: Path, work: Path) -> None:
         return
     checkpoints = work / "checkpoints"
     every = math.gcd(*[p for p in args.points if p > 0])  # a checkpoint at every point
-    # Every recipe but `default` trains the whole generator at --learning_rate unless it names a rate of its own.
+    # Every recipe but those in DEFAULTS trains the whole generator at --learning_rate unless it names a rate of its own.
     one_rate = [] if name in DEFAULTS else ["--acoustic_learning_rate", str(args.learning_rate)]
-    # Every recipe but `default` was measured before --keep_prior: they keep their prior learning, as then.
+    # Recipes measured before --keep_prior keep their prior learning, as then.
     learning = [] if name == "default" or "--keep_prior" in RECIPES[name] else ["--keep_prior", "no"]
     argv = ["--data_dir", str(data), "--model_name_or_path", str(args.pretrained / "model"), "--output_dir",
             str(work / "model"), "--checkpoint_dir", str(checkpoints), "--max_steps", str(args.steps),
