@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fine-tuning recipes measured: which one moves a pretrained voice toward a new one and leaves it more natural?
 
-data/pretrained/model (the stand-in, trained on espeak-ng `ku`) is fine-tuned as a user
+data/pretrained/model (the stand-in, trained on espeak-ng `ku`, then on the natural speaker `berfin`) is fine-tuned as a user
 fine-tunes MMS, on --clips `finetune` sentences of a voice it never heard (--target), once per
 recipe and seed. The target is a natural speaker (default hevi: its clips recorded as Common Voice
 records them and prepared by prepare_data.py, --min_dnsmos 2.7, as bench_learning.py does) or an

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Learning check: fine-tuning the stand-in pretrained voice moves it toward a new voice and keeps it speaking.
 
-data/pretrained/model (a voice trained on espeak-ng's `ku`) is fine-tuned, as a user fine-tunes
+data/pretrained/model (the stand-in: espeak-ng's `ku`, then the natural speaker `berfin`) is fine-tuned, as a user fine-tunes
 MMS, on --clips `finetune` sentences of a voice it never heard (--target): the acceptance run of
 a fine-tune, `train_vits.py --model_name_or_path data/pretrained/model --max_steps 300 --batch_size
 8 --gradient_accumulation_steps 1 --learning_rate 1e-4 --mixed_precision no`, every other flag at

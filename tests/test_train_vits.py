@@ -232,7 +232,8 @@ def test_keep_prior_auto_keeps_the_prior_when_the_recordings_fit_it(data, tmp_pa
         monkeypatch.setattr(prior, "KEEP_PRIOR_KL", threshold)
         assert train_vits.main(fine_tune_args(data, tmp_path / name, start, "--max_steps", 2, "--save_steps", 1,
                                               "--discriminator_warmup_steps", 0)) == 0
-        header = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("prior ("))
+        out = capsys.readouterr().out
+        header = next(line for line in out.splitlines() if line.startswith("prior ("))
         shown = float(re.search(r"KL to the model's prior is ([\d.]+)", header).group(1))
         assert header.startswith(f"prior (text encoder, duration predictor, flow): {name}, ")
         assert shown == pytest.approx(fit, abs=0.006)  # what the run printed is what it measured
@@ -240,8 +241,12 @@ def test_keep_prior_auto_keeps_the_prior_when_the_recordings_fit_it(data, tmp_pa
         changed = [k for k in prior_keys if not torch.equal(before[k], after[k])]
         assert (changed == []) == (name == "kept")
         assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("decoder."))
+        # a kept prior's model is the moving average of its weights (the frozen ones left out), by default
+        averaged = (tmp_path / name / "checkpoints" / "checkpoint-2" / "ema.safetensors").is_file()
+        assert averaged == (name == "kept") == ("moving average of the generator's weights (decay 0.99, the "
+                                                "default with the prior kept)" in out)
     card = (tmp_path / "kept" / "model" / "README.md").read_text()
-    assert "frozen: duration_predictor, flow, text_encoder" in card
+    assert "frozen: duration_predictor, flow, text_encoder\n- the weights: their moving average over training (decay 0.99)" in card
     # The decision is part of the run: a resume that would decide otherwise is refused.
     assert train_vits.main(fine_tune_args(data, tmp_path / "kept", start, "--max_steps", 3, "--save_steps", 1,
                                           "--discriminator_warmup_steps", 0, "--resume", "--keep_prior", "no")) == 1

@@ -74,9 +74,10 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, defaults: dict | 
     optimisation.add_argument("--lr_decay", type=float, default=0.999875, help="learning-rate factor per epoch")
     optimisation.add_argument("--lr_warmup_steps", type=int, default=0,
                               help="each network's learning rate rises linearly over its first N updates")
-    optimisation.add_argument("--ema_decay", type=float, default=0.0,
+    optimisation.add_argument("--ema_decay", type=float,
                               help="keep an exponential moving average of the generator's weights (this decay per "
-                                   "update, e.g. 0.99: the last ~100 updates) and save it as the model; 0: off")
+                                   "update, e.g. 0.99: the last ~100 updates) and save it as the model; 0: off "
+                                   "(default: 0.99 when the prior is kept, see --keep_prior; else 0)")
     optimisation.add_argument("--batch_size", type=int, default=4)
     optimisation.add_argument("--gradient_accumulation_steps", type=int, default=4)
     optimisation.add_argument("--max_steps", type=int, default=None, help="optimiser steps (default: from --num_epochs)")
@@ -112,7 +113,7 @@ def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -
             parser.error(f"--{name} must be at least 1")
     if args.max_steps is not None and args.max_steps < 1:
         parser.error("--max_steps must be at least 1")
-    if not 0.0 <= args.ema_decay < 1.0:
+    if args.ema_decay is not None and not 0.0 <= args.ema_decay < 1.0:
         parser.error(f"--ema_decay {args.ema_decay:g}: give 0 (off) or a decay below 1, such as 0.99")
     if args.lr_warmup_steps < 0:
         parser.error("--lr_warmup_steps must be 0 (no ramp) or more")

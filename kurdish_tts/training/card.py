@@ -46,10 +46,13 @@ def voices_section(voices: list[str], data: dict) -> str:
             "(`synthesize.py --voice NAME`, the `voice` field of `serve.py`):\n\n" + "\n".join(rows) + "\n")
 
 
-def model_card(args, steps: int, clips: int, voices: list[str] = (), prior_kept: bool = False) -> str:
+def model_card(args, steps: int, clips: int, voices: list[str] = (), prior_kept: bool = False,
+               ema_decay: float = 0.0) -> str:
     """The README.md of a model trained with `args` for `steps` optimiser steps on `clips` clips;
-    `voices`: the model's voices by id, for a multi-voice model; `prior_kept`: --keep_prior froze the prior."""
+    `voices`: the model's voices by id, for a multi-voice model; `prior_kept`: --keep_prior froze the prior;
+    `ema_decay`: the weights saved are their moving average with this decay (0: the weights themselves)."""
     frozen = sorted(set(args.freeze) | (set(PRIOR_PARTS) if prior_kept else set()))
+    averaged = f"\n- the weights: their moving average over training (decay {ema_decay:g})" if ema_decay else ""
     base = f"random weights of `{args.init_config}`" if args.init_config else f"`{args.model_name_or_path}`"
     data = read_dataset_record(args.data_dir)
     hours = f"{data.get('hours_after', 0):.2f} h" if data else "unknown"
@@ -70,7 +73,7 @@ for {steps} optimiser steps on {clips} clips ({hours}) with full VITS training
 
 - learning rates: {describe_rates(args)}
 - batch {args.batch_size} x {args.gradient_accumulation_steps} accumulation,
-  mixed precision `{args.mixed_precision}`, frozen: {", ".join(frozen) or "nothing"}
+  mixed precision `{args.mixed_precision}`, frozen: {", ".join(frozen) or "nothing"}{averaged}
 - loss weights: mel {args.weight_mel}, KL {args.weight_kl}, duration {args.weight_duration},
   feature matching {args.weight_fm}, adversarial {args.weight_gen}
 

@@ -297,6 +297,9 @@ def print_header(run: Run, total_steps: int, resume_from: Path | None) -> None:
     print(f"{rates}{ramp}; text-encoder layer drop {args.layerdrop:g}")
     print(f"prior (text encoder, duration predictor, flow): {'kept' if run.prior_kept else 'learning'}, "
           f"{run.prior_reason}")
+    if run.ema is not None:
+        print(f"the model saved: the moving average of the generator's weights (decay {run.ema_decay:g}"
+              f"{', the default with the prior kept' if args.ema_decay is None else ''})")
     processes = run.accelerator.num_processes
     print(f"steps: {total_steps} of batch {args.batch_size} x {args.gradient_accumulation_steps}"
           + (f" on {processes} processes" if processes > 1 else "") + f"; precision "

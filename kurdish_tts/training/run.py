@@ -153,6 +153,7 @@ def build_run(args, train_clips: list[Clip], eval_clips: list[Clip], weights: li
     kept, why = prior.decide(args, voices, lambda: prior.prior_fit(model, dataset, features, accelerator.device))
     if kept:
         prior.keep_prior(model)
+    decay = prior.ema_decay(args, kept)
     model.text_encoder.encoder.layerdrop = args.layerdrop  # the module's copy: the saved config keeps its value
     if args.discriminator:
         try:
@@ -182,9 +183,9 @@ def build_run(args, train_clips: list[Clip], eval_clips: list[Clip], weights: li
                scheduler_d, features, loss_weights, dataset, sampler, eval_dataset, progress,
                discriminator_loaded=args.discriminator is not None, discriminator_origin=origin,
                settings=run_settings(args, data_fingerprint(train_clips, dataset.samples, weights),
-                                     voice_names(model.config), kept),
+                                     voice_names(model.config), kept, decay),
                prior_kept=kept, prior_reason=why,
-               ema=start_ema(model) if args.ema_decay > 0 else None,
+               ema=start_ema(model) if decay > 0 else None, ema_decay=decay,
                voice_ids={name: ids[name] for name in voices})
 
 

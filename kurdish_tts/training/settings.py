@@ -32,9 +32,11 @@ def data_fingerprint(clips, frames: list[int], weights: list[float] | None) -> s
     return hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
-def run_settings(args, fingerprint: str, voices: list[str] = (), prior_kept: bool = False) -> dict:
+def run_settings(args, fingerprint: str, voices: list[str] = (), prior_kept: bool = False,
+                 ema_decay: float = 0.0) -> dict:
     """The settings a checkpoint records (JSON values: paths as strings); `voices`: the model's, by id;
-    `prior_kept`: what --keep_prior decided (auto measures, so the decision, not the flag, is checked)."""
+    `prior_kept`, `ema_decay`: what --keep_prior decided and the decay the run uses (auto measures, so
+    the decision, not the flag, is checked)."""
     def plain(value):
         if isinstance(value, Path):
             return str(value)
@@ -50,6 +52,7 @@ def run_settings(args, fingerprint: str, voices: list[str] = (), prior_kept: boo
     values["data"] = fingerprint
     values["voices"] = list(voices)
     values["keep_prior"] = "yes" if prior_kept else "no"
+    values["ema_decay"] = ema_decay
     return values
 
 

@@ -66,6 +66,7 @@ class Run:
     writer: object = None
     ema: dict | None = None  # --ema_decay: the moving average of the generator's floating-point state, by name
     voice_ids: dict = field(default_factory=dict)  # data of several voices: each voice's speaker id, by name
+    ema_decay: float = 0.0  # --ema_decay as resolved (training/prior.py ema_decay)
     prior_kept: bool = False  # the text encoder, duration predictor and flow frozen (--keep_prior, training/prior.py)
     prior_reason: str = ""  # why, in words
 
@@ -102,13 +103,16 @@ class Run:
 
 
 def start_ema(model: torch.nn.Module) -> dict:
-    """The moving average's start: the generator's floating-point state as it is now."""
-    return {name: value.detach().clone() for name, value in model.state_dict().items() if value.is_floating_point()}
+    """The moving average's start: the generator's floating-point state as it is now, but for frozen
+    weights (which stay exactly what they are)."""
+    frozen = {name for name, parameter in model.named_parameters() if not parameter.requires_grad}
+    return {name: value.detach().clone() for name, value in model.state_dict().items()
+            if value.is_floating_point() and name not in frozen}
 
 
 def update_ema(run: Run) -> None:
     """After a generator update: average <- decay * average + (1 - decay) * weights."""
-    decay = run.args.ema_decay
+    decay = run.ema_decay
     with torch.no_grad():
         for name, value in run.model.state_dict().items():
             if name in run.ema:
