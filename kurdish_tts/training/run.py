@@ -219,7 +219,6 @@ def balanced(clips: list[Clip], weights: list[float] | None) -> list[float]:
     return [weight * share / per_voice[clip.voice] for clip, weight in zip(clips, own)]
 
 
-
 def generator_groups(model, args) -> list[dict]:
     """The generator's trainable parameters as two optimiser groups: the text encoder, flow and
     duration predictor at the prior's rate (--prior_learning_rate, default --learning_rate), the
