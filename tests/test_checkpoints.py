@@ -64,6 +64,16 @@ def test_a_resume_with_other_settings_is_refused_naming_them(data, saved, capsys
     assert sorted(p.name for p in (saved / "checkpoints").iterdir()) == ["checkpoint-2"]  # nothing trained
 
 
+def test_a_checkpoint_from_before_keep_prior_counts_as_the_prior_learning(tmp_path):
+    from kurdish_tts.training.errors import CheckpointError
+    from kurdish_tts.training.settings import compare_settings
+
+    older = {"learning_rate": 1e-4, "ema_decay": 0.0}  # saved before checkpoints recorded --keep_prior
+    assert compare_settings(older, {**older, "keep_prior": "no"}, tmp_path) == []
+    with pytest.raises(CheckpointError, match=r"--keep_prior yes \(the checkpoint: no\)"):
+        compare_settings(older, {**older, "keep_prior": "yes"}, tmp_path)
+
+
 def test_a_resume_on_other_data_is_refused(data, saved, capsys):
     clips = read_metadata(data / "metadata.csv")
     write_metadata(data / "metadata.csv", clips[:-1])  # one clip fewer

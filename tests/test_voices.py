@@ -142,6 +142,9 @@ def test_a_kept_prior_still_trains_each_voices_layers_and_auto_lets_voices_learn
     assert any(id(p) in voice_layers for p in inside)  # the flow and duration predictor hold voice layers
     assert all(p.requires_grad == (id(p) in voice_layers) for p in inside)
     assert all(p.requires_grad for p in voiced.decoder.parameters())
+    prior.keep_prior(voiced, ["flow"])  # --freeze flow: its voice layers stay frozen too
+    assert not any(p.requires_grad for p in voiced.flow.parameters())
+    assert any(p.requires_grad for p in voiced.duration_predictor.parameters())
     auto = SimpleNamespace(keep_prior="auto", init_config=None, freeze=[])
     measured = []
     assert prior.decide(auto, list(VOICES), lambda: measured.append(1) or 0.0) == (

@@ -47,7 +47,8 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, defaults: dict | 
                        help="keep the text encoder, duration predictor and flow as they are (the voice learns the "
                             "new speaker's sound, not how to read): auto keeps them when the new recordings fit the "
                             "model's prior already (a natural speaker), and lets them learn when they do not (a "
-                            "voice unlike the model's, such as espeak-ng's) or from --init_config")
+                            "voice unlike the model's, such as espeak-ng's), from --init_config, or on data that "
+                            "names several voices")
     model.add_argument("--voice", help="with a multi-voice model and one-voice data: the voice (name or id) the data "
                                        "trains; data that names each clip's voice trains each clip as its voice")
     model.add_argument("--speaker_id", type=int, default=0, help="--voice as an id (kept for older commands)")

@@ -214,8 +214,8 @@ def resume(run: Run, folder: Path) -> list[str]:
         notices = (compare_settings(settings, run.settings, folder) if settings is not None else
                    [f"{folder} was saved before checkpoints recorded their settings: they are not checked"])
         apply_state(folder, weights, schedules, run.model, run.discriminator, [run.scheduler_g, run.scheduler_d])
-        if run.ema is not None:
-            run.ema = read_ema(folder)
+        if run.ema is not None:  # read onto the CPU: the average lives where the weights do
+            run.ema = {name: value.to(run.accelerator.device) for name, value in read_ema(folder).items()}
         for optimizer, state in zip((run.optimizer_g, run.optimizer_d), optimizers):
             try:
                 optimizer.load_state_dict(state)

@@ -78,13 +78,14 @@ def ema_decay(args, kept: bool) -> float:
     return KEPT_PRIOR_EMA if kept else 0.0
 
 
-def keep_prior(model) -> None:
+def keep_prior(model, frozen: list[str] = ()) -> None:
     """Freeze the text encoder, duration predictor and flow; a multi-voice model's voice layers in
-    them still learn (a voice is the embedding and the layers that feed it in)."""
+    them still learn (a voice is the embedding and the layers that feed it in), but for the parts
+    `frozen` (--freeze) names."""
     for part in PRIOR_PARTS:
         getattr(model, part).requires_grad_(False)
     if model.config.num_speakers > 1:
-        inside = {id(p) for part in PRIOR_PARTS for p in getattr(model, part).parameters()}
+        inside = {id(p) for part in PRIOR_PARTS if part not in frozen for p in getattr(model, part).parameters()}
         for layer in conditioning_layers(model):
             for parameter in layer.parameters():
                 if id(parameter) in inside:

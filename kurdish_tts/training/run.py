@@ -150,9 +150,14 @@ def build_run(args, train_clips: list[Clip], eval_clips: list[Clip], weights: li
     for name in args.freeze:
         getattr(model, name).requires_grad_(False)
     model.to(accelerator.device)
-    kept, why = prior.decide(args, voices, lambda: prior.prior_fit(model, dataset, features, accelerator.device))
+
+    def fit() -> float:  # every process measures; their mean decides, so that all decide alike
+        value = torch.tensor(prior.prior_fit(model, dataset, features, accelerator.device), device=accelerator.device)
+        return float(accelerator.reduce(value, reduction="mean"))
+
+    kept, why = prior.decide(args, voices, fit)
     if kept:
-        prior.keep_prior(model)
+        prior.keep_prior(model, args.freeze)
     decay = prior.ema_decay(args, kept)
     model.text_encoder.encoder.layerdrop = args.layerdrop  # the module's copy: the saved config keeps its value
     if args.discriminator:

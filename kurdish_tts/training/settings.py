@@ -64,6 +64,7 @@ def _same(a, b) -> bool:
 
 def compare_settings(saved: dict, current: dict, where: Path) -> list[str]:
     """CheckpointError naming every checked setting that differs; -> notices for the harmless ones."""
+    saved = {"keep_prior": "no", **saved}  # checkpoints from before --keep_prior trained the whole prior
     changed = [name for name in CHECKED + ("data", "voices") if name in saved and not _same(saved[name], current.get(name))]
     if changed:
         described = {"data": "the data (other clips, texts or weights than the checkpoint trained on)",
