@@ -150,8 +150,9 @@ RECIPES = {
     "flow-kept-denoised": ["--freeze", "text_encoder", "duration_predictor", "flow"],
     "clean": [],
 }
-DEFAULTS = ("default", "learning", "default-ema", "default-vocoder-1e-4", "default-denoised", "unfiltered", "denoised", "untrimmed", "ema", "prior-kept", "flow-kept", "decoder-only", "flow-3e-5", "flow-1e-5",
-            "flow-frozen", "flow-kept-denoised", "rehearsal", "clean")  # recipes that keep train_vits.py's own rates
+DEFAULTS = ("default", "learning", "default-ema", "default-vocoder-1e-4", "default-denoised", "unfiltered", "denoised",
+            "untrimmed", "ema", "prior-kept", "flow-kept", "decoder-only", "flow-3e-5", "flow-1e-5", "flow-frozen",
+            "flow-kept-denoised", "rehearsal", "clean")  # recipes that keep train_vits.py's own rates
 MEASURES = ("to_target", "to_original", "cer", "dnsmos_ovrl", "duration_ratio", "loudness_ratio")
 
 

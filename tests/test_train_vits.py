@@ -160,9 +160,7 @@ def test_settings_that_cannot_train_are_one_line_errors(data, tmp_path, capsys, 
 
 
 def test_a_folder_that_holds_no_model_is_a_one_line_error(data, tmp_path, capsys):
-    argv = args_for(data, tmp_path, "--max_steps", 1)
-    del argv[argv.index("--init_config"):argv.index("--init_config") + 2]
-    assert train_vits.main([*argv, "--model_name_or_path", str(tmp_path)]) == 1
+    assert train_vits.main(fine_tune_args(data, tmp_path, tmp_path, "--max_steps", 1)) == 1
     err = capsys.readouterr().err
     assert f"{tmp_path} is not a model folder (no config.json): pass a folder saved by train_vits.py" in err
     assert len(err.strip().splitlines()) == 1
@@ -183,15 +181,18 @@ def test_mel_loss_falls_when_overfitting(tmp_path):
     assert np.mean(mel[-5:]) < 0.7 * np.mean(mel[:3])
 
 
+def fine_tune_args(data, out, start: Path, *extra) -> list[str]:
+    """args_for, fine-tuning the model folder `start` instead of random weights."""
+    argv = args_for(data, out, "--model_name_or_path", start, *extra)
+    del argv[argv.index("--init_config"):argv.index("--init_config") + 2]
+    return argv
+
+
 def test_freeze_keeps_those_weights_and_discriminator_loads(data, tmp_path, capsys):
     assert train_vits.main(args_for(data, tmp_path / "a", "--max_steps", 2)) == 0
     first = tmp_path / "a" / "model"
-    extra = ["--model_name_or_path", first, "--freeze", "decoder", "text_encoder", "--max_steps", 3,
-             "--discriminator", tmp_path / "a" / "model-discriminator"]
-    run_args = [a for a in args_for(data, tmp_path / "b", *extra)]
-    init = run_args.index("--init_config")
-    del run_args[init:init + 2]
-    assert train_vits.main(run_args) == 0
+    assert train_vits.main(fine_tune_args(data, tmp_path / "b", first, "--freeze", "decoder", "text_encoder",
+                                          "--max_steps", 3, "--discriminator", tmp_path / "a" / "model-discriminator")) == 0
     assert "discriminator 0.06 M (loaded from" in capsys.readouterr().out
     before, after = weights(first), weights(tmp_path / "b" / "model")
     card = (tmp_path / "b" / "model" / "README.md").read_text()  # the licence is the starting folder's
@@ -200,13 +201,6 @@ def test_freeze_keeps_those_weights_and_discriminator_loads(data, tmp_path, caps
     trained = [k for k in before if k.startswith("flow.")]
     assert frozen and all(torch.equal(before[k], after[k]) for k in frozen)
     assert any(not torch.equal(before[k], after[k]) for k in trained)
-
-
-def fine_tune_args(data, out, start: Path, *extra) -> list[str]:
-    """args_for, fine-tuning the model folder `start` instead of random weights."""
-    argv = args_for(data, out, "--model_name_or_path", start, *extra)
-    del argv[argv.index("--init_config"):argv.index("--init_config") + 2]
-    return argv
 
 
 def test_keep_prior_auto_keeps_the_prior_when_the_recordings_fit_it(data, tmp_path, capsys, monkeypatch):

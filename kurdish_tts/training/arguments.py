@@ -124,6 +124,8 @@ def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -
         parser.error("--voice and --speaker_id both pick the voice: give one")
     if args.keep_prior == "yes" and args.init_config:
         parser.error("--keep_prior yes keeps a trained prior: random weights (--init_config) have none to keep")
+    if args.keep_prior == "yes" and {"posterior_encoder", "decoder"} <= set(args.freeze):
+        parser.error("--keep_prior yes with --freeze posterior_encoder decoder leaves nothing to train: give one up")
     if not 0.0 <= args.layerdrop < 1.0:
         parser.error("--layerdrop is a probability: give a value from 0 up to (not including) 1")
     for name in ("learning_rate", "acoustic_learning_rate", "discriminator_learning_rate", "prior_learning_rate"):

@@ -20,7 +20,6 @@ from kurdish_tts.training import prior
 from kurdish_tts.training.arguments import FREEZABLE, learning_rates
 from kurdish_tts.training.errors import TrainingError
 from kurdish_tts.training.folders import discriminator_folder
-from kurdish_tts.training.prior import PRIOR_PARTS
 from kurdish_tts.training.settings import data_fingerprint, run_settings
 from kurdish_tts.training.state import Progress, Run, start_ema, trained_speaker
 from kurdish_tts.vits.discriminator import CONFIG_FILE as DISCRIMINATOR_CONFIG_FILE
@@ -118,9 +117,6 @@ def build_run(args, train_clips: list[Clip], eval_clips: list[Clip], weights: li
     set_seed(args.seed)
     if set(args.freeze) == set(FREEZABLE):
         raise TrainingError("--freeze names every part of the generator: leave at least one part to train")
-    if args.keep_prior == "yes" and set(FREEZABLE) - set(PRIOR_PARTS) <= set(args.freeze):
-        raise TrainingError("--keep_prior yes with --freeze posterior_encoder decoder leaves nothing to train: "
-                            "give one of them up")
     if args.init_config:
         model = VitsModel(config)
         initialize_like_vits(model)
@@ -233,11 +229,11 @@ def generator_groups(model, args) -> list[dict]:
     weight, so only their learning rate sets how fast they learn."""
     rates = learning_rates(args)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    prior = {id(p) for part in PRIOR_PARTS for p in getattr(model, part).parameters()}
+    in_prior = {id(p) for part in prior.PRIOR_PARTS for p in getattr(model, part).parameters()}
     if model.config.num_speakers > 1:  # a voice's layers learn at the acoustic rate wherever they sit
-        prior -= {id(p) for layer in conditioning_layers(model) for p in layer.parameters()}
-    groups = ({"part": "prior", "lr": rates["prior"], "params": [p for p in trainable if id(p) in prior]},
-              {"part": "acoustic", "lr": rates["acoustic"], "params": [p for p in trainable if id(p) not in prior]})
+        in_prior -= {id(p) for layer in conditioning_layers(model) for p in layer.parameters()}
+    groups = ({"part": "prior", "lr": rates["prior"], "params": [p for p in trainable if id(p) in in_prior]},
+              {"part": "acoustic", "lr": rates["acoustic"], "params": [p for p in trainable if id(p) not in in_prior]})
     return [group for group in groups if group["params"]]
 
 
