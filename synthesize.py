@@ -91,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--max_clips", type=int, help="evaluate on the first N clips only")
     evaluation.add_argument("--asr_model", type=Path, help="a local speech-recognition model folder, for the CER "
                             f"(--evaluate uses the toolkit's judge, {JUDGE.relative_to(JUDGE.parents[1])}, when not given); "
-                            "in plain synthesis: print what it hears in the audio and its CER against the text")
+                            "in plain synthesis: print what it hears in each utterance, its CER against the text and its DNSMOS OVRL, "
+                            "then, for several, the mean of each")
     evaluation.add_argument("--report", type=Path, default=Path("evaluation/report.json"),
                             help="JSON report; the picture goes beside it (.png)")
     return parser
@@ -183,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         several = len(utterances) > 1 or args.output.suffix.lower() != ".wav"
         if several:
             args.output.mkdir(parents=True, exist_ok=True)
-        started, seconds = time.perf_counter(), 0.0
+        started, seconds, heard = time.perf_counter(), 0.0, []
         for index, text in enumerate(utterances, start=1):
             audio = voice.speak(text, settings)
             seconds += len(audio) / voice.sampling_rate
@@ -191,13 +192,15 @@ def main(argv: list[str] | None = None) -> int:
             target.parent.mkdir(parents=True, exist_ok=True)
             sf.write(target, audio, voice.sampling_rate, subtype="PCM_16")
             if recognizer is not None:
-                report_heard(recognizer, " ".join(voice.sentences(text)), audio, voice.sampling_rate, target)
+                heard.append(report_heard(recognizer, " ".join(voice.sentences(text)), audio, voice.sampling_rate, target))
         elapsed = time.perf_counter() - started
     except SynthesisError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     print(f"wrote {len(utterances)} file{'s' if several else ''} to {args.output}: {seconds:.1f} s of audio in "
           f"{elapsed:.1f} s (real-time factor {elapsed / max(seconds, 1e-9):.3f})")
+    if len(heard) > 1:
+        report_mean(heard)
     return 0
 
 
@@ -234,17 +237,25 @@ def load_recognizer(path: Path):
         raise SynthesisError(str(e)) from e
 
 
-def report_heard(recognizer, text: str, audio: np.ndarray, rate: int, target: Path) -> None:
+def report_heard(recognizer, text: str, audio: np.ndarray, rate: int, target: Path) -> tuple[float, float | None]:
     """Print what the recogniser hears in `audio`, its character error rate against `text`, and how
     natural the audio sounds (DNSMOS OVRL: natural speech 3.0-3.3, espeak-ng 2.5, silence 1.8-2.2,
-    noise 1.1), two figures to read together."""
+    noise 1.1), two figures to read together; return both (OVRL None where DNSMOS cannot score)."""
     from kurdish_tts.scoring.measures import character_error_rate, naturalness
 
     heard = recognizer(audio, rate)
-    ovrl = naturalness(audio, rate).get("dnsmos_ovrl")
+    cer, ovrl = character_error_rate(text, heard), naturalness(audio, rate).get("dnsmos_ovrl")
     natural = f", DNSMOS OVRL {ovrl:.2f}" if ovrl is not None else ""
-    print(f"{target}: the recogniser heard {heard!r} (CER {character_error_rate(text, heard):.0%}{natural} "
-          f"against {text!r})")
+    print(f"{target}: the recogniser heard {heard!r} (CER {cer:.0%}{natural} against {text!r})")
+    return cer, ovrl
+
+
+def report_mean(heard: list[tuple[float, float | None]]) -> None:
+    """One line for several utterances: the mean of their CERs and of their DNSMOS OVRLs (one draw of
+    one sentence varies by 10-20 points of CER; the mean of many is what tells two voices apart)."""
+    ovrls = [ovrl for _, ovrl in heard if ovrl is not None]
+    natural = f", DNSMOS OVRL {np.mean(ovrls):.2f}" if ovrls else ""
+    print(f"over the {len(heard)} utterances, the mean: CER {np.mean([cer for cer, _ in heard]):.1%}{natural}")
 
 
 def evaluate_models(args: argparse.Namespace, models: list[str], settings: Settings, device: str = "cpu") -> int:

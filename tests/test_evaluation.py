@@ -310,16 +310,30 @@ def test_asr_model_gives_a_character_error_rate(model_dir, tmp_path, rate):
 
 
 def test_plain_synthesis_says_what_the_recogniser_hears(model_dir, tmp_path, capsys):
-    out = tmp_path / "hello.wav"
+    out, recognizer = tmp_path / "hello.wav", str(tiny_recognizer(tmp_path / "asr"))
     assert synthesize.main(["--model", str(model_dir), "--text", "Ez 25 salî me.", "--output", str(out),
-                            "--asr_model", str(tiny_recognizer(tmp_path / "asr"))]) == 0
-    line = next(x for x in capsys.readouterr().out.splitlines() if "the recogniser heard" in x)
+                            "--asr_model", recognizer]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    line = next(x for x in printed if "the recogniser heard" in x)
+    assert not any(x.startswith("over the") for x in printed)  # one utterance: no mean
     assert line.startswith(str(out)) and "CER" in line and "against 'ez bîst û pênc salî me'" in line
     from kurdish_tts.scoring.measures import naturalness
 
     written, rate = sf.read(out, dtype="float32")
     ovrl = float(line.split("DNSMOS OVRL ")[1].split()[0])  # scored on the audio spoken, as it was written
     assert ovrl == pytest.approx(naturalness(written, rate)["dnsmos_ovrl"], abs=0.02)
+
+    lines = tmp_path / "lines.txt"
+    lines.write_text("Ez 25 salî me.\nHûn çima dimeşin?\nEw îşev mast û nan dixwin.\n", encoding="utf-8")
+    assert synthesize.main(["--model", str(model_dir), "--text_file", str(lines), "--output", str(tmp_path / "many"),
+                            "--asr_model", recognizer]) == 0
+    out = capsys.readouterr().out.splitlines()
+    each = [x for x in out if "the recogniser heard" in x]
+    cers = [float(x.split("(CER ")[1].split("%")[0]) for x in each]
+    ovrls = [float(x.split("DNSMOS OVRL ")[1].split()[0]) for x in each]
+    mean = next(x for x in out if x.startswith("over the 3 utterances, the mean: CER "))
+    assert len(each) == 3 and float(mean.split("CER ")[1].split("%")[0]) == pytest.approx(np.mean(cers), abs=0.6)  # each to 1 %
+    assert float(mean.split("DNSMOS OVRL ")[1]) == pytest.approx(np.mean(ovrls), abs=0.011)  # each printed to 0.01
     assert synthesize.main(["--model", str(model_dir), "--text", "ez", "--output", str(tmp_path / "x.wav"),
                             "--asr_model", str(model_dir)]) == 1
     assert "is not a speech-recognition model" in capsys.readouterr().err
