@@ -8,6 +8,10 @@ PY := $(VENV)/bin/python
 DEMO := runs/demo
 HELLO := Ez 25 salî me û ez li Amedê dijîm.
 export HF_HUB_OFFLINE := 1
+# a stage that fails stops the demo though its output goes through tee, which shows it as it comes
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+export PYTHONUNBUFFERED := 1
 
 .PHONY: demo test venv bench clean-demo
 
@@ -20,12 +24,22 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 demo: venv
 	$(PY) prepare_data.py --dataset data/demo --output_dir $(DEMO)/training --top_speakers 1
+	awk -F'\t' '$$2 == "heldout" {print $$3}' data/corpus/sentences.tsv > $(DEMO)/heldout.txt
 	$(PY) synthesize.py --model data/pretrained/model --text "$(HELLO)" --output $(DEMO)/hello_standin.wav \
 		--seed 0 --asr_model data/judge
+	$(PY) synthesize.py --model data/pretrained/model --text_file $(DEMO)/heldout.txt --output $(DEMO)/heldout_standin \
+		--seed 0 --asr_model data/judge | tee $(DEMO)/heldout_standin.log
 	$(PY) train_vits.py --data_dir $(DEMO)/training --model_name_or_path data/pretrained/model \
 		--output_dir $(DEMO)/model --checkpoint_dir $(DEMO)/training/checkpoints --batch_size 8 \
-		--gradient_accumulation_steps 1 --learning_rate 1e-4 --max_steps 300 --save_steps 300 --eval_steps 300
+		--gradient_accumulation_steps 1 --learning_rate 1e-4 --max_steps 100 --save_steps 100 --eval_steps 100
 	$(PY) synthesize.py --model $(DEMO)/model --text "$(HELLO)" --output $(DEMO)/hello.wav --seed 0 --asr_model data/judge
+	$(PY) synthesize.py --model $(DEMO)/model --text_file $(DEMO)/heldout.txt --output $(DEMO)/heldout \
+		--seed 0 --asr_model data/judge | tee $(DEMO)/heldout.log
+	$(PY) synthesize.py --evaluate --model data/pretrained/model --model $(DEMO)/model \
+		--metadata $(DEMO)/training/metadata_eval.csv --report $(DEMO)/evaluation/report.json
+	@echo "The 20 sentences neither voice trained on ($(DEMO)/heldout_standin/, $(DEMO)/heldout/), the mean of each:"
+	@echo "  the stand-in:  $$(tail -n 1 $(DEMO)/heldout_standin.log | sed 's/.*the mean: //')"
+	@echo "  fine-tuned:    $$(tail -n 1 $(DEMO)/heldout.log | sed 's/.*the mean: //')"
 
 test: venv
 	$(VENV)/bin/ruff check .
