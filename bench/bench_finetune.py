@@ -10,9 +10,12 @@ espeak-ng voice (ku+f3: the grids before 2026-12-06). Recipes:
     default       train_vits.py's defaults now (TRAINING_README "The recipe, and why"): --keep_prior auto
     learning      the defaults before --keep_prior (2026-12-06): the prior (text encoder, duration predictor,
                   flow) learns with the rest; every recipe below but `default-*` runs with --keep_prior no
-    default-ema   default, the model saved being the moving average of the generator's weights (--ema_decay 0.99)
-    default-vocoder-1e-4  default with the decoder and posterior encoder at 1e-4 instead of three times it
-    default-denoised  default on the recordings prepared with --denoise rnnoise
+    default-ema   --keep_prior auto, the model saved being the moving average of the generator's weights (--ema_decay
+                  0.99), the decoder and posterior encoder at three times --learning_rate: the defaults of 2026-12-06
+                  until the next recipe replaced them
+    default-vocoder-1e-4  default-ema with the decoder and posterior encoder at 1e-4, --learning_rate: the defaults
+                  since (with a kept prior, the vocoder at the rate)
+    default-denoised  default-ema on the recordings prepared with --denoise rnnoise
     fresh         a fresh discriminator, no warm-up: it drives the generator from the first step
     short-warmup  a fresh discriminator trained alone for 50 steps, the generator waiting, then adversarial
     slow-vocoder  fresh, with the decoder and posterior encoder at a quarter of --learning_rate
@@ -133,9 +136,9 @@ RECIPES = {
     "acoustic-fast": [*NO_ADVERSARIAL, "--acoustic_learning_rate", "3e-4"],
     "default": [],
     "learning": ["--keep_prior", "no"],
-    "default-ema": ["--keep_prior", "auto", "--ema_decay", "0.99"],
+    "default-ema": ["--keep_prior", "auto", "--ema_decay", "0.99", "--acoustic_learning_rate", "{three_times}"],
     "default-vocoder-1e-4": ["--keep_prior", "auto", "--acoustic_learning_rate", "1e-4"],
-    "default-denoised": ["--keep_prior", "auto"],
+    "default-denoised": ["--keep_prior", "auto", "--acoustic_learning_rate", "{three_times}"],
     "unfiltered": [],
     "denoised": [],
     "untrimmed": [],
@@ -212,7 +215,7 @@ def run_recipe(name: str, seed: int, args, data: Path, work: Path) -> None:
             "--batch_size", str(args.batch_size), "--gradient_accumulation_steps", "1", "--learning_rate",
             str(args.learning_rate), "--mixed_precision", "no", "--eval_steps", "100000", "--seed", str(seed),
             "--save_steps", str(every), "--save_total_limit", "1000", *one_rate, *learning,
-            *(flag.format(pretrained=args.pretrained) for flag in RECIPES[name])]
+            *(flag.format(pretrained=args.pretrained, three_times=3 * args.learning_rate) for flag in RECIPES[name])]
     if any(checkpoints.glob("checkpoint-*")):
         argv.append("--resume")
     code = train_vits.main(argv)

@@ -231,6 +231,11 @@ def test_keep_prior_auto_keeps_the_prior_when_the_recordings_fit_it(data, tmp_pa
         shown = float(re.search(r"KL to the model's prior is ([\d.]+)", header).group(1))
         assert header.startswith(f"prior (text encoder, duration predictor, flow): {name}, ")
         assert shown == pytest.approx(fit, abs=0.006)  # what the run printed is what it measured
+        # the decoder and posterior encoder: at the rate with the prior kept, at three times it while it learns
+        rates = re.search(r"learning rates: decoder and posterior encoder ([\d.e-]+), text encoder, flow and duration "
+                          r"predictor ([\d.e-]+), discriminator ([\d.e-]+)", out)
+        acoustic, prior_rate, disc = (float(rates.group(i)) for i in (1, 2, 3))
+        assert acoustic == disc == pytest.approx(prior_rate * (1 if name == "kept" else 3))
         after = weights(tmp_path / name / "model")
         changed = [k for k in prior_keys if not torch.equal(before[k], after[k])]
         assert (changed == []) == (name == "kept")

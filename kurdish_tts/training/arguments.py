@@ -18,7 +18,9 @@ WARMUP_STEPS = 600
 # The decoder and posterior encoder (the vocoder side) train at this multiple of --learning_rate unless
 # --acoustic_learning_rate says otherwise: a fine-tune's loss of intelligibility is the vocoder learning the
 # new voice, and the faster it learns the sooner the voice speaks clearly again (bench_finetune.py's
-# acoustic-fast, TRAINING_README "The recipe, and why").
+# acoustic-fast, TRAINING_README "The recipe, and why"). With the prior kept (--keep_prior) there is no change of
+# the prior for them to catch up with, and they learn at --learning_rate: at three times it they learn the
+# recordings by heart sooner than the voice (bench_finetune.py's default-vocoder-1e-4).
 ACOUSTIC_RATE_FACTOR = 3.0
 
 
@@ -64,8 +66,9 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, defaults: dict | 
     optimisation.add_argument("--learning_rate", type=float, default=2e-5)
     optimisation.add_argument("--acoustic_learning_rate", type=float,
                               help="the learning rate of the decoder and posterior encoder "
-                                   f"(default: {ACOUSTIC_RATE_FACTOR:g} x --learning_rate when fine-tuning a model, "
-                                   "--learning_rate from random weights, --init_config)")
+                                   f"(default: {ACOUSTIC_RATE_FACTOR:g} x --learning_rate when fine-tuning a model "
+                                   "with its prior learning, --learning_rate with the prior kept (--keep_prior) "
+                                   "and from random weights, --init_config)")
     optimisation.add_argument("--discriminator_learning_rate", type=float,
                               help="the discriminator's learning rate (default: the decoder's, "
                                    "--acoustic_learning_rate)")
@@ -133,18 +136,19 @@ def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -
             parser.error(f"--{name} must be above 0")
 
 
-def learning_rates(args) -> dict[str, float]:
+def learning_rates(args, prior_kept: bool = False) -> dict[str, float]:
     """The rates the run uses, the defaults filled in: the decoder and posterior encoder ("acoustic"),
     the text encoder, flow and duration predictor ("prior"), the discriminator (the decoder's rate, as
-    VITS trains the two at one rate)."""
-    factor = 1.0 if args.init_config else ACOUSTIC_RATE_FACTOR  # from random weights: one rate, as VITS trains
+    VITS trains the two at one rate). `prior_kept`: what --keep_prior decided."""
+    # one rate from random weights, as VITS trains, and with the prior kept; a faster vocoder when the prior learns
+    factor = 1.0 if args.init_config or prior_kept else ACOUSTIC_RATE_FACTOR
     acoustic = args.acoustic_learning_rate or factor * args.learning_rate
     return {"acoustic": acoustic, "prior": args.prior_learning_rate or args.learning_rate,
             "discriminator": args.discriminator_learning_rate or acoustic}
 
 
-def describe_rates(args) -> str:
-    """The rates of learning_rates(args) in words, as the run's header and the model card give them."""
-    rate = learning_rates(args)
+def describe_rates(args, prior_kept: bool = False) -> str:
+    """The rates of learning_rates(args, prior_kept) in words, as the run's header and the model card give them."""
+    rate = learning_rates(args, prior_kept)
     return (f"decoder and posterior encoder {rate['acoustic']:g}, text encoder, flow and duration predictor "
             f"{rate['prior']:g}, discriminator {rate['discriminator']:g}")

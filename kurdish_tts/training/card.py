@@ -71,7 +71,7 @@ A VITS text-to-speech model for Kurmanji Kurdish (Latin script), trained from {b
 for {steps} optimiser steps on {clips} clips ({hours}) with full VITS training
 (alignment search, duration, KL, mel, adversarial and feature-matching losses).
 
-- learning rates: {describe_rates(args)}
+- learning rates: {describe_rates(args, prior_kept)}
 - batch {args.batch_size} x {args.gradient_accumulation_steps} accumulation,
   mixed precision `{args.mixed_precision}`, frozen: {", ".join(frozen) or "nothing"}{averaged}
 - loss weights: mel {args.weight_mel}, KL {args.weight_kl}, duration {args.weight_duration},

@@ -292,7 +292,7 @@ def print_header(run: Run, total_steps: int, resume_from: Path | None) -> None:
     state = (f"{run.discriminator_origin}{', ' + warmup if run.adversarial_start else ''}" if run.discriminator_loaded
              else f"fresh, {warmup}, {run.discriminator_origin}")
     print(f"generator: {trainable / 1e6:.2f} M trainable parameters; discriminator {disc / 1e6:.2f} M ({state})")
-    rates = f"learning rates: {describe_rates(args)}"
+    rates = f"learning rates: {describe_rates(args, run.prior_kept)}"
     ramp = f", rising over {args.lr_warmup_steps} updates" if args.lr_warmup_steps else ""
     print(f"{rates}{ramp}; text-encoder layer drop {args.layerdrop:g}")
     print(f"prior (text encoder, duration predictor, flow): {'kept' if run.prior_kept else 'learning'}, "

@@ -168,8 +168,8 @@ def build_run(args, train_clips: list[Clip], eval_clips: list[Clip], weights: li
     sampler = LengthBucketSampler(dataset.samples, args.batch_size, seed=args.seed, weights=weights)
 
     betas, eps = (0.8, 0.99), 1e-9
-    optimizer_g = torch.optim.AdamW(generator_groups(model, args), args.learning_rate, betas=betas, eps=eps)
-    optimizer_d = torch.optim.AdamW(discriminator.parameters(), learning_rates(args)["discriminator"],
+    optimizer_g = torch.optim.AdamW(generator_groups(model, args, kept), args.learning_rate, betas=betas, eps=eps)
+    optimizer_d = torch.optim.AdamW(discriminator.parameters(), learning_rates(args, kept)["discriminator"],
                                     betas=betas, eps=eps)
     scheduler_g = torch.optim.lr_scheduler.ExponentialLR(optimizer_g, gamma=args.lr_decay)
     scheduler_d = torch.optim.lr_scheduler.ExponentialLR(optimizer_d, gamma=args.lr_decay)
@@ -220,14 +220,14 @@ def balanced(clips: list[Clip], weights: list[float] | None) -> list[float]:
     return [weight * share / per_voice[clip.voice] for clip, weight in zip(clips, own)]
 
 
-def generator_groups(model, args) -> list[dict]:
+def generator_groups(model, args, prior_kept: bool = False) -> list[dict]:
     """The generator's trainable parameters as two optimiser groups: the text encoder, flow and
     duration predictor at the prior's rate (--prior_learning_rate, default --learning_rate), the
     rest (decoder, posterior encoder, and the voices: their embeddings and the layers that feed them
     into the flow and the duration predictor too) at the acoustic rate. The prior's parts get
     no gradient from the mel or adversarial losses, and Adam's step does not grow with a loss's
     weight, so only their learning rate sets how fast they learn."""
-    rates = learning_rates(args)
+    rates = learning_rates(args, prior_kept)
     trainable = [p for p in model.parameters() if p.requires_grad]
     in_prior = {id(p) for part in prior.PRIOR_PARTS for p in getattr(model, part).parameters()}
     if model.config.num_speakers > 1:  # a voice's layers learn at the acoustic rate wherever they sit

@@ -45,7 +45,7 @@ def run_settings(args, fingerprint: str, voices: list[str] = (), prior_kept: boo
         return value
 
     values = {name: plain(getattr(args, name, None)) for name in CHECKED + NOTICED}
-    rates = learning_rates(args)  # the rates the run uses, defaults filled in
+    rates = learning_rates(args, prior_kept)  # the rates the run uses, defaults filled in
     values |= {"acoustic_learning_rate": rates["acoustic"], "prior_learning_rate": rates["prior"],
                "discriminator_learning_rate": rates["discriminator"]}
     values["freeze"] = sorted(values["freeze"] or [])
