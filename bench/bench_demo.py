@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bench_learning import ORIGINAL_VOICE, PRETRAINED, RATE, measure, references, target_clean
+from plot_voices import HELLO  # the Makefile's demo sentence
 
 import prepare_data
 import train_vits
@@ -44,7 +45,6 @@ from kurdish_tts.scoring.measures import Recognizer, character_error_rate, natur
 from kurdish_tts.synthesis.voice import Settings, Voice
 
 DEMO_SPEAKER = "hevi"  # data/demo's busiest speaker: what `--top_speakers 1` keeps
-HELLO = "Ez 25 salî me û ez li Amedê dijîm."  # the Makefile's HELLO
 WORK = ROOT / "runs" / "bench_demo"
 
 
