@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingInterrupted as e:
         print(e, file=sys.stderr)
         return 130
-    except (TrainingError, MetadataError) as e:  # the project's own errors: anything else is a bug, with its traceback
+    except (TrainingError, MetadataError, OSError) as e:  # the project's own, a full disk, a folder it cannot write;
+        # anything else is a bug, with its traceback
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0

@@ -60,6 +60,7 @@ def staged_folder(target: Path) -> Iterator[Path]:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
     try:
+        staging.chmod(0o777 & ~UMASK)  # mkdtemp makes folders only their owner can read
         yield staging
         replace_folder(staging, target)
     finally:

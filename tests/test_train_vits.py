@@ -21,6 +21,7 @@ from helpers import ROOT, TINY, args_for, weights
 
 import train_vits
 from kurdish_tts.corpus.metadata import Clip, write_metadata
+from kurdish_tts.files import UMASK
 from kurdish_tts.samples.folders import TEXTS, write_data
 from kurdish_tts.samples.signals import speech_like
 
@@ -45,6 +46,9 @@ def test_short_run_saves_a_model_that_speaks(data, tmp_path, capsys):
     assert "\ntext_normalizer: 2\n" in card.split("---")[1]  # the front matter records the normaliser's version
     assert "Trained from random weights" in card and "license:" not in card and "MMS" not in card.split("## Licence")[1]
     assert (tmp_path / "model-discriminator" / "discriminator.safetensors").is_file()
+    readable = 0o777 & ~UMASK  # as the user's umask says, not only-the-owner as a temporary folder is made
+    assert all(folder.stat().st_mode & 0o777 == readable for folder in (model, tmp_path / "model-discriminator"))
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["checkpoint-4"]  # --save_total_limit 1
     samples = sorted((tmp_path / "model-runs" / "samples").iterdir())
     assert [p.name for p in samples] == ["step-2", "step-4"] and len(list(samples[0].glob("*.wav"))) == 3
@@ -164,6 +168,13 @@ def test_a_folder_that_holds_no_model_is_a_one_line_error(data, tmp_path, capsys
     err = capsys.readouterr().err
     assert f"{tmp_path} is not a model folder (no config.json): pass a folder saved by train_vits.py" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_an_output_folder_that_cannot_be_made_is_a_one_line_error(data, tmp_path, capsys):
+    (tmp_path / "file").write_text("not a folder")
+    assert train_vits.main(args_for(data, tmp_path, "--max_steps", 1, "--output_dir", tmp_path / "file" / "model")) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: ") and "file" in err[-1] and not any("Traceback" in line for line in err)
 
 
 def test_resume_without_checkpoint_is_an_error(data, tmp_path, capsys):
@@ -310,6 +321,26 @@ def test_a_non_finite_loss_skips_its_whole_optimiser_step(data, tmp_path, capsys
     assert [step for step, _ in history] == [1, 2, 3] and all(math.isfinite(m["generator_total"]) for _, m in history)
 
 
+def test_a_spoilt_step_leaves_no_gradients_to_the_next(data, tmp_path, monkeypatch):
+    """A non-finite loss in the middle of an accumulated step drops the gradients of the micro-batches
+    before it: the next step starts from none, as every step does."""
+    from kurdish_tts.training import loop
+
+    held = []
+    compute_losses = loop.compute_losses
+
+    def note_gradients(model, discriminator, *args, **kwargs):
+        held.append(any(p.grad is not None for p in [*model.parameters(), *discriminator.parameters()]))
+        return compute_losses(model, discriminator, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "compute_losses", note_gradients)
+    not_finite_on_calls(monkeypatch, {2})  # the second of step 1's three micro-batches
+    assert train_vits.main(args_for(data, tmp_path, "--gradient_accumulation_steps", 3, "--max_steps", 3,
+                                    "--discriminator_warmup_steps", 0)) == 0
+    # step 1: micro-batches 1 and 2 (spoilt; the third passed over), then three steps of three
+    assert held == [False, True, False, True, True, False, True, True, False, True, True]
+
+
 @pytest.mark.parametrize("problem, message", [
     ("missing", "missing wav"),
     ("rate", "sample rate is not 16000 Hz"),
@@ -343,11 +374,11 @@ def test_offline_hub_model_and_fp16_on_cpu(data, tmp_path, capsys):
     assert "model hub is unreachable" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
         train_vits.main(args + ["--mixed_precision", "fp16"])
-    assert exit_info.value.code == 2
+    assert exit_info.value.code == 2 and "--mixed_precision fp16 needs a CUDA GPU" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
-def test_a_stop_signal_saves_a_checkpoint_and_resume_goes_on(data, tmp_path, stop):
+def test_a_stop_signal_saves_a_checkpoint_and_resume_goes_on(data, tmp_path, stop, capsys):
     command = [sys.executable, str(ROOT / "train_vits.py"), *args_for(data, tmp_path, "--max_steps", 500)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env=dict(os.environ, HF_HUB_OFFLINE="1"))
@@ -362,7 +393,10 @@ def test_a_stop_signal_saves_a_checkpoint_and_resume_goes_on(data, tmp_path, sto
     assert len(checkpoints) == 1 and "continue with --resume" in err
     step = json.loads((checkpoints[0] / "progress.json").read_text())["step"]
     assert 0 < step < 500
+    capsys.readouterr()
     assert train_vits.main(args_for(data, tmp_path, "--max_steps", step + 1, "--resume")) == 0
+    out = capsys.readouterr().out
+    assert f"at step {step}" in out and "trained 1 steps" in out  # on from the signal's step, not from 0
 
 
 @pytest.mark.parametrize("stochastic", [True, False])

@@ -121,6 +121,12 @@ def test_discriminator_layout_and_meta_checkpoint(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(tiny(audio)[0], again(audio)[0]))
     with pytest.raises(ValueError, match="does not fit"):
         load_discriminator(tmp_path / "D_100000.pth")  # the full-size layout does not fit tiny weights
+    (tmp_path / "D_damaged.pth").write_bytes((tmp_path / "D_100000.pth").read_bytes()[:1000])
+    (tmp_path / "saved" / "discriminator.safetensors").write_bytes(b"not safetensors")
+    torch.save({"model": original, "code": VitsDiscriminator}, tmp_path / "D_code.pth")  # would need code to load
+    for damaged in ("D_damaged.pth", "saved", "D_code.pth"):
+        with pytest.raises(ValueError, match="is damaged or not a discriminator checkpoint"):
+            load_discriminator(tmp_path / damaged, TINY_DISCRIMINATOR)
     scores, features = tiny(audio)
     assert len(scores) == 6 and all(s.shape[0] == 2 for s in scores) and len(features[1]) == 6
 

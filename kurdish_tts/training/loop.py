@@ -41,7 +41,7 @@ BAR_NAMES = {"score_real": "real", "score_fake": "fake", "grad_norm_g": "|grad_g
 def train(args: argparse.Namespace, train_clips: list[Clip] | None = None, eval_clips: list[Clip] | None = None,
           weights: list[float] | None = None, record: dict | None = None) -> Path:
     """Train and return the saved model folder. Raises TrainingError (user-fixable) or TrainingInterrupted.
-    `record` (JSON values) goes into every checkpoint: `checkpoint.read_record` gives it back before a resume."""
+    `record` (JSON values) goes into every checkpoint: `checkpoints.read_record` gives it back before a resume."""
     if train_clips is None:
         train_clips = read_metadata(args.data_dir / TRAIN_FILE)
     if eval_clips is None and (args.data_dir / EVAL_FILE).is_file():
@@ -134,9 +134,9 @@ def train_step(run: Run, batch) -> dict[str, float] | None:
         finite = math.isfinite(metrics["generator_total"]) and math.isfinite(metrics["discriminator_total"])
         if accelerator.num_processes > 1:  # every process skips, or none: the gradient averaging must meet
             finite = bool(accelerator.reduce(torch.tensor(float(not finite), device=accelerator.device)) == 0)
-        if not finite:
-            run.optimizer_g.zero_grad(set_to_none=True)
-            run.optimizer_d.zero_grad(set_to_none=True)
+        if not finite:  # the wrapped optimisers, whose zero_grad does nothing before the step's last micro-batch
+            run.optimizer_g.optimizer.zero_grad(set_to_none=True)
+            run.optimizer_d.optimizer.zero_grad(set_to_none=True)
             run.spoilt_step = not accelerator.sync_gradients  # the rest of this step is passed over
             return None
         update_generator = run.progress.step >= run.generator_start and bool(run.generator_parameters)

@@ -5,11 +5,10 @@ saved are the moving average of the generator's."""
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kurdish_tts.files import replace_folder
+from kurdish_tts.files import staged_folder
 from kurdish_tts.training.card import model_card
 from kurdish_tts.training.evaluation import plot_loss_curve
 from kurdish_tts.training.folders import discriminator_folder
@@ -37,11 +36,9 @@ def save_final(run: Run) -> Path:
     """The final model folder (atomically replaced) and the discriminator beside it."""
     args = run.args
     output = args.output_dir
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}."))
-    save_model_folder(run, tmp)
-    plot_loss_curve(run.progress.history, tmp / "loss_curve.png")
-    (tmp / "loss_history.json").write_text(json.dumps(run.progress.history), encoding="utf-8")
-    replace_folder(tmp, output)
+    with staged_folder(output) as tmp:
+        save_model_folder(run, tmp)
+        plot_loss_curve(run.progress.history, tmp / "loss_curve.png")
+        (tmp / "loss_history.json").write_text(json.dumps(run.progress.history), encoding="utf-8")
     save_discriminator(run.discriminator, discriminator_folder(output))
     return output

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
-from kurdish_tts.files import replace_folder
+from kurdish_tts.files import staged_folder
 
 LEAKY_SLOPE = 0.1
 CONFIG_FILE = "discriminator_config.json"
@@ -143,19 +142,27 @@ def _from_original_keys(state: dict) -> dict:
 
 def load_discriminator(path: str | Path, config: DiscriminatorConfig | None = None) -> VitsDiscriminator:
     """Meta's original checkpoint (a .pth with the state under "model") or a folder saved by `save_discriminator`."""
-    path = Path(path)
-    if path.is_dir():
-        from safetensors.torch import load_file
+    import pickle
 
-        if not (path / WEIGHTS_FILE).is_file():
-            raise FileNotFoundError(f"{path} has no {WEIGHTS_FILE}: pass a folder saved by train_vits.py or a D_*.pth file")
-        config = DiscriminatorConfig.from_dict(json.loads((path / CONFIG_FILE).read_text(encoding="utf-8")))
-        state = load_file(str(path / WEIGHTS_FILE))
-    elif path.is_file():
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        state = _from_original_keys(checkpoint.get("model", checkpoint))
-    else:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.exists():
         raise FileNotFoundError(f"discriminator {path} not found: pass Meta's D_100000.pth or a saved discriminator folder")
+    if path.is_dir() and not (path / WEIGHTS_FILE).is_file():
+        raise FileNotFoundError(f"{path} has no {WEIGHTS_FILE}: pass a folder saved by train_vits.py or a D_*.pth file")
+    try:
+        if path.is_dir():
+            config = DiscriminatorConfig.from_dict(json.loads((path / CONFIG_FILE).read_text(encoding="utf-8")))
+            state = load_file(str(path / WEIGHTS_FILE))
+        else:  # weights_only: a file that would need more than tensors and plain values is refused, not run
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+            state = _from_original_keys(checkpoint.get("model", checkpoint))
+    except (pickle.UnpicklingError, RuntimeError, EOFError, SafetensorError, AttributeError, TypeError,
+            OSError) as e:
+        raise ValueError(f"{path} is damaged or not a discriminator checkpoint ({type(e).__name__}: "
+                         f"{str(e).splitlines()[0] if str(e) else 'no detail'})") from e
     model = VitsDiscriminator(config)
     expected = model.state_dict()
     missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
@@ -171,10 +178,7 @@ def save_discriminator(model: VitsDiscriminator, folder: str | Path) -> None:
     """Write weights and config into `folder` atomically (a temporary folder renamed into place)."""
     from safetensors.torch import save_file
 
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(tmp / WEIGHTS_FILE))
-    (tmp / CONFIG_FILE).write_text(json.dumps(model.config.to_dict(), indent=2), encoding="utf-8")
-    replace_folder(tmp, folder)
+    with staged_folder(Path(folder)) as tmp:
+        save_file(state, str(tmp / WEIGHTS_FILE))
+        (tmp / CONFIG_FILE).write_text(json.dumps(model.config.to_dict(), indent=2), encoding="utf-8")
