@@ -42,6 +42,7 @@ from kurdish_tts.feedback.batch import read_batch, store_rows
 from kurdish_tts.feedback.staging import stage_clips
 from kurdish_tts.feedback.store import Entry, FeedbackRejected, FeedbackStore
 from kurdish_tts.feedback.voices import check_round_voices, model_voices, round_voice, voice_checker
+from kurdish_tts.files import write_text_atomic
 from kurdish_tts.options import given_options, refuse
 from kurdish_tts.scoring.measures import EvaluationError
 from kurdish_tts.text.vocabulary import MMS_KURMANJI, VocabularyUnavailable, load_vocabulary
@@ -275,7 +276,7 @@ def run_round(store: FeedbackStore, args) -> int:
     info = {"model": str(final_output.resolve()), "previous_model": str(backup.resolve() if backup else ""),
             "base_model": str(args.model_name_or_path), "feedback_weight": args.feedback_weight,
             "feedback_only": args.feedback_only, "scores": scores}
-    (round_args.output_dir / installation.ROUND_FILE).write_text(json.dumps(info, indent=1), encoding="utf-8")
+    write_text_atomic(round_args.output_dir / installation.ROUND_FILE, json.dumps(info, indent=1))
     info |= installation.model_record(round_args.output_dir)  # after round.json: found from any folder
     to_archive = (snapshot, info) if args.archive_feedback else None
     installation.install_model(store, round_args.output_dir, final_output, to_archive)

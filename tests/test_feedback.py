@@ -213,8 +213,9 @@ def test_rows_that_cannot_be_stored_are_rejected_one_by_one(workspace, tmp_path,
                                 "ez hatim"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: ") and "Not a directory" in err[-1] and not any("Traceback" in line for line in err)
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exit_info:
         feedback(workspace, "--feedback_weight", "nan")
+    assert exit_info.value.code == 2 and "--feedback_weight must be a number above 0" in capsys.readouterr().err
 
 
 def test_intake_cleans_as_the_base_data_was_prepared(workspace, tmp_path):
@@ -736,6 +737,13 @@ def test_a_round_that_wrecks_the_voice_is_not_installed_unless_forced_and_rollba
     assert len(wrecked) == 1  # the model rolled back is kept
     assert feedback(workspace, "--rollback") == 1  # the stand-in itself replaced nothing
     assert "nothing to roll back" in capsys.readouterr().err
+    (models / "kurdish" / "round.json").write_text(json.dumps({"previous_model": ""}))  # a round that replaced none
+    assert feedback(workspace, "--rollback") == 1 and "nothing to roll back" in capsys.readouterr().err
+    (models / "kurdish" / "round.json").write_text("{")
+    assert feedback(workspace, "--rollback") == 1
+    err = capsys.readouterr().err.strip()
+    assert "round.json is damaged" in err and len(err.splitlines()) == 1
+    assert sha256_of(models / "kurdish" / "model.safetensors") == before
 
 
 def test_a_gentle_round_passes_the_install_check(standin_workspace, tmp_path, capsys):
@@ -759,6 +767,7 @@ def test_the_install_check_refuses_a_voice_that_sounds_less_natural_and_only_bey
     assert regressions(before, {**before, "dnsmos_ovrl": 3.4}) == []  # more natural is never a regression
     without = {k: v for k, v in before.items() if k != "dnsmos_ovrl"}
     assert regressions(without, {**without}) == []  # clips too short for DNSMOS: judged on the rest
+    assert len(regressions(without, {**without, "cer": 0.3})) == 1
 
 
 @pytest.mark.parametrize("argv, message", [

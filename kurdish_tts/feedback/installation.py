@@ -28,7 +28,7 @@ import numpy as np
 from kurdish_tts.corpus.metadata import EVAL_FILE, Clip
 from kurdish_tts.feedback.names import backup_name, rejected_folder, round_folder, utc_stamp
 from kurdish_tts.feedback.store import ROUND_FILE, Entry, FeedbackStore
-from kurdish_tts.files import replace_folder, restore_replaced_folder
+from kurdish_tts.files import replace_folder, restore_replaced_folder, write_text_atomic
 from kurdish_tts.training import TrainingError
 from kurdish_tts.training.folders import discriminator_folder
 
@@ -73,7 +73,8 @@ def install_check(before: str | Path, after: Path, data_dir: Path, eval_clips: l
         if scored:
             summary[name]["dnsmos_ovrl"] = float(np.mean(scored))
     print(f"install check on {len(eval_clips)} held-out clips: " + ", ".join(
-        f"{measure} {summary['before'][measure]:.3f} -> {summary['after'][measure]:.3f}" for measure in summary["after"]))
+        f"{measure} {summary['before'][measure]:.3f} -> {summary['after'][measure]:.3f}"
+        for measure in summary["after"] if measure in summary["before"]))  # DNSMOS may score one model's clips only
     return {"clips": len(eval_clips), **summary, "worse": regressions(summary["before"], summary["after"]),
             "margins": MARGINS, "asr_model": None if recognizer is None else str(asr_model)}
 
@@ -97,9 +98,9 @@ def keep_rejected(new: Path, current: Path, scores: dict) -> Path:
     """Keep a round's model that failed the install check, with its scores, as `rejected_folder`
     (replacing the last one there); its discriminator goes."""
     kept = rejected_folder(current)
+    write_text_atomic(new / ROUND_FILE, json.dumps({"scores": scores}, indent=1))  # before the folder is in place
     replace_folder(new, kept)
     shutil.rmtree(discriminator_folder(new), ignore_errors=True)
-    (kept / ROUND_FILE).write_text(json.dumps({"scores": scores}, indent=1), encoding="utf-8")
     return kept
 
 
@@ -139,9 +140,13 @@ def rollback(store: FeedbackStore, current: Path) -> tuple[Path, Path | None]:
     kept as a dated copy, as a round keeps the one it replaces. -> (the model put back, that copy).
     Call under the round lock."""
     record = current / ROUND_FILE
-    previous = Path(json.loads(record.read_text(encoding="utf-8")).get("previous_model") or "") if record.is_file() else None
-    if previous is None or not str(previous):
+    try:
+        named = json.loads(record.read_text(encoding="utf-8")).get("previous_model") if record.is_file() else None
+    except (json.JSONDecodeError, AttributeError) as error:
+        raise TrainingError(f"{record} is damaged ({error}): roll back by hand from a dated copy beside {current}") from None
+    if not named:  # none, or "" from a round that replaced no model
         raise TrainingError(f"{current} was not installed by a round that replaced another model: nothing to roll back")
+    previous = Path(named)
     if not (previous / "config.json").is_file():
         raise TrainingError(f"the model {current} replaced, {previous}, is gone: nothing to roll back to")
     stamp = utc_stamp()
