@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--min_dnsmos needs --min_duration of at least {MIN_SECONDS} (DNSMOS cannot score shorter clips)")
     try:
         return prepare(args)
-    except (SourceError, hub.HubUnreachable, FileNotFoundError, NoClipsLeft) as e:
+    except (SourceError, hub.HubUnreachable, OSError, NoClipsLeft) as e:  # OSError: a missing file, a full disk
         print(f"error: {e}", file=sys.stderr)
         return 1
 

@@ -25,8 +25,8 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
+from kurdish_tts.corpus.audio import write_wav
 from kurdish_tts.options import given_options, refuse
 from kurdish_tts.synthesis.exporting import EXPORT_FORMATS, export, stream_pcm
 from kurdish_tts.synthesis.voice import Settings, SynthesisError, Voice, normalizer_notice
@@ -104,7 +104,11 @@ def read_utterances(args: argparse.Namespace) -> list[str]:
     if args.text_file is not None:
         if not args.text_file.is_file():
             raise SynthesisError(f"--text_file {args.text_file} not found")
-        lines = args.text_file.read_text(encoding="utf-8").splitlines()
+        try:
+            lines = args.text_file.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError as error:
+            raise SynthesisError(f"--text_file {args.text_file} is not UTF-8 text ({error.reason} at byte "
+                                 f"{error.start}): save it as UTF-8") from None
     else:
         lines = sys.stdin.read().splitlines()
     return [line for line in lines if line.strip()] or [""]
@@ -144,7 +148,11 @@ def main(argv: list[str] | None = None) -> int:
                "--normalize_only", "it only prints the text as it will be spoken")
         if len(models) > 1:
             parser.error("--normalize_only takes one --model (its alphabet)")
-        return print_normalized(models[0], read_utterances(args))
+        try:
+            return print_normalized(models[0], read_utterances(args))
+        except SynthesisError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
     if args.evaluate:
         refuse(parser, given, SPEECH_OPTIONS, "--evaluate", "evaluation speaks the texts of --metadata and writes --report")
         refuse(parser, given, EXPORT_OPTIONS, "--evaluate", "export first, then evaluate the exported folder (--model DIR)")
@@ -190,11 +198,11 @@ def main(argv: list[str] | None = None) -> int:
             seconds += len(audio) / voice.sampling_rate
             target = args.output / f"{index:04d}.wav" if several else args.output
             target.parent.mkdir(parents=True, exist_ok=True)
-            sf.write(target, audio, voice.sampling_rate, subtype="PCM_16")
+            write_wav(target, audio, voice.sampling_rate)  # whole or not at all
             if recognizer is not None:
                 heard.append(report_heard(recognizer, " ".join(voice.sentences(text)), audio, voice.sampling_rate, target))
         elapsed = time.perf_counter() - started
-    except SynthesisError as e:
+    except (SynthesisError, OSError) as e:  # OSError: a folder that cannot be written, a full disk
         print(f"error: {e}", file=sys.stderr)
         return 1
     print(f"wrote {len(utterances)} file{'s' if several else ''} to {args.output}: {seconds:.1f} s of audio in "

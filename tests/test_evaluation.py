@@ -213,8 +213,9 @@ def test_evaluation_errors(model_dir, tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert f"--asr_model {folder} is not a speech-recognition model" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "r.json").exists()
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exit_info:
         synthesize.main(["--model", "a", "--model", "b", "--text", "ez"])
+    assert exit_info.value.code == 2 and "several --model only with --evaluate" in capsys.readouterr().err
 
 
 def no_clips(metadata):
@@ -410,7 +411,7 @@ def test_report_files_are_replaced_whole_or_not_at_all(model_dir, tmp_path, caps
     report = tmp_path / "out" / "report.json"
     argv = ["--evaluate", "--model", str(model_dir), "--metadata", str(metadata), "--report", str(report)]
     assert synthesize.main(argv) == 0
-    picture = report.with_suffix(".png").read_bytes()
+    picture, old = report.with_suffix(".png").read_bytes(), report.read_text()
     capsys.readouterr()
     limit = resource.getrlimit(resource.RLIMIT_FSIZE)
     resource.setrlimit(resource.RLIMIT_FSIZE, (len(picture) // 2, limit[1]))  # the disk fills up during the picture
@@ -421,5 +422,5 @@ def test_report_files_are_replaced_whole_or_not_at_all(model_dir, tmp_path, caps
     err = capsys.readouterr().err.strip()
     assert code == 1 and "error: cannot write the report" in err and len(err.splitlines()) == 1
     assert report.with_suffix(".png").read_bytes() == picture  # the old picture, whole
-    assert json.loads(report.read_text())["clips"]  # the new report, whole
+    assert report.read_text() != old and json.loads(report.read_text())["clips"]  # the new report, whole
     assert sorted(p.name for p in report.parent.iterdir()) == ["report.json", "report.png"]  # no temporary left

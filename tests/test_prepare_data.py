@@ -320,7 +320,7 @@ def test_paths_inside_audio_structs_are_only_names(tmp_path, layout):
     assert {p.name for p in (out / "wavs").iterdir()} == {f for f, _ in listed(out)}
 
 
-def test_save_to_disk_folder_and_its_split(tmp_path):
+def test_save_to_disk_folder_and_its_split(tmp_path, capsys):
     import datasets
 
     datasets.DatasetDict({"train": hub_table(default_rows(4), audio_column="audio")}).save_to_disk(str(tmp_path / "disk"))
@@ -328,6 +328,16 @@ def test_save_to_disk_folder_and_its_split(tmp_path):
     assert run(tmp_path / "disk", out) == 0
     assert report(out)["counts"]["kept"] == 4
     assert run(tmp_path / "disk", out, "--split", "test") == 1
+    assert "choose --split from train" in capsys.readouterr().err
+
+
+def test_an_output_folder_that_cannot_be_made_is_a_one_line_error(tmp_path, capsys):
+    import datasets
+
+    datasets.DatasetDict({"train": hub_table(default_rows(2), audio_column="audio")}).save_to_disk(str(tmp_path / "disk"))
+    (tmp_path / "file").write_text("not a folder")
+    assert run(tmp_path / "disk", tmp_path / "file" / "out") == 1
+    assert "file" in error_line(capsys) and (tmp_path / "file").read_text() == "not a folder"
 
 
 def test_release_split_tsv(tmp_path, capsys):

@@ -175,8 +175,10 @@ def test_export_errors(model_dir, tmp_path, capsys):
     assert synthesize.main(["--model", str(tmp_path / "onnx"), "--export_onnx", str(tmp_path / "again")]) == 1
     assert "already an ONNX export" in capsys.readouterr().err
     assert synthesize.main(["--model", str(tmp_path / "missing"), "--export_onnx", str(tmp_path / "x")]) == 1
-    with pytest.raises(SystemExit):
+    assert "not found" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
         synthesize.main(["--model", str(model_dir), "--quantize", "--text", "ez"])
+    assert exit_info.value.code == 2 and "--quantize and --format go with --export_onnx" in capsys.readouterr().err
     assert not (tmp_path / "again").exists() and not (tmp_path / "x").exists()
 
 
@@ -198,6 +200,20 @@ def test_export_into_an_unwritable_place_is_a_one_line_error(model_dir, tmp_path
     assert synthesize.main(["--model", str(model_dir), "--export_onnx", str(tmp_path / "file" / "onnx")]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "file" in err and len(err.splitlines()) == 1
+
+
+def test_speech_that_cannot_be_read_or_written_is_a_one_line_error(model_dir, tmp_path, capsys):
+    (tmp_path / "file").write_text("not a folder")
+    (tmp_path / "latin1.txt").write_bytes("ez hatim û çûm".encode("latin-1"))
+    for argv, message in [
+        (["--text", "ez", "--output", str(tmp_path / "file" / "a.wav")], "file"),  # inside a file
+        (["--text_file", str(tmp_path / "latin1.txt")], "is not UTF-8 text"),
+        (["--text_file", str(tmp_path / "latin1.txt"), "--normalize_only"], "is not UTF-8 text"),
+        (["--text_file", str(tmp_path / "missing.txt"), "--normalize_only"], "not found"),
+    ]:
+        assert synthesize.main(["--model", str(model_dir), *argv]) == 1, argv
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and message in err and len(err.splitlines()) == 1, err
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")

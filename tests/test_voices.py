@@ -77,7 +77,9 @@ def test_a_one_voice_model_becomes_multi_voice_speaking_as_before_then_each_voic
     torch.manual_seed(0)
     before = model(**ids).waveform
     voiced, added = with_voices(model, list(VOICES))
-    assert added == list(VOICES) and voiced.config.voices == list(VOICES) and voiced.eval() is not None
+    assert added == list(VOICES) and voiced.config.voices == list(VOICES)
+    assert voiced.config.num_speakers == 3 and voiced.embed_speaker.weight.shape[0] == 3
+    voiced.eval()
     for speaker in range(3):
         torch.manual_seed(0)
         assert torch.equal(voiced(**ids, speaker_id=speaker).waveform, before)  # step 0: each voice is the model
