@@ -55,8 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="requests a minute per address (reads) or per key (writes); 0: no limit")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="synthesis threads, one a core by default (each computes with cores / workers torch "
-                             "threads: on 2 cores 2 workers of 1 thread serve 2.1 times the requests of 1 worker of "
-                             "2, and one client sooner too; BENCHMARKS.md)")
+                             "threads: on 2 cores 2 workers of 1 thread serve 2.4 times the requests of 1 worker of "
+                             "2 at 4 clients, and one client sooner too; BENCHMARKS.md)")
     parser.add_argument("--threads", type=int,
                         help="torch threads each synthesis worker computes with (default: the cores / --workers)")
     parser.add_argument("--queue", type=int, default=16,
