@@ -16,6 +16,7 @@ espeak-ng voice (ku+f3: the grids before 2026-12-06). Recipes:
     default-vocoder-1e-4  default-ema with the decoder and posterior encoder at 1e-4, --learning_rate: the defaults
                   since (with a kept prior, the vocoder at the rate)
     default-denoised  default-ema on the recordings prepared with --denoise rnnoise
+    default-vocoder-5e-5  default-vocoder-1e-4 with the decoder and posterior encoder at half the rate, 5e-5
     vocoder-1e-4-denoised  default-vocoder-1e-4 on the recordings prepared with --denoise rnnoise
     fresh         a fresh discriminator, no warm-up: it drives the generator from the first step
     short-warmup  a fresh discriminator trained alone for 50 steps, the generator waiting, then adversarial
@@ -139,6 +140,7 @@ RECIPES = {
     "learning": ["--keep_prior", "no"],
     "default-ema": ["--keep_prior", "auto", "--ema_decay", "0.99", "--acoustic_learning_rate", "{three_times}"],
     "default-vocoder-1e-4": ["--keep_prior", "auto", "--acoustic_learning_rate", "1e-4"],
+    "default-vocoder-5e-5": ["--keep_prior", "auto", "--acoustic_learning_rate", "5e-5"],
     "default-denoised": ["--keep_prior", "auto", "--acoustic_learning_rate", "{three_times}"],
     "vocoder-1e-4-denoised": ["--keep_prior", "auto", "--acoustic_learning_rate", "1e-4"],
     "unfiltered": [],
@@ -155,7 +157,7 @@ RECIPES = {
     "flow-kept-denoised": ["--freeze", "text_encoder", "duration_predictor", "flow"],
     "clean": [],
 }
-DEFAULTS = ("default", "learning", "default-ema", "default-vocoder-1e-4", "default-denoised", "vocoder-1e-4-denoised",
+DEFAULTS = ("default", "learning", "default-ema", "default-vocoder-1e-4", "default-vocoder-5e-5", "default-denoised", "vocoder-1e-4-denoised",
             "unfiltered", "denoised",
             "untrimmed", "ema", "prior-kept", "flow-kept", "decoder-only", "flow-3e-5", "flow-1e-5", "flow-frozen",
             "flow-kept-denoised", "rehearsal", "clean")  # recipes that keep train_vits.py's own rates
