@@ -341,7 +341,10 @@ def test_plain_synthesis_says_what_the_recogniser_hears(model_dir, tmp_path, cap
     assert not (tmp_path / "x.wav").exists()
 
 
-def test_an_empty_recording_is_refused_before_synthesis(model_dir, tmp_path, capsys):
+def test_an_empty_recording_is_refused_before_synthesis(model_dir, tmp_path, capsys, monkeypatch):
+    from kurdish_tts.synthesis.voice import Voice
+
+    monkeypatch.setattr(Voice, "speak", lambda *args, **kwargs: pytest.fail("spoke before the recordings were checked"))
     metadata = eval_set(tmp_path / "training", ["ez ji te hez dikim"])
     sf.write(metadata.parent / "wavs" / "e0.wav", np.zeros(0, np.float32), 16000, subtype="PCM_16")
     assert synthesize.main(["--evaluate", "--model", str(model_dir), "--metadata", str(metadata),

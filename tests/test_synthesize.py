@@ -26,7 +26,7 @@ def test_same_seed_same_audio_and_rtf(model_dir, tmp_path, capsys):
     assert not np.array_equal(a, sf.read(tmp_path / "c.wav")[0])
 
 
-def test_digits_reach_the_tokenizer_and_sentences_are_split(model_dir):
+def test_digits_are_spoken_as_words_and_sentences_are_split(model_dir):
     voice = Voice(model_dir)
     assert voice.sentences("Ez 25 salî me. Tu çawa yî?") == ["ez bîst û pênc salî me", "tu çawa yî"]
 

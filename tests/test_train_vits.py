@@ -271,8 +271,18 @@ def test_keep_prior_yes_from_random_weights_is_a_usage_error(data, tmp_path, cap
     assert exit_info.value.code == 2 and "random weights (--init_config) have none to keep" in capsys.readouterr().err
 
 
-def test_bf16_autocast_runs(data, tmp_path):
+def test_bf16_autocast_runs(data, tmp_path, monkeypatch):
+    from kurdish_tts.training import loop
+
+    autocast, compute_losses = [], loop.compute_losses
+
+    def noting_autocast(*args, **kwargs):
+        autocast.append(torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16)
+        return compute_losses(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "compute_losses", noting_autocast)
     assert train_vits.main(args_for(data, tmp_path, "--max_steps", 2, "--mixed_precision", "bf16")) == 0
+    assert autocast == [True, True]  # each step's losses computed under bf16 autocast
     history = json.loads((tmp_path / "model" / "loss_history.json").read_text())
     assert all(np.isfinite(list(metrics.values())).all() for _, metrics in history)
 
