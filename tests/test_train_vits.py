@@ -403,10 +403,12 @@ def test_a_stop_signal_saves_a_checkpoint_and_resume_goes_on(data, tmp_path, sto
     assert len(checkpoints) == 1 and "continue with --resume" in err
     step = json.loads((checkpoints[0] / "progress.json").read_text())["step"]
     assert 0 < step < 500
+    (tmp_path / "checkpoints" / ".tmp-checkpoint-999").mkdir()  # what a save killed halfway leaves
     capsys.readouterr()
     assert train_vits.main(args_for(data, tmp_path, "--max_steps", step + 1, "--resume")) == 0
     out = capsys.readouterr().out
     assert f"at step {step}" in out and "trained 1 steps" in out  # on from the signal's step, not from 0
+    assert "removed 1 half-written checkpoint(s)" in out and not (tmp_path / "checkpoints" / ".tmp-checkpoint-999").exists()
 
 
 @pytest.mark.parametrize("stochastic", [True, False])

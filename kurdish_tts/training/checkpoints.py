@@ -178,6 +178,15 @@ def resolve_resume(args) -> Path | None:
     return path
 
 
+def remove_unfinished(folder: Path) -> int:
+    """Remove the checkpoints a killed save left half written (`.tmp-checkpoint-*`, often gigabytes of
+    optimiser state); -> how many."""
+    unfinished = list(folder.glob(f".tmp-{CHECKPOINT_PREFIX}*")) if folder.is_dir() else []
+    for path in unfinished:
+        shutil.rmtree(path, ignore_errors=True)
+    return len(unfinished)
+
+
 def save_checkpoint(run: Run) -> Path:
     """Write the whole training state to `checkpoint-<step>`: into a temporary folder, renamed when complete."""
     args, accelerator = run.args, run.accelerator

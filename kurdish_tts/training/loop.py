@@ -23,7 +23,13 @@ from kurdish_tts.corpus.dataset import collate
 from kurdish_tts.corpus.metadata import DATASET_RECORD, EVAL_FILE, TRAIN_FILE, Clip, read_dataset_record, read_metadata
 from kurdish_tts.text.normalizer import VERSION_KEY, version_notice
 from kurdish_tts.training.arguments import describe_rates
-from kurdish_tts.training.checkpoints import list_checkpoints, resolve_resume, resume, save_checkpoint
+from kurdish_tts.training.checkpoints import (
+    list_checkpoints,
+    remove_unfinished,
+    resolve_resume,
+    resume,
+    save_checkpoint,
+)
 from kurdish_tts.training.errors import TrainingError, TrainingInterrupted
 from kurdish_tts.training.evaluation import evaluate
 from kurdish_tts.training.folders import discriminator_folder, logging_dir
@@ -59,6 +65,8 @@ def train(args: argparse.Namespace, train_clips: list[Clip] | None = None, eval_
         run.writer = SummaryWriter(str(logging_dir(args.output_dir, args.logging_dir)))
         print_header(run, total_steps, resume_from)
         notices = notices + [n for n in [data_normalizer_notice(args.data_dir)] if n]
+        if unfinished := remove_unfinished(args.checkpoint_dir):
+            notices.append(f"removed {unfinished} half-written checkpoint(s) a stopped save left in {args.checkpoint_dir}")
         for notice in notices:
             print(f"notice: {notice}")
     bar = tqdm(total=total_steps, initial=run.progress.step, unit="step", dynamic_ncols=True,
