@@ -13,9 +13,9 @@ release folder `cv-corpus-*/kmr/`) and writes, under --output_dir (default `trai
 
 Each clip passes, in order: vote filter, speaker and gender selection, decode + downmix + resample,
 silence trim (below the peak, above the noise floor) + duration filter, loudness, the Kurmanji text
-normaliser, DNSMOS (--min_dnsmos); then the speaking-rate filter, `--top_speakers` (by kept clips),
-`--max_samples`, `--min_clips_per_voice`. Every drop is counted by reason. The parts live in
-kurdish_tts/corpus/preparation.py (per-clip work, process pool, filters, report), a clip's checks in acceptance.py.
+normaliser, DNSMOS (--min_dnsmos); reading stops at `--max_samples` kept clips (unless `--top_speakers`, which then
+keeps that many of the N busiest speakers' clips); then the speaking-rate filter, `--top_speakers`, `--min_clips_per_voice`.
+Every drop is counted by reason. The parts: kurdish_tts/corpus/preparation.py, a clip's checks in acceptance.py.
 
     python prepare_data.py --max_samples 1000
     python prepare_data.py --dataset data/demo --min_duration 0.5 --output_dir training
@@ -146,8 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.min_duration >= args.max_duration:
         parser.error("--min_duration must be below --max_duration")
-    if args.num_workers < 1:
-        parser.error("--num_workers must be at least 1")
+    if args.num_workers < 1 or args.eval_size is not None and args.eval_size < 0:
+        parser.error("--num_workers must be at least 1" if args.num_workers < 1 else "--eval_size must be at least 0")
     if args.client_id and args.top_speakers:
         parser.error("--client_id and --top_speakers exclude each other")
     if any(n is not None and n < 1 for n in (args.top_speakers, args.max_samples)):
@@ -155,8 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.voices and not (args.top_speakers or args.client_id) or args.min_clips_per_voice < 1:
         parser.error("--min_clips_per_voice must be at least 1" if args.min_clips_per_voice < 1 else "--voices keeps "
                      "several people apart: choose them with --top_speakers N or --client_id (repeated)")
-    if args.eval_size is not None and args.eval_size < 0:
-        parser.error("--eval_size must be at least 0")
+    if args.target_sr < 8000:
+        parser.error(f"--target_sr {args.target_sr}: give the model's sampling rate in Hz (16000 for MMS)")
     if args.min_dnsmos is not None and not 1.0 <= args.min_dnsmos <= 5.0:
         parser.error(f"--min_dnsmos must lie on DNSMOS's scale, 1 to 5, not {args.min_dnsmos}")
     if args.min_dnsmos is not None and args.min_duration < MIN_SECONDS:
@@ -184,6 +184,7 @@ def prepare(args: argparse.Namespace) -> int:
     kept: list[Outcome] = []
     scored: list[dict[str, float]] = []  # DNSMOS of every clip scored, kept or not
     seconds_in = 0.0
+    unlisted: list[Path] = []  # wavs of clips dropped: removed once the new metadata is written, not before
     bar = tqdm(total=source.num_rows, unit="clip", desc="preparing", dynamic_ncols=True, mininterval=0.5)
 
     def tally(outcome: Outcome) -> None:
@@ -193,6 +194,7 @@ def prepare(args: argparse.Namespace) -> int:
             scored.append(outcome.dnsmos)
         if outcome.reason:
             dropped[outcome.reason] += 1
+            unlisted.extend([wavs / f"{outcome.clip_id}.wav"] if outcome.clip_id else [])  # an earlier run's wav
             named = examples.setdefault(outcome.reason, [])
             if len(named) <= SHOW_EXAMPLES:  # one more than shown, to know that there are more
                 named.append(f"{outcome.key}{f' ({outcome.detail})' if outcome.detail else ''}")
@@ -206,15 +208,11 @@ def prepare(args: argparse.Namespace) -> int:
         bar.set_postfix(kept=len(kept), dropped=sum(dropped.values()), refresh=False)
 
     def drop_written(outcome: Outcome, reason: str, detail: str = "") -> None:
-        """Drop a clip whose wav is already written, so that no unlisted wav stays behind (its row
-        has already moved the bar)."""
-        (wavs / f"{outcome.clip_id}.wav").unlink(missing_ok=True)
-        tally(Outcome(outcome.key, reason, detail))
+        """Drop a clip whose wav is written (its row has already moved the bar): the wav goes with it."""
+        tally(Outcome(outcome.key, reason, detail, clip_id=outcome.clip_id))
 
-    def discard(outcome: Outcome) -> None:
-        """A clip processed beyond --max_samples: its wav is not listed, so it does not stay."""
-        if not outcome.reason:
-            (wavs / f"{outcome.clip_id}.wav").unlink(missing_ok=True)
+    def discard(outcome: Outcome) -> None:  # a clip processed beyond --max_samples: not listed, its wav goes
+        unlisted.append(wavs / f"{outcome.clip_id}.wav")
 
     jobs = select_rows(source, args, speakers, record, vocabulary.characters, settings, wavs)
     with closing(process_all(jobs, args.num_workers, discard)) as outcomes:
@@ -238,6 +236,8 @@ def prepare(args: argparse.Namespace) -> int:
     train, held_out = (split_voices if args.voices else split_eval)(kept, args.eval_size, args.seed)
     write_metadata(out / TRAIN_FILE, listed(train, args.voices))
     write_metadata(out / EVAL_FILE, listed(held_out, args.voices))
+    for path in unlisted:  # only now: a run that stops before leaves the old metadata's wavs in place
+        path.unlink(missing_ok=True)
     report = build_report(vars(args), source, vocabulary, kept, train, held_out, dropped, examples, seconds_in, scored)
     if args.voices:
         report["voices"] = voice_table(kept, train)

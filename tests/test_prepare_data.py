@@ -433,6 +433,7 @@ def test_a_damaged_parquet_file_and_a_refused_hub_dataset_are_one_line_errors(tm
     (["--top_speakers", "0"], "must be at least 1"),
     (["--max_samples", "0"], "must be at least 1"),
     (["--eval_size", "-2"], "--eval_size must be at least 0"),
+    (["--target_sr", "0"], "--target_sr 0: give the model's sampling rate in Hz"),
     (["--min_dnsmos", "6"], "--min_dnsmos must lie on DNSMOS's scale, 1 to 5, not 6.0"),
     (["--min_dnsmos", "nan"], "--min_dnsmos must lie on DNSMOS's scale, 1 to 5, not nan"),
     (["--min_dnsmos", "3", "--min_duration", "0.1"], "--min_dnsmos needs --min_duration of at least 0.25"),
@@ -521,6 +522,14 @@ def test_a_rerun_with_stricter_filters_removes_the_wavs_it_drops(release, tmp_pa
     assert run(release, out, "--min_duration", 1.6) == 0
     assert report(out)["counts"]["dropped"] == {"too short": 4}  # the clips of 1.4 and 1.55 s
     assert {p.name for p in (out / "wavs").iterdir()} == {f for f, _ in listed(out)}
+
+
+def test_a_rerun_that_keeps_no_clip_leaves_the_prepared_folder_as_it_was(release, tmp_path):
+    out = tmp_path / "out"
+    assert run(release, out) == 0
+    before = {p.name: p.read_bytes() for p in [*out.iterdir(), *(out / "wavs").iterdir()] if p.is_file()}
+    assert run(release, out, "--min_duration", 9) == 1  # every clip too short: its metadata lists them all still
+    assert {p.name: p.read_bytes() for p in [*out.iterdir(), *(out / "wavs").iterdir()] if p.is_file()} == before
 
 
 def test_max_samples_with_workers_leaves_no_unlisted_wav(tmp_path):

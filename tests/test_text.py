@@ -311,6 +311,12 @@ def test_any_input_gives_only_vocabulary_characters():
         assert spoken == spoken.strip() and "  " not in spoken
 
 
+@pytest.mark.parametrize("written", ["$" + "9" * 5000, "9" * 5000 + "%", "9" * 5000 + " kg", "9" * 5000 + ",5 €"])
+def test_a_run_of_thousands_of_digits_is_read_digit_by_digit(written):
+    spoken = normalize_text(written).text  # too long for int(): no amount, no error
+    assert spoken.startswith("neh neh neh") and spoken.count("neh") >= 5000
+
+
 @pytest.mark.parametrize("written, pieces", [
     ("Dr. Ahmed hat. 2. roj em çûn. Bihayê wê 3.5 lîre ye! No. 5 baş e",
      ["doktor ahmed hat", "duyem roj em çûn", "bihayê wê sê xal pênc lîre ye", "hejmar pênc baş e"]),

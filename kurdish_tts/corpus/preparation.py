@@ -17,7 +17,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -153,11 +153,10 @@ def _process_chunk(jobs: list[Job]) -> list[Outcome]:
 
 def process_clip(job: Job) -> Outcome:
     """Clean one clip's audio and text and write its wav; runs in a worker process. A clip dropped
-    now whose wav an earlier run wrote (its settings or filters were looser) loses that wav."""
+    now keeps its id, so that the wav an earlier run wrote for it (its settings or filters were
+    looser) can be removed once the new metadata no longer lists it, not before."""
     outcome = _process_clip(job)
-    if outcome.reason:
-        job.wav_path.unlink(missing_ok=True)
-    return outcome
+    return replace(outcome, clip_id=job.clip_id) if outcome.reason else outcome
 
 
 def _process_clip(job: Job) -> Outcome:
@@ -332,7 +331,7 @@ FILTER_ADVICE = {
     "speaking rate outlier": "leave out --filter_speaking_rate",
     "beyond --max_samples": "raise --max_samples",
     "too few clips for a voice": "lower --min_clips_per_voice",
-    "low DNSMOS": "lower --min_dnsmos (natural speech scores 3.0-3.3 OVRL, crowd recordings about 3.1) or leave it out",
+    "low DNSMOS": "lower --min_dnsmos (natural speech scores 3.0-3.3 OVRL, Common-Voice-like recordings about 2.8) or leave it out",
 }
 # What to check when the data itself could not be used (by default: clips that could not be read)
 DATA_ADVICE = {
