@@ -48,8 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="accept corrections (POST /v1/feedback) and votes (POST /v1/ab) without a key (a kiosk); "
                              "listing and removing feedback still need one")
     parser.add_argument("--max_text_chars", type=int, default=MAX_TEXT_CHARS,
-                        help="characters a speech request (or a correction's text) may have, as sent and once numbers "
-                             "are spelled out; more answer 413")
+                        help="characters a speech request may have, as sent and once numbers are spelled out (a "
+                             "correction's text: as sent); more answer 413")
     parser.add_argument("--max_upload_mb", type=float, default=20.0, help="larger uploads answer 413")
     parser.add_argument("--rate_limit", type=int, default=120,
                         help="requests a minute per address (reads) or per key (writes); 0: no limit")

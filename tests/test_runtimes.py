@@ -184,7 +184,7 @@ def test_the_wyoming_server_describes_its_voices_and_speaks_whole_and_streamed_a
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    text = "Rojbaş. Ez 25 salî me. Hewa îro pir xweş e."
+    text = "Rojbaş. Ez di 2. roja mehê de hatim. Dr. Azad 25 salî ye."  # an ordinal, an abbreviation
 
     async def talk():
         async with AsyncTcpClient("127.0.0.1", port) as client:
@@ -194,14 +194,16 @@ def test_the_wyoming_server_describes_its_voices_and_speaks_whole_and_streamed_a
             whole = await received(client, stop=AudioStop)
             # Home Assistant's order: start, the chunks, the compatibility synthesize (ignored), stop
             await client.write_event(SynthesizeStart().event())
-            for piece in ("Rojbaş. Ez 25 ", "salî me. Hewa îro ", "pir xweş e."):
+            for piece in ("Rojbaş. Ez di 2. ", "roja mehê de hatim. Dr. ", "Azad 25 salî ye."):  # cut after each dot
                 await client.write_event(SynthesizeChunk(text=piece).event())
             await client.write_event(Synthesize(text=text).event())
             await client.write_event(SynthesizeStop().event())
             streamed = await received(client, stop=SynthesizeStopped)
             await client.write_event(Synthesize(text="Rojbaş.", voice=SynthesizeVoice(name="nope")).event())
             refused = await client.read_event()
-            return info, whole, streamed, refused
+            await client.write_event(Synthesize(text="999999998 " * 50).event())  # 500 characters, read as 4,000
+            spelled = await client.read_event()
+            return info, whole, streamed, refused, spelled
 
     async def received(client, stop):
         events = []
@@ -212,7 +214,7 @@ def test_the_wyoming_server_describes_its_voices_and_speaks_whole_and_streamed_a
                 return events
 
     with Server(workspace, "--wyoming", f"tcp://127.0.0.1:{port}") as server:
-        info, whole, streamed, refused = asyncio.run(talk())
+        info, whole, streamed, refused, spelled = asyncio.run(talk())
         http = httpx.post(f"{server.url}/v1/audio/speech", json={"input": text, "response_format": "pcm"}, timeout=60)
     (program,) = info.tts
     assert program.supports_synthesize_streaming and [v.name for v in program.voices] == ["kurdish"]
@@ -224,6 +226,7 @@ def test_the_wyoming_server_describes_its_voices_and_speaks_whole_and_streamed_a
     assert [e.type for e in streamed[-2:]] == ["audio-stop", "synthesize-stopped"]
     assert sum(AudioStart.is_type(e.type) for e in streamed) == 1  # the compatibility copy was not spoken
     assert Error.is_type(refused.type) and "nope" in Error.from_event(refused).text  # the ignored one sent nothing
+    assert Error.is_type(spelled.type) and "once numbers and abbreviations are spelled out" in Error.from_event(spelled).text
 
 
 def test_a_wyoming_address_that_cannot_be_had_is_refused_in_one_line(capsys):

@@ -284,7 +284,10 @@ def test_a_full_queue_answers_503_with_retry_after_and_the_page_and_cors_are_ser
         page = httpx.get(server.url)
         preflight = httpx.options(f"{server.url}/v1/audio/speech", headers={
             "Origin": "https://app.example", "Access-Control-Request-Method": "POST"})
+        too_big = httpx.post(f"{server.url}/v1/audio/speech", content=b"{" + b" " * 2_000_000 + b"}",
+                             headers={"Origin": "https://app.example", "Content-Type": "application/json"})
     assert second.status_code == 503 and int(second.headers["Retry-After"]) > 0
+    assert too_big.status_code == 413 and too_big.headers["access-control-allow-origin"] == "https://app.example"
     assert page.status_code == 200 and "MediaRecorder" in page.text and "/v1/ab" in page.text
     assert preflight.headers["access-control-allow-origin"] == "https://app.example"
 

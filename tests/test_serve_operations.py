@@ -85,3 +85,14 @@ def test_the_bounded_load_benchmark_loses_nothing_across_a_model_swap(tmp_path):
     assert report["errors"] == 0 and report["requests"] > 10
     assert report["pending"] == report["corrections_added"] > 0  # every correction taken in is pending
     assert set(report["per_kind"]) >= {"speech whole", "speech streamed", "correction"}
+
+
+def test_a_vote_after_a_line_cut_short_by_a_crash_is_kept(tmp_path):
+    from kurdish_tts.serving.votes import Votes
+
+    votes = Votes(tmp_path)
+    votes.add({"a": "x", "b": "y", "winner": "a"})
+    with open(votes.path, "ab") as handle:
+        handle.write(b'{"a": "x", "b": "y", "win')  # the power went mid-line
+    votes.add({"a": "x", "b": "y", "winner": "b"})
+    assert [vote["winner"] for vote in votes.read()] == ["a", "b"]  # the cut line alone is lost

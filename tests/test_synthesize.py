@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import sys
 
 import numpy as np
 import pytest
@@ -120,6 +121,8 @@ def test_out_of_range_options_are_parser_errors(model_dir, tmp_path, capsys, arg
 
 
 def test_onnx_export_speaks_like_pytorch(model_dir, tmp_path, capsys):
+    import torch
+
     from kurdish_tts.synthesis.engines import OnnxEngine
 
     exported = tmp_path / "onnx"
@@ -127,6 +130,8 @@ def test_onnx_export_speaks_like_pytorch(model_dir, tmp_path, capsys):
     assert "against PyTorch: largest difference" in capsys.readouterr().out
     onnx_voice, torch_voice = Voice(exported), Voice(model_dir)
     assert isinstance(onnx_voice.engine, OnnxEngine)
+    threads = onnx_voice.engine.encoder.get_session_options().intra_op_num_threads
+    assert threads == torch.get_num_threads()  # serve.py's threads per worker reach ONNX Runtime too
     text = "Ez 25 salî me. Rojbaş!"  # two sentences, one shorter than the exported minimum length
     a, b = torch_voice.speak(text, Settings(seed=3)), onnx_voice.speak(text, Settings(seed=3))
     assert a.shape == b.shape and np.abs(a).max() > 0.01
@@ -193,6 +198,16 @@ def test_export_never_deletes_a_folder_that_is_not_an_export(model_dir, tmp_path
     assert synthesize.main(["--model", str(model), "--export_onnx", str(exported)]) == 0
     assert synthesize.main(["--model", str(model), "--export_onnx", str(exported), "--quantize"]) == 0  # replaced
     assert not list(tmp_path.glob(".onnx*"))  # no folder left aside
+
+
+@pytest.mark.parametrize("kind, module", [("sherpa-onnx", "sherpa_onnx"), ("piper", "piper")])
+def test_an_export_for_a_runtime_not_installed_says_how_to_install_it(model_dir, tmp_path, capsys, monkeypatch, kind,
+                                                                       module):
+    monkeypatch.setitem(sys.modules, module, None)  # as if the runtimes extra were not installed
+    assert synthesize.main(["--model", str(model_dir), "--export_onnx", str(tmp_path / "x"), "--format", kind]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "is not installed: pip install -e '.[runtimes]'" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "x").exists()
 
 
 def test_export_into_an_unwritable_place_is_a_one_line_error(model_dir, tmp_path, capsys):

@@ -35,10 +35,10 @@ def create_app(args: argparse.Namespace, shelf: Shelf | None = None) -> FastAPI:
     app = FastAPI(title="Kurmanji voice service", version="1", docs_url="/docs" if documented else None,
                   redoc_url=None, openapi_url="/openapi.json" if documented else None, lifespan=lifespan)
     app.state.service = Service.start(args, shelf)
-    if args.cors_origin:
-        app.add_middleware(CORSMiddleware, allow_origins=args.cors_origin, allow_methods=["*"], allow_headers=["*"])
     app.add_middleware(Guard, upload_bytes=int(args.max_upload_mb * 1e6), json_bytes=json_limit(args.max_text_chars),
                        idle_s=getattr(args, "body_timeout_s", 10.0))
+    if args.cors_origin:  # added after Guard, so around it: a browser app reads Guard's refusals too
+        app.add_middleware(CORSMiddleware, allow_origins=args.cors_origin, allow_methods=["*"], allow_headers=["*"])
     app.add_middleware(Recorder, metrics=app.state.service.metrics, log_json=getattr(args, "log_json", False))
     app.add_exception_handler(ServiceError, refused)
     app.add_exception_handler(RequestValidationError, invalid)

@@ -64,7 +64,7 @@ class Guard:
             wait = min(self.idle_s, deadline - time.monotonic())
             try:
                 message = await asyncio.wait_for(receive(), max(wait, 0.0))
-            except TimeoutError:
+            except asyncio.TimeoutError:  # TimeoutError itself from Python 3.11; a class of its own on 3.10
                 raise BodyRefused(408, f"the request body stopped arriving (more than {self.idle_s:g} s without "
                                        f"data, or over {BODY_DEADLINE_S:g} s in all): send it again") from None
             if message["type"] == "http.request":

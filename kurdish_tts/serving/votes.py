@@ -35,8 +35,13 @@ class Votes:
 
     def add(self, vote: dict) -> None:
         line = json.dumps(vote, ensure_ascii=False) + "\n"
-        with locked(self.folder / ".lock"), open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(line)
+        with locked(self.folder / ".lock"), open(self.path, "a+b") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            if size:
+                handle.seek(size - 1)
+                if handle.read(1) != b"\n":  # a line a crash cut short: this vote starts a line of its own
+                    line = "\n" + line
+            handle.write(line.encode("utf-8"))
             handle.flush()
             os.fsync(handle.fileno())
 

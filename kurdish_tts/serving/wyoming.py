@@ -7,7 +7,9 @@ text; `synthesize-start`, `synthesize-chunk`... `synthesize-stop` speak a text a
 sentence as soon as it is complete, and end with `synthesize-stopped` (the one-shot `synthesize` a
 client sends inside a stream, for servers that do not stream, is ignored, as Home Assistant and
 wyoming-piper expect). A request speaks with one model from its start to its end; its text is held
-to --max_text_chars (a stream's in all) and one sentence per 10 characters of it, as over HTTP. Audio goes out as
+to --max_text_chars (a stream's in all, as sent and once numbers are spelled out) and one sentence per 10
+characters of it, as over HTTP. A streamed text is cut where a sentence ends and the normaliser reads the text
+before and after the cut as it reads the whole ("2. roja" is an ordinal, "Dr. Azad" one sentence). Audio goes out as
 `audio-start`, `audio-chunk`s as each sentence's decoder makes its pieces (16-bit mono PCM at the
 model's rate; the pause between sentences a chunk of its own) and `audio-stop`.
 The text goes through the Kurmanji normaliser first; each sentence is seeded by its place in the
@@ -39,8 +41,26 @@ from kurdish_tts.vits.voices import VoiceError, folder_voices, voice_id
 
 log = logging.getLogger(__name__)
 ATTRIBUTION = Attribution(name="Kurmanji TTS", url="https://github.com/")
-# Where a streamed text can be cut: a sentence is complete and more text follows it.
+# Where a streamed text may be cut: a sentence may be complete and more text follows it.
 SENTENCE_END = re.compile(r"[.!?…:;]+[\"'”»)]*\s+(?=\S)")
+
+
+def speakable(voice, text: str) -> list[str]:
+    """`voice.sentences(text)`, [] where nothing in it can be said (a piece of a longer text)."""
+    try:
+        return voice.sentences(text)
+    except SynthesisError:
+        return []
+
+
+def complete_end(voice, text: str) -> int:
+    """Where the complete sentences of a streamed `text` end (0: none yet): the last possible sentence end
+    at which the normaliser reads the text before and after it as it reads the whole."""
+    whole = speakable(voice, text)
+    for match in reversed(list(SENTENCE_END.finditer(text))):
+        if speakable(voice, text[:match.end()]) + speakable(voice, text[match.end():]) == whole:
+            return match.end()
+    return 0
 
 
 def describe(service) -> Info:
@@ -78,9 +98,8 @@ class Handler(AsyncEventHandler):
                 stream["text"] += SynthesizeChunk.from_event(event).text
                 stream["received"] += len(event.data.get("text", ""))
                 self.check_length(stream["received"])
-                complete = list(SENTENCE_END.finditer(stream["text"]))
-                if complete:  # the complete sentences go now; the rest waits for more text
-                    cut = complete[-1].end()
+                cut = complete_end(stream["voice"], stream["text"])
+                if cut:  # the complete sentences go now; the rest waits for more text
                     ready, stream["text"] = stream["text"][:cut], stream["text"][cut:]
                     await self.speak(ready, last=False)
             elif SynthesizeStop.is_type(event.type) and self.streaming:
@@ -113,15 +132,22 @@ class Handler(AsyncEventHandler):
             None, self.service.shelf.get, getattr(requested, "name", None))
         voice = loaded.voice
         speaker = voice_id(voice.config, getattr(requested, "speaker", None) or None) if voice.voices else None
-        return {"voice": voice, "speaker": speaker, "text": "", "received": 0, "spoken": 0, "started": False}
+        return {"voice": voice, "speaker": speaker, "text": "", "received": 0, "spoken": 0, "said": 0, "started": False}
 
     async def speak(self, text: str, last: bool) -> None:
         """Speak `text` as the next sentences of the current request; audio-start before its first
         audio, audio-stop after the last."""
         service, stream = self.service, self.stream
         voice, rate = stream["voice"], stream["voice"].sampling_rate
-        sentences = voice.sentences(text) if text.strip() else []
-        most = max(1, service.args.max_text_chars // CHARS_PER_SENTENCE)
+        sentences = speakable(voice, text)
+        if last and not sentences and not stream["spoken"] and text.strip():
+            voice.sentences(text)  # nothing in the whole request can be said: that error
+        limit = service.args.max_text_chars
+        stream["said"] += sum(map(len, sentences))
+        if stream["said"] > limit:  # numbers spelled out: "999999998" reads as over 60 characters
+            raise ServiceError(413, f"the text reads as {stream['said']} characters once numbers and abbreviations "
+                                    f"are spelled out; at most {limit} (--max_text_chars)")
+        most = max(1, limit // CHARS_PER_SENTENCE)
         if stream["spoken"] + len(sentences) > most:
             raise ServiceError(413, f"the text has more than {most} sentences")
         if not stream["started"]:

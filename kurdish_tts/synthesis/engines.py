@@ -158,8 +158,11 @@ class OnnxEngine:
     def __init__(self, folder: Path):
         import onnxruntime
 
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()  # the process's thread budget (serve.py sets it per worker)
+
         def session(name: str):
-            return onnxruntime.InferenceSession(str(folder / name), providers=["CPUExecutionProvider"])
+            return onnxruntime.InferenceSession(str(folder / name), options, providers=["CPUExecutionProvider"])
 
         self.encoder = session(ENCODER_FILE)
         self.pieces = (folder / LATENTS_FILE).is_file() and (folder / VOCODER_FILE).is_file()
@@ -339,7 +342,7 @@ class _Recorder:
 def quantize_vocoder(path: Path, model, tokenizer) -> None:
     """Make the HiFi-GAN convolutions of the vocoder graph in `path` int8 (static, per channel), calibrated on the
     latents this model makes for `CALIBRATION_SENTENCES`. The vocoder is nearly all of the synthesis
-    time on a CPU; int8 convolutions run it about three times as fast, at a small cost in quality that
+    time on a CPU; int8 convolutions run it over twice as fast (BENCHMARKS.md), at a small cost in quality that
     `bench/bench_synthesis.py` measures. The first and the last convolution stay in float."""
     engine = TorchEngine(model)
     recorder = _Recorder(engine)

@@ -3,6 +3,7 @@ PyTorch model, and raw PCM on standard output as it is made."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import time
@@ -28,6 +29,12 @@ def export(model: str, output: Path, quantize: bool, kind: str = "toolkit", dist
         if not isinstance(voice.engine, TorchEngine):
             raise SynthesisError(f"{model} is already an ONNX export: pass a PyTorch model folder or hub id")
         card = Path(model) / "README.md"
+        if kind in ("sherpa-onnx", "piper"):  # the runtime the export is checked in, before anything is written
+            try:
+                importlib.import_module(kind.replace("-", "_"))
+            except ImportError:
+                raise SynthesisError(f"--format {kind}: the export is checked in {kind}, which is not installed: "
+                                     f"pip install -e '.[runtimes]'") from None
         if kind == "sherpa-onnx":
             export_sherpa(voice.engine.model, voice.tokenizer, output, model_card=card, source=model, quantize=quantize)
             quiet = Settings(noise_scale=0.0, noise_scale_duration=0.0)
