@@ -249,10 +249,8 @@ def prepare(args: argparse.Namespace) -> int:
 
 def remove_leftovers(out: Path) -> None:
     """Remove the temporary files of a run killed mid-write: of wavs, and of the files written at the end."""
-    leftovers = list((out / WAVS_DIR).glob(".*.tmp"))
-    for name in OUTPUT_FILES:
-        leftovers += out.glob(f".{glob.escape(name)}.*.tmp")
-    for leftover in leftovers:
+    for leftover in [*(out / WAVS_DIR).glob(".*.tmp"), *(tmp for name in OUTPUT_FILES
+                                                         for tmp in out.glob(f".{glob.escape(name)}.*.tmp"))]:
         leftover.unlink(missing_ok=True)
 
 
@@ -283,6 +281,8 @@ def select_rows(source: Source, args, speakers, record, characters, settings, wa
             record(Outcome(row.key, "vote filter"))
         elif not passes_gender(row, args.gender):
             record(Outcome(row.key, "other gender"))
+        elif not row.speaker and (args.top_speakers or args.voices):  # no client_id: whose clip is it?
+            record(Outcome(row.key, "no speaker id"))
         elif speakers is not None and row.speaker not in speakers:
             record(Outcome(row.key, "other speaker"))
         elif row.problem:

@@ -252,6 +252,18 @@ def test_top_speakers_counts_clips_kept_after_the_duration_filter(tmp_path):
     assert data["counts"]["dropped"]["beyond --max_samples"] == 1
 
 
+def test_rows_without_a_client_id_are_nobody_s_clips_to_count(tmp_path, capsys):
+    rows = [dict(row, client_id="" if i < 3 else "b" * 8) for i, row in enumerate(default_rows(6))]
+    release = write_release(tmp_path / "cv", rows)
+    assert run(release, tmp_path / "out", "--top_speakers", 1, "--eval_size", 0) == 0
+    data = report(tmp_path / "out")
+    assert data["speakers"]["clips"] == {"b" * 8: 3} and data["counts"]["dropped"] == {"no speaker id": 3}
+    assert run(release, tmp_path / "out", "--eval_size", 0) == 0 and report(tmp_path / "out")["counts"]["kept"] == 6
+    nobody = write_release(tmp_path / "cv2", [dict(row, client_id="") for row in default_rows(4)])
+    assert run(nobody, tmp_path / "none", "--top_speakers", 1) == 1
+    assert "client_id column, which these rows lack" in error_line(capsys)
+
+
 def test_speaking_rate_outlier(tmp_path):
     rows = [dict(r, sentence="Ez ji te hez dikim.") for r in default_rows(8)]
     rows.append(dict(rows[0], sentence="ez ji te hez dikim ez ji te hez"))  # 30 characters in 1.4 s

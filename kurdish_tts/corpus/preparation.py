@@ -327,6 +327,7 @@ FILTER_ADVICE = {
     "too short": "lower --min_duration",
     "too long": "raise --max_duration",
     "other speaker": "check the --client_id values (the dataset's client_id column)",
+    "no speaker id": "--top_speakers and --voices count people by the client_id column, which these rows lack: leave them out",
     "other gender": "check --gender against the dataset's gender values (female, male, ...) or leave it out",
     "speaking rate outlier": "leave out --filter_speaking_rate",
     "beyond --max_samples": "raise --max_samples",
