@@ -96,3 +96,17 @@ def test_a_vote_after_a_line_cut_short_by_a_crash_is_kept(tmp_path):
         handle.write(b'{"a": "x", "b": "y", "win')  # the power went mid-line
     votes.add({"a": "x", "b": "y", "winner": "b"})
     assert [vote["winner"] for vote in votes.read()] == ["a", "b"]  # the cut line alone is lost
+
+
+def test_the_shelf_keeps_the_served_models_and_only_the_last_few_others_loaded(tmp_path):
+    from kurdish_tts.serving.shelf import KEPT_OTHERS, Shelf
+
+    for name in ["kurdish", *(f"kurdish-v{i}" for i in range(5))]:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text("{}")
+    loads = []
+    shelf = Shelf([tmp_path / "kurdish"], load=lambda folder: loads.append(folder.name) or folder.name)
+    for model_id in ["kurdish", *(f"kurdish-v{i}" for i in range(5)), "kurdish-v4", "kurdish-v0"]:
+        assert shelf.get(model_id)[1].voice == model_id
+    assert list(shelf.loaded) == ["kurdish", "kurdish-v4", "kurdish-v0"][: 1 + KEPT_OTHERS]  # served, then the latest
+    assert loads == ["kurdish", *(f"kurdish-v{i}" for i in range(5)), "kurdish-v0"]  # v4 was still loaded, v0 not

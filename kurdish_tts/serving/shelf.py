@@ -8,6 +8,7 @@ import json
 import os
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,9 @@ WEIGHT_FILES = ("model.safetensors", ENCODER_FILE, DECODER_FILE, LATENTS_FILE, V
 RUNTIME_KINDS = ("sherpa-onnx", "piper")  # exports for other runtimes: listed, not spoken with
 # Folders beside a model that are not models to serve.
 NOT_SERVED = ("-discriminator", "-runs")
+# Models beside the served ones (backups, variants) kept loaded at once: the least recently asked for goes first,
+# so that requests naming every dated backup cannot fill the memory.
+KEPT_OTHERS = 2
 
 
 def weights_hash(folder: Path) -> str:
@@ -97,7 +101,7 @@ class Shelf:
         self.served = [Path(p) for p in served]
         self.load = load or self._load_voice
         self.check_every_s = check_every_s
-        self.loaded: dict[str, Loaded] = {}
+        self.loaded: OrderedDict[str, Loaded] = OrderedDict()  # the most recently asked for last
         self.checked: dict[str, float] = {}
         self.lock = threading.Lock()
 
@@ -127,6 +131,8 @@ class Shelf:
         with self.lock:
             now = time.monotonic()
             current = self.loaded.get(model_id)
+            if current is not None:
+                self.loaded.move_to_end(model_id)
             if current is not None and now - self.checked.get(model_id, 0.0) < self.check_every_s:
                 return model_id, current
             self.checked[model_id] = now
@@ -134,4 +140,14 @@ class Shelf:
             if current is None or stamp != current.stamp:
                 current = Loaded(self.load(folder), stamp, weights_hash(folder))
                 self.loaded[model_id] = current
+                self._forget_others()
             return model_id, current
+
+    def _forget_others(self) -> None:
+        """Unload the least recently used models beyond KEPT_OTHERS that are not served (a request
+        speaking with one keeps it until it ends)."""
+        served = {folder.name for folder in self.served}
+        others = [model_id for model_id in self.loaded if model_id not in served]
+        for model_id in others[: max(0, len(others) - KEPT_OTHERS)]:
+            del self.loaded[model_id]
+            self.checked.pop(model_id, None)
