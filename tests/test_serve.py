@@ -362,3 +362,23 @@ def test_a_request_in_flight_during_a_swap_finishes_on_the_model_it_started_with
                                for x in (*old.pieces(s, Settings(speaking_rate=1.0, seed=i)), pause)][:-1])
     assert spoken_during == to_pcm16(expected).astype("<i2").tobytes()  # all of it the old model's
     assert spoken_after != spoken_during  # the next request: the new model, not the cache
+
+
+def test_opus_at_a_rate_it_cannot_carry_is_refused_before_anything_is_spoken(workspace):
+    import httpx
+    from helpers import random_model
+
+    from kurdish_tts.synthesis.voice import Voice
+
+    random_model(workspace / "models" / "kurdish-22k", sampling_rate=22050)
+    spoken = []
+
+    class Counted(SlowVoice):
+        def speak(self, text, settings):
+            spoken.append(text)
+            return self.voice.speak(text, settings)
+
+    with Server(workspace, load=lambda folder: Counted(Voice(folder), 0.0)) as server:
+        answer = httpx.post(f"{server.url}/v1/audio/speech", timeout=60,
+                            json={"model": "kurdish-22k", "input": "Rojbaş.", "response_format": "opus"})
+    assert answer.status_code == 422 and "this model speaks at 22050 Hz" in answer.text and spoken == []

@@ -26,13 +26,18 @@ def wav_header(rate: int, data_bytes: int | None = None) -> bytes:
             + b"data" + struct.pack("<I", data))
 
 
+def check_format(response_format: str, rate: int) -> None:
+    """ServiceError 422 when audio at `rate` cannot be encoded as `response_format` (asked before any synthesis)."""
+    if response_format == "opus" and rate not in (8000, 12000, 16000, 24000, 48000):
+        raise ServiceError(422, f"opus needs a rate of 8, 12, 16, 24 or 48 kHz; this model speaks at {rate} Hz")
+
+
 def encode_whole(audio: np.ndarray, rate: int, response_format: str) -> bytes:
     """One utterance in a format that cannot be joined from pieces: flac, mp3 or opus."""
     import soundfile as sf
 
     kind, subtype, _ = ENCODINGS[response_format]
-    if response_format == "opus" and rate not in (8000, 12000, 16000, 24000, 48000):
-        raise ServiceError(422, f"opus needs a rate of 8, 12, 16, 24 or 48 kHz; this model speaks at {rate} Hz")
+    check_format(response_format, rate)
     buffer = io.BytesIO()
     sf.write(buffer, audio, rate, format=kind, subtype=subtype)
     return buffer.getvalue()

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from kurdish_tts.corpus.audio import to_pcm16
-from kurdish_tts.serving.encoding import FORMATS, STREAMED, encode_whole, media_type, wav_header
+from kurdish_tts.serving.encoding import FORMATS, STREAMED, check_format, encode_whole, media_type, wav_header
 from kurdish_tts.serving.errors import ServiceError
 from kurdish_tts.serving.state import ServiceState
 from kurdish_tts.synthesis.voice import PAUSE_S, Settings, SynthesisError
@@ -87,6 +87,7 @@ async def speech(body: Speech, request: Request, service: ServiceState):
     speaker = speaker_of(voice, body.voice)
     key = (model_id, loaded.weights, tuple(sentences), body.response_format, body.speed, speaker)
     kind, rate = body.response_format, voice.sampling_rate
+    check_format(kind, rate)  # before a queue place is taken
     hit = synthesis.cached(key)
     if hit is not None:
         metrics.cache_hits.inc()
