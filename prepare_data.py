@@ -47,9 +47,11 @@ from kurdish_tts.corpus.preparation import (
     SHOW_EXAMPLES,
     Job,
     Outcome,
+    begin_wavs,
     build_report,
     describe_voices,
     drop_speaking_rate_outliers,
+    end_wavs,
     keep_top_speakers,
     keep_voices,
     listed,
@@ -175,7 +177,8 @@ def prepare(args: argparse.Namespace) -> int:
     out = args.output_dir
     (wavs := out / WAVS_DIR).mkdir(parents=True, exist_ok=True)
     remove_leftovers(out)
-    warn_if_audio_settings_changed(out, args)
+    shaping = {name: getattr(args, name) for name in AUDIO_SETTINGS}
+    args.overwrite = begin_wavs(out, shaping, args.overwrite, out / REPORT_FILE)
     speakers, settings = set(args.client_id) or None, audio.CleaningSettings.from_arguments(vars(args))
 
     print(f"source: {source.description}; vocabulary: {vocabulary.source}; workers: {args.num_workers}")
@@ -238,6 +241,7 @@ def prepare(args: argparse.Namespace) -> int:
     write_metadata(out / EVAL_FILE, listed(held_out, args.voices))
     for path in unlisted:  # only now: a run that stops before leaves the old metadata's wavs in place
         path.unlink(missing_ok=True)
+    end_wavs(out, shaping)
     report = build_report(vars(args), source, vocabulary, kept, train, held_out, dropped, examples, seconds_in, scored)
     if args.voices:
         report["voices"] = voice_table(kept, train)
@@ -252,20 +256,6 @@ def remove_leftovers(out: Path) -> None:
     for leftover in [*(out / WAVS_DIR).glob(".*.tmp"), *(tmp for name in OUTPUT_FILES
                                                          for tmp in out.glob(f".{glob.escape(name)}.*.tmp"))]:
         leftover.unlink(missing_ok=True)
-
-
-def warn_if_audio_settings_changed(out: Path, args: argparse.Namespace) -> None:
-    previous = out / REPORT_FILE
-    if args.overwrite or not previous.is_file():
-        return
-    try:
-        before = json.loads(previous.read_text(encoding="utf-8")).get("arguments", {})
-    except json.JSONDecodeError:
-        return
-    changed = [name for name in AUDIO_SETTINGS if name in before and before[name] != getattr(args, name)]
-    if changed:
-        print(f"notice: wavs already in {out / WAVS_DIR} were made with other {', '.join(changed)}; "
-              f"pass --overwrite to rebuild them", file=sys.stderr)
 
 
 def select_rows(source: Source, args, speakers, record, characters, settings, wavs: Path):

@@ -528,6 +528,21 @@ def test_rerun_skips_written_clips_and_overwrite_rebuilds(release, tmp_path):
     assert all(p.stat().st_mtime_ns != first[p.name] for p in (out / "wavs").glob("*.wav"))
 
 
+def test_wavs_made_with_other_audio_settings_or_half_rebuilt_are_rebuilt(release, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert run(release, out) == 0
+    first = {p.name: p.read_bytes() for p in (out / "wavs").glob("*.wav")}
+    assert run(release, out, "--trim_db", 20) == 0  # the wavs would be cut otherwise: made again, not reused
+    assert "were made with other trim_db: this run rebuilds them" in capsys.readouterr().err
+    second = {p.name: p.read_bytes() for p in (out / "wavs").glob("*.wav")}
+    assert second.keys() == first.keys() and second != first
+    record = json.loads((out / ".wav_settings.json").read_text())
+    (out / ".wav_settings.json").write_text(json.dumps(dict(record, rebuilding=True)))  # a rebuild that stopped
+    assert run(release, out, "--trim_db", 20) == 0
+    assert "by a run that stopped while rebuilding them" in capsys.readouterr().err
+    assert run(release, out, "--trim_db", 20) == 0 and "rebuilds" not in capsys.readouterr().err  # finished: reused
+
+
 def test_a_rerun_with_stricter_filters_removes_the_wavs_it_drops(release, tmp_path):
     out = tmp_path / "out"
     assert run(release, out) == 0

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import math
 import os
 import random
+import sys
 import threading
 import time
 from collections import Counter, deque
@@ -25,9 +27,10 @@ import soundfile as sf
 
 from kurdish_tts.corpus import audio, charts
 from kurdish_tts.corpus.acceptance import LowNaturalness, accept_clip, accept_text, check_naturalness
-from kurdish_tts.corpus.metadata import Clip
+from kurdish_tts.corpus.metadata import WAVS_DIR, Clip
 from kurdish_tts.corpus.naturalness import MEASURES
 from kurdish_tts.corpus.sources import Source, SourceRow
+from kurdish_tts.files import write_text_atomic
 from kurdish_tts.text import normalizer
 from kurdish_tts.text.vocabulary import Vocabulary
 
@@ -67,6 +70,39 @@ class Job:
 
 
 Drop = Callable[..., None]  # drop(outcome, reason, detail=""): a kept clip leaves, counted by reason
+
+# --- the wavs already on disk ----------------------------------------------------------------
+
+WAV_SETTINGS = ".wav_settings.json"  # the audio settings the wavs on disk were made with, written before any wav
+
+
+def begin_wavs(out: Path, settings: dict, overwrite: bool, report: Path) -> bool:
+    """Whether this run rebuilds the wavs already in `out`/wavs instead of reusing them: asked
+    (--overwrite), made with other audio `settings`, or left half rebuilt by a run that stopped.
+    Records the settings, and whether a rebuild is under way, before the first wav is written
+    (`end_wavs` records that it finished). A folder from before the record: `report`'s arguments."""
+    record = out / WAV_SETTINGS
+    try:
+        before = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        try:
+            before = {"settings": json.loads(report.read_text(encoding="utf-8")).get("arguments", {})}
+        except (OSError, ValueError):
+            before = {}
+    earlier = before.get("settings", {})
+    changed = [name for name, value in settings.items() if name in earlier and earlier[name] != value]
+    rebuild = overwrite or bool(changed) or bool(before.get("rebuilding"))
+    if rebuild and not overwrite:
+        why = f"with other {', '.join(changed)}" if changed else "by a run that stopped while rebuilding them"
+        print(f"notice: the wavs in {out / WAVS_DIR} were made {why}: this run rebuilds them", file=sys.stderr)
+    write_text_atomic(record, json.dumps({"settings": settings, "rebuilding": rebuild}))
+    return rebuild
+
+
+def end_wavs(out: Path, settings: dict) -> None:
+    """Record that the wavs on disk are all made with `settings` (a run finished)."""
+    write_text_atomic(out / WAV_SETTINGS, json.dumps({"settings": settings, "rebuilding": False}))
+
 
 # --- filters known before decoding ----------------------------------------------------------
 
