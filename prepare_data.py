@@ -177,7 +177,7 @@ def prepare(args: argparse.Namespace) -> int:
     out = args.output_dir
     (wavs := out / WAVS_DIR).mkdir(parents=True, exist_ok=True)
     remove_leftovers(out)
-    shaping = {name: getattr(args, name) for name in AUDIO_SETTINGS}
+    shaping = {name: getattr(args, name) for name in ("dataset", *AUDIO_SETTINGS)}  # a clip's id is its name only
     args.overwrite = begin_wavs(out, shaping, args.overwrite, out / REPORT_FILE)
     speakers, settings = set(args.client_id) or None, audio.CleaningSettings.from_arguments(vars(args))
 

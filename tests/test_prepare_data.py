@@ -541,6 +541,9 @@ def test_wavs_made_with_other_audio_settings_or_half_rebuilt_are_rebuilt(release
     assert run(release, out, "--trim_db", 20) == 0
     assert "by a run that stopped while rebuilding them" in capsys.readouterr().err
     assert run(release, out, "--trim_db", 20) == 0 and "rebuilds" not in capsys.readouterr().err  # finished: reused
+    other = write_release(tmp_path / "other", [dict(row, seconds=2.5) for row in default_rows(8)])  # the same names
+    assert run(other, out, "--trim_db", 20) == 0 and "made with other dataset" in capsys.readouterr().err
+    assert all(sf.info(out / "wavs" / name).duration > 2 for name, _ in listed(out))  # not the first release's audio
 
 
 def test_a_rerun_with_stricter_filters_removes_the_wavs_it_drops(release, tmp_path):
