@@ -177,6 +177,9 @@ def test_evaluation_honours_the_speaker(tmp_path):
                                 "--speaker_id", speaker, "--noise_scale", "0", "--noise_scale_duration", "0"]) == 0
         mcds.append(json.loads(report.read_text())["clips"][0]["mcd_dtw"])
     assert mcds[0] != mcds[1]
+    quiet = Settings(speaker_id=2, noise_scale=0, noise_scale_duration=0)
+    direct = score_model(Voice(folder), "m", metadata.parent, [Clip("e0.wav", "ez ji te hez dikim")], settings=quiet)
+    assert mcds[1] == pytest.approx(direct[0].mcd_dtw)  # speaker 2's voice, not merely another one
 
 
 @pytest.mark.parametrize("argv, message", [
