@@ -74,6 +74,14 @@ def test_a_checkpoint_from_before_keep_prior_counts_as_the_prior_learning(tmp_pa
         compare_settings(older, {**older, "keep_prior": "yes"}, tmp_path)
 
 
+def test_a_resume_on_another_number_of_processes_is_refused(data, saved, capsys):
+    state = saved / "checkpoints" / "checkpoint-2" / "state.json"
+    record = json.loads(state.read_text())
+    state.write_text(json.dumps({**record, "settings": {**record["settings"], "processes": 2}}))
+    assert train_vits.main(resume_args(data, saved)) == 1
+    assert "1 processes (the checkpoint: 2" in capsys.readouterr().err  # each had its share of the batches
+
+
 def test_a_resume_on_other_data_is_refused(data, saved, capsys):
     clips = read_metadata(data / "metadata.csv")
     write_metadata(data / "metadata.csv", clips[:-1])  # one clip fewer
@@ -168,3 +176,14 @@ def test_a_damaged_checkpoint_is_one_line(data, saved, capsys):
     assert train_vits.main(resume_args(data, saved)) == 1
     err = capsys.readouterr().err.strip()
     assert "the checkpoint is incomplete or damaged" in err and len(err.splitlines()) == 1
+
+
+def test_a_save_killed_between_its_renames_leaves_the_complete_checkpoint(tmp_path):
+    from kurdish_tts.training.checkpoints import remove_unfinished
+
+    (tmp_path / ".checkpoint-4.old").mkdir()  # the complete checkpoint-4, set aside to be replaced
+    (tmp_path / ".checkpoint-4.old" / "progress.json").write_text('{"step": 4}')
+    (tmp_path / ".tmp-checkpoint-4").mkdir()  # its replacement, not yet renamed into place
+    assert remove_unfinished(tmp_path) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-4"]
+    assert (tmp_path / "checkpoint-4" / "progress.json").read_text() == '{"step": 4}'

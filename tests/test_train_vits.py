@@ -310,7 +310,7 @@ def test_non_finite_losses_stop_the_run_counting_steps(data, tmp_path, capsys, m
     calls = not_finite_on_calls(monkeypatch, set(range(1, 100)))
     assert train_vits.main(args_for(data, tmp_path, "--max_steps", 5, "--gradient_accumulation_steps", accumulation,
                                     "--max_nonfinite_steps", 2, "--discriminator_warmup_steps", 0)) == 1
-    assert "2 optimiser steps in a row with non-finite losses at step 0" in capsys.readouterr().err
+    assert "2 optimiser steps in a row with non-finite losses or gradients at step 0" in capsys.readouterr().err
     assert len(calls) == 2  # the first micro-batch of each step: the rest of a spoilt step is passed over
 
 
@@ -326,9 +326,36 @@ def test_a_non_finite_loss_skips_its_whole_optimiser_step(data, tmp_path, capsys
     assert train_vits.main(args_for(data, tmp_path / "spoilt", *common, "--max_steps", 3)) == 0
     assert len(calls) == computed
     out = capsys.readouterr().out
-    assert "trained 3 steps" in out and "(1 optimiser steps skipped for non-finite losses)" in out
+    assert "trained 3 steps" in out and "(1 optimiser steps skipped for non-finite losses or gradients)" in out
     history = json.loads((tmp_path / "spoilt" / "model" / "loss_history.json").read_text())
     assert [step for step, _ in history] == [1, 2, 3] and all(math.isfinite(m["generator_total"]) for _, m in history)
+
+
+def test_finite_losses_with_non_finite_gradients_skip_the_step_and_the_weights_stay_finite(data, tmp_path, capsys,
+                                                                                           monkeypatch):
+    from kurdish_tts.training import loop
+
+    class NanGradient(torch.autograd.Function):  # passes the loss on as it is, and NaN back
+        @staticmethod
+        def forward(ctx, value):
+            return value.clone()
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad * float("nan")
+
+    calls, compute_losses = [], loop.compute_losses
+
+    def nan_gradients_once(*args, **kwargs):
+        loss_g, loss_d, metrics, out = compute_losses(*args, **kwargs)
+        calls.append(1)
+        return (NanGradient.apply(loss_g) if len(calls) == 2 else loss_g), loss_d, metrics, out
+
+    monkeypatch.setattr(loop, "compute_losses", nan_gradients_once)
+    assert train_vits.main(args_for(data, tmp_path, "--max_steps", 3, "--discriminator_warmup_steps", 0)) == 0
+    out = capsys.readouterr().out
+    assert "trained 3 steps" in out and "(1 optimiser steps skipped for non-finite losses or gradients)" in out
+    assert all(torch.isfinite(value).all() for value in weights(tmp_path / "model").values())
 
 
 def test_a_spoilt_step_leaves_no_gradients_to_the_next(data, tmp_path, monkeypatch):

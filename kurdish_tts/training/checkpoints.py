@@ -18,13 +18,13 @@ settings cannot be checked.
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import shutil
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kurdish_tts.files import replace_folder, restore_replaced_folder
 from kurdish_tts.training.errors import CheckpointError, TrainingError
 from kurdish_tts.training.output import save_model_folder
 from kurdish_tts.training.settings import compare_settings
@@ -180,7 +180,9 @@ def resolve_resume(args) -> Path | None:
 
 def remove_unfinished(folder: Path) -> int:
     """Remove the checkpoints a killed save left half written (`.tmp-checkpoint-*`, often gigabytes of
-    optimiser state); -> how many."""
+    optimiser state), after putting back one it had set aside to replace; -> how many."""
+    for aside in folder.glob(f".{CHECKPOINT_PREFIX}*.old") if folder.is_dir() else []:
+        restore_replaced_folder(aside.with_name(aside.name[1:].removesuffix(".old")))
     unfinished = list(folder.glob(f".tmp-{CHECKPOINT_PREFIX}*")) if folder.is_dir() else []
     for path in unfinished:
         shutil.rmtree(path, ignore_errors=True)
@@ -204,9 +206,7 @@ def save_checkpoint(run: Run) -> Path:
         save_model_folder(run, tmp / "model")
         record = {"step": run.progress.step, "epoch": run.progress.epoch, "run": run.progress.run_id, "saved": time.time()}
         (tmp / "progress.json").write_text(json.dumps(record), encoding="utf-8")
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
+        replace_folder(tmp, target)  # a checkpoint of the same step is removed only once this one has its name
         for old in list_checkpoints(args.checkpoint_dir, run.progress.run_id)[: -args.save_total_limit]:
             shutil.rmtree(old)
     accelerator.wait_for_everyone()
@@ -240,7 +240,8 @@ def resume(run: Run, folder: Path) -> list[str]:
     from accelerate.checkpointing import load_accelerator_state
 
     accelerator = run.accelerator
-    restored = load_accelerator_state(str(folder), [], [], [], [], accelerator.process_index, accelerator.scaler,
+    scaler = accelerator.scaler if (folder / "scaler.pt").is_file() else None  # none saved by a run without fp16
+    restored = load_accelerator_state(str(folder), [], [], [], [], accelerator.process_index, scaler,
                                       "on_device" if accelerator.num_processes > 1 else "cpu")
     accelerator.step = restored.get("step", accelerator.step)
     return notices

@@ -91,7 +91,7 @@ def train(args: argparse.Namespace, train_clips: list[Clip] | None = None, eval_
                 run.progress.step += 1
                 bar.update(1)
                 after_step(run, metrics, bar)
-                if stop.received is not None:
+                if stopping(run, stop):
                     path = save_checkpoint(run)
                     bar.close()
                     raise TrainingInterrupted(f"stopped at step {run.progress.step}; checkpoint saved to {path}; "
@@ -111,7 +111,7 @@ def train(args: argparse.Namespace, train_clips: list[Clip] | None = None, eval_
         elapsed = time.perf_counter() - started
         skipped = run.progress.nonfinite_total
         print(f"trained {run.progress.step - start_step} steps in {elapsed / 60:.1f} min"
-              + (f" ({skipped} optimiser steps skipped for non-finite losses)" if skipped else "")
+              + (f" ({skipped} optimiser steps skipped for non-finite losses or gradients)" if skipped else "")
               + f"; model saved to {output}; "
               f"discriminator to {discriminator_folder(output)}")
         run.writer.close()
@@ -152,7 +152,12 @@ def train_step(run: Run, batch) -> dict[str, float] | None:
         if update_generator:
             accelerator.backward(loss_g, inputs=run.generator_parameters)
         if accelerator.sync_gradients:
-            metrics.update(apply_updates(run, update_generator))
+            norms = apply_updates(run, update_generator)
+            if norms is None:  # finite losses, non-finite gradients: the step is spoilt, nothing was updated
+                run.optimizer_g.optimizer.zero_grad(set_to_none=True)
+                run.optimizer_d.optimizer.zero_grad(set_to_none=True)
+                return None
+            metrics.update(norms)
         # accelerate's optimisers clear gradients only when they sync: between the micro-batches of
         # one step these calls do nothing, and the gradients add up
         run.optimizer_d.zero_grad(set_to_none=True)
@@ -161,9 +166,11 @@ def train_step(run: Run, batch) -> dict[str, float] | None:
     return metrics
 
 
-def apply_updates(run: Run, update_generator: bool) -> dict[str, float]:
+def apply_updates(run: Run, update_generator: bool) -> dict[str, float] | None:
     """Average the gradients across processes, clip them and step, once per accumulated batch;
-    -> each network's gradient norm before clipping (grad_norm_d, and grad_norm_g when it trains).
+    -> each network's gradient norm before clipping (grad_norm_d, and grad_norm_g when it trains), or
+    None when a norm is not finite without a gradient scaler: then nothing is updated (clipping would
+    write NaN into every weight; under fp16 the scaler skips such a step itself).
 
     Under fp16 the one gradient scaler unscales each optimiser once, steps both, and only then
     updates its scale: stepping through accelerate's optimisers would update the scale between
@@ -179,6 +186,8 @@ def apply_updates(run: Run, update_generator: bool) -> dict[str, float]:
         if scaler is not None:
             scaler.unscale_(optimizer)
         norms[name] = float(torch.nn.utils.clip_grad_norm_(parameters, run.args.max_grad_norm))
+    if scaler is None and not all(map(math.isfinite, norms.values())):  # the same on every process: averaged first
+        return None
     ramps = warmup_factors(run)
     for (optimizer, _), ramp in zip(updates, ramps):
         scheduled = [group["lr"] for group in optimizer.param_groups]
@@ -247,7 +256,8 @@ def handle_nonfinite(run: Run) -> None:
     if run.progress.nonfinite_in_a_row >= run.args.max_nonfinite_steps:
         found = list_checkpoints(run.args.checkpoint_dir, run.progress.run_id)
         kept = f"the last good checkpoint is {found[-1]}" if found else "no checkpoint of this run was saved yet"
-        raise TrainingError(f"{run.progress.nonfinite_in_a_row} optimiser steps in a row with non-finite losses at step "
+        raise TrainingError(f"{run.progress.nonfinite_in_a_row} optimiser steps in a row with non-finite losses or "
+                            f"gradients at step "
                             f"{run.progress.step}: "
                             f"lower --learning_rate or check the data; {kept}")
 
@@ -257,8 +267,20 @@ def epoch_batches(run: Run) -> list[list[int]]:
     run.sampler.set_epoch(run.progress.epoch)
     batches = run.sampler.batches()
     share = run.accelerator.num_processes
+    if len(batches) < share:  # every process would get none, epoch after epoch
+        raise TrainingError(f"{len(batches)} batch(es) an epoch for {share} processes: each needs one; add clips, "
+                            f"lower --batch_size or run on fewer processes")
     batches = batches[: len(batches) // share * share][run.accelerator.process_index::share] if share > 1 else batches
     return batches[run.progress.batch_in_epoch:]
+
+
+def stopping(run: Run, stop: StopSignal) -> bool:
+    """Whether a stop signal came, for every process alike: they save the checkpoint together."""
+    received = stop.received is not None
+    if run.accelerator.num_processes > 1:
+        flag = torch.tensor(float(received), device=run.accelerator.device)
+        received = bool(run.accelerator.reduce(flag, reduction="sum") > 0)
+    return received
 
 
 def step_schedulers(run: Run) -> None:

@@ -184,7 +184,7 @@ def build_run(args, train_clips: list[Clip], eval_clips: list[Clip], weights: li
                scheduler_d, features, loss_weights, dataset, sampler, eval_dataset, progress,
                discriminator_loaded=args.discriminator is not None, discriminator_origin=origin,
                settings=run_settings(args, data_fingerprint(train_clips, dataset.samples, weights),
-                                     voice_names(model.config), kept, decay),
+                                     voice_names(model.config), kept, decay, accelerator.num_processes),
                prior_kept=kept, prior_reason=why,
                ema=start_ema(model) if decay > 0 else None, ema_decay=decay,
                voice_ids={name: ids[name] for name in voices})

@@ -33,10 +33,11 @@ def data_fingerprint(clips, frames: list[int], weights: list[float] | None) -> s
 
 
 def run_settings(args, fingerprint: str, voices: list[str] = (), prior_kept: bool = False,
-                 ema_decay: float = 0.0) -> dict:
+                 ema_decay: float = 0.0, processes: int = 1) -> dict:
     """The settings a checkpoint records (JSON values: paths as strings); `voices`: the model's, by id;
     `prior_kept`, `ema_decay`: what --keep_prior decided and the decay the run uses (auto measures, so
-    the decision, not the flag, is checked)."""
+    the decision, not the flag, is checked); `processes`: each takes its share of an epoch's batches,
+    so a resume on another number would repeat or skip some."""
     def plain(value):
         if isinstance(value, Path):
             return str(value)
@@ -53,6 +54,7 @@ def run_settings(args, fingerprint: str, voices: list[str] = (), prior_kept: boo
     values["voices"] = list(voices)
     values["keep_prior"] = "yes" if prior_kept else "no"
     values["ema_decay"] = ema_decay
+    values["processes"] = processes
     return values
 
 
@@ -65,9 +67,12 @@ def _same(a, b) -> bool:
 def compare_settings(saved: dict, current: dict, where: Path) -> list[str]:
     """CheckpointError naming every checked setting that differs; -> notices for the harmless ones."""
     saved = {"keep_prior": "no", **saved}  # checkpoints from before --keep_prior trained the whole prior
-    changed = [name for name in CHECKED + ("data", "voices") if name in saved and not _same(saved[name], current.get(name))]
+    changed = [name for name in CHECKED + ("data", "voices", "processes") if name in saved
+               and not _same(saved[name], current.get(name))]
     if changed:
         described = {"data": "the data (other clips, texts or weights than the checkpoint trained on)",
+                     "processes": f"{current.get('processes')} processes (the checkpoint: {saved.get('processes')}; "
+                                  f"accelerate launch --num_processes)",
                      "voices": f"the voices {_shown(current.get('voices'))} (the checkpoint: "
                                f"{_shown(saved.get('voices'))})"}
         parts = [described.get(name) or f"--{name} {_shown(current.get(name))} (the checkpoint: {_shown(saved[name])})"
