@@ -44,7 +44,7 @@ from kurdish_tts.feedback.store import Entry, FeedbackRejected, FeedbackStore
 from kurdish_tts.feedback.voices import check_round_voices, model_voices, round_voice, voice_checker
 from kurdish_tts.files import write_text_atomic
 from kurdish_tts.options import given_options, refuse
-from kurdish_tts.scoring.measures import EvaluationError
+from kurdish_tts.scoring.measures import EvaluationError, Recognizer
 from kurdish_tts.text.vocabulary import MMS_KURMANJI, VocabularyUnavailable, load_vocabulary
 from kurdish_tts.training import TrainingError, TrainingInterrupted, add_training_arguments, check_arguments, train
 from kurdish_tts.training.checkpoints import (
@@ -227,6 +227,8 @@ def training_round(store: FeedbackStore, args) -> int:
 def run_round(store: FeedbackStore, args) -> int:
     base = [] if args.feedback_only else read_metadata(args.data_dir / TRAIN_FILE)
     eval_clips = read_metadata(args.data_dir / EVAL_FILE) if (args.data_dir / EVAL_FILE).is_file() else []
+    # the install check's recogniser, loaded first: one that cannot judge is found now, not after the training
+    recognizer = Recognizer(args.asr_model) if eval_clips and args.asr_model != "none" else None
     final_output = args.output_dir
     stamp = names.utc_stamp()  # the backup of the model it replaces is named after the round's start
     with tempfile.TemporaryDirectory(dir=args.data_dir, prefix=STAGING_PREFIX) as staging:
@@ -266,7 +268,7 @@ def run_round(store: FeedbackStore, args) -> int:
     if run_id := checkpoint_record(finished).get("run") if finished else None:
         remove_run_checkpoints(args.checkpoint_dir, run_id)
     scores = installation.install_check(args.model_name_or_path, round_args.output_dir, args.data_dir, eval_clips,
-                                        args.seed, args.asr_model)
+                                        args.seed, args.asr_model, recognizer)
     if scores["worse"] and not args.force_install:
         kept = installation.keep_rejected(round_args.output_dir, final_output, scores)
         raise TrainingError(f"the round's model was not installed: on {scores['clips']} held-out clips it is worse "

@@ -567,7 +567,8 @@ def test_round_killed_before_its_model_is_installed_leaves_the_clips_pending(wor
     capsys.readouterr()
     assert feedback(workspace, "--list") == 0
     out = capsys.readouterr().out
-    assert "interrupted before installing its model: its 2 clips stay pending" in out and "pending: 2 clips" in out
+    assert "interrupted before its model was installed, or that model is no longer" in out
+    assert "its 2 clips stay pending" in out and "pending: 2 clips" in out
     assert not record.exists() and pending(workspace) == entries and archived(workspace) == []
     assert sha256_of(workspace / "models" / "kurdish" / "model.safetensors") == model_before
 
@@ -783,3 +784,33 @@ def test_flags_that_do_not_apply_to_the_mode_are_refused(workspace, capsys, argv
         feedback(workspace, *argv)
     assert exit_.value.code == 2 and message in capsys.readouterr().err
     assert pending(workspace) == []
+
+
+def test_a_damaged_store_record_is_a_one_line_error_and_changes_nothing(workspace, tmp_path, capsys):
+    assert feedback(workspace, "--add_sample", recording(tmp_path, "a.wav", 81), "ez hatim") == 0
+    entries = workspace / "training" / "feedback" / "pending" / "entries.json"
+    for damage in ("[{", '[{"nothing": 1}]'):
+        entries.write_text(damage)
+        capsys.readouterr()
+        for argv in (["--add_sample", recording(tmp_path, "b.wav", 82), "ez çûm malê"], ["--list"]):
+            assert feedback(workspace, *argv) == 1
+            err = capsys.readouterr().err.strip()
+            assert "entries.json is damaged" in err and len(err.splitlines()) == 1, err
+        assert entries.read_text() == damage
+
+
+def test_pending_metadata_that_disagrees_with_the_entries_is_mended(workspace, tmp_path):
+    assert feedback(workspace, "--add_sample", recording(tmp_path, "a.wav", 83), "ez hatim") == 0
+    metadata = workspace / "training" / "feedback" / "pending" / "metadata.csv"
+    listed = metadata.read_text()
+    metadata.write_text("")  # a kill between the two writes of an intake
+    assert feedback(workspace, *round_args()) == 0  # its snapshot, under the store's lock, mends it
+    assert metadata.read_text() == listed and len(pending(workspace)) == 1
+
+
+def test_a_recogniser_that_cannot_judge_is_refused_before_the_round_trains(workspace, tmp_path, capsys):
+    assert feedback(workspace, "--add_sample", recording(tmp_path, "a.wav", 84), "ez hatim") == 0
+    model = workspace / "models" / "kurdish"  # a text-to-speech model: it has a config.json, but cannot listen
+    assert feedback(workspace, *[a if a != "none" else model for a in round_args()]) == 1
+    assert "is not a speech-recognition model" in capsys.readouterr().err
+    assert not list((workspace / "fck").glob("checkpoint-*")) and len(pending(workspace)) == 1

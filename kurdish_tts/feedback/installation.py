@@ -52,17 +52,18 @@ def model_record(folder: Path) -> dict:
 
 
 def install_check(before: str | Path, after: Path, data_dir: Path, eval_clips: list[Clip], seed: int,
-                  asr_model: str) -> dict:
+                  asr_model: str, recognizer=None) -> dict:
     """Score the model `after` and the model `before` it started from on the held-out clips, spoken
-    with `seed`, the CER by `asr_model` ('none': no CER); -> the scores and the ways `after` is worse
-    beyond MARGINS (an empty list when there are no held-out clips)."""
+    with `seed`, the CER by `asr_model` ('none': no CER; `recognizer`: it, loaded already); -> the
+    scores and the ways `after` is worse beyond MARGINS (an empty list when there are no held-out clips)."""
     from kurdish_tts.scoring import measures
     from kurdish_tts.synthesis.voice import Voice
 
     if not eval_clips:
         print(f"no held-out clips ({EVAL_FILE}): the round's model is installed without a comparison")
         return {"clips": 0, "worse": []}
-    recognizer = None if asr_model == "none" else measures.Recognizer(asr_model)
+    if recognizer is None and asr_model != "none":
+        recognizer = measures.Recognizer(asr_model)
     summary = {}
     for name, model in (("before", before), ("after", after)):
         scores = measures.score_model(Voice(model), name, data_dir, eval_clips, seed, recognizer, with_dnsmos=True)
@@ -98,9 +99,9 @@ def keep_rejected(new: Path, current: Path, scores: dict) -> Path:
     """Keep a round's model that failed the install check, with its scores, as `rejected_folder`
     (replacing the last one there); its discriminator goes."""
     kept = rejected_folder(current)
+    shutil.rmtree(discriminator_folder(new), ignore_errors=True)  # first: alone, it would pass for an install's
     write_text_atomic(new / ROUND_FILE, json.dumps({"scores": scores}, indent=1))  # before the folder is in place
     replace_folder(new, kept)
-    shutil.rmtree(discriminator_folder(new), ignore_errors=True)
     return kept
 
 
@@ -187,7 +188,8 @@ def finish_interrupted_round(store: FeedbackStore) -> None:
               f"{archive_round(store, snapshot, info)}")
     else:
         store.forget_round()
-        print(f"a round was interrupted before installing its model: its {len(snapshot)} clips stay pending")
+        print(f"a round was interrupted before its model was installed, or that model is no longer {model} (rolled "
+              f"back or replaced): its {len(snapshot)} clips stay pending")
 
 
 def restore_current_model(store: FeedbackStore, current: Path) -> None:

@@ -29,13 +29,24 @@ from kurdish_tts.corpus.metadata import (
     Clip,
     MetadataError,
     read_dataset_record,
+    read_metadata,
     write_metadata,
 )
-from kurdish_tts.files import LockBusy, locked, write_text_atomic
+from kurdish_tts.files import LockBusy, locked, write_bytes_atomic, write_text_atomic
 
 ENTRIES_FILE = "entries.json"
 ROUND_FILE = "round.json"
 IN_PROGRESS_FILE = "round-in-progress.json"
+
+
+def read_record(path: Path, missing):
+    """The JSON in `path` (`missing` when there is none); FeedbackRejected, in one line, when it is damaged."""
+    if not path.is_file():
+        return missing
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as e:
+        raise FeedbackRejected(f"{path} is damaged ({e}): mend it or move it aside; the store stays as it was") from None
 
 
 class FeedbackRejected(ValueError):
@@ -111,9 +122,10 @@ class FeedbackStore:
     @staticmethod
     def read_entries(folder: Path) -> list[Entry]:
         path = folder / ENTRIES_FILE
-        if not path.is_file():
-            return []
-        return [Entry.of(record) for record in json.loads(path.read_text(encoding="utf-8"))]
+        try:
+            return [Entry.of(record) for record in read_record(path, [])]
+        except (TypeError, AttributeError) as e:  # a record without the fields of an entry
+            raise FeedbackRejected(f"{path} is damaged ({e}): mend it or move it aside") from None
 
     def pending_entries(self) -> list[Entry]:
         return self.read_entries(self.pending)
@@ -141,7 +153,7 @@ class FeedbackStore:
         rounds = []
         for folder in sorted(self.archive.glob("*")) if self.archive.is_dir() else []:
             if folder.is_dir() and not folder.name.startswith("."):
-                info = json.loads((folder / ROUND_FILE).read_text(encoding="utf-8")) if (folder / ROUND_FILE).is_file() else {}
+                info = read_record(folder / ROUND_FILE, {})
                 rounds.append((folder, info, self.read_entries(folder)))
         return rounds
 
@@ -208,7 +220,8 @@ class FeedbackStore:
             if any(e.key() == entry.key() for e in entries):
                 return entry, "already pending"
             replaced = any(e.id == clip_id for e in entries)
-            audio.write_wav(self.pending / WAVS_DIR / entry.file, cleaned, settings.target_sr)
+            # fsync'd: the only copy of what a user recorded (entries.json, written next, names it)
+            write_bytes_atomic(self.pending / WAVS_DIR / entry.file, audio.encode_wav(cleaned, settings.target_sr))
             entries = [e for e in entries if e.id != clip_id] + [entry]
             self._write_pending(entries)
         return entry, "replaced" if replaced else "added"
@@ -279,11 +292,13 @@ class FeedbackStore:
 
     def recorded_round(self) -> tuple[list[Entry], dict] | None:
         """The snapshot and archive record left by `record_round`, or None."""
-        path = self.root / IN_PROGRESS_FILE
-        if not path.is_file():
+        record = read_record(self.root / IN_PROGRESS_FILE, None)
+        if record is None:
             return None
-        record = json.loads(path.read_text(encoding="utf-8"))
-        return [Entry.of(e) for e in record["entries"]], record["info"]
+        try:
+            return [Entry.of(e) for e in record["entries"]], record["info"]
+        except (KeyError, TypeError) as e:
+            raise FeedbackRejected(f"{self.root / IN_PROGRESS_FILE} is damaged ({e!r}): move it aside") from None
 
     def forget_round(self) -> None:
         (self.root / IN_PROGRESS_FILE).unlink(missing_ok=True)
@@ -295,8 +310,12 @@ class FeedbackStore:
         pending = self.pending_entries()
         archived = {e.key() for _, _, entries in self.archived_rounds() for e in entries}
         still = [e for e in pending if e.key() not in archived]
-        if len(still) != len(pending):
-            self._write_pending(still)
+        try:
+            listed = read_metadata(self.pending / TRAIN_FILE) if (self.pending / TRAIN_FILE).is_file() else None
+        except MetadataError:
+            listed = None
+        if len(still) != len(pending) or (still or listed) and listed != [Clip(e.file, e.text) for e in still]:
+            self._write_pending(still)  # and mends a metadata.csv a kill left disagreeing with entries.json
         self._remove_unlisted_wavs()
         for leftover in self.pending.glob(".*.tmp") if self.pending.is_dir() else []:
             leftover.unlink(missing_ok=True)  # an atomic write a kill cut short (every write here holds the lock)
