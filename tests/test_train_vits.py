@@ -45,6 +45,7 @@ def test_short_run_saves_a_model_that_speaks(data, tmp_path, capsys):
     card = (model / "README.md").read_text()
     assert "\ntext_normalizer: 2\n" in card.split("---")[1]  # the front matter records the normaliser's version
     assert "Trained from random weights" in card and "license:" not in card and "MMS" not in card.split("## Licence")[1]
+    assert "adversarial and feature-matching losses, the last two from step 2" in card  # its warm-up's end
     assert (tmp_path / "model-discriminator" / "discriminator.safetensors").is_file()
     readable = 0o777 & ~UMASK  # as the user's umask says, not only-the-owner as a temporary folder is made
     assert all(folder.stat().st_mode & 0o777 == readable for folder in (model, tmp_path / "model-discriminator"))
@@ -175,6 +176,14 @@ def test_an_output_folder_that_cannot_be_made_is_a_one_line_error(data, tmp_path
     assert train_vits.main(args_for(data, tmp_path, "--max_steps", 1, "--output_dir", tmp_path / "file" / "model")) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: ") and "file" in err[-1] and not any("Traceback" in line for line in err)
+
+
+def test_a_card_of_a_run_inside_its_warm_up_names_the_losses_it_trained_on(data, tmp_path):
+    from kurdish_tts.training.card import model_card
+
+    args = train_vits.build_parser().parse_args(["--data_dir", str(data), "--init_config", str(TINY)])
+    card = model_card(args, 300, 51, adversarial_start=600)
+    assert "duration, KL and mel losses; the adversarial and feature-matching losses join from step 600" in card
 
 
 def test_resume_without_checkpoint_is_an_error(data, tmp_path, capsys):
