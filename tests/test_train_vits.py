@@ -59,6 +59,14 @@ def test_short_run_saves_a_model_that_speaks(data, tmp_path, capsys):
     assert np.isfinite(audio).all() and np.abs(audio).max() > 0.01
 
 
+def test_evaluating_does_not_change_the_training_even_with_layer_drop(data, tmp_path):
+    common = ["--max_steps", 3, "--layerdrop", 0.5, "--seed", 3]
+    assert train_vits.main(args_for(data, tmp_path / "quiet", *common)) == 0
+    assert train_vits.main(args_for(data, tmp_path / "evaluated", *common, "--eval_steps", 1)) == 0
+    quiet, evaluated = weights(tmp_path / "quiet" / "model"), weights(tmp_path / "evaluated" / "model")
+    assert all(torch.equal(quiet[k], evaluated[k]) for k in quiet)  # the layer drops drew the same numbers
+
+
 @pytest.mark.parametrize("accumulation, split_at, total", [(2, 3, 6), (1, 2, 5)])  # at an epoch's end; mid-epoch
 def test_resume_continues_exactly(data, tmp_path, accumulation, split_at, total):
     common = ["--gradient_accumulation_steps", accumulation, "--save_steps", split_at]

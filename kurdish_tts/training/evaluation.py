@@ -4,6 +4,7 @@ TensorBoard shows."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,14 +38,16 @@ EVAL_SCORED_CLIPS = 8
 def evaluate(run: Run) -> dict[str, float]:
     """Eval losses on the held-out clips, the fixed sentences spoken to samples/step-N/, pictures.
 
-    Runs inside forked random generators (the CPU's and every GPU's) so that evaluating does not
-    change the training that follows.
+    Runs inside forked random generators (the CPU's, every GPU's, and NumPy's, which the text
+    encoder's layer drop draws from on every forward pass) so that evaluating does not change the
+    training that follows, nor, on several processes, set the main one's layer drops apart.
     """
     step, model = run.progress.step, run.model
     model.eval()
     run.discriminator.eval()
     totals: dict[str, float] = {}
-    with torch.random.fork_rng(devices=range(torch.cuda.device_count())):
+    numpy_state = np.random.get_state()
+    with torch.random.fork_rng(devices=range(torch.cuda.device_count())), restored(numpy_state):
         torch.manual_seed(run.args.seed)
         if run.eval_dataset is not None:
             batches = [list(range(i, min(i + run.args.batch_size, len(run.eval_dataset))))
@@ -100,6 +103,15 @@ def evaluate(run: Run) -> dict[str, float]:
     model.train()
     run.discriminator.train()
     return totals
+
+
+@contextmanager
+def restored(numpy_state):
+    """Put NumPy's global random state back as `numpy_state` when the block ends."""
+    try:
+        yield
+    finally:
+        np.random.set_state(numpy_state)
 
 
 def _pyplot():
