@@ -18,6 +18,10 @@ export PYTHONUNBUFFERED := 1
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] < (3, 10))' || \
+		{ echo "error: $(PYTHON) is older than Python 3.10 (3.11 is what this was measured on): make demo PYTHON=python3.11"; exit 1; }
+	@command -v cc >/dev/null && $(PYTHON) -c 'import sysconfig, os, sys; sys.exit(not os.path.isfile(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' || \
+		{ echo "error: two analysis libraries (pyworld, pysptk) build from source: install a C compiler and Python's headers (apt-get install build-essential python3-dev)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
