@@ -34,7 +34,7 @@ from kurdish_tts.vits.features import FeatureConfig
 from kurdish_tts.vits.generator import generator_forward
 from kurdish_tts.vits.losses import loss_disc, loss_fm, loss_gen
 
-PRETRAINED = ROOT / "data" / "pretrained"
+PRETRAINED = ROOT / "data" / "pretrained-espeak"  # the stand-in that learnt espeak-ng ku, the data this feeds it
 
 
 def flat_gradient(loss: torch.Tensor, parameters: list[torch.Tensor]) -> torch.Tensor:
@@ -48,12 +48,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--learning_rate", type=float, default=2e-4, help="the discriminator's update")
     parser.add_argument("--warm_updates", type=int, default=8, help="discriminator updates on other batches first")
+    parser.add_argument("--pretrained", type=Path, default=PRETRAINED,
+                        help="a stand-in folder (model/, discriminator/) that learnt espeak-ng ku")
     args = parser.parse_args(argv)
     from transformers import VitsModel, VitsTokenizer
 
     torch.manual_seed(0)
-    model = VitsModel.from_pretrained(PRETRAINED / "model").train()
-    tokenizer = VitsTokenizer.from_pretrained(PRETRAINED / "model")
+    model = VitsModel.from_pretrained(args.pretrained / "model").train()
+    tokenizer = VitsTokenizer.from_pretrained(args.pretrained / "model")
     features = FeatureConfig.from_model_config(model.config)
     parameters = [p for p in model.parameters() if p.requires_grad]
     rows = []
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             return collate([dataset[i] for i in range(number * args.batch_size, (number + 1) * args.batch_size)])
 
         for b in range(args.batches):
-            discriminator = load_discriminator(PRETRAINED / "discriminator").train()
+            discriminator = load_discriminator(args.pretrained / "discriminator").train()
             optimizer = torch.optim.AdamW(discriminator.parameters(), args.learning_rate, betas=(0.8, 0.99), eps=1e-9)
             for w in range(args.warm_updates):  # Adam's first steps are full-size: warm its moments as in training
                 with torch.no_grad():

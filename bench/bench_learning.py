@@ -197,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--judge", type=Path, default=ROOT / "data" / "judge",
                         help="the recogniser for the CER (data/judge-espeak reproduces figures before 2026-12-05)")
     parser.add_argument("--max_cer_rise", type=float, default=0.05)
+    parser.add_argument("--pretrained", type=Path, default=PRETRAINED,
+                        help="the stand-in's folder (model/, build.json): data/pretrained-espeak for the espeak-ng one")
     args = parser.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
     if not is_natural(args.target) and not args.target.startswith("ku"):
         parser.error(f"--target {args.target}: give a natural speaker ({', '.join(natural.speakers())}) "
@@ -204,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     heldout = read_sentences("heldout")
     texts = [spoken_text(s) for _, s in heldout]
     clean = target_clean(args.target, heldout)
-    original = target_clean(ORIGINAL_VOICE, heldout)
+    learnt = learnt_voice(args.pretrained)
+    original = target_clean(learnt, heldout)
     recognizer = Recognizer(args.judge)
 
     def spoken_by(model: Path) -> list[np.ndarray]:
@@ -216,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         data = training_data(args.target, tmp / "target", args.clips, args.min_dnsmos or None, args.denoise)
         started = time.perf_counter()
         code = train_vits.main([
-            "--data_dir", str(data), "--model_name_or_path", str(PRETRAINED / "model"),
+            "--data_dir", str(data), "--model_name_or_path", str(args.pretrained / "model"),
             "--output_dir", str(tmp / "model"), "--checkpoint_dir", str(tmp / "checkpoints"),
             "--max_steps", str(args.steps), "--batch_size", "8", "--gradient_accumulation_steps", "1",
             "--learning_rate", str(args.learning_rate), "--mixed_precision", "no", "--eval_steps", "100000",
@@ -226,9 +229,9 @@ def main(argv: list[str] | None = None) -> int:
             return code
         minutes = (time.perf_counter() - started) / 60
         clips = len((data / "metadata.csv").read_text(encoding="utf-8").splitlines())
-        rows = {"stand-in, before": measure(spoken_by(PRETRAINED / "model"), texts, clean, original, recognizer),
+        rows = {"stand-in, before": measure(spoken_by(args.pretrained / "model"), texts, clean, original, recognizer),
                 f"after {args.steps} steps": measure(spoken_by(tmp / "model"), texts, clean, original, recognizer),
-                **references(args.target, heldout, texts, clean, original, recognizer)}
+                **references(args.target, heldout, texts, clean, original, recognizer, learnt)}
     kind = "natural speaker" if is_natural(args.target) else "espeak-ng voice"
     print(f"\nstand-in fine-tuned on {clips} clips of the {kind} {args.target}, {args.steps} steps of batch 8 "
           f"({minutes:.1f} min on this CPU){' with ' + ' '.join(extra) if extra else ''}; "
