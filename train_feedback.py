@@ -40,7 +40,7 @@ from kurdish_tts.corpus.metadata import EVAL_FILE, TRAIN_FILE, MetadataError, re
 from kurdish_tts.feedback import installation, names
 from kurdish_tts.feedback.batch import read_batch, store_rows
 from kurdish_tts.feedback.staging import stage_clips
-from kurdish_tts.feedback.store import Entry, FeedbackRejected, FeedbackStore
+from kurdish_tts.feedback.store import Entry, FeedbackRejected, FeedbackStore, StoreDamaged
 from kurdish_tts.feedback.voices import check_round_voices, model_voices, round_voice, voice_checker
 from kurdish_tts.files import write_text_atomic
 from kurdish_tts.options import given_options, refuse
@@ -141,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingInterrupted as e:
         print(f"{e}; every feedback clip is still pending", file=sys.stderr)
         return 130
-    except (FeedbackRejected, TrainingError, MetadataError, EvaluationError, VocabularyUnavailable, OSError) as e:
+    except (FeedbackRejected, StoreDamaged, TrainingError, MetadataError, EvaluationError, VocabularyUnavailable,
+            OSError) as e:
         # the project's own errors, and OSError (disk full, permissions); anything else is a bug, with its traceback
         print(f"error: {e}", file=sys.stderr)
         return 1

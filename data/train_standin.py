@@ -133,10 +133,10 @@ def main(argv: list[str] | None = None) -> int:
                                           f"espeak-ng's voice {VOICE}")
     parser.add_argument("--start_from", type=Path, help="a published stand-in folder (model/, discriminator/, "
                                                         "build.json) to begin from instead of random weights")
-    parser.add_argument("--publish", type=Path, help="where the voice is published after each chunk "
-                                                     "(default data/pretrained)")
+    parser.add_argument("--publish", type=Path, help="where the voice is published after each chunk (default "
+                                                     "data/pretrained for --speaker, data/pretrained-espeak for espeak-ng)")
     args = parser.parse_args(argv)
-    folder = args.publish or PUBLISHED
+    folder = args.publish or (PUBLISHED if args.speaker else HERE / "pretrained-espeak")
     base = {}
     if args.start_from:
         base = published_build(args.start_from)

@@ -187,3 +187,15 @@ def test_a_save_killed_between_its_renames_leaves_the_complete_checkpoint(tmp_pa
     assert remove_unfinished(tmp_path) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-4"]
     assert (tmp_path / "checkpoint-4" / "progress.json").read_text() == '{"step": 4}'
+    (tmp_path / ".checkpoint-4.old").mkdir()  # killed after its second rename: the replacement is in place
+    assert remove_unfinished(tmp_path) == 0 and sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-4"]
+
+
+def test_a_resume_finds_a_checkpoint_a_killed_save_set_aside(tmp_path):
+    from types import SimpleNamespace
+
+    from kurdish_tts.training.checkpoints import resolve_resume
+
+    (tmp_path / ".checkpoint-6.old").mkdir()  # the only checkpoint, set aside by a save killed mid-way
+    (tmp_path / ".checkpoint-6.old" / "progress.json").write_text('{"step": 6}')
+    assert resolve_resume(SimpleNamespace(resume="latest", checkpoint_dir=tmp_path)) == tmp_path / "checkpoint-6"

@@ -45,7 +45,7 @@ def test_short_run_saves_a_model_that_speaks(data, tmp_path, capsys):
     card = (model / "README.md").read_text()
     assert "\ntext_normalizer: 2\n" in card.split("---")[1]  # the front matter records the normaliser's version
     assert "Trained from random weights" in card and "license:" not in card and "MMS" not in card.split("## Licence")[1]
-    assert "adversarial and feature-matching losses, the last two from step 2" in card  # its warm-up's end
+    assert "feature-matching losses from step 2, the generator waiting for the discriminator" in card  # frozen warm-up
     assert (tmp_path / "model-discriminator" / "discriminator.safetensors").is_file()
     readable = 0o777 & ~UMASK  # as the user's umask says, not only-the-owner as a temporary folder is made
     assert all(folder.stat().st_mode & 0o777 == readable for folder in (model, tmp_path / "model-discriminator"))
@@ -192,6 +192,8 @@ def test_a_card_of_a_run_inside_its_warm_up_names_the_losses_it_trained_on(data,
     args = train_vits.build_parser().parse_args(["--data_dir", str(data), "--init_config", str(TINY)])
     card = model_card(args, 300, 51, adversarial_start=600)
     assert "duration, KL and mel losses; the adversarial and feature-matching losses join from step 600" in card
+    assert "the generator not trained yet" in model_card(args, 300, 51, adversarial_start=600, generator_start=600)
+    assert "feature-matching losses, the last two from step 600" in model_card(args, 900, 51, adversarial_start=600)
 
 
 def test_resume_without_checkpoint_is_an_error(data, tmp_path, capsys):

@@ -39,14 +39,18 @@ ROUND_FILE = "round.json"
 IN_PROGRESS_FILE = "round-in-progress.json"
 
 
+class StoreDamaged(RuntimeError):
+    """A record of the store that cannot be read: no fault of a correction (the service answers 500)."""
+
+
 def read_record(path: Path, missing):
-    """The JSON in `path` (`missing` when there is none); FeedbackRejected, in one line, when it is damaged."""
+    """The JSON in `path` (`missing` when there is none); StoreDamaged, in one line, when it is damaged."""
     if not path.is_file():
         return missing
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, OSError) as e:
-        raise FeedbackRejected(f"{path} is damaged ({e}): mend it or move it aside; the store stays as it was") from None
+    except ValueError as e:
+        raise StoreDamaged(f"{path} is damaged ({e}): mend it or move it aside; the store stays as it was") from None
 
 
 class FeedbackRejected(ValueError):
@@ -124,8 +128,8 @@ class FeedbackStore:
         path = folder / ENTRIES_FILE
         try:
             return [Entry.of(record) for record in read_record(path, [])]
-        except (TypeError, AttributeError) as e:  # a record without the fields of an entry
-            raise FeedbackRejected(f"{path} is damaged ({e}): mend it or move it aside") from None
+        except (TypeError, AttributeError, ValueError) as e:  # a record without the fields of an entry
+            raise StoreDamaged(f"{path} is damaged ({e}): mend it or move it aside") from None
 
     def pending_entries(self) -> list[Entry]:
         return self.read_entries(self.pending)
@@ -297,8 +301,8 @@ class FeedbackStore:
             return None
         try:
             return [Entry.of(e) for e in record["entries"]], record["info"]
-        except (KeyError, TypeError) as e:
-            raise FeedbackRejected(f"{self.root / IN_PROGRESS_FILE} is damaged ({e!r}): move it aside") from None
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise StoreDamaged(f"{self.root / IN_PROGRESS_FILE} is damaged ({e!r}): move it aside") from None
 
     def forget_round(self) -> None:
         (self.root / IN_PROGRESS_FILE).unlink(missing_ok=True)

@@ -49,7 +49,7 @@ class Votes:
         if not self.path.is_file():
             return []
         votes = []
-        for line in self.path.read_text(encoding="utf-8").splitlines():
+        for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():  # a character cut too
             try:
                 votes.append(json.loads(line))
             except json.JSONDecodeError:  # a line cut by a crash: the others count

@@ -32,8 +32,9 @@ def export(model: str, output: Path, quantize: bool, kind: str = "toolkit", dist
         if kind in ("sherpa-onnx", "piper"):  # the runtime the export is checked in, before anything is written
             try:
                 importlib.import_module(kind.replace("-", "_"))
-            except ImportError:
-                raise SynthesisError(f"--format {kind}: the export is checked in {kind}, which is not installed: "
+            except ImportError as e:
+                broken = f" ({e})" if e.name not in (None, kind.replace("-", "_")) else ""  # installed, but failing
+                raise SynthesisError(f"--format {kind}: the export is checked in {kind}, which is not installed{broken}: "
                                      f"pip install -e '.[runtimes]'") from None
         if kind == "sherpa-onnx":
             export_sherpa(voice.engine.model, voice.tokenizer, output, model_card=card, source=model, quantize=quantize)

@@ -78,7 +78,7 @@ ARABIC_SEPARATORS = {ord("٫"): ",", ord("٬"): "."}
 # "3.5"), an ordinal dot when a lower-case word follows ("2. roj"), and a case suffix written onto
 # it ("1984an", "2020'an"). A run of more than 15 digits is no amount: it is read digit by digit.
 def _integer(group: str) -> str:
-    return rf"[1-9]\d{{0,2}}(?:(?P<{group}>[., \u00a0\u202f])\d{{3}}(?:(?P={group})\d{{3}})*)(?!\d)|\d{{1,15}}(?!\d)"
+    return rf"[1-9]\d{{0,2}}(?:(?P<{group}>[., \u00a0\u202f])\d{{3}}(?:(?P={group})\d{{3}}){{0,4}})(?!\d)|\d{{1,15}}(?!\d)"
 
 
 SUFFIX = r"(?:'?(?P<suffix>[^\W\d_]+))?"

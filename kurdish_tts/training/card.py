@@ -47,23 +47,28 @@ def voices_section(voices: list[str], data: dict) -> str:
 
 
 def model_card(args, steps: int, clips: int, voices: list[str] = (), prior_kept: bool = False,
-               ema_decay: float = 0.0, adversarial_start: int = 0) -> str:
+               ema_decay: float = 0.0, adversarial_start: int = 0, generator_start: int = 0) -> str:
     """The README.md of a model trained with `args` for `steps` optimiser steps on `clips` clips;
     `voices`: the model's voices by id, for a multi-voice model; `prior_kept`: --keep_prior froze the prior;
     `ema_decay`: the weights saved are their moving average with this decay (0: the weights themselves);
-    `adversarial_start`: the step from which the discriminator's losses reached the generator."""
+    `adversarial_start`: the step from which the discriminator's losses reached the generator;
+    `generator_start`: the step from which the generator trained at all (--warmup_generator frozen)."""
     frozen = sorted(set(args.freeze) | (set(PRIOR_PARTS) if prior_kept else set()))
     averaged = f"\n- the weights: their moving average over training (decay {ema_decay:g})" if ema_decay else ""
     base = f"random weights of `{args.init_config}`" if args.init_config else f"`{args.model_name_or_path}`"
     data = read_dataset_record(args.data_dir)
     hours = f"{data.get('hours_after', 0):.2f} h" if data else "unknown"
     licence, licence_note = model_licence(args)
-    if steps > adversarial_start:
-        losses = "alignment search, duration, KL, mel, adversarial and feature-matching losses" + (
-            f", the last two from step {adversarial_start}" if adversarial_start else "")
-    else:  # the whole run inside the discriminator's warm-up
+    every = "alignment search, duration, KL, mel, adversarial and feature-matching losses"
+    if steps <= generator_start:  # the whole run inside a warm-up the generator waits through
+        losses = f"the generator not trained yet: it waits for the discriminator's warm-up, to step {generator_start}"
+    elif generator_start:
+        losses = f"{every} from step {generator_start}, the generator waiting for the discriminator until then"
+    elif steps <= adversarial_start:  # the whole run inside the discriminator's warm-up
         losses = (f"alignment search, duration, KL and mel losses; the adversarial and feature-matching losses "
                   f"join from step {adversarial_start}")
+    else:
+        losses = every + (f", the last two from step {adversarial_start}" if adversarial_start else "")
     front = f"license: {licence}\n" if licence else ""
     return f"""---
 {front}language: kmr

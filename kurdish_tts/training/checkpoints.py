@@ -168,6 +168,7 @@ def resolve_resume(args) -> Path | None:
     if not args.resume:
         return None
     if args.resume == "latest":
+        put_back_set_aside(args.checkpoint_dir)  # before choosing: it may be the latest
         found = latest_checkpoint(args.checkpoint_dir)
         if found is None:
             raise TrainingError(f"--resume: no checkpoint in {args.checkpoint_dir}; train without --resume to start fresh")
@@ -178,11 +179,22 @@ def resolve_resume(args) -> Path | None:
     return path
 
 
+def put_back_set_aside(folder: Path) -> None:
+    """A save killed between its two renames left the checkpoint it replaces set aside
+    (`.checkpoint-N.old`): put it back when its replacement is not in place, else remove it."""
+    for aside in folder.glob(f".{CHECKPOINT_PREFIX}*.old") if folder.is_dir() else []:
+        target = aside.with_name(aside.name[1:].removesuffix(".old"))
+        try:
+            if not restore_replaced_folder(target):
+                shutil.rmtree(aside, ignore_errors=True)
+        except FileNotFoundError:  # another process of this run was first
+            pass
+
+
 def remove_unfinished(folder: Path) -> int:
     """Remove the checkpoints a killed save left half written (`.tmp-checkpoint-*`, often gigabytes of
     optimiser state), after putting back one it had set aside to replace; -> how many."""
-    for aside in folder.glob(f".{CHECKPOINT_PREFIX}*.old") if folder.is_dir() else []:
-        restore_replaced_folder(aside.with_name(aside.name[1:].removesuffix(".old")))
+    put_back_set_aside(folder)
     unfinished = list(folder.glob(f".tmp-{CHECKPOINT_PREFIX}*")) if folder.is_dir() else []
     for path in unfinished:
         shutil.rmtree(path, ignore_errors=True)

@@ -28,7 +28,7 @@ def save_model_folder(run: Run, folder: Path) -> None:
         run.model.save_pretrained(folder, state_dict=plain_state_dict(run.model), safe_serialization=True)
     run.tokenizer.save_pretrained(folder)
     card = model_card(run.args, run.progress.step, len(run.dataset), voice_names(run.model.config), run.prior_kept,
-                      run.ema_decay, run.adversarial_start)
+                      run.ema_decay, run.adversarial_start, run.generator_start)
     (folder / "README.md").write_text(card, encoding="utf-8")
 
 
