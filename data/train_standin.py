@@ -44,7 +44,8 @@ from kurdish_tts.samples.espeak import espeak_version, write_folder
 from kurdish_tts.text import normalizer
 
 CONFIG = ROOT / "configs" / "standin.json"
-PUBLISHED = HERE / "pretrained"
+PUBLISHED = HERE / "pretrained"  # a natural speaker's build (--speaker): the stand-in the toolkit uses
+ESPEAK_PUBLISHED = HERE / "pretrained-espeak"  # the build on espeak-ng's voice
 VOICE = "ku"
 RECIPE = ["--batch_size", "16", "--gradient_accumulation_steps", "1", "--learning_rate", "2e-4",
           "--discriminator_warmup_steps", "0", "--max_grad_norm", "inf", "--save_steps", "100",
@@ -136,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--publish", type=Path, help="where the voice is published after each chunk (default "
                                                      "data/pretrained for --speaker, data/pretrained-espeak for espeak-ng)")
     args = parser.parse_args(argv)
-    folder = args.publish or (PUBLISHED if args.speaker else HERE / "pretrained-espeak")
+    folder = args.publish or (PUBLISHED if args.speaker else ESPEAK_PUBLISHED)
     base = {}
     if args.start_from:
         base = published_build(args.start_from)

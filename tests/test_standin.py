@@ -135,7 +135,7 @@ def test_the_standin_build_trains_in_chunks_changes_recipe_at_each_phase_and_res
         return 0
 
     monkeypatch.setattr(train_standin, "PHASES", [(0, ["--recipe", "a"]), (250, ["--recipe", "b"])])
-    monkeypatch.setattr(train_standin, "PUBLISHED", tmp_path / "published")
+    monkeypatch.setattr(train_standin, "ESPEAK_PUBLISHED", tmp_path / "published")  # an espeak-ng build's default
     monkeypatch.setattr(train_standin, "write_folder", lambda *a, **k: {"counts": {"metadata.csv": 1}, "hours": 0.1,
                                                                           "source": "espeak-ng"})
     def fake_publish(work, folder, source, steps, seconds):

@@ -19,7 +19,7 @@ STAGED_PREFIX = "feedback_"  # feedback wavs in a round's data folder: an app's 
 def stage_clips(data_dir: Path, store: FeedbackStore, base: list[Clip], eval_clips: list[Clip],
                 staging: Path, only: set[tuple] | None = None, voice: str = "") -> tuple[list[Entry], list[Clip]]:
     """A data folder for the round: hard links to the base wavs and to a snapshot of the pending
-    feedback (the entries of `only`, for a resumed round), nothing copied. Returns the snapshot and
+    feedback (the entries of `only`, for a resumed round): copied only where the file system cannot link. Returns the snapshot and
     its clips as the round names them. With `voice` (a multi-voice model's round), each feedback
     clip trains as the voice its entry names, else as `voice`.
 

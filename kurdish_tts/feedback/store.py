@@ -204,8 +204,9 @@ class FeedbackStore:
         if not clip_id.replace("_", "").replace("-", "").isalnum() or len(clip_id) > MAX_ID_LENGTH:
             raise FeedbackRejected(f"id {clip_id[:40]!r}{'...' if len(clip_id) > 40 else ''}: use letters, digits, "
                                    f"'-' and '_' only, at most {MAX_ID_LENGTH} of them")
-        # Named by content too: replacing an entry writes a new file, so that a kill before the new
-        # entries.json leaves the old entry with its own audio (the unlisted new wav is removed later).
+        # Named by content too: replacing an entry with other audio writes a new file, so that a kill before
+        # the new entries.json leaves the old entry with its own audio (the unlisted new wav is removed later);
+        # the same audio with a new text rewrites the same file, cleaned as before.
         entry = Entry(clip_id, f"{clip_id}-{digest[:12]}.wav", spoken, text, digest, round(seconds, 3), utc_now(), donor,
                       source, note, spoken_text, model, consent, key_name, voice)
         with self.locked():
