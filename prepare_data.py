@@ -197,7 +197,8 @@ def prepare(args: argparse.Namespace) -> int:
             scored.append(outcome.dnsmos)
         if outcome.reason:
             dropped[outcome.reason] += 1
-            unlisted.extend([wavs / f"{outcome.clip_id}.wav"] if outcome.clip_id else [])  # an earlier run's wav
+            if outcome.clip_id:  # an earlier run may have written its wav
+                unlisted.append(wavs / f"{outcome.clip_id}.wav")
             named = examples.setdefault(outcome.reason, [])
             if len(named) <= SHOW_EXAMPLES:  # one more than shown, to know that there are more
                 named.append(f"{outcome.key}{f' ({outcome.detail})' if outcome.detail else ''}")
@@ -253,8 +254,10 @@ def prepare(args: argparse.Namespace) -> int:
 
 def remove_leftovers(out: Path) -> None:
     """Remove the temporary files of a run killed mid-write: of wavs, and of the files written at the end."""
-    for leftover in [*(out / WAVS_DIR).glob(".*.tmp"), *(tmp for name in OUTPUT_FILES
-                                                         for tmp in out.glob(f".{glob.escape(name)}.*.tmp"))]:
+    leftovers = list((out / WAVS_DIR).glob(".*.tmp"))
+    for name in OUTPUT_FILES:
+        leftovers += out.glob(f".{glob.escape(name)}.*.tmp")
+    for leftover in leftovers:
         leftover.unlink(missing_ok=True)
 
 

@@ -269,7 +269,7 @@ def run_round(store: FeedbackStore, args) -> int:
     if run_id := checkpoint_record(finished).get("run") if finished else None:
         remove_run_checkpoints(args.checkpoint_dir, run_id)
     scores = installation.install_check(args.model_name_or_path, round_args.output_dir, args.data_dir, eval_clips,
-                                        args.seed, args.asr_model, recognizer)
+                                        args.seed, recognizer, args.asr_model)
     if scores["worse"] and not args.force_install:
         kept = installation.keep_rejected(round_args.output_dir, final_output, scores)
         raise TrainingError(f"the round's model was not installed: on {scores['clips']} held-out clips it is worse "

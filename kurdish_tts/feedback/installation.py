@@ -27,7 +27,7 @@ import numpy as np
 
 from kurdish_tts.corpus.metadata import EVAL_FILE, Clip
 from kurdish_tts.feedback.names import backup_name, rejected_folder, round_folder, utc_stamp
-from kurdish_tts.feedback.store import ROUND_FILE, Entry, FeedbackStore
+from kurdish_tts.feedback.store import ROUND_FILE, Entry, FeedbackStore, read_record
 from kurdish_tts.files import replace_folder, restore_replaced_folder, write_text_atomic
 from kurdish_tts.training import TrainingError
 from kurdish_tts.training.folders import discriminator_folder
@@ -52,18 +52,16 @@ def model_record(folder: Path) -> dict:
 
 
 def install_check(before: str | Path, after: Path, data_dir: Path, eval_clips: list[Clip], seed: int,
-                  asr_model: str, recognizer=None) -> dict:
+                  recognizer=None, asr_model: str = "") -> dict:
     """Score the model `after` and the model `before` it started from on the held-out clips, spoken
-    with `seed`, the CER by `asr_model` ('none': no CER; `recognizer`: it, loaded already); -> the
-    scores and the ways `after` is worse beyond MARGINS (an empty list when there are no held-out clips)."""
+    with `seed`, the CER by `recognizer` (loaded from `asr_model`; None: no CER); -> the scores and the
+    ways `after` is worse beyond MARGINS (an empty list when there are no held-out clips)."""
     from kurdish_tts.scoring import measures
     from kurdish_tts.synthesis.voice import Voice
 
     if not eval_clips:
         print(f"no held-out clips ({EVAL_FILE}): the round's model is installed without a comparison")
         return {"clips": 0, "worse": []}
-    if recognizer is None and asr_model != "none":
-        recognizer = measures.Recognizer(asr_model)
     summary = {}
     for name, model in (("before", before), ("after", after)):
         scores = measures.score_model(Voice(model), name, data_dir, eval_clips, seed, recognizer, with_dnsmos=True)
@@ -140,11 +138,8 @@ def rollback(store: FeedbackStore, current: Path) -> tuple[Path, Path | None]:
     """Put back the model the last round replaced (its round.json names it); the model rolled back is
     kept as a dated copy, as a round keeps the one it replaces. -> (the model put back, that copy).
     Call under the round lock."""
-    record = current / ROUND_FILE
-    try:
-        named = json.loads(record.read_text(encoding="utf-8")).get("previous_model") if record.is_file() else None
-    except (json.JSONDecodeError, AttributeError) as error:
-        raise TrainingError(f"{record} is damaged ({error}): roll back by hand from a dated copy beside {current}") from None
+    record = read_record(current / ROUND_FILE, {})
+    named = record.get("previous_model") if isinstance(record, dict) else None
     if not named:  # none, or "" from a round that replaced no model
         raise TrainingError(f"{current} was not installed by a round that replaced another model: nothing to roll back")
     previous = Path(named)

@@ -46,8 +46,7 @@ def evaluate(run: Run) -> dict[str, float]:
     model.eval()
     run.discriminator.eval()
     totals: dict[str, float] = {}
-    numpy_state = np.random.get_state()
-    with torch.random.fork_rng(devices=range(torch.cuda.device_count())), restored(numpy_state):
+    with torch.random.fork_rng(devices=range(torch.cuda.device_count())), numpy_random_kept():
         torch.manual_seed(run.args.seed)
         if run.eval_dataset is not None:
             batches = [list(range(i, min(i + run.args.batch_size, len(run.eval_dataset))))
@@ -106,12 +105,13 @@ def evaluate(run: Run) -> dict[str, float]:
 
 
 @contextmanager
-def restored(numpy_state):
-    """Put NumPy's global random state back as `numpy_state` when the block ends."""
+def numpy_random_kept():
+    """NumPy's global random state as it was before the block, once the block ends."""
+    state = np.random.get_state()
     try:
         yield
     finally:
-        np.random.set_state(numpy_state)
+        np.random.set_state(state)
 
 
 def _pyplot():

@@ -142,9 +142,8 @@ def train_step(run: Run, batch) -> dict[str, float] | None:
         finite = math.isfinite(metrics["generator_total"]) and math.isfinite(metrics["discriminator_total"])
         if accelerator.num_processes > 1:  # every process skips, or none: the gradient averaging must meet
             finite = bool(accelerator.reduce(torch.tensor(float(not finite), device=accelerator.device)) == 0)
-        if not finite:  # the wrapped optimisers, whose zero_grad does nothing before the step's last micro-batch
-            run.optimizer_g.optimizer.zero_grad(set_to_none=True)
-            run.optimizer_d.optimizer.zero_grad(set_to_none=True)
+        if not finite:
+            drop_gradients(run)
             run.spoilt_step = not accelerator.sync_gradients  # the rest of this step is passed over
             return None
         update_generator = run.progress.step >= run.generator_start and bool(run.generator_parameters)
@@ -154,8 +153,7 @@ def train_step(run: Run, batch) -> dict[str, float] | None:
         if accelerator.sync_gradients:
             norms = apply_updates(run, update_generator)
             if norms is None:  # finite losses, non-finite gradients: the step is spoilt, nothing was updated
-                run.optimizer_g.optimizer.zero_grad(set_to_none=True)
-                run.optimizer_d.optimizer.zero_grad(set_to_none=True)
+                drop_gradients(run)
                 return None
             metrics.update(norms)
         # accelerate's optimisers clear gradients only when they sync: between the micro-batches of
@@ -164,6 +162,13 @@ def train_step(run: Run, batch) -> dict[str, float] | None:
         run.optimizer_g.zero_grad(set_to_none=True)
     metrics["warmup"] = float(warming_up)
     return metrics
+
+
+def drop_gradients(run: Run) -> None:
+    """Clear the gradients a spoilt step gathered, through the wrapped optimisers: accelerate's own
+    zero_grad does nothing before a step's last micro-batch."""
+    run.optimizer_g.optimizer.zero_grad(set_to_none=True)
+    run.optimizer_d.optimizer.zero_grad(set_to_none=True)
 
 
 def apply_updates(run: Run, update_generator: bool) -> dict[str, float] | None:
@@ -257,9 +262,7 @@ def handle_nonfinite(run: Run) -> None:
         found = list_checkpoints(run.args.checkpoint_dir, run.progress.run_id)
         kept = f"the last good checkpoint is {found[-1]}" if found else "no checkpoint of this run was saved yet"
         raise TrainingError(f"{run.progress.nonfinite_in_a_row} optimiser steps in a row with non-finite losses or "
-                            f"gradients at step "
-                            f"{run.progress.step}: "
-                            f"lower --learning_rate or check the data; {kept}")
+                            f"gradients at step {run.progress.step}: lower --learning_rate or check the data; {kept}")
 
 
 def epoch_batches(run: Run) -> list[list[int]]:
