@@ -122,11 +122,17 @@ def voices_of(clips: Iterable[Clip]) -> list[str]:
 
 
 def check_same_form(train: list[Clip], held_out: list[Clip], data_dir: Path) -> None:
-    """metadata.csv and metadata_eval.csv must both name voices or both not; the held-out voices
-    must be voices the training data has."""
+    """metadata.csv and metadata_eval.csv must both name voices or both not, share no clip (held-out
+    clips are ones the model never trains on; a prepare_data.py run stopped between writing the two
+    can leave one file of each run), and the held-out voices must be voices the training data has."""
     if train and held_out and bool(train[0].voice) != bool(held_out[0].voice):
         raise MetadataError(f"{Path(data_dir)}: {TRAIN_FILE} and {EVAL_FILE} differ: one names each clip's voice and "
                             "the other does not; re-run prepare_data.py")
+    shared = sorted({clip.file for clip in train} & {clip.file for clip in held_out})
+    if shared:
+        raise MetadataError(f"{Path(data_dir)}: {len(shared)} clip(s) in both {TRAIN_FILE} and {EVAL_FILE} "
+                            f"({', '.join(shared[:3])}{' ...' if len(shared) > 3 else ''}): a held-out clip must not "
+                            "be trained on; re-run prepare_data.py")
     unknown = sorted(set(voices_of(held_out)) - set(voices_of(train)))
     if unknown:
         raise MetadataError(f"{Path(data_dir) / EVAL_FILE}: voice {', '.join(unknown)} has no clip in {TRAIN_FILE}")

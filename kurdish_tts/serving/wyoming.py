@@ -53,14 +53,16 @@ def speakable(voice, text: str) -> list[str]:
         return []
 
 
-def complete_end(voice, text: str) -> int:
-    """Where the complete sentences of a streamed `text` end (0: none yet): the last possible sentence end
-    at which the normaliser reads the text before and after it as it reads the whole."""
+def complete_end(voice, text: str) -> tuple[int, list[str]]:
+    """Where the complete sentences of a streamed `text` end (0: none yet), and those sentences as the
+    normaliser reads them: the last possible sentence end at which it reads the text before and after
+    it as it reads the whole."""
     whole = speakable(voice, text)
     for match in reversed(list(SENTENCE_END.finditer(text))):
-        if speakable(voice, text[:match.end()]) + speakable(voice, text[match.end():]) == whole:
-            return match.end()
-    return 0
+        head = speakable(voice, text[:match.end()])
+        if head + speakable(voice, text[match.end():]) == whole:
+            return match.end(), head
+    return 0, []
 
 
 def describe(service) -> Info:
@@ -98,10 +100,10 @@ class Handler(AsyncEventHandler):
                 stream["text"] += SynthesizeChunk.from_event(event).text
                 stream["received"] += len(event.data.get("text", ""))
                 self.check_length(stream["received"])
-                cut = complete_end(stream["voice"], stream["text"])
+                cut, sentences = complete_end(stream["voice"], stream["text"])
                 if cut:  # the complete sentences go now; the rest waits for more text
                     ready, stream["text"] = stream["text"][:cut], stream["text"][cut:]
-                    await self.speak(ready, last=False)
+                    await self.speak(ready, last=False, sentences=sentences)
             elif SynthesizeStop.is_type(event.type) and self.streaming:
                 await self.speak(self.stream["text"], last=True)
                 self.streaming, self.stream = False, None
@@ -134,12 +136,12 @@ class Handler(AsyncEventHandler):
         speaker = voice_id(voice.config, getattr(requested, "speaker", None) or None) if voice.voices else None
         return {"voice": voice, "speaker": speaker, "text": "", "received": 0, "spoken": 0, "said": 0, "started": False}
 
-    async def speak(self, text: str, last: bool) -> None:
-        """Speak `text` as the next sentences of the current request; audio-start before its first
-        audio, audio-stop after the last."""
+    async def speak(self, text: str, last: bool, sentences: list[str] | None = None) -> None:
+        """Speak `text` as the next sentences of the current request (`sentences`: as the normaliser read
+        them, where the caller has them already); audio-start before its first audio, audio-stop after the last."""
         service, stream = self.service, self.stream
         voice, rate = stream["voice"], stream["voice"].sampling_rate
-        sentences = speakable(voice, text)
+        sentences = speakable(voice, text) if sentences is None else sentences
         if last and not sentences and not stream["spoken"] and text.strip():
             voice.sentences(text)  # nothing in the whole request can be said: that error
         limit = service.args.max_text_chars
