@@ -11,7 +11,7 @@ corrections that go straight into the feedback a training round learns from, and
 Endpoints: POST /v1/audio/speech, GET /v1/models, POST|GET /v1/feedback, DELETE /v1/feedback/{id},
 POST|GET /v1/ab, GET /healthz. Writes (feedback, votes) need `Authorization: Bearer KEY` unless
 --open_feedback; the feedback listing and deletion always need one (another key's entry: an admin
-key); speech, the model list and the vote summary are open. Limits: README, "The voice service".
+key); speech, the model list and the vote summary are open. Limits: README, "5. Serve".
 The app, its routes and the models' hot swap are in kurdish_tts/serving/ (app.py, routes/, shelf.py).
 """
 

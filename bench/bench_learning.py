@@ -24,7 +24,7 @@ beside references on the same measures (the target clean and as recorded, espeak
 noise, a harmonic buzz), and exits 1 when the check fails. For an espeak-ng target: the distance
 must fall and the CER rise by no more than --max_cer_rise. For a natural target, the acceptance
 of a recipe that makes a voice more natural: DNSMOS OVRL up by at least 0.5, MCD down by at least
-8 %, CER within 0.05 of the stand-in's, loudness within 6 dB of the stand-in's, duration 0.7-1.4
+8 %, CER within --max_cer_rise (0.05) of the stand-in's, loudness within 6 dB of the stand-in's, duration 0.7-1.4
 of the target's.
 
     python bench/bench_learning.py                       # natural speaker hevi, 300 steps: about 15 minutes on 2 cores
@@ -71,7 +71,7 @@ ORIGINAL_VOICE = learnt_voice(PRETRAINED)  # espeak-ng ku, or a natural speaker
 RATE = 16_000
 MIN_DNSMOS = 2.7  # prepare_data.py --min_dnsmos for a natural target's recordings: in these conditions 3.0 keeps 17 of 100
 # The acceptance of a natural target (issue: "Fine-tuning that makes a voice more natural").
-NATURAL_BAR = {"ovrl_rise": 0.5, "mcd_fall": 0.08, "cer_rise": 0.05, "loudness_db": 6.0, "duration": (0.7, 1.4)}
+NATURAL_BAR = {"ovrl_rise": 0.5, "mcd_fall": 0.08, "loudness_db": 6.0, "duration": (0.7, 1.4)}  # and --max_cer_rise
 
 
 def is_natural(target: str) -> bool:
@@ -159,8 +159,8 @@ def failures(target: str, before: dict, after: dict, max_cer_rise: float) -> lis
     if after["to_target"] > before["to_target"] * (1 - bar["mcd_fall"]):
         found.append(f"MCD to {target} {before['to_target']:.2f} -> {after['to_target']:.2f} dB "
                      f"(needs -{bar['mcd_fall']:.0%})")
-    if after["cer"] > before["cer"] + bar["cer_rise"]:
-        found.append(f"the judge's CER {before['cer']:.1%} -> {after['cer']:.1%} (at most +{bar['cer_rise']:.0%})")
+    if after["cer"] > before["cer"] + max_cer_rise:
+        found.append(f"the judge's CER {before['cer']:.1%} -> {after['cer']:.1%} (at most +{max_cer_rise:.0%})")
     loudness_db = 20 * math.log10(after["loudness_ratio"] / before["loudness_ratio"])
     if abs(loudness_db) > bar["loudness_db"]:
         found.append(f"loudness moved {loudness_db:+.1f} dB (at most {bar['loudness_db']:g})")
@@ -196,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learning_rate", type=float, default=1e-4)
     parser.add_argument("--judge", type=Path, default=ROOT / "data" / "judge",
                         help="the recogniser for the CER (data/judge-espeak reproduces figures before 2026-12-05)")
-    parser.add_argument("--max_cer_rise", type=float, default=0.05)
+    parser.add_argument("--max_cer_rise", type=float, default=0.05,
+                        help="how far the judge's CER may rise over the stand-in's, for either kind of target")
     parser.add_argument("--pretrained", type=Path, default=PRETRAINED,
                         help="the stand-in's folder (model/, build.json): data/pretrained-espeak for the espeak-ng one")
     args = parser.parse_args(argv[:argv.index("--")] if "--" in argv else argv)

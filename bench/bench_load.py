@@ -105,7 +105,7 @@ def client(url: str, auth: dict, stop: threading.Event, seed: int, results: list
             except httpx.HTTPError as e:
                 status = f"{type(e).__name__}"
             with lock:
-                results.append((kind, status, time.perf_counter() - started))
+                results.append((kind, status, time.perf_counter() - started, started))
 
 
 def swap(workspace: Path) -> None:
@@ -143,6 +143,7 @@ def run(clients: int, seconds: float, workers: int, model: Path) -> dict:
             start_mb = memory_mb(service.pid)
             time.sleep(seconds * 0.35)
             swap(workspace)
+            swapped = time.perf_counter()
             time.sleep(seconds / 2)
             stop.set()
             for thread in threads:
@@ -152,18 +153,19 @@ def run(clients: int, seconds: float, workers: int, model: Path) -> dict:
         finally:
             service.terminate()
             service.wait(timeout=30)
-    accepted = sum(1 for kind, status, _ in results if kind == "correction" and status in (200, 201))
-    added = sum(1 for kind, status, _ in results if kind == "correction" and status == 201)
-    errors = [(kind, status) for kind, status, _ in results if status not in (200, 201, 429, 503)]
+    accepted = sum(1 for kind, status, *_ in results if kind == "correction" and status in (200, 201))
+    added = sum(1 for kind, status, *_ in results if kind == "correction" and status == 201)
+    errors = [(kind, status) for kind, status, *_ in results if status not in (200, 201, 429, 503)]
+    after_swap = sum(1 for kind, status, _, began in results if kind.startswith("speech") and status == 200 and began > swapped)
     per_kind = {}
     for kind in KINDS:
-        times = [t for k, status, t in results if k == kind and status in (200, 201)]
+        times = [t for k, status, t, _ in results if k == kind and status in (200, 201)]
         if times:
             per_kind[kind] = {"requests": len(times), "p50_s": round(float(np.percentile(times, 50)), 3),
                               "p95_s": round(float(np.percentile(times, 95)), 3)}
     return {"clients": clients, "seconds": seconds, "workers": workers, "requests": len(results),
             "errors": len(errors), "error_examples": errors[:5],
-            "refused_busy": sum(1 for _, status, _ in results if status in (429, 503)),
+            "refused_busy": sum(1 for _, status, *_ in results if status in (429, 503)), "speech_after_swap": after_swap,
             "per_kind": per_kind, "memory_start_mb": round(start_mb, 1), "memory_end_mb": round(end_mb, 1),
             "corrections_added": added, "corrections_accepted": accepted, "pending": len(pending)}
 

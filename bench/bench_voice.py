@@ -67,6 +67,18 @@ def comparisons(voice: str) -> dict[str, object]:
             "espeak-ng ku (the formant voice)": "ku"}
 
 
+def model_voice(model: Path) -> str:
+    """The voice a stand-in's model learnt, as the build.json in the folder above it names it; ku without one."""
+    from bench_learning import learnt_voice
+
+    return learnt_voice(model.parent) if (model.parent / "build.json").is_file() else "ku"
+
+
+def as_reference(voice: str):
+    """A voice name as `rendered` takes it: a natural Speaker, or the espeak-ng voice's name."""
+    return natural.speaker(voice) if voice in natural.speakers() else voice
+
+
 def rendered(voice, sentence: str) -> np.ndarray:
     return speak_clean(sentence, voice) if isinstance(voice, str) else natural.speak(sentence, voice, RATE)
 
@@ -128,12 +140,14 @@ def draw(first: dict, path: Path, title: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=ROOT / "data" / "pretrained" / "model")
-    parser.add_argument("--voice", default="ku", help="the voice the model learnt: an espeak-ng voice or a natural speaker")
+    parser.add_argument("--voice", help="the voice the model learnt: an espeak-ng voice or a natural speaker (default: the "
+                                        "one the stand-in's build.json above --model names, else ku)")
     parser.add_argument("--judge", type=Path, default=ROOT / "data" / "judge")
     parser.add_argument("--max_cer", type=float, default=0.25)
     parser.add_argument("--picture", type=Path, default=ROOT / "bench" / "results" / "voice.png")
     parser.add_argument("--report", type=Path, default=ROOT / "bench" / "results" / "voice.json")
     args = parser.parse_args(argv)
+    args.voice = args.voice or model_voice(args.model)
     table, first = score_rows(args.model, args.voice, args.judge)
     print(f"{len(read_sentences('heldout'))} held-out sentences, against the voice {args.voice}")
     print(f"| {'':44s} | MCD-DTW dB | judge CER | DNSMOS OVRL | duration ratio | loudness ratio |")

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Which part of a voice holds it back? The judge's CER of three paths through the model, on
-held-out sentences spoken by espeak-ng in the voice the model learnt:
+held-out sentences spoken in the voice the model learnt (espeak-ng's, or a natural speaker's clean):
 
-    decoder      the posterior encoder's means of espeak-ng's recording, decoded: the vocoder alone
+    decoder      the posterior encoder's means of the voice's recording, decoded: the vocoder alone
     prior        the text encoder's means along the true alignment (the alignment search on the
                  recording), back through the flow, decoded: the vocoder and the prior
     synthesis    plain synthesis from the text: all of it, with the predicted durations
@@ -31,7 +31,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from kurdish_tts.samples.espeak import speak_clean
+from bench_voice import as_reference, model_voice, rendered
+
 from kurdish_tts.samples.folders import spoken_text
 from kurdish_tts.samples.sentences import read_sentences
 from kurdish_tts.scoring.measures import Recognizer, character_error_rate
@@ -90,7 +91,9 @@ def swapped_models(tuned, start):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=ROOT / "data" / "pretrained" / "model")
-    parser.add_argument("--voice", default="ku", help="the espeak-ng voice the model learnt")
+    parser.add_argument("--voice", help="the voice the model learnt, whose recordings the decoder and prior paths take "
+                                        "(default: the one the stand-in's build.json above --model names, else ku; "
+                                        "not used with --swap)")
     parser.add_argument("--judge", type=Path, default=ROOT / "data" / "judge")
     parser.add_argument("--sentences", type=int, default=8, help="held-out sentences scored (at most 20)")
     parser.add_argument("--noise_scale", type=float,
@@ -119,9 +122,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {label:45s} {rate:6.1%}", flush=True)
         return 0
     errors: dict[str, list[float]] = {}
+    reference = as_reference(args.voice or model_voice(args.model))
     for _, sentence in sentences:
         text = spoken_text(sentence)
-        recording = speak_clean(sentence, args.voice)
+        recording = rendered(reference, sentence)
         for name, audio in path_audios(model, tokenizer, text, recording, args.noise_scale).items():
             errors.setdefault(name, []).append(character_error_rate(text, judge(audio, RATE)))
     print(f"{args.model}, {args.sentences} held-out sentences, the judge's CER:")

@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     who = parser.add_mutually_exclusive_group()
     who.add_argument("--voice", default="ku", help="espeak-ng voice (ku, ku+f3, ku+m3, ...)")
     who.add_argument("--speaker", help="a natural speaker of data/corpus/speakers.json (hevi, azad, ...)")
-    parser.add_argument("--speed", type=int, default=SPEED, help="espeak-ng's words a minute")
+    parser.add_argument("--speed", type=int, help=f"espeak-ng's words a minute (default {SPEED}; not with --speaker)")
     parser.add_argument("--recorded", action="store_true", help="a natural speaker's clips as Common Voice records")
     parser.add_argument("--seed", type=int, default=0, help="the recording conditions' draws (with --recorded)")
     parser.add_argument("--limit", type=int, help="speak only the first N training sentences")
@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.recorded and not args.speaker:
         parser.error("--recorded needs --speaker: espeak-ng voices are spoken clean")
+    if args.speed is not None and args.speaker:
+        parser.error("--speed is espeak-ng's: a natural speaker speaks at its own rate")
     if args.speaker:
         try:
             speaker = natural.speaker(args.speaker)
@@ -51,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(str(e))
         record = natural.write_folder(args.output, speaker, args.train, args.eval, args.limit, args.recorded, args.seed)
     else:
-        record = write_folder(args.output, args.voice, args.train, args.eval, args.speed, args.limit)
+        record = write_folder(args.output, args.voice, args.train, args.eval, args.speed or SPEED, args.limit)
     print(f"wrote {args.output}: {record['counts'][TRAIN_FILE]} training clips, {record['counts'][EVAL_FILE]} "
           f"held out, {record['hours'] * 60:.1f} min of {record['source']}")
     return 0

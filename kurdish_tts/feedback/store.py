@@ -1,10 +1,10 @@
 """The feedback store: corrections waiting to be trained on, and those already trained on.
 
-    <data_dir>/feedback/pending/wavs/<id>.wav      cleaned like prepare_data.py's clips
-    <data_dir>/feedback/pending/metadata.csv       <id>.wav|<normalised text>   (the usual contract)
-    <data_dir>/feedback/pending/entries.json       one record per clip: when it came, who, from where
-    <data_dir>/feedback/archive/<UTC>/             the same three, plus round.json, for each trained round
-    <data_dir>/feedback/round-in-progress.json     a round between installing its model and archiving
+    <data_dir>/feedback/pending/wavs/<id>-<hash>.wav   cleaned like prepare_data.py's clips (<hash>: of the audio sent)
+    <data_dir>/feedback/pending/metadata.csv           <id>-<hash>.wav|<normalised text>   (the usual contract)
+    <data_dir>/feedback/pending/entries.json           one record per clip: when it came, who, from where
+    <data_dir>/feedback/archive/<UTC>/                 the same three, plus round.json, for each trained round
+    <data_dir>/feedback/round-in-progress.json         a round between installing its model and archiving
 
 Every change happens under an exclusive file lock and is written atomically, so two intakes
 at the same moment keep both entries, and a killed process never leaves half an entry.
