@@ -96,11 +96,13 @@ def test_harmless_changes_resume_with_a_notice(data, saved, capsys):
     assert "trained 1 steps" in out
 
 
-def test_the_warm_up_leaves_the_generator_alone_and_survives_a_resume(data, tmp_path):
+def test_the_warm_up_leaves_the_generator_alone_and_survives_a_resume(data, tmp_path, capsys):
     out = tmp_path / "warm"
     common = ["--discriminator_warmup_steps", 4, "--save_steps", 2, "--save_total_limit", 5]
     assert train_vits.main(args_for(data, out, *common, "--max_steps", 2)) == 0
+    capsys.readouterr()
     assert train_vits.main(args_for(data, out, *common, "--max_steps", 5, "--resume")) == 0
+    assert "trained 3 steps" in capsys.readouterr().out  # from the checkpoint, not the same again from step 0
     step = {n: tensors(out / "checkpoints" / f"checkpoint-{n}" / "generator.safetensors") for n in (2, 4, 5)}
     discriminator = {n: tensors(out / "checkpoints" / f"checkpoint-{n}" / "discriminator.safetensors") for n in (2, 4)}
     assert all(torch.equal(step[2][k], step[4][k]) for k in step[2])  # steps 3 and 4 were still the warm-up

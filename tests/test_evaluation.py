@@ -204,11 +204,12 @@ def test_options_of_another_mode_are_refused(model_dir, tmp_path, monkeypatch, c
 
 def test_evaluation_errors(model_dir, tmp_path, capsys):
     assert synthesize.main(["--evaluate", "--model", str(model_dir), "--metadata", str(tmp_path / "none.csv")]) == 1
-    assert "not found" in capsys.readouterr().err
+    assert f"{tmp_path / 'none.csv'}" in capsys.readouterr().err
     metadata = eval_set(tmp_path / "data")
     assert synthesize.main(["--evaluate", "--model", str(model_dir), "--metadata", str(metadata),
                             "--asr_model", str(tmp_path / "no_asr")]) == 1
-    assert "--asr_model" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--asr_model" in err and str(tmp_path / "no_asr") in err
     (tmp_path / "empty").mkdir()
     for folder in (model_dir, tmp_path / "empty"):  # a text-to-speech model, a folder without a model
         assert synthesize.main(["--evaluate", "--model", str(model_dir), "--metadata", str(metadata),

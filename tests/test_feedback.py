@@ -114,7 +114,9 @@ def test_add_list_train_archive(workspace, tmp_path, capsys):
     assert info["model_sha256"] == sha256_of(workspace / "models" / "kurdish" / "model.safetensors")
     assert info["model_saved"].endswith("Z") and info["model_saved"] <= info["archived"]
     assert not list((workspace / "training" / "feedback" / "pending" / "wavs").iterdir())
-    assert feedback(workspace, *round_args()) == 1  # nothing pending any more
+    capsys.readouterr()
+    assert feedback(workspace, *round_args()) == 1
+    assert "no feedback pending in" in capsys.readouterr().err  # nothing pending any more
 
     capsys.readouterr()
     assert feedback(workspace, "--list") == 0
@@ -813,4 +815,5 @@ def test_a_recogniser_that_cannot_judge_is_refused_before_the_round_trains(works
     model = workspace / "models" / "kurdish"  # a text-to-speech model: it has a config.json, but cannot listen
     assert feedback(workspace, *[a if a != "none" else model for a in round_args()]) == 1
     out, err = capsys.readouterr()
-    assert "is not a speech-recognition model" in err and "learning rates:" not in out  # refused before training    assert not list((workspace / "fck").glob("checkpoint-*")) and len(pending(workspace)) == 1
+    assert "is not a speech-recognition model" in err and "learning rates:" not in out  # refused before training
+    assert not list((workspace / "fck").glob("checkpoint-*")) and len(pending(workspace)) == 1

@@ -349,7 +349,7 @@ def test_an_output_folder_that_cannot_be_made_is_a_one_line_error(tmp_path, caps
     datasets.DatasetDict({"train": hub_table(default_rows(2), audio_column="audio")}).save_to_disk(str(tmp_path / "disk"))
     (tmp_path / "file").write_text("not a folder")
     assert run(tmp_path / "disk", tmp_path / "file" / "out") == 1
-    assert "file" in error_line(capsys) and (tmp_path / "file").read_text() == "not a folder"
+    assert "Not a directory" in error_line(capsys) and (tmp_path / "file").read_text() == "not a folder"
 
 
 def test_release_split_tsv(tmp_path, capsys):
@@ -554,11 +554,13 @@ def test_a_rerun_with_stricter_filters_removes_the_wavs_it_drops(release, tmp_pa
     assert {p.name for p in (out / "wavs").iterdir()} == {f for f, _ in listed(out)}
 
 
-def test_a_rerun_that_keeps_no_clip_leaves_the_prepared_folder_as_it_was(release, tmp_path):
+def test_a_rerun_that_keeps_no_clip_leaves_the_prepared_folder_as_it_was(release, tmp_path, capsys):
     out = tmp_path / "out"
     assert run(release, out) == 0
     before = {p.name: p.read_bytes() for p in [*out.iterdir(), *(out / "wavs").iterdir()] if p.is_file()}
+    capsys.readouterr()
     assert run(release, out, "--min_duration", 9) == 1  # every clip too short: its metadata lists them all still
+    assert "too short" in error_line(capsys)
     assert {p.name: p.read_bytes() for p in [*out.iterdir(), *(out / "wavs").iterdir()] if p.is_file()} == before
 
 

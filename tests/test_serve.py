@@ -41,11 +41,12 @@ def test_speech_through_the_openai_sdk_streams_by_sentence_and_repeats_exactly(w
         with httpx.stream("POST", f"{server.url}/v1/audio/speech", timeout=60,
                           json={"model": "kurdish", "input": TEXT + " Spas.", "response_format": "pcm"}) as response:
             chunks = list(response.iter_raw())
+            framing = response.headers.get("transfer-encoding"), response.headers.get("content-length")
         again = httpx.post(f"{server.url}/v1/audio/speech", json={"input": TEXT, "response_format": "pcm"}, timeout=60)
     samples = np.frombuffer(streamed, "<i2").astype(np.float32) / 32767
     assert np.abs(samples - audio[:len(samples)]).max() < 1e-3 and len(samples) == len(audio)  # the same speech
     assert again.content == streamed  # seeded (and cached): the same request, the same audio
-    assert len(chunks) >= 4  # one piece a sentence, sent as it is made
+    assert framing == ("chunked", None) and len(chunks) >= 4  # sent as it is made: no length known before
 
 
 @pytest.mark.parametrize("response_format", ["flac", "mp3", "opus"])

@@ -197,7 +197,7 @@ def test_the_service_speaks_the_voice_asked_for_and_lists_each_models_voices(wor
     assert unknown.status_code == 422 and "rojda, azad, hevi" in unknown.json()["error"]["message"]
 
 
-def test_a_correction_names_its_voice_and_the_round_trains_it_as_that_voice(workspace, tmp_path, monkeypatch, capsys):
+def test_a_correction_names_its_voice_and_the_round_hands_it_to_training_as_that_voice(workspace, tmp_path, monkeypatch, capsys):
     voiced_model(workspace / "models" / "kurdish", replace=True)
     data = write_data(workspace / "training")  # one-voice base data: it trains as the round's voice
     feedback = ["--data_dir", str(data), "--output_dir", str(workspace / "models" / "kurdish")]
