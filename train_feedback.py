@@ -54,7 +54,7 @@ from kurdish_tts.training.checkpoints import (
     remove_run_checkpoints,
     resolve_resume,
 )
-from kurdish_tts.training.folders import discriminator_folder, logging_dir
+from kurdish_tts.training.folders import discriminator_folder, logging_dir, output_folder_problem
 from kurdish_tts.training.run import read_init_config
 
 CURRENT_MODEL = Path("models/kurdish")
@@ -226,6 +226,8 @@ def training_round(store: FeedbackStore, args) -> int:
 
 
 def run_round(store: FeedbackStore, args) -> int:
+    if problem := output_folder_problem(args.output_dir):  # the round's model replaces it whole
+        raise TrainingError(f"--output_dir: {problem}")
     base = [] if args.feedback_only else read_metadata(args.data_dir / TRAIN_FILE)
     eval_clips = read_metadata(args.data_dir / EVAL_FILE) if (args.data_dir / EVAL_FILE).is_file() else []
     # the install check's recogniser, loaded first: one that cannot judge is found now, not after the training

@@ -810,6 +810,13 @@ def test_pending_metadata_that_disagrees_with_the_entries_is_mended(workspace, t
     assert metadata.read_text() == listed and len(pending(workspace)) == 1
 
 
+def test_a_round_whose_output_is_the_data_folder_is_refused_and_the_feedback_kept(workspace, tmp_path, capsys):
+    assert feedback(workspace, "--add_sample", recording(tmp_path, "a.wav", 85), "ez hatim") == 0
+    model = workspace / "models" / "kurdish"
+    assert feedback(workspace, *round_args("--model_name_or_path", model, "--output_dir", workspace / "training")) == 1
+    assert "--output_dir: " in capsys.readouterr().err and model.is_dir() and len(pending(workspace)) == 1
+
+
 def test_a_recogniser_that_cannot_judge_is_refused_before_the_round_trains(workspace, tmp_path, capsys):
     assert feedback(workspace, "--add_sample", recording(tmp_path, "a.wav", 84), "ez hatim") == 0
     model = workspace / "models" / "kurdish"  # a text-to-speech model: it has a config.json, but cannot listen

@@ -169,11 +169,12 @@ def test_a_multi_speaker_model_trains_the_chosen_speaker(data, tmp_path, capsys,
     (["--freeze", "text_encoder", "duration_predictor", "flow", "posterior_encoder", "decoder"],
      "--freeze names every part of the generator"),
     (["--init_config", "BROKEN"], "is not valid JSON"),
+    (["--init_config", "LIST"], "holds a list, not an object of config values"),
 ])
 def test_settings_that_cannot_train_are_one_line_errors(data, tmp_path, capsys, extra, message):
-    broken = tmp_path / "broken.json"
-    broken.write_text("{not json", encoding="utf-8")
-    extra = [str(broken) if value == "BROKEN" else value for value in extra]
+    (tmp_path / "broken.json").write_text("{not json", encoding="utf-8")
+    (tmp_path / "list.json").write_text("[1, 2]", encoding="utf-8")
+    extra = [str(tmp_path / f"{value.lower()}.json") if value in ("BROKEN", "LIST") else value for value in extra]
     assert train_vits.main(args_for(data, tmp_path, "--max_steps", 1, *extra)) == 1
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
@@ -191,6 +192,18 @@ def test_an_output_folder_that_cannot_be_made_is_a_one_line_error(data, tmp_path
     assert train_vits.main(args_for(data, tmp_path, "--max_steps", 1, "--output_dir", tmp_path / "file" / "model")) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: ") and "Not a directory" in err[-1] and not any("Traceback" in line for line in err)
+
+
+def test_an_output_folder_of_other_files_is_refused_before_training_and_kept(data, tmp_path, capsys):
+    listed = (data / "metadata.csv").read_bytes()
+    for output in (data, tmp_path / "models"):  # the data folder named by mistake; a folder above the models
+        (tmp_path / "models" / "kurdish").mkdir(parents=True, exist_ok=True)
+        assert train_vits.main(args_for(data, tmp_path, "--max_steps", 1, "--output_dir", output)) == 1
+        err = capsys.readouterr().err.strip()
+        assert f"--output_dir: {output} holds files that are not a model's (no config.json)" in err
+        assert len(err.splitlines()) == 1
+    assert (data / "metadata.csv").read_bytes() == listed and (tmp_path / "models" / "kurdish").is_dir()
+    assert not (tmp_path / "checkpoints").exists()  # refused before a step
 
 
 def test_a_card_of_a_run_inside_its_warm_up_names_the_losses_it_trained_on(data, tmp_path):
@@ -411,6 +424,7 @@ def test_a_spoilt_step_leaves_no_gradients_to_the_next(data, tmp_path, monkeypat
     ("empty", "empty text"),
     ("short", "too short for their text"),
     ("held out", "in both metadata.csv and metadata_eval.csv"),
+    ("stereo", "more than one channel"),
 ])
 def test_bad_data_is_refused_before_training(tmp_path, capsys, problem, message):
     data = write_data(tmp_path / "training", eval_count=0)
@@ -423,6 +437,8 @@ def test_bad_data_is_refused_before_training(tmp_path, capsys, problem, message)
         clips[3] = Clip("c3.wav", "ez 25 salî me!")
     elif problem == "empty":
         clips[3] = Clip("c3.wav", "")
+    elif problem == "stereo":
+        sf.write(data / "wavs" / "c3.wav", np.stack([speech_like(2.0, 16000)] * 2, axis=1), 16000)
     elif problem == "held out":  # one file of each of two prepare_data.py runs
         write_metadata(data / "metadata_eval.csv", [clips[3], Clip("c9.wav", clips[3].text)])
         (data / "wavs" / "c9.wav").write_bytes((data / "wavs" / "c3.wav").read_bytes())
@@ -432,6 +448,18 @@ def test_bad_data_is_refused_before_training(tmp_path, capsys, problem, message)
     assert train_vits.main(args_for(data, tmp_path, "--max_steps", 1)) == 1
     err = capsys.readouterr().err
     assert message in err and "c3.wav" in err and len(err.strip().splitlines()) == 1
+
+
+def test_metadata_with_a_byte_order_mark_trains_and_one_not_in_utf8_is_a_one_line_error(tmp_path, capsys):
+    data = write_data(tmp_path / "training", eval_count=0)
+    listed = (data / "metadata.csv").read_text(encoding="utf-8")
+    (data / "metadata.csv").write_bytes(b"\xef\xbb\xbf" + listed.encode("utf-8"))  # as Notepad saves it
+    assert train_vits.main(args_for(data, tmp_path / "bom", "--max_steps", 1)) == 0
+    (data / "metadata.csv").write_bytes(listed.encode("cp1252", errors="replace"))  # "rojbaş tu çawa yî": ç is 0xe7
+    capsys.readouterr()
+    assert train_vits.main(args_for(data, tmp_path / "cp1252", "--max_steps", 1)) == 1
+    err = capsys.readouterr().err.strip()
+    assert f"{data / 'metadata.csv'} is not UTF-8 text" in err and "save it as UTF-8" in err and len(err.splitlines()) == 1
 
 
 def test_offline_hub_model_and_fp16_on_cpu(data, tmp_path, capsys):

@@ -15,11 +15,12 @@ import torch
 from kurdish_tts import hub
 from kurdish_tts.corpus.dataset import LengthBucketSampler, TtsDataset
 from kurdish_tts.corpus.metadata import EVAL_FILE, Clip, check_clips, check_same_form, too_short, voices_of
+from kurdish_tts.synthesis.voice import voice_folder_problem
 from kurdish_tts.text.vocabulary import Vocabulary, build_tokenizer, builtin_vocabulary, mms_vocabulary
 from kurdish_tts.training import prior
 from kurdish_tts.training.arguments import FREEZABLE, learning_rates
 from kurdish_tts.training.errors import TrainingError
-from kurdish_tts.training.folders import discriminator_folder
+from kurdish_tts.training.folders import discriminator_folder, output_folder_problem
 from kurdish_tts.training.settings import data_fingerprint, run_settings
 from kurdish_tts.training.state import Progress, Run, start_ema, trained_speaker
 from kurdish_tts.vits.discriminator import CONFIG_FILE as DISCRIMINATOR_CONFIG_FILE
@@ -38,8 +39,10 @@ def read_init_config(path: Path) -> tuple[dict, Vocabulary, DiscriminatorConfig 
         raise TrainingError(f"--init_config {path} not found")
     try:
         values = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
+    except ValueError as e:  # not JSON, not UTF-8
         raise TrainingError(f"--init_config {path} is not valid JSON ({e})") from e
+    if not isinstance(values, dict):
+        raise TrainingError(f"--init_config {path} holds a {type(values).__name__}, not an object of config values")
     discriminator = values.pop("discriminator", None)
     vocabularies = {"builtin": builtin_vocabulary, "mms": mms_vocabulary}
     choice = values.pop("vocabulary", "builtin")
@@ -69,7 +72,7 @@ def load_generator_source(args) -> tuple[object, Vocabulary, DiscriminatorConfig
         hub.require(source)
     except hub.HubUnreachable as e:
         raise TrainingError(f"{e} (for example --model_name_or_path models/kurdish, or --init_config configs/tiny.json)") from e
-    problem = hub.model_folder_problem(source)
+    problem = voice_folder_problem(source)
     if problem:
         raise TrainingError(f"--model_name_or_path {problem}: pass a folder saved by train_vits.py, or a hub id")
     config = VitsConfig.from_pretrained(source)
@@ -87,6 +90,8 @@ def build_run(args, train_clips: list[Clip], eval_clips: list[Clip], weights: li
     from transformers.utils.logging import disable_progress_bar
 
     disable_progress_bar()  # the training bar is the one to watch
+    if problem := output_folder_problem(args.output_dir):  # replaced whole at the end: never a folder of other files
+        raise TrainingError(f"--output_dir: {problem}")
     config, vocabulary, discriminator_config = load_generator_source(args)
     # Check the data before any weights are loaded: a bad clip should cost seconds, not minutes.
     check_clips(args.data_dir, train_clips, config.sampling_rate, vocabulary.characters)
