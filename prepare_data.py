@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     cleaning.add_argument("--normalize", choices=["peak", "rms", "none"], default="peak",
                           help=f"loudness: peak to {audio.PEAK_TARGET_DB} dBFS, rms to {audio.RMS_TARGET_DB} dBFS (never clipping)")
     cleaning.add_argument("--denoise", choices=denoising.METHODS, default="none",
-                          help="take steady background noise out first (RNNoise: about 0.5 ms a second of audio; "
+                          help="take steady background noise out first (RNNoise: about 60 ms of a core a second of audio; "
                                "the recordings are left as they are). Feedback clips are then denoised too")
     output = parser.add_argument_group("output")
     output.add_argument("--eval_size", type=int, help="held-out clips (default: 2%% of kept clips, at least a few; "

@@ -23,11 +23,11 @@ import os
 import sys
 from pathlib import Path
 
-from kurdish_tts import hub
+from kurdish_tts.feedback.store import StoreDamaged
 from kurdish_tts.serving.app import MAX_TEXT_CHARS, create_app, uvicorn_options
 from kurdish_tts.serving.errors import ServiceError
 from kurdish_tts.serving.keys import Keys
-from kurdish_tts.synthesis.voice import normalizer_notice
+from kurdish_tts.synthesis.voice import normalizer_notice, voice_folder_problem
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     except ServiceError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    problems = [p for p in (hub.model_folder_problem(m, hub_ids=False) for m in args.model) if p]
+    problems = [p for p in (voice_folder_problem(m, hub_ids=False) for m in args.model) if p]
     if problems:
         print(f"error: --model {problems[0]}: pass a model folder saved by train_vits.py", file=sys.stderr)
         return 1
@@ -138,7 +138,12 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // args.workers))
     logging.basicConfig(level=logging.INFO, format="%(message)s" if args.log_json else "%(asctime)s %(message)s")
-    uvicorn.run(create_app(args), host=args.host, port=args.port, log_level="info", **uvicorn_options(args))
+    try:  # the sweep of what a killed service left, and the feedback store's own check, come first
+        app = create_app(args)
+    except (StoreDamaged, ServiceError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", **uvicorn_options(args))
     return 0
 
 

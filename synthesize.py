@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from kurdish_tts.corpus.audio import write_wav
+from kurdish_tts.files import not_utf8
 from kurdish_tts.options import given_options, refuse
 from kurdish_tts.synthesis.exporting import EXPORT_FORMATS, export, stream_pcm
 from kurdish_tts.synthesis.voice import Settings, SynthesisError, Voice, normalizer_notice
@@ -104,13 +105,13 @@ def read_utterances(args: argparse.Namespace) -> list[str]:
     if args.text_file is not None:
         if not args.text_file.is_file():
             raise SynthesisError(f"--text_file {args.text_file} not found")
-        try:
-            lines = args.text_file.read_text(encoding="utf-8").splitlines()
-        except UnicodeDecodeError as error:
-            raise SynthesisError(f"--text_file {args.text_file} is not UTF-8 text ({error.reason} at byte "
-                                 f"{error.start}): save it as UTF-8") from None
+        source, what = args.text_file.read_bytes, f"--text_file {args.text_file}"
     else:
-        lines = sys.stdin.read().splitlines()
+        source, what = sys.stdin.buffer.read, "standard input"
+    try:
+        lines = source().decode("utf-8-sig").splitlines()  # -sig: a byte-order mark is not text
+    except UnicodeDecodeError as error:
+        raise SynthesisError(not_utf8(what, error)) from None
     return [line for line in lines if line.strip()] or [""]
 
 
@@ -289,7 +290,7 @@ def evaluate_models(args: argparse.Namespace, models: list[str], settings: Setti
         measures.check_scorable(args.metadata, clips, voices, settings)
         asr_model = args.asr_model or (JUDGE if (JUDGE / "config.json").is_file() else None)
         recognizer = measures.Recognizer(asr_model) if asr_model else None
-    except (SynthesisError, MetadataError, measures.EvaluationError) as e:
+    except (SynthesisError, MetadataError, measures.EvaluationError, OSError) as e:  # OSError: a model's damaged files
         print(f"error: {e}", file=sys.stderr)
         return 1
     data_dir = args.metadata.parent

@@ -7,6 +7,7 @@ stage that writes what a user made or will read writes through here.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import tempfile
@@ -16,6 +17,20 @@ from pathlib import Path
 
 UMASK = os.umask(0o022)  # reading the process's umask means setting it: set it straight back
 os.umask(UMASK)
+
+
+def read_json_object(path: Path) -> dict:
+    """A JSON file holding an object, as a dict; {} when it is missing, unreadable or holds something else."""
+    try:
+        value = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # ValueError: not UTF-8, not JSON
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def not_utf8(what: str | Path, error: UnicodeDecodeError) -> str:
+    """The one-line error for a text file (or stream) that is not UTF-8: where, and how to mend it."""
+    return f"{what} is not UTF-8 text ({error.reason} at byte {error.start}): save it as UTF-8"
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -150,16 +150,19 @@ def test_bad_clips_are_counted_and_skipped(tmp_path, capsys):
         dict(default_rows(1)[0], down_votes=1),
         dict(default_rows(1)[0], up_votes=0),
         dict(default_rows(1)[0], down_votes=3),
+        dict(default_rows(1)[0], seconds=70.0),  # refused from its header, before it is decoded
     ]
     out = tmp_path / "out"
     assert run(write_release(tmp_path / "cv" / "kmr", rows), out) == 0
     dropped = report(out)["counts"]["dropped"]
     assert dropped == {"undecodable audio": 1, "empty file": 1, "silent": 1, "missing clip file": 1, "empty text": 1,
-                       "nothing sayable in text": 1, "unsafe path": 2, "too short": 1, "too long": 1, "vote filter": 4}
+                       "nothing sayable in text": 1, "unsafe path": 2, "too short": 1, "too long": 2, "vote filter": 4}
+    assert any(e.startswith("common_voice_kmr_18.mp3 (") and e.endswith(" s as recorded (at most 60))")
+               for e in report(out)["dropped_examples"]["too long"])
     assert len(listed(out)) == 4
     assert not (tmp_path / "outside.mp3").exists()
     summary = capsys.readouterr().out.splitlines()
-    assert summary[1].startswith("kept 4 of 18: 4 vote filter, ")
+    assert summary[1].startswith("kept 4 of 19: 4 vote filter, ")
     # the first few dropped clips are named under their reason, with "..." when there are more
     assert "  vote filter: common_voice_kmr_14.mp3, common_voice_kmr_15.mp3, common_voice_kmr_16.mp3 ..." in summary
     assert "  unsafe path: ../../outside.mp3, /etc/passwd" in summary
@@ -383,6 +386,22 @@ def test_vocabulary_notice_offline_and_a_local_model_vocabulary(release, tmp_pat
     assert not any("x" in text for _, text in listed(tmp_path / "b"))
     assert run(release, tmp_path / "c", "--model_name_or_path", tmp_path / "a") == 1  # a folder without vocab.json
     assert "has no vocab.json" in capsys.readouterr().err
+    (model / "vocab.json").write_text('{"a": 1,', encoding="utf-8")  # cut short
+    assert run(release, tmp_path / "d", "--model_name_or_path", model) == 1
+    assert f"{model / 'vocab.json'} is damaged" in error_line(capsys)
+
+
+def test_a_table_with_a_byte_order_mark_is_read_and_one_not_in_utf8_is_a_one_line_error(tmp_path, capsys):
+    release = write_release(tmp_path / "cv", default_rows(6))
+    table = release / "validated.tsv"
+    text = table.read_text(encoding="utf-8")
+    table.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))  # a spreadsheet's "CSV UTF-8"
+    assert run(release, tmp_path / "bom", "--top_speakers", 1) == 0  # the client_id column found under its mark
+    assert report(tmp_path / "bom")["speakers"]["count"] == 1
+    table.write_bytes(text.encode("cp1252", errors="replace"))  # "Îro", "salî": bytes that are not UTF-8
+    capsys.readouterr()
+    assert run(release, tmp_path / "cp1252") == 1
+    assert f"{table} is not UTF-8 text" in error_line(capsys)
 
 
 def test_an_mms_vocabulary_keeps_the_letter_that_shares_id_0_with_the_blank(release, tmp_path):
@@ -544,6 +563,9 @@ def test_wavs_made_with_other_audio_settings_or_half_rebuilt_are_rebuilt(release
     other = write_release(tmp_path / "other", [dict(row, seconds=2.5) for row in default_rows(8)])  # the same names
     assert run(other, out, "--trim_db", 20) == 0 and "made with other dataset" in capsys.readouterr().err
     assert all(sf.info(out / "wavs" / name).duration > 2 for name, _ in listed(out))  # not the first release's audio
+    (out / ".wav_settings.json").unlink()
+    (out / "dataset.json").write_text("[]", encoding="utf-8")  # a record of another shape: no settings known
+    assert run(other, out, "--trim_db", 20) == 0 and len(listed(out)) == 8
 
 
 def test_a_rerun_with_stricter_filters_removes_the_wavs_it_drops(release, tmp_path):

@@ -248,6 +248,27 @@ def test_keys_are_made_once_and_removed(workspace, capsys):
     assert "no key named 'app'" in capsys.readouterr().err
 
 
+def test_start_up_problems_are_one_line_errors(workspace, capsys):
+    data, model = ["--data_dir", str(workspace / "training")], workspace / "models" / "kurdish"
+    broken = workspace / "models" / "broken"
+    shutil.copytree(model, broken)
+    (broken / "vocab.json").unlink()  # a copy that lost a file: refused now, not with a 500 on every request
+    assert serve.main([*data, "--model", str(broken)]) == 1
+    assert f"--model {broken} has no vocab.json" in capsys.readouterr().err
+    pending = workspace / "training" / "feedback" / "pending"
+    pending.mkdir(parents=True)
+    (pending / "entries.json").write_text("[{", encoding="utf-8")
+    assert serve.main([*data, "--model", str(model)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert f"{pending / 'entries.json'} is damaged" in err and len(err.splitlines()) == 1
+    keys = workspace / "training" / "service" / "keys.json"
+    keys.parent.mkdir()
+    keys.write_text("[]", encoding="utf-8")
+    assert serve.main([*data, "--add_key", "app"]) == 1
+    assert f"{keys} is damaged (not an object of key names)" in capsys.readouterr().err
+    assert keys.read_text(encoding="utf-8") == "[]"
+
+
 class SlowVoice:
     """Stands in for a voice that takes a while, so that requests pile up."""
 

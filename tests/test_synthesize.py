@@ -231,6 +231,25 @@ def test_speech_that_cannot_be_read_or_written_is_a_one_line_error(model_dir, tm
         assert err.startswith("error: ") and message in err and len(err.splitlines()) == 1, err
 
 
+def test_standard_input_is_read_as_utf8_and_a_model_folder_missing_a_file_is_named(model_dir, tmp_path, capsys,
+                                                                                   monkeypatch):
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO("ez hatim û çûm".encode("latin-1"))))
+    assert synthesize.main(["--model", str(model_dir), "--output", str(tmp_path / "a.wav")]) == 1
+    assert "standard input is not UTF-8 text" in capsys.readouterr().err and not (tmp_path / "a.wav").exists()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO("\ufeffez hatim".encode("utf-8"))))  # a mark first
+    assert synthesize.main(["--model", str(model_dir), "--normalize_only"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "ez hatim"
+    for lost in ("vocab.json", "model.safetensors"):
+        copy = tmp_path / f"without-{lost}"
+        shutil.copytree(model_dir, copy)
+        (copy / lost).unlink()
+        assert synthesize.main(["--model", str(copy), "--text", "ez", "--output", str(tmp_path / "b.wav")]) == 1
+        err = capsys.readouterr().err.strip()
+        assert f"{copy} has no {'vocab.json' if lost == 'vocab.json' else 'weights'}" in err and len(err.splitlines()) == 1
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
 def test_export_into_a_read_only_folder_is_a_one_line_error(model_dir, tmp_path, capsys):
     (tmp_path / "locked").mkdir(mode=0o555)

@@ -52,6 +52,9 @@ class CleaningSettings:
 
 
 MAX_CHANNELS = 8
+# A recording, before trimming, may last this many times --max_duration: longer is refused from its header
+# (a clip of silence and speech, not an hour whose decoding would take gigabytes of a worker's memory).
+RAW_SECONDS_PER_LIMIT = 4
 
 
 def decode(data: bytes | Path, max_seconds: float | None = None) -> tuple[np.ndarray, int]:

@@ -10,7 +10,6 @@ the text is non-empty and speakable.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import soundfile as sf
 
-from kurdish_tts.files import write_text_atomic
+from kurdish_tts.files import not_utf8, read_json_object, write_text_atomic
 
 SEPARATOR = "|"
 TRAIN_FILE = "metadata.csv"
@@ -73,7 +72,11 @@ def read_metadata(path: Path) -> list[Clip]:
         raise MetadataError(f"{path} not found: run prepare_data.py first, or point to the right file "
                             "(--data_dir; --metadata for synthesize.py --evaluate)")
     clips, first_of = [], {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # -sig: a byte-order mark (Notepad's) is not part of a name
+    except UnicodeDecodeError as error:
+        raise MetadataError(not_utf8(path, error)) from None
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         fields = line.split(SEPARATOR)
@@ -169,7 +172,7 @@ def check_clips(
     """Raise `MetadataError` naming the first offenders when a clip breaks the contract.
 
     Checks, for every clip: a bare file name inside `wavs/`, the file exists, its sample
-    rate is `sample_rate`, its text is non-empty and (when `characters` is given) holds only
+    rate is `sample_rate` and it is mono, its text is non-empty and (when `characters` is given) holds only
     characters the model can say.
     """
     wavs = Path(data_dir) / WAVS_DIR
@@ -196,6 +199,8 @@ def check_clips(
             note(problem, f"{clip.file} ({detail})" if detail else clip.file)
         elif info.samplerate != sample_rate:
             note(f"sample rate is not {sample_rate} Hz", f"{clip.file} ({info.samplerate} Hz)")
+        elif info.channels != 1:
+            note("more than one channel", f"{clip.file} ({info.channels})")
     if problems:
         parts = [
             f"{len(items)} with {kind}: {', '.join(items[:show])}{' ...' if len(items) > show else ''}"
@@ -208,9 +213,4 @@ def check_clips(
 
 def read_dataset_record(data_dir: Path) -> dict:
     """The folder's dataset.json as a dict; {} when there is none or it cannot be read as one."""
-    path = Path(data_dir) / DATASET_RECORD
-    try:
-        record = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return {}
-    return record if isinstance(record, dict) else {}
+    return read_json_object(Path(data_dir) / DATASET_RECORD)

@@ -30,7 +30,7 @@ from kurdish_tts.corpus.acceptance import LowNaturalness, accept_clip, accept_te
 from kurdish_tts.corpus.metadata import WAVS_DIR, Clip
 from kurdish_tts.corpus.naturalness import MEASURES
 from kurdish_tts.corpus.sources import Source, SourceRow
-from kurdish_tts.files import write_text_atomic
+from kurdish_tts.files import read_json_object, write_text_atomic
 from kurdish_tts.text import normalizer
 from kurdish_tts.text.vocabulary import Vocabulary
 
@@ -82,14 +82,8 @@ def begin_wavs(out: Path, settings: dict, overwrite: bool, report: Path) -> bool
     Records the settings, and whether a rebuild is under way, before the first wav is written
     (`end_wavs` records that it finished). A folder from before the record: `report`'s arguments."""
     record = out / WAV_SETTINGS
-    try:
-        before = json.loads(record.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        try:
-            before = {"settings": json.loads(report.read_text(encoding="utf-8")).get("arguments", {})}
-        except (OSError, ValueError):
-            before = {}
-    earlier = before.get("settings", {})
+    before = read_json_object(record) or {"settings": read_json_object(report).get("arguments")}
+    earlier = before.get("settings") if isinstance(before.get("settings"), dict) else {}
     changed = [name for name, value in settings.items() if name in earlier and earlier[name] != value]
     rebuild = overwrite or bool(changed) or bool(before.get("rebuilding"))
     if rebuild and not overwrite:
@@ -209,7 +203,7 @@ def _process_clip(job: Job) -> Outcome:
             cleaned = None
             normalized = accept_text(row.text, job.characters, info.frames, info.samplerate)
         else:
-            decoded, rate = audio.decode(data)
+            decoded, rate = audio.decode(data, max_seconds=audio.RAW_SECONDS_PER_LIMIT * job.settings.max_duration)
             seconds_in = decoded.shape[0] / rate
             cleaned, normalized = accept_clip(decoded, rate, row.text, job.characters, job.settings)
             seconds = cleaned.size / job.settings.target_sr

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kurdish_tts import hub
+from kurdish_tts.files import not_utf8
 
 AUDIO_COLUMNS = ("audio", "path")  # the Kurmanji mirror keeps its audio in `path`
 TEXT_COLUMNS = ("sentence", "text")
@@ -105,9 +106,12 @@ def _open_release(folder: Path, split: str, audio_column: str | None, text_colum
     if Path(split).name != split or not table.is_file():
         present = ", ".join(sorted(p.name for p in folder.glob("*.tsv"))) or "none"
         raise SourceError(f"{folder} has no {split}: choose --split from the .tsv files there ({present})")
-    with table.open(encoding="utf-8", newline="") as handle:
-        header = next(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE), [])
-        num_rows = sum(1 for _ in handle)
+    try:  # -sig: a byte-order mark (a spreadsheet's export) is not part of the first column's name
+        with table.open(encoding="utf-8-sig", newline="") as handle:
+            header = next(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE), [])
+            num_rows = sum(1 for _ in handle)  # reads it all: a byte that is not UTF-8 is found now
+    except UnicodeDecodeError as error:
+        raise SourceError(not_utf8(table, error)) from None
     audio = _pick_column(header, audio_column, [c for c in ("path",) if c in header], "audio", f"{table} has")
     text = _pick_column(header, text_column, [c for c in TEXT_COLUMNS if c in header], "text", f"{table} has")
     return Source("release", f"Common Voice release {folder} ({split})", header,
@@ -116,7 +120,7 @@ def _open_release(folder: Path, split: str, audio_column: str | None, text_colum
 
 def _release_rows(folder: Path, table: Path, audio_column: str, text_column: str) -> Iterator[SourceRow]:
     clips = (folder / "clips").resolve()
-    with table.open(encoding="utf-8", newline="") as handle:
+    with table.open(encoding="utf-8-sig", newline="") as handle:
         for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
             name = (row.get(audio_column) or "").strip()
             file = (clips / name).resolve() if name else None

@@ -62,7 +62,6 @@ class FeedbackRejected(ValueError):
         self.reason = reason
 
 
-RAW_SECONDS_PER_LIMIT = 4  # a correction's recording, before trimming, may last this many times --max_duration
 MAX_ID_LENGTH = 100  # an id names files: far below any file system's limit
 
 
@@ -188,7 +187,7 @@ class FeedbackStore:
                 raise FeedbackRejected(f"{audio_path}: cannot read the file ({e.strerror or e})") from e
         try:
             # a recording may hold silence around the voice, not hours of it: refused before it is decoded
-            decoded, rate = audio.decode(data, max_seconds=RAW_SECONDS_PER_LIMIT * settings.max_duration)
+            decoded, rate = audio.decode(data, max_seconds=audio.RAW_SECONDS_PER_LIMIT * settings.max_duration)
             cleaned, normalized = accept_clip(decoded, rate, text, characters, settings, donation=True)
         except UnsayableText as e:
             raise FeedbackRejected(f"{audio_path}: the text {text[:40]!r} has nothing the model can say") from e

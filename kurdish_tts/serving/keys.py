@@ -34,7 +34,13 @@ class Keys:
 
     def read(self) -> dict[str, dict]:
         """Key name -> {"sha256", "admin"}."""
-        stored = json.loads(self.path.read_text(encoding="utf-8")) if self.path.is_file() else {}
+        try:
+            stored = json.loads(self.path.read_text(encoding="utf-8")) if self.path.is_file() else {}
+            if not isinstance(stored, dict):
+                raise TypeError("not an object of key names")
+        except (ValueError, TypeError) as e:  # not JSON, not UTF-8, not an object: written by hand, or damaged
+            raise ServiceError(500, f"{self.path} is damaged ({e}): mend it, or move it away and make the keys "
+                                    "again (--add_key)") from None
         return {name: row if isinstance(row, dict) else {"sha256": row, "admin": False} for name, row in stored.items()}
 
     def add(self, name: str, admin: bool = False) -> str:

@@ -47,6 +47,20 @@ class Settings:
     voice: str | None = None  # a voice of a multi-voice model by name (or id): wins over speaker_id
 
 
+def voice_folder_problem(model: str | Path, hub_ids: bool = True) -> str | None:
+    """What keeps `model` from being a voice, in a few words: a folder without its config, its tokenizer's
+    vocab.json or its weights (PyTorch's, or an ONNX export's); None for a whole folder or (with `hub_ids`)
+    a name that may be a hub id."""
+    path = Path(model)
+    if (problem := hub.model_folder_problem(path, hub_ids=hub_ids)) or not path.is_dir():
+        return problem
+    if not (path / "vocab.json").is_file():
+        return f"{path} has no vocab.json (the tokenizer's alphabet)"
+    if not any((path / name).is_file() for name in ("model.safetensors", "pytorch_model.bin")) and not is_onnx_folder(path):
+        return f"{path} has no weights (model.safetensors, or an ONNX export's)"
+    return None
+
+
 class Voice:
     """A loaded model with its tokenizer and vocabulary."""
 
@@ -67,7 +81,7 @@ class Voice:
 
         source = str(model_name_or_path)
         path = Path(source)
-        problem = hub.model_folder_problem(path)
+        problem = voice_folder_problem(path)
         if problem:
             raise SynthesisError(f"{problem}: pass a folder saved by train_vits.py")
         if not path.exists() and ("/" not in source or source.startswith((".", "/"))):

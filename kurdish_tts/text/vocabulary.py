@@ -76,7 +76,7 @@ def load_vocabulary(model_name_or_path: str | Path, *, quiet: bool = False) -> V
         vocab_file = local / "vocab.json"
         if not vocab_file.is_file():
             raise FileNotFoundError(f"{local} has no vocab.json: pass a model folder saved by transformers")
-        return Vocabulary(json.loads(vocab_file.read_text(encoding="utf-8")), str(local))
+        return read_vocabulary(vocab_file, str(local))
     if looks_like_path(model_name_or_path):
         what = "is a file" if local.exists() else "does not exist"
         raise VocabularyUnavailable(f"model folder not found: {model_name_or_path} {what}; "
@@ -97,7 +97,19 @@ def load_vocabulary(model_name_or_path: str | Path, *, quiet: bool = False) -> V
     except (errors.EntryNotFoundError, OSError, ValueError) as e:  # the hub's HTTP errors are OSErrors
         raise VocabularyUnavailable(f"cannot download the vocabulary of hub model {model_name_or_path!r}: "
                                     f"{hub.error_line(e)}") from e
-    return Vocabulary(json.loads(Path(path).read_text(encoding="utf-8")), str(model_name_or_path))
+    return read_vocabulary(Path(path), str(model_name_or_path))
+
+
+def read_vocabulary(path: Path, source: str) -> Vocabulary:
+    """A vocab.json (character -> id); VocabularyUnavailable, in one line, when it cannot be read as one."""
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as e:  # not UTF-8, not JSON
+        raise VocabularyUnavailable(f"{path} is damaged ({e}): copy the model folder again") from None
+    if not isinstance(table, dict) or not all(isinstance(i, int) for i in table.values()):
+        raise VocabularyUnavailable(f"{path} is not a vocabulary (an object of characters and ids): "
+                                    "copy the model folder again")
+    return Vocabulary(table, source)
 
 
 def looks_like_path(name: str | Path) -> bool:
