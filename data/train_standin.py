@@ -1,28 +1,30 @@
 #!/usr/bin/env python3
-"""Build the stand-in pretrained voice (data/pretrained/): a small VITS trained here from random weights.
+"""Build the stand-in voices (data/pretrained-espeak/, then data/pretrained/): small VITS models trained here.
 
-The model hub is out of reach here, so the demo, the tests and the benchmarks fine-tune this
-voice where a user fine-tunes MMS. It has MMS Kurmanji's structure (stochastic duration
-predictor, MMS's vocabulary in its own order with "n" at id 0 as the blank, 16 kHz) with
-narrower widths (`configs/standin.json`: 5.1 M parameters, a 0.85 M discriminator), and learns
-the `standin` group of data/corpus/sentences.tsv spoken by espeak-ng's voice `ku`, with the
-original VITS recipe (learning rate 2e-4, no discriminator warm-up, no gradient clipping).
+The demo, the tests and the benchmarks run offline, where the model hub cannot be reached, so they
+fine-tune the stand-in where a user fine-tunes MMS. It has MMS Kurmanji's structure (stochastic
+duration predictor, MMS's vocabulary in its own order with "n" at id 0 as the blank, 16 kHz) with
+narrower widths (`configs/standin.json`: 5.1 M parameters, a 0.85 M discriminator). By default it
+learns, from random weights, the `standin` group of data/corpus/sentences.tsv spoken by espeak-ng's
+voice `ku` (published to data/pretrained-espeak/), with the original VITS recipe (learning rate
+2e-4, no discriminator warm-up, no gradient clipping).
 
 With `--speaker NAME` it learns a natural speaker of data/corpus/speakers.json instead (Kokoro's
-speech, kurdish_tts/samples/natural.py, clean as a studio reading is), and with `--start_from DIR`
-it begins from a stand-in published before (DIR/model, DIR/discriminator, DIR/build.json) rather
-than from random weights: the espeak-ng stand-in already reads Kurmanji, so a natural one needs far
-fewer steps from it. The model card and build.json record both stages.
+speech, kurdish_tts/samples/natural.py, clean as a studio reading is; published to data/pretrained/),
+and with `--start_from DIR` it begins from a stand-in published before (DIR/model, DIR/discriminator,
+DIR/build.json) rather than from random weights: the espeak-ng stand-in already reads Kurmanji, so a
+natural one needs far fewer steps from it. The model card and build.json record both stages.
 
-The build is resumable and can be spread over sessions: it trains in chunks, keeps resumable
+The build is resumable: run it again with a higher --steps. It trains in chunks, keeps resumable
 checkpoints in --work, and after each chunk publishes the model (fp16 weights that load as fp32)
-and its discriminator to --publish (data/pretrained/) with build.json (steps, hours, loss history).
-A later run continues from --work's checkpoints, or, on a machine without them, from --publish.
+and its discriminator to --publish (data/pretrained/ with --speaker, data/pretrained-espeak/
+without) with build.json (steps, hours, loss history). A later run continues from --work's
+checkpoints, or, on a machine without them, from --publish.
 
     python data/train_standin.py --steps 6000          # about 3 s a step on 2 CPU cores
     python data/train_standin.py --steps 6000 --chunk 500 --work runs/standin
-    python data/train_standin.py --speaker berfin --start_from data/pretrained-espeak --steps 2000 \
-        --work runs/standin-berfin
+    python data/train_standin.py --speaker berfin --start_from data/pretrained-espeak --steps 6000 \
+        --work runs/standin-berfin                      # data/pretrained, as its build.json records
 """
 
 from __future__ import annotations
@@ -127,7 +129,7 @@ def publish(work: Path, folder: Path, source: Source, steps: int, seconds: float
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=6000, help="optimiser steps in all, over every session")
+    parser.add_argument("--steps", type=int, default=6000, help="optimiser steps in all: a higher number resumes a build")
     parser.add_argument("--chunk", type=int, default=500, help="steps between publications to --publish")
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "standin", help="data, checkpoints, run output")
     parser.add_argument("--speaker", help="learn this natural speaker of data/corpus/speakers.json instead of "
@@ -242,8 +244,8 @@ This is not Meta's MMS model and holds none of its weights. It is a 5.1 M-parame
 with MMS Kurmanji's structure and vocabulary (`facebook/mms-tts-kmr-script_latin`'s
 `vocab.json`, "n" at id 0 as the blank; stochastic duration predictor; 16 kHz), {how}, reading
 the `standin` sentences of `data/corpus/sentences.tsv`. The toolkit fine-tunes it in its demo,
-tests and benchmarks where a user fine-tunes MMS, because the model hub is out of reach where the
-toolkit is built.
+tests and benchmarks where a user fine-tunes MMS, so that all of them run offline, where the model
+hub cannot be reached.
 
 It can at best speak like {ceiling} it learns from; how well it speaks after these steps (the
 judge's CER, DNSMOS, the distance to its speaker, beside references) is in the toolkit's
