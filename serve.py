@@ -26,7 +26,7 @@ from pathlib import Path
 from kurdish_tts.feedback.store import StoreDamaged
 from kurdish_tts.serving.app import MAX_TEXT_CHARS, create_app, uvicorn_options
 from kurdish_tts.serving.errors import ServiceError
-from kurdish_tts.serving.keys import Keys
+from kurdish_tts.serving.keys import Keys, KeysDamaged
 from kurdish_tts.synthesis.voice import normalizer_notice, voice_folder_problem
 
 
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             keys.remove(args.remove_key)
             print(f"key {args.remove_key!r} removed")
             return 0
-    except ServiceError as e:
+    except (ServiceError, KeysDamaged) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     problems = [p for p in (voice_folder_problem(m, hub_ids=False) for m in args.model) if p]

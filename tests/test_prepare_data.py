@@ -568,6 +568,15 @@ def test_wavs_made_with_other_audio_settings_or_half_rebuilt_are_rebuilt(release
     assert run(other, out, "--trim_db", 20) == 0 and len(listed(out)) == 8
 
 
+def test_a_long_recording_is_judged_on_a_rerun_as_on_a_first_run(tmp_path):
+    padded = np.concatenate([speech_like(2.0, 16000, seed=1), np.zeros(68 * 16000, np.float32)])  # 2 s of speech
+    release = write_release(tmp_path / "cv", default_rows(3) + [dict(default_rows(1)[0], audio=encode(padded, 16000, "WAV"))])
+    out = tmp_path / "out"
+    assert run(release, out, "--max_duration", 20, "--eval_size", 0) == 0 and len(listed(out)) == 4  # 80 s allowed
+    assert run(release, out, "--eval_size", 0) == 0  # its wav is reused, but 70 s as recorded is over 4 x 15
+    assert report(out)["counts"]["dropped"] == {"too long": 1} and len(listed(out)) == 3
+
+
 def test_a_rerun_with_stricter_filters_removes_the_wavs_it_drops(release, tmp_path):
     out = tmp_path / "out"
     assert run(release, out) == 0

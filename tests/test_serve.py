@@ -249,6 +249,8 @@ def test_keys_are_made_once_and_removed(workspace, capsys):
 
 
 def test_start_up_problems_are_one_line_errors(workspace, capsys):
+    import httpx
+
     data, model = ["--data_dir", str(workspace / "training")], workspace / "models" / "kurdish"
     broken = workspace / "models" / "broken"
     shutil.copytree(model, broken)
@@ -267,6 +269,10 @@ def test_start_up_problems_are_one_line_errors(workspace, capsys):
     assert serve.main([*data, "--add_key", "app"]) == 1
     assert f"{keys} is damaged (not an object of key names)" in capsys.readouterr().err
     assert keys.read_text(encoding="utf-8") == "[]"
+    (pending / "entries.json").unlink()
+    with Server(workspace) as server:  # a request that needs the keys: the plain 500, the server's path kept to its log
+        answer = httpx.get(f"{server.url}/v1/feedback", headers={"Authorization": "Bearer x"}, timeout=30)
+    assert answer.status_code == 500 and "log says why" in answer.json()["error"]["message"] and "keys" not in answer.text
 
 
 class SlowVoice:

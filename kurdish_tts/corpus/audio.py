@@ -57,6 +57,12 @@ MAX_CHANNELS = 8
 RAW_SECONDS_PER_LIMIT = 4
 
 
+def check_recorded_length(seconds: float, max_seconds: float) -> None:
+    """ClipRejected ("too long") for a recording, before trimming, longer than `max_seconds`."""
+    if seconds > max_seconds:
+        raise ClipRejected("too long", f"{seconds:.0f} s as recorded (at most {max_seconds:g})")
+
+
 def decode(data: bytes | Path, max_seconds: float | None = None) -> tuple[np.ndarray, int]:
     """Encoded bytes, or a file, in any format soundfile reads -> (float32 [samples, channels], sample rate).
 
@@ -72,9 +78,8 @@ def decode(data: bytes | Path, max_seconds: float | None = None) -> tuple[np.nda
         with sf.SoundFile(source) as handle:
             if handle.channels > MAX_CHANNELS:
                 raise ClipRejected("undecodable audio", f"{handle.channels} channels (at most {MAX_CHANNELS})")
-            if max_seconds is not None and handle.frames > max_seconds * handle.samplerate:
-                raise ClipRejected("too long", f"{handle.frames / handle.samplerate:.0f} s as recorded "
-                                               f"(at most {max_seconds:g})")
+            if max_seconds is not None:
+                check_recorded_length(handle.frames / handle.samplerate, max_seconds)
             audio, rate = handle.read(dtype="float32", always_2d=True), handle.samplerate
     except (sf.LibsndfileError, RuntimeError, TypeError) as e:
         if isinstance(data, Path):

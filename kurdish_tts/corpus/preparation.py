@@ -195,15 +195,17 @@ def _process_clip(job: Job) -> Outcome:
     seconds_in = None  # the source's decoded length: counted for every clip that decodes, kept or not
     try:
         info = None if job.overwrite else written_before(job.wav_path, job.settings.target_sr)
+        raw_limit = audio.RAW_SECONDS_PER_LIMIT * job.settings.max_duration
         if info is not None:  # written by an earlier run: the source's header says its length
             seconds_in = source_seconds(data)  # None when it no longer reads: decoding says why
         if seconds_in is not None:
+            audio.check_recorded_length(seconds_in, raw_limit)  # as a first run decides, from the header
             seconds = info.frames / info.samplerate
             audio.check_duration(seconds, job.settings)
             cleaned = None
             normalized = accept_text(row.text, job.characters, info.frames, info.samplerate)
         else:
-            decoded, rate = audio.decode(data, max_seconds=audio.RAW_SECONDS_PER_LIMIT * job.settings.max_duration)
+            decoded, rate = audio.decode(data, max_seconds=raw_limit)
             seconds_in = decoded.shape[0] / rate
             cleaned, normalized = accept_clip(decoded, rate, row.text, job.characters, job.settings)
             seconds = cleaned.size / job.settings.target_sr

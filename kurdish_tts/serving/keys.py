@@ -25,6 +25,10 @@ def key_digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+class KeysDamaged(RuntimeError):
+    """keys.json cannot be read: the operator's to mend (a request gets the service's plain 500, the log says why)."""
+
+
 class Keys:
     """Access keys for the service's writes; only their sha256 is kept."""
 
@@ -39,8 +43,8 @@ class Keys:
             if not isinstance(stored, dict):
                 raise TypeError("not an object of key names")
         except (ValueError, TypeError) as e:  # not JSON, not UTF-8, not an object: written by hand, or damaged
-            raise ServiceError(500, f"{self.path} is damaged ({e}): mend it, or move it away and make the keys "
-                                    "again (--add_key)") from None
+            raise KeysDamaged(f"{self.path} is damaged ({e}): mend it, or move it away and make the keys again "
+                              "(--add_key)") from None
         return {name: row if isinstance(row, dict) else {"sha256": row, "admin": False} for name, row in stored.items()}
 
     def add(self, name: str, admin: bool = False) -> str:
