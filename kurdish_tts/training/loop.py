@@ -214,9 +214,9 @@ def apply_updates(run: Run, update_generator: bool) -> dict[str, float] | None:
 def warmup_factors(run: Run) -> tuple[float, float]:
     """(discriminator, generator) learning-rate factors of this update under --lr_warmup_steps: each
     network's rate rises linearly over its first N updates (the generator's first is step 0, or under
-    --warmup_generator frozen the first after the discriminator's warm-up). Adam's first steps move every weight by the full rate whatever the
-    gradient; a ramp keeps them from jolting a trained voice. Computed from the step, so a resumed
-    run goes on with the same ramp."""
+    --warmup_generator frozen the first after the discriminator's warm-up). Adam's first steps move
+    every weight by the full rate whatever the gradient; a ramp keeps them from jolting a trained
+    voice. Computed from the step, so a resumed run goes on with the same ramp."""
     steps = run.args.lr_warmup_steps
     if steps <= 0:
         return 1.0, 1.0
