@@ -248,7 +248,7 @@ def load_recognizer(path: Path):
 
 def report_heard(recognizer, text: str, audio: np.ndarray, rate: int, target: Path) -> tuple[float, float | None]:
     """Print what the recogniser hears in `audio`, its character error rate against `text`, and how
-    natural the audio sounds (DNSMOS OVRL: natural speech 3.0-3.3, espeak-ng 2.5, silence 1.8-2.2,
+    natural the audio sounds (DNSMOS OVRL: natural speech 3.0-3.3, espeak-ng 2.3-2.7, silence 1.8-2.2,
     noise 1.1), two figures to read together; return both (OVRL None where DNSMOS cannot score)."""
     from kurdish_tts.scoring.measures import character_error_rate, naturalness
 

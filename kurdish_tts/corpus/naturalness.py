@@ -9,8 +9,8 @@ inside the wheel), a predicted mean opinion score from 1 (bad) to 5 (excellent).
     p808   overall quality by the older P.808 model
 
 OVRL measured here (2026-12): white noise 1.1, a 120 Hz buzz 1.25-1.55, near-silence 1.8-2.2,
-espeak-ng Kurmanji 2.5-2.6, natural speech 3.0-3.3 (about 3.1 in Common Voice conditions: reverb,
-telephone band, noise at 20-30 dB SNR). Published: LJSpeech 3.30, VCTK 3.20, in-the-wild corpora
+espeak-ng Kurmanji 2.3-2.7 (`ku` 2.66), natural speech 3.0-3.3 (about 3.1 with reverb, a telephone
+band and noise at 20-30 dB SNR added; the corpus speakers as Common Voice records them, prepared, 2.55-2.85). Published: LJSpeech 3.30, VCTK 3.20, in-the-wild corpora
 2.4-2.5; Emilia keeps clips with OVRL >= 3.0. Below about 2.2 it cannot rank voices, and it predicts
 quality, not intelligibility: read it beside the judge's CER.
 
@@ -43,8 +43,8 @@ WINDOW = int(9.01 * RATE)  # samples DNSMOS scores at once
 MIN_SECONDS = 0.25  # shorter than a syllable: repeated to 9 s it is a drone, not speech
 MEASURES = ("ovrl", "sig", "bak", "p808")
 # OVRL of known sounds, to print beside a voice's (measured here, 2026-12)
-CALIBRATION = ("white noise 1.1, a buzz 1.25-1.55, near-silence 1.8-2.2, espeak-ng 2.5-2.6, natural speech 3.0-3.3; "
-               "below about 2.2 it cannot rank voices")
+CALIBRATION = ("white noise 1.1, a buzz 1.25-1.55, near-silence 1.8-2.2, espeak-ng 2.3-2.7, natural speech 3.0-3.3 "
+               "(recorded as Common Voice records, 2.55-2.85); below about 2.2 it cannot rank voices")
 
 _loaded: tuple[int, object] | None = None  # (process id, model): a forked worker loads its own
 
