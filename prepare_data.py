@@ -148,8 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.min_duration >= args.max_duration:
         parser.error("--min_duration must be below --max_duration")
-    if args.num_workers < 1 or args.eval_size is not None and args.eval_size < 0:
-        parser.error("--num_workers must be at least 1" if args.num_workers < 1 else "--eval_size must be at least 0")
+    if args.num_workers < 1:
+        parser.error("--num_workers must be at least 1")
+    if args.eval_size is not None and args.eval_size < 0:
+        parser.error("--eval_size must be at least 0")
     if args.client_id and args.top_speakers:
         parser.error("--client_id and --top_speakers exclude each other")
     if any(n is not None and n < 1 for n in (args.top_speakers, args.max_samples)):
